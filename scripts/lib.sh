@@ -1,0 +1,22 @@
+# Shared by the scripts: where state lives and how to say what is missing.
+# State (broker jars, broker data, logs) lives outside git, in HIMARI_STATE_DIR.
+: "${HIMARI_STATE_DIR:=${XDG_CACHE_HOME:-$HOME/.cache}/himari-l0}"
+: "${HIMARI_KAFKA_PORT:=9092}"
+: "${HIMARI_KAFKA_CONTROLLER_PORT:=9093}"
+export HIMARI_STATE_DIR HIMARI_KAFKA_PORT HIMARI_KAFKA_CONTROLLER_PORT
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+say() { printf '[himari-l0] %s\n' "$*" >&2; }
+die() { printf '[himari-l0] error: %s\n' "$*" >&2; exit 1; }
+
+# Waits up to $1 seconds for the command in the remaining arguments to succeed.
+wait_for() {
+  local secs=$1; shift
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.5
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -1,0 +1,79 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { migrate, maintainPartitions, type MigrationReport } from './db/migrate.js';
+import { Metrics, startMetricsServer } from './obs/metrics.js';
+import { Pipeline } from './pipeline.js';
+import { DeadLetterProducer } from './sinks/dead-letter.js';
+import { PostgresSink } from './sinks/postgres-sink.js';
+import { RedisSink } from './sinks/redis-sink.js';
+import { ensureTopics } from './source/kafka-admin.js';
+import pg from 'pg';
+
+const PARTITION_MAINTENANCE_MS = 3_600_000;
+
+/**
+ * Builds the processor from a validated config. Holds no process state: signals, exit codes and
+ * output belong to the CLI.
+ */
+export class App {
+  readonly metrics: Metrics;
+  readonly pipeline: Pipeline;
+  readonly redis: RedisSink;
+  readonly postgres: PostgresSink;
+  migration: MigrationReport | null = null;
+  startupMs = 0;
+  private server: Server | null = null;
+  private maintenance: NodeJS.Timeout | null = null;
+
+  constructor(readonly config: Readonly<Config>, readonly log: Logger, options: { workerFile?: string; metrics?: Metrics } = {}) {
+    this.metrics = options.metrics ?? new Metrics();
+    this.redis = new RedisSink(config.redis);
+    this.postgres = new PostgresSink(config.postgres);
+    this.pipeline = new Pipeline({
+      config, log, metrics: this.metrics,
+      sinks: [this.postgres, this.redis],
+      deadLetters: new DeadLetterProducer(config.kafka, log),
+      ...(options.workerFile === undefined ? {} : { workerFile: options.workerFile }),
+    });
+  }
+
+  async start(): Promise<void> {
+    const started = performance.now();
+    await Promise.all([
+      ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic]),
+      migrate(this.config.postgres, this.log).then((r) => { this.migration = r; }),
+    ]);
+    if (this.config.metrics.port !== 0) {
+      this.server = await startMetricsServer(this.metrics, {
+        live: () => true,
+        notReadyReasons: () => this.pipeline.notReadyReasons(),
+      }, this.config.metrics.host, this.config.metrics.port);
+    }
+    await this.pipeline.start();
+    this.startupMs = performance.now() - started;
+    if (this.migration?.mode === 'partitioned') {
+      this.maintenance = setInterval(() => void this.maintainPartitions(), PARTITION_MAINTENANCE_MS);
+      this.maintenance.unref();
+    }
+  }
+
+  private async maintainPartitions(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.config.postgres.url });
+    try {
+      await client.connect();
+      const r = await maintainPartitions(client, this.config.postgres, new Date());
+      if (r.created.length + r.dropped.length > 0) this.log.info(r, 'partitions maintained');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'partition maintenance failed; retried in an hour');
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async close(deadlineMs?: number): Promise<void> {
+    if (this.maintenance !== null) clearInterval(this.maintenance);
+    await this.pipeline.close(deadlineMs);
+    await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The buffer a batch of Kafka messages travels in to a worker. The process allocates it, packs
+ * message values into it and moves it (transfer list, no copy); the worker moves it back with
+ * its result so the next batch reuses it.
+ *
+ * Layout (little endian):
+ *   u32 count | u32 capacity | u32 end[capacity] | padding to 8 | f64 offset[capacity] | bytes
+ * `end[i]` is the end of message i relative to the start of the bytes; message i starts at end[i-1] (0 for
+ * i=0). `offset[i]` is its Kafka offset (a double holds every offset below 2^53 exactly).
+ */
+const HEADER_BYTES = 8;
+
+export function packedSize(count: number, payloadBytes: number): number {
+  return offsetsStart(count) + 8 * count + payloadBytes;
+}
+
+function offsetsStart(capacity: number): number {
+  return align8(HEADER_BYTES + 4 * capacity);
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** Writes message values into `buffer`; `buffer` must hold at least `packedSize` bytes. */
+export class BatchPacker {
+  private buffer: ArrayBuffer;
+  private bytes: Uint8Array;
+  private view: DataView;
+  private count = 0;
+  private capacity = 0;
+  private dataStart = 0;
+  private offsetsAt = 0;
+  private cursor = 0;
+
+  constructor(buffer: ArrayBuffer) {
+    this.buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.view = new DataView(buffer);
+  }
+
+  /** Starts a batch of at most `capacity` messages, reusing `buffer`. */
+  reset(buffer: ArrayBuffer, capacity: number): void {
+    if (buffer !== this.buffer) {
+      this.buffer = buffer;
+      this.bytes = new Uint8Array(buffer);
+      this.view = new DataView(buffer);
+    }
+    this.count = 0;
+    this.capacity = capacity;
+    this.offsetsAt = offsetsStart(capacity);
+    this.dataStart = this.offsetsAt + 8 * capacity;
+    this.cursor = this.dataStart;
+  }
+
+  /** Appends one message; returns false (and writes nothing) when it does not fit. */
+  append(value: Uint8Array, offset: number): boolean {
+    if (this.count >= this.capacity || this.cursor + value.byteLength > this.buffer.byteLength) return false;
+    this.bytes.set(value, this.cursor);
+    this.cursor += value.byteLength;
+    this.view.setUint32(HEADER_BYTES + 4 * this.count, this.cursor - this.dataStart, true);
+    this.view.setFloat64(this.offsetsAt + 8 * this.count, offset, true);
+    this.count++;
+    return true;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  get bytesUsed(): number {
+    return this.cursor;
+  }
+
+  /** Seals the header; the buffer is then ready to be moved to a worker. */
+  finish(): ArrayBuffer {
+    this.view.setUint32(0, this.count, true);
+    this.view.setUint32(4, this.capacity, true);
+    return this.buffer;
+  }
+}
+
+/** Read side, used by the worker. Holds views only; `messageStart/End` index into `bytes`. */
+export class PackedBatch {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  private readonly view: DataView;
+  private readonly dataStart: number;
+  private readonly offsetsAt: number;
+
+  constructor(buffer: ArrayBuffer) {
+    this.bytes = new Uint8Array(buffer);
+    this.view = new DataView(buffer);
+    this.count = this.view.getUint32(0, true);
+    const capacity = this.view.getUint32(4, true);
+    this.offsetsAt = offsetsStart(capacity);
+    this.dataStart = this.offsetsAt + 8 * capacity;
+    if (this.count > capacity || this.dataStart > buffer.byteLength) throw new Error('corrupt batch header');
+  }
+
+  offset(i: number): number {
+    return this.view.getFloat64(this.offsetsAt + 8 * i, true);
+  }
+
+  messageStart(i: number): number {
+    return this.dataStart + (i === 0 ? 0 : this.view.getUint32(HEADER_BYTES + 4 * (i - 1), true));
+  }
+
+  messageEnd(i: number): number {
+    return this.dataStart + this.view.getUint32(HEADER_BYTES + 4 * i, true);
+  }
+}

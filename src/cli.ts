@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { App } from './app.js';
+import { ALL_CHECKS, checkByBit } from './checks/registry.js';
+import { DEFAULT_VENUES } from './cli/synthetic.js';
+import { produce } from './cli/produce.js';
+import { VERDICT_NAMES } from './codec/event.js';
+import { listConfigKeys, loadConfig, redactConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { migrate } from './db/migrate.js';
+import { HimariError } from './errors.js';
+import { createLogger } from './obs/log.js';
+
+const HELP = `himari-l0: Layer 0 market-data processor (Kafka -> checks -> Redis + PostgreSQL)
+
+Usage: himari-l0 <command> [options]
+
+Commands:
+  run        Run the processor until SIGTERM/SIGINT (a second signal exits at once).
+               --stop-when-idle MS   exit after no message arrived for MS (after the first one)
+               --max-seconds S       exit after S seconds
+  produce    Load generator: synthetic ticks keyed by symbol.
+               --symbols N (20)  --venues a,b,.. (${DEFAULT_VENUES.join(',')})
+               --rate EVENTS_PER_S (10000; 0 = as fast as possible)
+               --duration S (10)  --count N (instead of a duration)
+               --bad N (0): poison messages spread through the run
+               --json: send JSON instead of msgpack   --topic T (first input topic)
+  migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent).
+  config     Print every config key with its env var and default (--markdown for docs).
+  checks     List the data-quality checks (--json).
+  help       This text.
+
+Common options:
+  --config FILE   JSON config file (also HIMARI_CONFIG). Environment variables
+                  HIMARI_<SECTION>_<KEY> override it; 'himari-l0 config' lists them.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`himari-l0: ${message}\n`);
+  process.exit(code);
+}
+
+function intOption(values: Record<string, unknown>, name: string, fallback: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) fail(`--${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function load(file: string | undefined): Readonly<Config> {
+  try {
+    return loadConfig({ file });
+  } catch (err) {
+    if (err instanceof HimariError) fail(err.message);
+    throw err;
+  }
+}
+
+async function cmdRun(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'max-seconds': { type: 'string' } } });
+  const config = load(values.config);
+  const log = createLogger(config.log.level);
+  log.info({ config: redactConfig(config) }, 'starting');
+  const app = new App(config, log);
+  const startedAt = Date.now();
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping');
+    app.close().then(
+      () => { printSummary(app, Date.now() - startedAt); log.flush(); setTimeout(() => process.exit(0), 50); },
+      (err: Error) => { log.error({ err: err.message }, 'close failed'); log.flush(); setTimeout(() => process.exit(1), 50); },
+    );
+  };
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (stopping) { log.warn({ sig }, 'second signal: exiting now'); log.flush(); process.exit(130); }
+      stop(sig);
+    });
+  }
+  try {
+    await app.start();
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'start failed');
+    process.stderr.write(`himari-l0: start failed: ${(err as Error).message}\n`);
+    await app.close(5_000).catch(() => {});
+    log.flush();
+    process.exit(1);
+  }
+  log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, storage: app.migration?.mode }, 'ready');
+  const maxSeconds = intOption(values, 'max-seconds', 0);
+  if (maxSeconds > 0) setTimeout(() => stop('max-seconds'), maxSeconds * 1000).unref();
+  const idleMs = intOption(values, 'stop-when-idle', 0);
+  if (idleMs > 0) {
+    let lastCount = -1;
+    let lastChange = Date.now();
+    setInterval(() => {
+      const consumed = app.pipeline.totals.consumed;
+      if (consumed !== lastCount) { lastCount = consumed; lastChange = Date.now(); return; }
+      if (consumed > 0 && Date.now() - lastChange >= idleMs) stop('idle');
+    }, Math.min(200, idleMs)).unref();
+  }
+}
+
+function printSummary(app: App, elapsedMs: number): void {
+  const t = app.pipeline.totals;
+  const c = app.config;
+  const lines: string[] = [];
+  const rate = elapsedMs > 0 ? Math.round((t.consumed * 1000) / elapsedMs) : 0;
+  lines.push('', 'himari-l0 run summary', `  consumed       ${t.consumed} messages in ${(elapsedMs / 1000).toFixed(1)} s (${rate}/s average, start-up ${Math.round(app.startupMs)} ms)`);
+  for (let v = 0; v < VERDICT_NAMES.length; v++) lines.push(`  ${VERDICT_NAMES[v]!.padEnd(14)} ${t.verdicts[v]}`);
+  const failed = t.checkFailures.map((n, bit) => [bit, n] as const).filter(([, n]) => n > 0);
+  lines.push(`  checks failed  ${failed.length === 0 ? 'none' : failed.map(([bit, n]) => `${checkByBit(bit)?.id ?? bit}=${n}`).join('  ')}`);
+  lines.push('  end-to-end latency, produce -> confirmed write (ms resolution of Kafka timestamps):');
+  for (const s of app.pipeline.sinks) {
+    const h = s.latency.summary();
+    const ms = (us: number) => (us / 1000).toFixed(1);
+    lines.push(`    ${s.name.padEnd(9)} n=${h.count}  p50 ${ms(h.p50)} ms  p90 ${ms(h.p90)} ms  p99 ${ms(h.p99)} ms  max ${ms(h.max)} ms`);
+  }
+  const commits = [...app.pipeline.committed].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
+  lines.push(`  committed      ${commits.map(([tp, offset]) => `${tp}=${offset}`).join(' ') || 'nothing'}`);
+  lines.push(`  storage        ${app.migration?.mode ?? 'unknown'} (table ${c.postgres.table})`);
+  lines.push('  where to look:');
+  lines.push(`    redis-cli --scan --pattern '${c.redis.keyPrefix}latest:*' | head`);
+  lines.push(`    redis-cli HGETALL ${c.redis.keyPrefix}latest:binance:BTC-USDT`);
+  lines.push(`    redis-cli ZRANGE ${c.redis.keyPrefix}recent:BTC-USDT -3 -1`);
+  lines.push(`    redis-cli XREVRANGE ${c.redis.keyPrefix}quarantine + - COUNT 3`);
+  lines.push(`    psql '${redactConfig(c).postgres.url}' -c "SELECT venue, type, verdict, count(*) FROM ${c.postgres.table} GROUP BY 1,2,3 ORDER BY 1,2,3"`);
+  lines.push(`    dead letters: topic ${c.kafka.deadLetterTopic} (headers x-error-code, x-error-message, x-source-*)`);
+  lines.push(`    metrics: http://${c.metrics.host}:${c.metrics.port}/metrics while running`);
+  process.stderr.write(lines.join('\n') + '\n');
+}
+
+async function cmdProduce(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: {
+    config: { type: 'string' }, symbols: { type: 'string' }, venues: { type: 'string' }, rate: { type: 'string' },
+    duration: { type: 'string' }, count: { type: 'string' }, bad: { type: 'string' }, json: { type: 'boolean' },
+    topic: { type: 'string' }, seed: { type: 'string' },
+  } });
+  const config = load(values.config);
+  const venues = values.venues === undefined ? [...DEFAULT_VENUES] : values.venues.split(',').map((s) => s.trim()).filter(Boolean);
+  if (venues.length === 0) fail('--venues needs at least one venue');
+  const symbols = intOption(values, 'symbols', 20);
+  if (symbols < 1) fail('--symbols must be at least 1');
+  const count = values.count === undefined ? undefined : intOption(values, 'count', 0);
+  const stats = await produce(config.kafka, {
+    topic: values.topic ?? config.kafka.topics[0]!,
+    symbols, venues,
+    rate: intOption(values, 'rate', 10_000),
+    durationS: intOption(values, 'duration', 10),
+    ...(count === undefined ? {} : { count }),
+    bad: intOption(values, 'bad', 0),
+    json: values.json === true,
+    seed: intOption(values, 'seed', 42),
+  });
+  const rate = stats.elapsedMs > 0 ? Math.round(((stats.produced + stats.bad) * 1000) / stats.elapsedMs) : 0;
+  process.stdout.write(`${JSON.stringify({ ...stats, ratePerSec: rate })}\n`);
+  if (stats.failed > 0) process.exit(1);
+}
+
+async function cmdMigrate(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const config = load(values.config);
+  const log = createLogger(config.log.level);
+  const report = await migrate(config.postgres, log);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+function cmdConfig(args: string[]): void {
+  const { values } = parseArgs({ args, options: { markdown: { type: 'boolean' } } });
+  const keys = listConfigKeys();
+  if (values.markdown) {
+    const rows = keys.map((k) => `| \`${k.path}\` | \`${k.env}\` | \`${JSON.stringify(k.defaultValue) ?? '-'}\` | ${k.description.replaceAll('|', '\\|')} |`);
+    process.stdout.write(['| key | environment variable | default | description |', '|---|---|---|---|', ...rows].join('\n') + '\n');
+    return;
+  }
+  for (const k of keys) process.stdout.write(`${k.env}=${JSON.stringify(k.defaultValue) ?? ''}\n    ${k.path}: ${k.description}\n`);
+}
+
+function cmdChecks(args: string[]): void {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const list = ALL_CHECKS.map((c) => ({ id: c.id, bit: c.bit, severity: c.severity, description: c.description }));
+  if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+  else for (const c of list) process.stdout.write(`${c.id.padEnd(4)} ${c.severity.padEnd(7)} ${c.description}\n`);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  switch (command) {
+    case 'run': return cmdRun(rest);
+    case 'produce': return cmdProduce(rest);
+    case 'migrate': return cmdMigrate(rest);
+    case 'config': return cmdConfig(rest);
+    case 'checks': return cmdChecks(rest);
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(HELP);
+      return;
+    default:
+      fail(`unknown command '${command}'\n\n${HELP}`);
+  }
+}
+
+// `himari-l0 config | head` closes the pipe early: not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
+
+main().catch((err: Error) => {
+  process.stderr.write(`himari-l0: ${err.message}\n`);
+  process.exit(err instanceof HimariError && err.code === 'CONFIG_INVALID' ? 2 : 1);
+});

@@ -1,0 +1,141 @@
+import { Unpackr } from 'msgpackr';
+import { ErrorCode } from '../errors.js';
+import {
+  EVENT_TYPES, SCHEMA_VERSION,
+  type EventType, type Level, type MarketEvent,
+} from './event.js';
+
+/** Why a message could not become an event. Plain data: it crosses the worker boundary. */
+export interface DecodeFailure {
+  code: typeof ErrorCode.DECODE_FAILED | typeof ErrorCode.SCHEMA_INVALID | typeof ErrorCode.MESSAGE_TOO_LARGE;
+  message: string;
+}
+
+export type DecodeResult = { ok: true; event: MarketEvent } | { ok: false; failure: DecodeFailure };
+
+// One reader per thread: msgpackr keeps its decode state on the instance.
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'number' });
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const JSON_OPEN_BRACE = 0x7b;
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const DECIMAL = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/**
+ * Decodes one message: JSON when it starts with `{` (a msgpack map never does: 0x7b is the
+ * fixint 123), msgpack otherwise; then validates it against schema v1 (structure, types,
+ * finiteness, enumerations). Value checks (price > 0, crossed quotes ...) are the checks' job.
+ */
+export function decodeEvent(bytes: Uint8Array, start: number, end: number): DecodeResult {
+  let raw: unknown;
+  try {
+    if (end > start && bytes[start] === JSON_OPEN_BRACE) {
+      raw = JSON.parse(utf8.decode(bytes.subarray(start, end)));
+    } else {
+      raw = unpackr.unpack(bytes, { start, end } as never);
+    }
+  } catch (err) {
+    return fail(ErrorCode.DECODE_FAILED, `not msgpack or JSON: ${(err as Error).message}`);
+  }
+  return validateEvent(raw);
+}
+
+function fail(code: DecodeFailure['code'], message: string): DecodeResult {
+  return { ok: false, failure: { code, message } };
+}
+
+/** Validates a decoded value against schema v1 and normalizes decimal strings to numbers. */
+export function validateEvent(raw: unknown): DecodeResult {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return fail(ErrorCode.SCHEMA_INVALID, 'event must be a map');
+  }
+  const e = raw as Record<string, unknown>;
+  if (e.v !== SCHEMA_VERSION) return fail(ErrorCode.SCHEMA_INVALID, `unknown schema version ${JSON.stringify(e.v)}`);
+  if (typeof e.type !== 'string' || !EVENT_TYPE_SET.has(e.type)) {
+    return fail(ErrorCode.SCHEMA_INVALID, `unknown event type ${JSON.stringify(e.type)}`);
+  }
+  const type = e.type as EventType;
+  if (typeof e.venue !== 'string' || e.venue.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'venue missing');
+  if (typeof e.symbol !== 'string' || e.symbol.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'symbol missing');
+  if (!isTimestamp(e.ts)) return fail(ErrorCode.SCHEMA_INVALID, 'ts must be a non-negative integer (µs)');
+  if (!isTimestamp(e.recvTs)) return fail(ErrorCode.SCHEMA_INVALID, 'recvTs must be a non-negative integer (µs)');
+
+  let problem: string | null;
+  switch (type) {
+    case 'trade': problem = validateTrade(e); break;
+    case 'quote': problem = validateQuote(e); break;
+    case 'liquidation': problem = validateLiquidation(e); break;
+    case 'book': problem = validateBook(e); break;
+  }
+  if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `${type}: ${problem}`);
+  return { ok: true, event: e as unknown as MarketEvent };
+}
+
+function isTimestamp(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Reads a finite number or a decimal string into `e[key]`; returns false when it cannot. */
+function numberField(e: Record<string, unknown>, key: string): boolean {
+  const v = e[key];
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v === 'string' && DECIMAL.test(v)) {
+    e[key] = Number(v);
+    return Number.isFinite(e[key]);
+  }
+  return false;
+}
+
+function optionalInteger(e: Record<string, unknown>, key: string): boolean {
+  const v = e[key];
+  return v === undefined || v === null || (typeof v === 'number' && Number.isSafeInteger(v));
+}
+
+function validateTrade(e: Record<string, unknown>): string | null {
+  if (typeof e.id === 'number' && Number.isSafeInteger(e.id)) e.id = String(e.id);
+  if (typeof e.id !== 'string' || e.id.length === 0) return 'id missing';
+  if (!numberField(e, 'price')) return 'price must be a finite number';
+  if (!numberField(e, 'size')) return 'size must be a finite number';
+  if (e.side === undefined || e.side === null) e.side = '';
+  if (e.side !== 'buy' && e.side !== 'sell' && e.side !== '') return `side ${JSON.stringify(e.side)} is not buy|sell`;
+  if (e.offBook !== undefined && typeof e.offBook !== 'boolean') return 'offBook must be a boolean';
+  return null;
+}
+
+function validateQuote(e: Record<string, unknown>): string | null {
+  for (const k of ['bid', 'bidSize', 'ask', 'askSize']) if (!numberField(e, k)) return `${k} must be a finite number`;
+  if (!optionalInteger(e, 'updateId')) return 'updateId must be an integer';
+  return null;
+}
+
+function validateLiquidation(e: Record<string, unknown>): string | null {
+  if (e.posSide !== 'long' && e.posSide !== 'short') return `posSide ${JSON.stringify(e.posSide)} is not long|short`;
+  if (!numberField(e, 'price')) return 'price must be a finite number';
+  if (!numberField(e, 'size')) return 'size must be a finite number';
+  if (typeof e.id === 'number' && Number.isSafeInteger(e.id)) e.id = String(e.id);
+  if (e.id !== undefined && typeof e.id !== 'string') return 'id must be a string';
+  return null;
+}
+
+function validateLevels(v: unknown): v is Level[] {
+  if (!Array.isArray(v)) return false;
+  for (const level of v) {
+    if (!Array.isArray(level) || level.length < 2) return false;
+    for (let i = 0; i < 2; i++) {
+      const x = level[i];
+      if (typeof x === 'string' && DECIMAL.test(x)) level[i] = Number(x);
+      else if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+    }
+  }
+  return true;
+}
+
+function validateBook(e: Record<string, unknown>): string | null {
+  if (e.action !== 'snapshot' && e.action !== 'delta') return `action ${JSON.stringify(e.action)} is not snapshot|delta`;
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq)) return 'seq must be an integer';
+  if (!optionalInteger(e, 'prevSeq')) return 'prevSeq must be an integer';
+  if (!optionalInteger(e, 'firstSeq')) return 'firstSeq must be an integer';
+  if (!optionalInteger(e, 'checksum')) return 'checksum must be an integer';
+  if (!validateLevels(e.bids)) return 'bids must be [price, size] pairs';
+  if (!validateLevels(e.asks)) return 'asks must be [price, size] pairs';
+  return null;
+}

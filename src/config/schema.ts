@@ -1,0 +1,112 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The processor's configuration. Every key has a description and a default that fits the
+ * production box (8 vCPU CPX41) and local services. `docs/config.md` is generated from this
+ * schema (`himari-l0 config --markdown`), so descriptions are the reference documentation.
+ */
+const defaultThreads = Math.max(1, Math.min(8, availableParallelism()));
+
+const kafka = z.strictObject({
+  brokers: z.string().min(1).default('127.0.0.1:9092')
+    .describe('Kafka bootstrap servers, comma separated (metadata.broker.list).'),
+  topics: z.array(z.string().min(1)).min(1).default(['market.events'])
+    .describe('Input topics of normalized market events, keyed by symbol.'),
+  groupId: z.string().min(1).default('himari-l0')
+    .describe('Consumer group id; offsets are committed under it.'),
+  clientId: z.string().min(1).default('himari-l0').describe('Kafka client.id.'),
+  deadLetterTopic: z.string().min(1).default('market.events.dlq')
+    .describe('Topic receiving undecodable and permanently rejected messages, reason in headers.'),
+  topicPartitions: z.number().int().min(1).max(1024).default(8)
+    .describe('Partitions used when the processor creates a missing topic (one per worker on the production box).'),
+  fetchWaitMaxMs: z.number().int().min(0).max(1000).default(5)
+    .describe('fetch.wait.max.ms: longest the broker holds a fetch waiting for data. Low = latency, the broker answers as soon as one byte is there (fetch.min.bytes=1).'),
+  consumeBatchSize: z.number().int().min(1).max(100_000).default(1000)
+    .describe('Messages taken per consume() call on the libuv pool; 1000 amortises the native call (~190k msg/s vs ~75k at 10).'),
+  consumeTimeoutMs: z.number().int().min(1).max(1000).default(5)
+    .describe('Per-message wait of a consume() call (setDefaultConsumeTimeout); low so a partial batch returns at once.'),
+  sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(10_000)
+    .describe('session.timeout.ms: how fast the group notices a dead processor.'),
+  commitIntervalMs: z.number().int().min(10).max(60_000).default(200)
+    .describe('How often stored (sink-confirmed) offsets are committed to the group.'),
+  queuedMaxMessagesKbytes: z.number().int().min(1024).max(2_097_151).default(65_536)
+    .describe('queued.max.messages.kbytes: prefetch budget per consumer; bounds memory when sinks stall.'),
+  maxMessageBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(1024 * 1024)
+    .describe('Messages larger than this go to the dead-letter topic undecoded.'),
+});
+
+const workers = z.strictObject({
+  threads: z.number().int().min(1).max(256).default(defaultThreads)
+    .describe('Worker threads running the checks; default min(8, available cores). Each partition is pinned to one.'),
+  maxBatchMessages: z.number().int().min(1).max(100_000).default(1000)
+    .describe('Most messages packed into one worker task (one moved buffer).'),
+  taskRetries: z.number().int().min(0).max(10).default(3)
+    .describe('How often a batch whose worker crashed is retried on a fresh worker before its messages are dead-lettered.'),
+});
+
+const retry = z.strictObject({
+  initialMs: z.number().int().min(1).max(60_000).default(50).describe('First retry delay of a failed sink write.'),
+  maxMs: z.number().int().min(1).max(600_000).default(5_000).describe('Cap of the exponential retry delay (full jitter below it).'),
+});
+
+const sink = z.strictObject({
+  batchMaxRows: z.number().int().min(1).max(1_000_000).default(250)
+    .describe('Flush a sink batch at this many events (the old pipeline: 250) ...'),
+  batchMaxBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024)
+    .describe('... or at this many encoded bytes ...'),
+  batchMaxMs: z.number().int().min(0).max(60_000).default(50)
+    .describe('... or this long after the first event entered the batch (the old pipeline: 50 ms), whichever comes first.'),
+  maxInFlightBatches: z.number().int().min(1).max(1024).default(8)
+    .describe('Batches queued or being written per sink before the consumer pauses (backpressure).'),
+  retry: retry.prefault({}),
+});
+
+const redis = z.strictObject({
+  url: z.string().min(1).default('redis://127.0.0.1:6379/0')
+    .describe('Redis URL (redis:// or rediss:// for TLS); user and password may be in it.'),
+  username: z.string().optional().describe('ACL user (overrides the URL).'),
+  password: z.string().optional().describe('Password (overrides the URL). Redacted in logs.'),
+  tls: z.boolean().default(false).describe('Connect with TLS (also implied by rediss://).'),
+  keyPrefix: z.string().default('l0:').describe('Prefix of every key the processor writes.'),
+  recentMax: z.number().int().min(1).max(1_000_000).default(1000)
+    .describe('Recent events kept per symbol in the sorted set.'),
+});
+
+const postgres = z.strictObject({
+  url: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres')
+    .describe('PostgreSQL / TimescaleDB connection URL. Password redacted in logs.'),
+  table: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('market_events')
+    .describe('Event table (a hypertable with TimescaleDB, range-partitioned by day without).'),
+  retentionDays: z.number().int().min(1).max(3650).default(30)
+    .describe('Days of events kept; older partitions / chunks are dropped.'),
+  partitionsAheadDays: z.number().int().min(1).max(60).default(3)
+    .describe('Daily partitions created ahead of time on the plain-PostgreSQL path.'),
+});
+
+const metrics = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Address of the /metrics, /healthz and /readyz endpoint.'),
+  port: z.number().int().min(0).max(65_535).default(9464).describe('Port of that endpoint (0 disables it).'),
+});
+
+const log = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+    .describe('pino log level.'),
+});
+
+export const ConfigSchema = z.strictObject({
+  kafka: kafka.prefault({}),
+  workers: workers.prefault({}),
+  sink: sink.prefault({}),
+  redis: redis.prefault({}),
+  postgres: postgres.prefault({}),
+  metrics: metrics.prefault({}),
+  log: log.prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type KafkaConfig = Config['kafka'];
+export type WorkersConfig = Config['workers'];
+export type SinkConfig = Config['sink'];
+export type RedisConfig = Config['redis'];
+export type PostgresConfig = Config['postgres'];

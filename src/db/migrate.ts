@@ -1,0 +1,155 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { PostgresConfig } from '../config/schema.js';
+import { EVENT_COLUMNS } from '../sinks/pg-row.js';
+
+/** Per-partition applied-offset watermarks, written in the same transaction as each COPY. */
+export const WATERMARK_TABLE = 'himari_sink_offsets';
+const DAY_MS = 86_400_000;
+
+export type StorageMode = 'timescaledb' | 'partitioned';
+
+export interface MigrationReport {
+  mode: StorageMode;
+  created: string[];
+  dropped: string[];
+}
+
+function eventTableDdl(table: string, partitioned: boolean): string {
+  const cols = EVENT_COLUMNS.map(([name, type]) => `  ${name} ${type}`).join(',\n');
+  return `CREATE TABLE IF NOT EXISTS ${table} (\n${cols},\n  ingested_at timestamptz NOT NULL DEFAULT now()\n)${partitioned ? ' PARTITION BY RANGE (ts)' : ''}`;
+}
+
+/** True when the TimescaleDB extension is installed or can be (it must also be preloaded). */
+export async function detectTimescale(client: pg.ClientBase): Promise<boolean> {
+  const installed = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`);
+  if (installed.rowCount! > 0) return true;
+  const available = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`);
+  if (available.rowCount === 0) return false;
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    return true;
+  } catch {
+    // Available but not in shared_preload_libraries: CREATE EXTENSION fails; use the fallback.
+    return false;
+  }
+}
+
+/**
+ * Creates the schema; idempotent. With TimescaleDB: a hypertable with compression, retention
+ * and a continuous aggregate of 1-minute bars. Without: native range partitioning by day, a
+ * default partition for out-of-range times, partitions created ahead and dropped after the
+ * retention, and a plain view of 1-minute bars.
+ */
+export async function migrate(config: PostgresConfig, log: Logger, client?: pg.ClientBase): Promise<MigrationReport> {
+  const own = client === undefined ? new pg.Client({ connectionString: config.url }) : null;
+  const c = client ?? own!;
+  if (own !== null) await own.connect();
+  try {
+    // One migrator at a time (several processors may start together).
+    await c.query('SELECT pg_advisory_lock(hashtext($1))', [`himari-migrate:${config.table}`]);
+    try {
+      await c.query(`CREATE TABLE IF NOT EXISTS ${WATERMARK_TABLE} (
+        target text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target, topic, partition))`);
+      const timescale = await detectTimescale(c);
+      const report = timescale ? await migrateTimescale(c, config) : await migratePartitioned(c, config, new Date());
+      log.info(report, 'schema ready');
+      return report;
+    } finally {
+      await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`himari-migrate:${config.table}`]);
+    }
+  } finally {
+    if (own !== null) await own.end();
+  }
+}
+
+async function migrateTimescale(c: pg.ClientBase, config: PostgresConfig): Promise<MigrationReport> {
+  const t = config.table;
+  await c.query(eventTableDdl(t, false));
+  // One-hour chunks: at ~50k events/s a chunk is ~180M rows before compression; queries on the
+  // last minutes touch one chunk.
+  await c.query(`SELECT create_hypertable('${t}', by_range('ts', INTERVAL '1 hour'), if_not_exists => TRUE)`);
+  await c.query(`CREATE INDEX IF NOT EXISTS ${t}_symbol_ts ON ${t} (symbol, ts DESC)`);
+  await c.query(`ALTER TABLE ${t} SET (timescaledb.compress, timescaledb.compress_segmentby = 'venue, symbol', timescaledb.compress_orderby = 'ts')`);
+  // Compress well after any possible replay: ON CONFLICT / late writes into compressed chunks are slow and historically buggy.
+  await c.query(`SELECT add_compression_policy('${t}', INTERVAL '1 day', if_not_exists => TRUE)`);
+  await c.query(`SELECT add_retention_policy('${t}', INTERVAL '${config.retentionDays} days', if_not_exists => TRUE)`);
+  await c.query(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${t}_bars_1m WITH (timescaledb.continuous) AS
+    SELECT time_bucket(INTERVAL '1 minute', ts) AS bucket, venue, symbol,
+      first(price, ts) AS open, max(price) AS high, min(price) AS low, last(price, ts) AS close,
+      sum(size) AS volume, count(*) AS trades,
+      count(*) FILTER (WHERE verdict = 1) AS flagged, count(*) FILTER (WHERE verdict = 2) AS rejected
+    FROM ${t} WHERE type = 'trade' AND verdict <> 2
+    GROUP BY bucket, venue, symbol WITH NO DATA`);
+  await c.query(`SELECT add_continuous_aggregate_policy('${t}_bars_1m', start_offset => INTERVAL '1 hour',
+    end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', if_not_exists => TRUE)`);
+  return { mode: 'timescaledb', created: [], dropped: [] };
+}
+
+function partitionName(table: string, day: Date): string {
+  return `${table}_p${day.toISOString().slice(0, 10).replaceAll('-', '')}`;
+}
+
+function utcDay(ms: number): Date {
+  return new Date(Math.floor(ms / DAY_MS) * DAY_MS);
+}
+
+async function migratePartitioned(c: pg.ClientBase, config: PostgresConfig, now: Date): Promise<MigrationReport> {
+  const t = config.table;
+  await c.query(eventTableDdl(t, true));
+  // Events whose time falls outside every daily partition (replayed history, bad clocks) land here.
+  await c.query(`CREATE TABLE IF NOT EXISTS ${t}_default PARTITION OF ${t} DEFAULT`);
+  await c.query(`CREATE INDEX IF NOT EXISTS ${t}_symbol_ts ON ${t} (symbol, ts DESC)`);
+  await c.query(`CREATE OR REPLACE VIEW ${t}_bars_1m AS
+    SELECT date_trunc('minute', ts) AS bucket, venue, symbol,
+      (array_agg(price ORDER BY ts, src_offset))[1] AS open, max(price) AS high, min(price) AS low,
+      (array_agg(price ORDER BY ts DESC, src_offset DESC))[1] AS close,
+      sum(size) AS volume, count(*) AS trades, count(*) FILTER (WHERE verdict = 1) AS flagged
+    FROM ${t} WHERE type = 'trade' AND verdict <> 2
+    GROUP BY 1, 2, 3`);
+  const maintained = await maintainPartitions(c, config, now);
+  return { mode: 'partitioned', ...maintained };
+}
+
+/**
+ * Creates daily partitions from yesterday to `partitionsAheadDays` ahead and drops those older
+ * than the retention. Safe to run at any time (the processor runs it hourly).
+ */
+export async function maintainPartitions(c: pg.ClientBase, config: PostgresConfig, now: Date): Promise<{ created: string[]; dropped: string[] }> {
+  const t = config.table;
+  const created: string[] = [];
+  const dropped: string[] = [];
+  const today = utcDay(now.getTime()).getTime();
+  for (let d = -1; d <= config.partitionsAheadDays; d++) {
+    const from = new Date(today + d * DAY_MS);
+    const to = new Date(today + (d + 1) * DAY_MS);
+    const name = partitionName(t, from);
+    const exists = await c.query('SELECT 1 FROM pg_class WHERE relname = $1', [name]);
+    if (exists.rowCount! > 0) continue;
+    // Rows already in the default partition for this day must move, or the attach fails.
+    await c.query('BEGIN');
+    try {
+      await c.query(`CREATE TEMP TABLE himari_move ON COMMIT DROP AS
+        WITH moved AS (DELETE FROM ${t}_default WHERE ts >= $1 AND ts < $2 RETURNING *) SELECT * FROM moved`, [from, to]);
+      await c.query(`CREATE TABLE ${name} PARTITION OF ${t} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
+      await c.query(`INSERT INTO ${t} SELECT * FROM himari_move`);
+      await c.query('COMMIT');
+      created.push(name);
+    } catch (err) {
+      await c.query('ROLLBACK');
+      throw err;
+    }
+  }
+  const oldest = partitionName(t, new Date(today - config.retentionDays * DAY_MS));
+  const parts = await c.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1 AND c.relname ~ '_p[0-9]{8}$'`, [t]);
+  for (const { name } of parts.rows) {
+    if (name < oldest) {
+      await c.query(`DROP TABLE IF EXISTS ${name}`);
+      dropped.push(name);
+    }
+  }
+  return { created, dropped };
+}

@@ -1,0 +1,57 @@
+/**
+ * One error type for the whole processor. Classify by `code`, never by `instanceof`:
+ * errors that cross the worker boundary lose their class (structured clone keeps only
+ * message and stack), so workers report failures as plain `{ code, message }` data.
+ */
+export const ErrorCode = {
+  /** Configuration failed validation; the message names every bad key. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** Message bytes are neither valid msgpack nor valid JSON. */
+  DECODE_FAILED: 'DECODE_FAILED',
+  /** Decoded, but not a known schema version / event type, or fields are missing or malformed. */
+  SCHEMA_INVALID: 'SCHEMA_INVALID',
+  /** Message is larger than the configured cap; never decoded. */
+  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  /** A sink could not write a batch; `retriable` says whether the retry loop may try again. */
+  SINK_WRITE_FAILED: 'SINK_WRITE_FAILED',
+  /** A sink rejected one event for good (e.g. a value PostgreSQL refuses). */
+  SINK_REJECTED: 'SINK_REJECTED',
+  /** A worker thread died or a task failed; the batch is retried on a fresh worker. */
+  WORKER_FAILED: 'WORKER_FAILED',
+  /** Kafka client error (connection, metadata, commit). */
+  KAFKA_ERROR: 'KAFKA_ERROR',
+  /** A required local service (Kafka, Redis, PostgreSQL) is not reachable at start. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** The processor is closing; work submitted now is refused. */
+  CLOSED: 'CLOSED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface HimariErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+  context?: Record<string, unknown>;
+}
+
+export class HimariError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly context: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: HimariErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HimariError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.context = options.context;
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,331 @@
+import { fileURLToPath } from 'node:url';
+import type Kafka from 'node-rdkafka';
+import type { Logger } from 'pino';
+import { BatchPacker, PackedBatch, packedSize } from './batch/pack.js';
+import { VERDICT_NAMES, Verdict } from './codec/event.js';
+import type { Config } from './config/schema.js';
+import { ErrorCode, errorMessage } from './errors.js';
+import type { Metrics } from './obs/metrics.js';
+import { CheckWorkerPool } from './pool/worker-pool.js';
+import type { CheckResult } from './pool/task.js';
+import { EventChunk } from './sinks/chunk.js';
+import { SinkCore, type SinkDriver } from './sinks/core.js';
+import type { DeadLetterProducer } from './sinks/dead-letter.js';
+import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
+import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
+
+export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
+
+/** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
+const PACK_BUFFER_BYTES = 1 << 20;
+/** Worker tasks queued per slot before the consumer pauses. */
+const MAX_SLOT_BACKLOG = 4;
+
+export interface PipelineParts {
+  config: Readonly<Config>;
+  log: Logger;
+  metrics: Metrics;
+  sinks: SinkDriver[];
+  deadLetters: DeadLetterProducer;
+  workerFile?: string;
+}
+
+/** Counts since start, for the run summary. */
+export interface PipelineTotals {
+  consumed: number;
+  verdicts: number[];
+  checkFailures: number[];
+}
+
+/**
+ * The processor: Kafka source → packed batches → pinned check workers → sinks, with offsets
+ * committed per partition up to the highest offset that every sink (and the dead-letter topic)
+ * has confirmed.
+ */
+export class Pipeline {
+  readonly source: KafkaSource;
+  readonly pool: CheckWorkerPool;
+  readonly sinks: SinkCore[];
+  readonly tracker = new OffsetTracker();
+  readonly totals: PipelineTotals = { consumed: 0, verdicts: [0, 0, 0, 0], checkFailures: new Array<number>(64).fill(0) };
+  private readonly freeBuffers: ArrayBuffer[] = [];
+  private readonly packer = new BatchPacker(new ArrayBuffer(0));
+  /** Last offset committed per partition (`topic[partition]` → offset), for reports. */
+  readonly committed = new Map<string, number>();
+  private commitTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private closing: Promise<void> | null = null;
+  private readonly config: Readonly<Config>;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly deadLetters: DeadLetterProducer;
+
+  constructor(parts: PipelineParts) {
+    this.config = parts.config;
+    this.log = parts.log;
+    this.metrics = parts.metrics;
+    this.deadLetters = parts.deadLetters;
+    this.pool = new CheckWorkerPool({
+      filename: parts.workerFile ?? CHECK_WORKER_FILE,
+      threads: parts.config.workers.threads,
+      taskRetries: parts.config.workers.taskRetries,
+      log: parts.log,
+      metrics: parts.metrics,
+    });
+    this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
+      policy: parts.config.sink,
+      metrics: parts.metrics,
+      log: parts.log,
+      onPermanentFailure: (chunk, i, err) => this.deadLetters.send({
+        code: ErrorCode.SINK_REJECTED,
+        message: `${driver.name}: ${errorMessage(err)}`,
+        sourceTopic: chunk.topic, sourcePartition: chunk.partition, sourceOffset: chunk.offset(i),
+        key: null, value: Buffer.from(chunk.batch.bytes.subarray(chunk.batch.messageStart(i), chunk.batch.messageEnd(i))),
+      }),
+    }));
+    for (const s of this.sinks) s.on('drain', () => this.maybeResume());
+    this.source = new KafkaSource(parts.config.kafka, parts.log, {
+      onMessages: (messages) => this.dispatch(messages),
+      onAssigned: () => {},
+      onRevoked: (partitions) => this.drainPartitions(partitions),
+    });
+  }
+
+  /** Connects everything, warms connections and threads, then starts consuming. */
+  async start(): Promise<void> {
+    await Promise.all([
+      ...this.sinks.map((s) => s.connect()),
+      this.deadLetters.connect(),
+      this.source.connect(),
+      this.pool.warm(() => this.emptyBatch()),
+    ]);
+    this.source.start();
+    this.commitTimer = setInterval(() => this.commitConfirmed(), this.config.kafka.commitIntervalMs);
+    this.started = true;
+  }
+
+  get ready(): boolean {
+    return this.started && this.closing === null && this.sinks.every((s) => s.healthy) && this.source.assigned.length > 0;
+  }
+
+  notReadyReasons(): string[] {
+    const reasons: string[] = [];
+    if (!this.started) reasons.push('starting');
+    if (this.closing !== null) reasons.push('closing');
+    for (const s of this.sinks) if (!s.healthy) reasons.push(s.statusText);
+    if (this.started && this.source.assigned.length === 0) reasons.push('kafka: no partitions assigned yet');
+    return reasons;
+  }
+
+  private emptyBatch(): ArrayBuffer {
+    const b = new ArrayBuffer(packedSize(0, 0));
+    this.packer.reset(b, 0);
+    return this.packer.finish();
+  }
+
+  private takeBuffer(bytes: number): ArrayBuffer {
+    if (bytes <= PACK_BUFFER_BYTES) {
+      const b = this.freeBuffers.pop();
+      if (b !== undefined) return b;
+      return new ArrayBuffer(PACK_BUFFER_BYTES);
+    }
+    return new ArrayBuffer(bytes);
+  }
+
+  private recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === PACK_BUFFER_BYTES && this.freeBuffers.length < this.config.workers.threads * (MAX_SLOT_BACKLOG + 2)) {
+      this.freeBuffers.push(buffer);
+    }
+  }
+
+  /** Splits one consume call's messages by partition (order kept) and sends batches to workers. */
+  private dispatch(messages: SourceMessage[]): void {
+    this.totals.consumed += messages.length;
+    let runStart = 0;
+    for (let i = 1; i <= messages.length; i++) {
+      const prev = messages[i - 1]!;
+      const cur = messages[i];
+      if (cur !== undefined && cur.partition === prev.partition && cur.topic === prev.topic) continue;
+      const max = this.config.workers.maxBatchMessages;
+      for (let s = runStart; s < i; s += max) this.submit(messages.slice(s, Math.min(i, s + max)));
+      this.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
+      runStart = i;
+    }
+    if (this.shouldPause()) this.pauseSource();
+  }
+
+  private pack(messages: SourceMessage[]): ArrayBuffer {
+    const max = this.config.kafka.maxMessageBytes;
+    let bytes = 0;
+    for (const m of messages) if (m.value !== null && m.value.length <= max) bytes += m.value.length;
+    const buffer = this.takeBuffer(packedSize(messages.length, bytes));
+    this.packer.reset(buffer, messages.length);
+    for (const m of messages) {
+      // Oversized or null values travel as empty messages; the result handler dead-letters them.
+      const value = m.value === null || m.value.length > max ? EMPTY : m.value;
+      if (!this.packer.append(value, m.offset)) throw new Error('pack buffer too small (size computed above)');
+    }
+    return this.packer.finish();
+  }
+
+  private submit(messages: SourceMessage[]): void {
+    const first = messages[0]!;
+    const last = messages[messages.length - 1]!;
+    const ticket = this.tracker.partition(first.topic, first.partition).track(first.offset, last.offset, 1);
+    const producedMs = new Float64Array(messages.length);
+    for (let i = 0; i < messages.length; i++) producedMs[i] = messages[i]!.timestamp ?? 0;
+    this.metrics.workerBatchSize.observe(messages.length);
+    this.pool.run({ batch: this.pack(messages), topic: first.topic, partition: first.partition }, () => this.pack(messages)).then(
+      (result) => this.onResult(result, messages, ticket, producedMs),
+      (err: Error) => this.onWorkerFailure(err, messages, ticket),
+    ).catch((err: Error) => this.log.fatal({ err: err.message, stack: err.stack }, 'result handling failed'));
+  }
+
+  private onResult(result: CheckResult, messages: SourceMessage[], ticket: BatchTicket, producedMs: Float64Array): void {
+    const n = result.count;
+    const counts = this.totals.verdicts;
+    const local = [0, 0, 0, 0];
+    for (let i = 0; i < n; i++) local[result.verdicts[i]!]!++;
+    for (let v = 0; v < 4; v++) {
+      if (local[v]! > 0) {
+        counts[v]! += local[v]!;
+        this.metrics.verdicts.inc({ verdict: VERDICT_NAMES[v]! }, local[v]!);
+      }
+    }
+    for (let b = 0; b < 64; b++) {
+      const c = result.checkFailures[b]!;
+      if (c > 0) {
+        this.totals.checkFailures[b]! += c;
+        this.metrics.checkFailures.inc({ check: String(b) }, c);
+      }
+    }
+
+    const max = this.config.kafka.maxMessageBytes;
+    for (const dl of result.deadLetters) {
+      const m = messages[dl.index]!;
+      const oversized = m.value !== null && m.value.length > max;
+      this.sendDeadLetter(ticket, m, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
+        oversized ? `message of ${m.value!.length} bytes exceeds kafka.maxMessageBytes=${max}` : m.value === null ? 'null message value' : dl.message);
+    }
+
+    if (local[Verdict.DEAD_LETTER]! < n) {
+      // The sinks read the original message bytes only to dead-letter an event they refuse;
+      // keep the batch buffer until every party acknowledged, then recycle it.
+      const batch = new PackedBatch(result.batch);
+      ticket.expect(this.sinks.length);
+      ticket.onDone = () => this.recycle(result.batch);
+      for (const sink of this.sinks) {
+        sink.push(new EventChunk(result, batch, messages[0]!.topic, messages[0]!.partition, 0, n, ticket, producedMs));
+      }
+    } else {
+      this.recycle(result.batch);
+    }
+    ticket.ack(); // the worker stage
+    if (this.shouldPause()) this.pauseSource();
+  }
+
+  private sendDeadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void {
+    ticket.expect(1);
+    this.metrics.deadLettered.inc({ code });
+    const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key));
+    this.deadLetters.send({
+      code, message, sourceTopic: m.topic, sourcePartition: m.partition, sourceOffset: m.offset,
+      key, value: m.value ?? EMPTY_BUFFER,
+    }).then(() => ticket.ack(), (err: Error) => this.log.fatal({ err: err.message }, 'dead-letter send gave up'));
+  }
+
+  /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
+  private onWorkerFailure(err: Error, messages: SourceMessage[], ticket: BatchTicket): void {
+    this.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
+    for (const m of messages) this.sendDeadLetter(ticket, m, ErrorCode.WORKER_FAILED, err.message);
+    ticket.ack();
+  }
+
+  private shouldPause(): boolean {
+    if (this.sinks.some((s) => s.saturated)) return true;
+    for (let slot = 0; slot < this.pool.threads; slot++) if (this.pool.backlog(slot) > MAX_SLOT_BACKLOG) return true;
+    return false;
+  }
+
+  private pauseSource(): void {
+    if (this.source.paused) return;
+    this.metrics.paused.set(1);
+    this.source.pause();
+    this.log.debug('backpressure: consumer paused');
+  }
+
+  private maybeResume(): void {
+    if (!this.source.paused || this.closing !== null || this.shouldPause()) return;
+    this.metrics.paused.set(0);
+    this.source.resume();
+  }
+
+  private commitConfirmed(): void {
+    // Worker results also free slot backlog; resuming is checked here as well as on sink drain.
+    this.maybeResume();
+    const points = this.tracker.takeCommits();
+    if (points.length === 0) return;
+    this.source.commit(points);
+    this.metrics.commits.inc();
+    this.noteCommitted(points);
+  }
+
+  private noteCommitted(points: readonly CommitPoint[]): void {
+    for (const p of points) {
+      this.committed.set(`${p.topic}[${p.partition}]`, p.offset);
+      this.metrics.committedOffset.set({ topic: p.topic, partition: String(p.partition) }, p.offset);
+    }
+  }
+
+  private async drainPartitions(partitions: Kafka.TopicPartition[]): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush()));
+    const deadline = Date.now() + 25_000;
+    const busy = () => partitions.some((p) => this.tracker.partition(p.topic, p.partition).inFlight > 0);
+    while (busy() && Date.now() < deadline) {
+      await Promise.all(this.sinks.map((s) => s.flush()));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.commitConfirmed();
+    for (const p of partitions) {
+      this.tracker.forget(p.topic, p.partition);
+      this.pool.release(p.topic, p.partition);
+    }
+  }
+
+  /**
+   * Graceful stop: no new messages, every taken batch through the workers and sinks, final
+   * commit, then disconnect. Idempotent; bounded by `deadlineMs` (then it gives up waiting and
+   * commits what is confirmed: the rest is replayed on the next start).
+   */
+  close(deadlineMs = 30_000): Promise<void> {
+    this.closing ??= this.doClose(deadlineMs);
+    return this.closing;
+  }
+
+  private async doClose(deadlineMs: number): Promise<void> {
+    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadlineMs).unref());
+    await this.source.stop();
+    const drained = (async () => {
+      for (;;) {
+        await Promise.all(this.sinks.map((s) => s.flush()));
+        if (this.tracker.inFlight() === 0) return 'drained' as const;
+        await Promise.race([this.tracker.whenIdle(), new Promise((r) => setTimeout(r, 20))]);
+      }
+    })();
+    const outcome = await Promise.race([drained, deadline]);
+    if (outcome === 'timeout') this.log.warn({ inFlight: this.tracker.inFlight() }, 'close deadline passed; unconfirmed batches will be replayed');
+    if (this.commitTimer !== null) clearInterval(this.commitTimer);
+    const points = this.tracker.allCommits();
+    try {
+      this.source.commitSync(points);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'final commit failed; the tail will be replayed (sinks skip it)');
+    }
+    this.noteCommitted(points);
+    await this.source.disconnect();
+    await Promise.allSettled([this.deadLetters.close(), ...this.sinks.map((s) => s.close()), this.pool.close()]);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const EMPTY_BUFFER = Buffer.alloc(0);

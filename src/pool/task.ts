@@ -1,0 +1,42 @@
+/**
+ * What crosses the worker boundary. Both directions carry buffers that are moved, not copied:
+ * the packed input goes to the worker and comes back with the result for reuse.
+ */
+export interface CheckTask {
+  /** A `BatchPacker` buffer: message values and their Kafka offsets. */
+  batch: ArrayBuffer;
+  topic: string;
+  partition: number;
+}
+
+/** A message that never became an event; goes to the dead-letter topic. Plain data. */
+export interface DeadLetterReport {
+  index: number;
+  code: string;
+  message: string;
+}
+
+export interface CheckResult {
+  /** The task's input buffer, moved back so the main thread can pack the next batch into it. */
+  batch: ArrayBuffer;
+  count: number;
+  /** `Verdict` per message. */
+  verdicts: Uint8Array;
+  /** Failed-check bits 0..31 / 32..63 per message. */
+  failedLo: Uint32Array;
+  failedHi: Uint32Array;
+  /** Exchange time per message, µs since the epoch (Redis sorted-set score). */
+  tsUs: Float64Array;
+  /** Venue and symbol per message; '' for dead letters. */
+  venues: string[];
+  symbols: string[];
+  /** COPY text rows; message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */
+  copyRows: Uint8Array;
+  copyEnds: Uint32Array;
+  /** Event JSON with its verdict, as stored in Redis; same indexing as the COPY rows. */
+  json: Uint8Array;
+  jsonEnds: Uint32Array;
+  deadLetters: DeadLetterReport[];
+  /** How often each check bit failed in this batch (64 entries). */
+  checkFailures: Uint32Array;
+}

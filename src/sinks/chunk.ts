@@ -1,0 +1,46 @@
+import type { PackedBatch } from '../batch/pack.js';
+import type { CheckResult } from '../pool/task.js';
+import type { BatchTicket } from '../source/offset-tracker.js';
+
+/**
+ * A run of consecutive checked messages of one partition: messages `from .. to-1` of a worker
+ * result. Sinks batch chunks, never single events, so nothing is allocated per event between
+ * the worker and the wire. Splitting a chunk (to honour a batch's row cap) adds one expected
+ * acknowledgement to the ticket, so the batch's offsets advance only after every piece landed.
+ */
+export class EventChunk {
+  constructor(
+    readonly result: CheckResult,
+    readonly batch: PackedBatch,
+    readonly topic: string,
+    readonly partition: number,
+    public from: number,
+    public to: number,
+    readonly ticket: BatchTicket,
+    /** Kafka (produce) timestamp per message of the whole batch, ms. */
+    readonly producedMs: Float64Array,
+  ) {}
+
+  get rows(): number {
+    return this.to - this.from;
+  }
+
+  /** Bytes of the COPY rows in this chunk: the size measure of the batch policy. */
+  get bytes(): number {
+    const ends = this.result.copyEnds;
+    return ends[this.to - 1]! - (this.from === 0 ? 0 : ends[this.from - 1]!);
+  }
+
+  offset(i: number): number {
+    return this.batch.offset(i);
+  }
+
+  /** Detaches the first `n` messages into a new chunk; this chunk keeps the rest. */
+  splitFront(n: number): EventChunk {
+    if (n <= 0 || n >= this.rows) throw new RangeError(`cannot split ${n} of ${this.rows} rows`);
+    this.ticket.expect(1);
+    const front = new EventChunk(this.result, this.batch, this.topic, this.partition, this.from, this.from + n, this.ticket, this.producedMs);
+    this.from += n;
+    return front;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Lua applied by the Redis sink, one call per batch (EVALSHA, loaded once). Kept in TypeScript so
+ * it ships with the compiled code; see docs/redis.md for the data model it maintains.
+ */
+export const APPLY_BATCH_LUA = `
+-- Applies one batch of checked events; atomic, and idempotent through a per-partition watermark.
+-- ARGV: prefix, recentMax, topic, quarantineMaxLen, then per chunk:
+--   partition, n, then n times: offset, venue, symbol, tsUs, verdict, eventJson
+-- Keys (all under prefix):
+--   applied:<topic>            hash  partition -> last applied offset (replays below it are skipped)
+--   latest:<venue>:<symbol>    hash  ts, offset, event: newest accepted/flagged event by exchange time
+--   recent:<symbol>            zset  score = exchange time µs, member = event JSON; trimmed to recentMax
+--   quality:<venue>:<symbol>   hash  accepted / flagged / rejected counters
+--   quarantine                 stream of rejected events (venue, symbol, offset, event), MAXLEN ~
+local prefix = ARGV[1]
+local recentMax = tonumber(ARGV[2])
+local topic = ARGV[3]
+local quarantineMaxLen = ARGV[4]
+local appliedKey = prefix .. 'applied:' .. topic
+local verdictNames = { ['0'] = 'accepted', ['1'] = 'flagged', ['2'] = 'rejected' }
+
+local latest = {}    -- latest key -> { ts, offset, json }
+local recent = {}    -- recent key -> { score, member, score, member, ... }
+local counters = {}  -- quality key -> { accepted = n, ... }
+local applied = 0
+
+local i = 5
+while i <= #ARGV do
+  local partition = ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  i = i + 2
+  local watermark = tonumber(redis.call('HGET', appliedKey, partition) or '-1')
+  local newMark = watermark
+  for _ = 1, n do
+    local offset = tonumber(ARGV[i])
+    if offset > watermark then
+      local venue, symbol, ts, verdict, json = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
+      local vs = venue .. ':' .. symbol
+      if verdict == '2' then
+        redis.call('XADD', prefix .. 'quarantine', 'MAXLEN', '~', quarantineMaxLen, '*',
+          'venue', venue, 'symbol', symbol, 'topic', topic, 'partition', partition, 'offset', ARGV[i], 'event', json)
+      else
+        local lk = prefix .. 'latest:' .. vs
+        local best = latest[lk]
+        if best == nil or ts >= best[1] then latest[lk] = { ts, offset, json } end
+        local rk = prefix .. 'recent:' .. symbol
+        local r = recent[rk]
+        if r == nil then r = {}; recent[rk] = r end
+        r[#r + 1] = ts
+        r[#r + 1] = json
+      end
+      local qk = prefix .. 'quality:' .. vs
+      local q = counters[qk]
+      if q == nil then q = {}; counters[qk] = q end
+      local name = verdictNames[verdict]
+      q[name] = (q[name] or 0) + 1
+      if offset > newMark then newMark = offset end
+      applied = applied + 1
+    end
+    i = i + 6
+  end
+  if newMark > watermark then redis.call('HSET', appliedKey, partition, string.format('%d', newMark)) end
+end
+
+for lk, best in pairs(latest) do
+  local cur = redis.call('HGET', lk, 'ts')
+  -- A replayed or late event never moves the latest view back in time.
+  if cur == false or tonumber(cur) <= best[1] then
+    redis.call('HSET', lk, 'ts', string.format('%d', best[1]), 'offset', string.format('%d', best[2]), 'event', best[3])
+  end
+end
+for rk, r in pairs(recent) do
+  -- unpack() has a C-stack limit: add in slices.
+  for s = 1, #r, 1000 do
+    redis.call('ZADD', rk, unpack(r, s, math.min(s + 999, #r)))
+  end
+  redis.call('ZREMRANGEBYRANK', rk, 0, -recentMax - 1)
+end
+for qk, q in pairs(counters) do
+  for name, n in pairs(q) do redis.call('HINCRBY', qk, name, n) end
+end
+return applied
+`;

@@ -1,0 +1,43 @@
+import Kafka from 'node-rdkafka';
+import type { KafkaConfig } from '../config/schema.js';
+import { ErrorCode, HimariError } from '../errors.js';
+
+const TOPIC_ALREADY_EXISTS = 36;
+
+/** Creates the topics if missing (input topics and the dead-letter topic); idempotent. */
+export async function ensureTopics(config: KafkaConfig, topics: readonly string[], partitions = config.topicPartitions): Promise<void> {
+  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.brokers, 'client.id': `${config.clientId}-admin` });
+  try {
+    for (const topic of topics) {
+      await new Promise<void>((resolve, reject) => {
+        admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, (err) => {
+          if (!err || err.code === TOPIC_ALREADY_EXISTS) resolve();
+          else reject(new HimariError(ErrorCode.KAFKA_ERROR, `creating topic ${topic} at ${config.brokers}: ${err.message}`, { cause: err }));
+        });
+      });
+    }
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Low and high watermark of every partition of a topic. */
+export async function topicEndOffsets(config: KafkaConfig, topic: string): Promise<Map<number, { low: number; high: number }>> {
+  const client = new Kafka.Producer({ 'metadata.broker.list': config.brokers, 'client.id': `${config.clientId}-offsets` });
+  await new Promise<void>((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  try {
+    const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
+      client.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
+    const t = meta.topics.find((x) => x.name === topic);
+    if (t === undefined) throw new HimariError(ErrorCode.KAFKA_ERROR, `topic ${topic} not found`);
+    const out = new Map<number, { low: number; high: number }>();
+    for (const p of t.partitions) {
+      const wm = await new Promise<Kafka.WatermarkOffsets>((resolve, reject) =>
+        client.queryWatermarkOffsets(topic, p.id, 10_000, (err, o) => (err ? reject(err) : resolve(o))));
+      out.set(p.id, { low: wm.lowOffset, high: wm.highOffset });
+    }
+    return out;
+  } finally {
+    await new Promise<void>((resolve) => client.disconnect(() => resolve()));
+  }
+}

@@ -1,0 +1,183 @@
+import Kafka from 'node-rdkafka';
+import type { Logger } from 'pino';
+import type { KafkaConfig } from '../config/schema.js';
+import { ErrorCode, HimariError } from '../errors.js';
+import type { CommitPoint } from './offset-tracker.js';
+
+export type SourceMessage = Kafka.Message;
+
+export interface SourceHandlers {
+  /** Messages of one consume call, in partition order. Must not block. */
+  onMessages(messages: SourceMessage[]): void;
+  /** Partitions added to this consumer (cooperative: incremental). */
+  onAssigned(partitions: Kafka.TopicPartition[]): void;
+  /**
+   * Partitions taken away. Resolve once their taken batches are in the sinks and committed;
+   * the source unassigns them after that (bounded by the rebalance deadline).
+   */
+  onRevoked(partitions: Kafka.TopicPartition[]): Promise<void>;
+}
+
+const REVOKE_DEADLINE_MS = 30_000;
+
+/**
+ * node-rdkafka consumer with delivery-driven offsets: auto commit is off and offsets are
+ * committed explicitly, only up to what every sink confirmed (`commit`). The loop calls
+ * `consume(n)` back to back; it never has two calls in flight (disconnecting during one crashes
+ * node-rdkafka, #1057), and `close` waits for the last one to return.
+ */
+export class KafkaSource {
+  readonly consumer: Kafka.KafkaConsumer;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private pausedFor = false;
+  private resumeWaiter: (() => void) | null = null;
+  private assignment: Kafka.TopicPartition[] = [];
+  private lastError = '';
+
+  constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly handlers: SourceHandlers) {
+    this.consumer = new Kafka.KafkaConsumer({
+      'metadata.broker.list': config.brokers,
+      'group.id': config.groupId,
+      'client.id': config.clientId,
+      // Offsets move only when the sinks hold the data: we commit explicitly (see commit()).
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      // Cooperative rebalancing: a joining instance does not stop every partition.
+      'partition.assignment.strategy': 'cooperative-sticky',
+      rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.onRebalance(err, assignment as Kafka.TopicPartition[]),
+      offset_commit_cb: (err: Kafka.LibrdKafkaError | null) => {
+        if (err) this.log.warn({ err: err.message }, 'offset commit failed (retried with the next commit)');
+      },
+      // Low latency: the broker answers a fetch as soon as one byte is there, or after
+      // fetch.wait.max.ms at most.
+      'fetch.wait.max.ms': config.fetchWaitMaxMs,
+      'fetch.min.bytes': 1,
+      // Prefetch bound (memory during a sink outage); with a low bound, also lower the backoff
+      // librdkafka waits after the queue is full, or fetching stalls ~1 s.
+      'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
+      'fetch.queue.backoff.ms': 5,
+      'session.timeout.ms': config.sessionTimeoutMs,
+      'heartbeat.interval.ms': Math.max(100, Math.floor(config.sessionTimeoutMs / 5)),
+      'socket.nagle.disable': true,
+      'socket.keepalive.enable': true,
+    }, {
+      'auto.offset.reset': 'earliest',
+    });
+    this.consumer.on('event.error', (err) => {
+      this.lastError = err.message;
+      this.log.warn({ err: err.message, code: err.code }, 'kafka consumer error');
+    });
+  }
+
+  get assigned(): readonly Kafka.TopicPartition[] {
+    return this.assignment;
+  }
+
+  get status(): string {
+    return this.lastError;
+  }
+
+  connect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.consumer.connect({ timeout: 10_000 }, (err) => {
+        if (err) reject(new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Kafka at ${this.config.brokers}: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  start(): void {
+    this.consumer.setDefaultConsumeTimeout(this.config.consumeTimeoutMs);
+    this.consumer.subscribe([...this.config.topics]);
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const n = this.config.consumeBatchSize;
+    while (this.running) {
+      if (this.pausedFor) {
+        await new Promise<void>((resolve) => {
+          this.resumeWaiter = resolve;
+          // Wake periodically even without a drain, so a stop request is noticed.
+          setTimeout(resolve, 100);
+        });
+        this.resumeWaiter = null;
+        continue;
+      }
+      const messages = await new Promise<Kafka.Message[]>((resolve) => {
+        this.consumer.consume(n, (err, msgs) => {
+          if (err) {
+            this.lastError = err.message;
+            this.log.warn({ err: err.message }, 'consume failed');
+          }
+          resolve(msgs ?? []);
+        });
+      });
+      if (messages.length > 0) this.handlers.onMessages(messages);
+    }
+  }
+
+  /** Backpressure from the sinks: stop fetching the assigned partitions. */
+  pause(): void {
+    if (this.pausedFor) return;
+    this.pausedFor = true;
+    if (this.assignment.length > 0) this.consumer.pause(this.assignment);
+  }
+
+  resume(): void {
+    if (!this.pausedFor) return;
+    this.pausedFor = false;
+    if (this.assignment.length > 0) this.consumer.resume(this.assignment);
+    this.resumeWaiter?.();
+  }
+
+  get paused(): boolean {
+    return this.pausedFor;
+  }
+
+  /** Commits confirmed offsets (async; failures are logged and covered by the next commit). */
+  commit(points: readonly CommitPoint[]): void {
+    if (points.length === 0 || !this.consumer.isConnected()) return;
+    this.consumer.commit(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
+  }
+
+  commitSync(points: readonly CommitPoint[]): void {
+    if (points.length === 0 || !this.consumer.isConnected()) return;
+    this.consumer.commitSync(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
+  }
+
+  private onRebalance(err: Kafka.LibrdKafkaError, partitions: Kafka.TopicPartition[]): void {
+    if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
+      this.consumer.incrementalAssign(partitions);
+      this.assignment = [...this.assignment, ...partitions.map((p) => ({ topic: p.topic, partition: p.partition }))];
+      if (this.pausedFor) this.consumer.pause(partitions);
+      this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions assigned');
+      this.handlers.onAssigned(partitions);
+    } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
+      const revoked = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
+      this.assignment = this.assignment.filter((p) => !revoked.has(`${p.topic}\u0000${p.partition}`));
+      this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions revoked; draining them');
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, REVOKE_DEADLINE_MS).unref());
+      void Promise.race([this.handlers.onRevoked(partitions), deadline]).finally(() => {
+        if (this.consumer.isConnected()) this.consumer.incrementalUnassign(partitions);
+      });
+    } else {
+      this.log.error({ err: err.message }, 'rebalance error');
+    }
+  }
+
+  /** Stops the loop and waits for the in-flight consume call to return. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.resumeWaiter?.();
+    await this.loopDone;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.stop();
+    if (!this.consumer.isConnected()) return;
+    await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
+  }
+}

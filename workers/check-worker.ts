@@ -1,0 +1,92 @@
+import { Piscina } from 'piscina';
+import { decodeEvent } from '../src/codec/decode.js';
+import { Verdict, type MarketEvent } from '../src/codec/event.js';
+import { PackedBatch } from '../src/batch/pack.js';
+import { ALL_CHECKS } from '../src/checks/registry.js';
+import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
+import { ByteWriter } from '../src/sinks/byte-writer.js';
+import { encodeCopyRow } from '../src/sinks/pg-row.js';
+import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.js';
+
+/**
+ * Piscina worker: decodes a packed batch, runs the checks and returns ready-to-write sink
+ * payloads. Every partition is pinned to one worker, so the per-symbol state of the checks
+ * lives here and sees each symbol's events in order.
+ */
+const engine = new CheckEngine(ALL_CHECKS);
+const copyWriter = new ByteWriter(256 * 1024);
+const jsonWriter = new ByteWriter(256 * 1024);
+
+function eventJson(e: MarketEvent, o: CheckOutcome): string {
+  const body = JSON.stringify(e);
+  return body.slice(0, -1) + ',"verdict":' + o.verdict + ',"failed":' + (o.failedHi * 4294967296 + o.failedLo)
+    + ',"score":' + o.score + '}';
+}
+
+/** Transferable wrapper: Piscina moves every listed buffer instead of copying it. */
+class MovedResult {
+  constructor(private readonly result: CheckResult) {}
+  get [Piscina.transferableSymbol](): ArrayBufferLike[] {
+    const r = this.result;
+    return [r.batch, r.verdicts.buffer, r.failedLo.buffer, r.failedHi.buffer, r.tsUs.buffer, r.copyRows.buffer,
+      r.copyEnds.buffer, r.json.buffer, r.jsonEnds.buffer, r.checkFailures.buffer];
+  }
+  get [Piscina.valueSymbol](): CheckResult {
+    return this.result;
+  }
+}
+
+export function checkBatch(task: CheckTask): CheckResult {
+  const batch = new PackedBatch(task.batch);
+  const n = batch.count;
+  const verdicts = new Uint8Array(n);
+  const failedLo = new Uint32Array(n);
+  const failedHi = new Uint32Array(n);
+  const tsUs = new Float64Array(n);
+  const copyEnds = new Uint32Array(n);
+  const jsonEnds = new Uint32Array(n);
+  const checkFailures = new Uint32Array(64);
+  const venues: string[] = new Array<string>(n);
+  const symbols: string[] = new Array<string>(n);
+  const deadLetters: DeadLetterReport[] = [];
+  const nowUs = Date.now() * 1000;
+
+  for (let i = 0; i < n; i++) {
+    const decoded = decodeEvent(batch.bytes, batch.messageStart(i), batch.messageEnd(i));
+    if (!decoded.ok) {
+      verdicts[i] = Verdict.DEAD_LETTER;
+      venues[i] = '';
+      symbols[i] = '';
+      deadLetters.push({ index: i, code: decoded.failure.code, message: decoded.failure.message });
+    } else {
+      const e = decoded.event;
+      const o = engine.evaluate(e, nowUs);
+      verdicts[i] = o.verdict;
+      failedLo[i] = o.failedLo;
+      failedHi[i] = o.failedHi;
+      if (o.failedLo !== 0 || o.failedHi !== 0) countBits(checkFailures, o.failedLo, o.failedHi);
+      tsUs[i] = e.ts;
+      venues[i] = e.venue;
+      symbols[i] = e.symbol;
+      copyWriter.write(encodeCopyRow(e, o, task.partition, batch.offset(i)));
+      jsonWriter.write(eventJson(e, o));
+    }
+    copyEnds[i] = copyWriter.length;
+    jsonEnds[i] = jsonWriter.length;
+  }
+
+  const result: CheckResult = {
+    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, venues, symbols,
+    copyRows: copyWriter.take(), copyEnds, json: jsonWriter.take(), jsonEnds, deadLetters, checkFailures,
+  };
+  return Piscina.move(new MovedResult(result) as never) as unknown as CheckResult;
+}
+
+function countBits(counts: Uint32Array, lo: number, hi: number): void {
+  for (let b = 0; b < 32; b++) {
+    if ((lo >>> b) & 1) counts[b]!++;
+    if ((hi >>> b) & 1) counts[32 + b]!++;
+  }
+}
+
+export default checkBatch;
