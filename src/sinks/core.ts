@@ -110,9 +110,9 @@ export class SinkCore extends EventEmitter {
     this.openBytes += chunk.bytes;
   }
 
-  /** True while the in-flight budget is used up. */
+  /** True while the in-flight budget is used up (`sealed` includes the batch being written). */
   get saturated(): boolean {
-    return this.sealed.length + (this.writing ? 1 : 0) >= this.options.policy.maxInFlightBatches;
+    return this.sealed.length >= this.options.policy.maxInFlightBatches;
   }
 
   /** Ready for traffic: connected and not in an outage. */

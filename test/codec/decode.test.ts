@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pack } from 'msgpackr';
+import { decodeEvent } from '../../src/codec/decode.js';
+import { encodeEvent } from '../../src/codec/encode.js';
+import type { MarketEvent } from '../../src/codec/event.js';
+import { poisonMessage } from '../../src/cli/synthetic.js';
+
+const trade: MarketEvent = { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: 1_700_000_000_000_000, recvTs: 1_700_000_000_001_000, id: '42', price: 65000.5, size: 0.01, side: 'buy' };
+
+function decode(bytes: Uint8Array) {
+  return decodeEvent(bytes, 0, bytes.length);
+}
+
+describe('event decoding', () => {
+  it('round-trips every event type through msgpack', () => {
+    const events: MarketEvent[] = [
+      trade,
+      { v: 1, type: 'quote', venue: 'okx', symbol: 'ETH-USDT', ts: 1, recvTs: 2, bid: 1.5, bidSize: 3, ask: 1.6, askSize: 4, updateId: 99 },
+      { v: 1, type: 'liquidation', venue: 'bybit', symbol: 'BTC-USDT', ts: 1, recvTs: 2, posSide: 'long', price: 60000, size: 1.25 },
+      { v: 1, type: 'book', venue: 'kraken', symbol: 'XMR-USD', ts: 1, recvTs: 2, action: 'delta', seq: 7, prevSeq: 6, checksum: 1822697057, bids: [[354.12, 0]], asks: [] },
+    ];
+    for (const e of events) {
+      const r = decode(encodeEvent(e));
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.deepEqual(r.event, e);
+    }
+  });
+
+  it('accepts JSON from the old producers, decimal strings included', () => {
+    const r = decode(Buffer.from(JSON.stringify({ ...trade, price: '65000.50', size: '0.0100' })));
+    assert.ok(r.ok);
+    assert.equal(r.ok && r.event.type === 'trade' && r.event.price, 65000.5);
+  });
+
+  it('decodes a slice of a larger buffer without copying it out', () => {
+    const a = encodeEvent(trade);
+    const b = Buffer.concat([Buffer.from([1, 2, 3]), a, Buffer.from([9])]);
+    const r = decodeEvent(b, 3, 3 + a.length);
+    assert.ok(r.ok);
+  });
+
+  const cases: Array<[string, Uint8Array, string, RegExp]> = [
+    ['garbage bytes', poisonMessage(0), 'DECODE_FAILED', /not msgpack or JSON/],
+    ['truncated JSON', poisonMessage(1), 'DECODE_FAILED', /not msgpack or JSON/],
+    ['unknown version', poisonMessage(2), 'SCHEMA_INVALID', /unknown schema version 99/],
+    ['empty message', new Uint8Array(0), 'DECODE_FAILED', /./],
+    ['not a map', pack([1, 2, 3]), 'SCHEMA_INVALID', /must be a map/],
+    ['unknown type', pack({ ...trade, type: 'candle' }), 'SCHEMA_INVALID', /unknown event type "candle"/],
+    ['missing symbol', pack({ ...trade, symbol: '' }), 'SCHEMA_INVALID', /symbol missing/],
+    ['float timestamp', pack({ ...trade, ts: 1.5 }), 'SCHEMA_INVALID', /ts must be/],
+    ['NaN price', pack({ ...trade, price: NaN }), 'SCHEMA_INVALID', /price must be a finite number/],
+    ['bad decimal', Buffer.from(JSON.stringify({ ...trade, price: '1,5' })), 'SCHEMA_INVALID', /price/],
+    ['bad side', pack({ ...trade, side: 'long' }), 'SCHEMA_INVALID', /side "long"/],
+    ['bad book level', pack({ v: 1, type: 'book', venue: 'x', symbol: 'y', ts: 1, recvTs: 1, action: 'delta', seq: 1, bids: [[1]], asks: [] }), 'SCHEMA_INVALID', /bids/],
+    ['liquidation side', pack({ v: 1, type: 'liquidation', venue: 'x', symbol: 'y', ts: 1, recvTs: 1, posSide: 'sell', price: 1, size: 1 }), 'SCHEMA_INVALID', /posSide/],
+  ];
+  for (const [name, bytes, code, message] of cases) {
+    it(`reports ${name} as ${code}`, () => {
+      const r = decode(bytes);
+      assert.equal(r.ok, false);
+      if (!r.ok) {
+        assert.equal(r.failure.code, code);
+        assert.match(r.failure.message, message);
+      }
+    });
+  }
+});

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LatencyHistogram } from '../../src/obs/latency-histogram.js';
+
+describe('latency histogram', () => {
+  it('reports quantiles within 1.6 % over six decades', () => {
+    const h = new LatencyHistogram();
+    const values: number[] = [];
+    for (let i = 1; i <= 100_000; i++) values.push(Math.round(10 ** (1 + (i % 6000) / 1000)));
+    for (const v of values) h.record(v);
+    values.sort((a, b) => a - b);
+    for (const q of [0.5, 0.9, 0.99, 0.999]) {
+      const exact = values[Math.ceil(q * values.length) - 1]!;
+      const got = h.quantile(q);
+      assert.ok(Math.abs(got - exact) / exact <= 0.016, `q${q}: ${got} vs ${exact}`);
+    }
+    assert.equal(h.max, values[values.length - 1]);
+    assert.equal(h.total, values.length);
+  });
+
+  it('is exact for small values and merges', () => {
+    const a = new LatencyHistogram();
+    const b = new LatencyHistogram();
+    for (let i = 1; i <= 100; i++) (i % 2 ? a : b).record(i);
+    a.merge(b);
+    assert.equal(a.quantile(0.5), 50);
+    assert.equal(a.quantile(1), 100);
+    assert.equal(a.summary().count, 100);
+  });
+});
