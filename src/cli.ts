@@ -92,6 +92,8 @@ async function cmdRun(args: string[]): Promise<void> {
     process.exit(1);
   }
   log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, storage: app.migration?.mode }, 'ready');
+  // Also said on stderr whatever the log level: scripts and tests wait for this line.
+  process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.migration?.mode} storage)\n`);
   const maxSeconds = intOption(values, 'max-seconds', 0);
   if (maxSeconds > 0) setTimeout(() => stop('max-seconds'), maxSeconds * 1000).unref();
   const idleMs = intOption(values, 'stop-when-idle', 0);

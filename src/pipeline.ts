@@ -6,7 +6,7 @@ import { VERDICT_NAMES, Verdict } from './codec/event.js';
 import type { Config } from './config/schema.js';
 import { ErrorCode, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
-import { CheckWorkerPool } from './pool/worker-pool.js';
+import { CheckWorkerPool, type PreparedTask } from './pool/worker-pool.js';
 import type { CheckResult } from './pool/task.js';
 import { EventChunk } from './sinks/chunk.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
@@ -18,8 +18,15 @@ export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.
 
 /** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
 const PACK_BUFFER_BYTES = 1 << 20;
-/** Worker tasks queued per slot before the consumer pauses. */
-const MAX_SLOT_BACKLOG = 4;
+
+/** Messages of one partition waiting for its worker slot; at most one queued task each. */
+interface PartitionBacklog {
+  topic: string;
+  partition: number;
+  slot: number;
+  messages: SourceMessage[];
+  queued: boolean;
+}
 
 export interface PipelineParts {
   config: Readonly<Config>;
@@ -49,6 +56,9 @@ export class Pipeline {
   readonly tracker = new OffsetTracker();
   readonly totals: PipelineTotals = { consumed: 0, verdicts: [0, 0, 0, 0], checkFailures: new Array<number>(64).fill(0) };
   private readonly freeBuffers: ArrayBuffer[] = [];
+  private readonly backlogs = new Map<string, PartitionBacklog>();
+  /** Messages taken from Kafka and not yet handed to a worker. */
+  private waiting = 0;
   private readonly packer = new BatchPacker(new ArrayBuffer(0));
   /** Last offset committed per partition (`topic[partition]` → offset), for reports. */
   readonly committed = new Map<string, number>();
@@ -133,25 +143,74 @@ export class Pipeline {
   }
 
   private recycle(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === PACK_BUFFER_BYTES && this.freeBuffers.length < this.config.workers.threads * (MAX_SLOT_BACKLOG + 2)) {
+    if (buffer.byteLength === PACK_BUFFER_BYTES && this.freeBuffers.length < this.config.workers.threads * 4) {
       this.freeBuffers.push(buffer);
     }
   }
 
-  /** Splits one consume call's messages by partition (order kept) and sends batches to workers. */
+  /**
+   * Appends one consume call's messages to their partitions' backlogs (order kept) and queues a
+   * task for each partition that has none queued. The task is built when the partition's worker
+   * slot frees up, from everything that arrived by then.
+   */
   private dispatch(messages: SourceMessage[]): void {
     this.totals.consumed += messages.length;
+    this.waiting += messages.length;
     let runStart = 0;
     for (let i = 1; i <= messages.length; i++) {
       const prev = messages[i - 1]!;
       const cur = messages[i];
       if (cur !== undefined && cur.partition === prev.partition && cur.topic === prev.topic) continue;
-      const max = this.config.workers.maxBatchMessages;
-      for (let s = runStart; s < i; s += max) this.submit(messages.slice(s, Math.min(i, s + max)));
+      const backlog = this.backlogOf(prev.topic, prev.partition);
+      for (let j = runStart; j < i; j++) backlog.messages.push(messages[j]!);
       this.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
+      if (!backlog.queued) this.queueTask(backlog);
       runStart = i;
     }
     if (this.shouldPause()) this.pauseSource();
+  }
+
+  private backlogOf(topic: string, partition: number): PartitionBacklog {
+    const key = `${topic}\u0000${partition}`;
+    let b = this.backlogs.get(key);
+    if (b === undefined) {
+      b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], queued: false };
+      this.backlogs.set(key, b);
+    }
+    return b;
+  }
+
+  private queueTask(backlog: PartitionBacklog): void {
+    backlog.queued = true;
+    this.pool.enqueue(backlog.slot, () => this.prepareTask(backlog));
+  }
+
+  /** Takes up to `maxBatchMessages` of a partition's backlog into one packed task. */
+  private prepareTask(backlog: PartitionBacklog): PreparedTask {
+    if (backlog.messages.length === 0) {
+      // The partition was revoked while its task was queued: nothing to do, the new owner replays it.
+      backlog.queued = false;
+      return { task: { batch: this.emptyBatch(), topic: '', partition: -1 }, repack: () => this.emptyBatch(), onResult: () => {}, onFailure: () => {} };
+    }
+    const max = this.config.workers.maxBatchMessages;
+    const messages = backlog.messages.length <= max ? backlog.messages : backlog.messages.splice(0, max);
+    if (messages === backlog.messages) backlog.messages = [];
+    backlog.queued = false;
+    if (backlog.messages.length > 0) this.queueTask(backlog);
+    this.waiting -= messages.length;
+
+    const first = messages[0]!;
+    const last = messages[messages.length - 1]!;
+    const ticket = this.tracker.partition(first.topic, first.partition).track(first.offset, last.offset, 1);
+    const producedMs = new Float64Array(messages.length);
+    for (let i = 0; i < messages.length; i++) producedMs[i] = messages[i]!.timestamp ?? 0;
+    this.metrics.workerBatchSize.observe(messages.length);
+    return {
+      task: { batch: this.pack(messages), topic: first.topic, partition: first.partition },
+      repack: () => this.pack(messages),
+      onResult: (result) => this.onResult(result, messages, ticket, producedMs),
+      onFailure: (err) => this.onWorkerFailure(err, messages, ticket),
+    };
   }
 
   private pack(messages: SourceMessage[]): ArrayBuffer {
@@ -166,19 +225,6 @@ export class Pipeline {
       if (!this.packer.append(value, m.offset)) throw new Error('pack buffer too small (size computed above)');
     }
     return this.packer.finish();
-  }
-
-  private submit(messages: SourceMessage[]): void {
-    const first = messages[0]!;
-    const last = messages[messages.length - 1]!;
-    const ticket = this.tracker.partition(first.topic, first.partition).track(first.offset, last.offset, 1);
-    const producedMs = new Float64Array(messages.length);
-    for (let i = 0; i < messages.length; i++) producedMs[i] = messages[i]!.timestamp ?? 0;
-    this.metrics.workerBatchSize.observe(messages.length);
-    this.pool.run({ batch: this.pack(messages), topic: first.topic, partition: first.partition }, () => this.pack(messages)).then(
-      (result) => this.onResult(result, messages, ticket, producedMs),
-      (err: Error) => this.onWorkerFailure(err, messages, ticket),
-    ).catch((err: Error) => this.log.fatal({ err: err.message, stack: err.stack }, 'result handling failed'));
   }
 
   private onResult(result: CheckResult, messages: SourceMessage[], ticket: BatchTicket, producedMs: Float64Array): void {
@@ -222,6 +268,7 @@ export class Pipeline {
     }
     ticket.ack(); // the worker stage
     if (this.shouldPause()) this.pauseSource();
+    else this.maybeResume();
   }
 
   private sendDeadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void {
@@ -241,10 +288,14 @@ export class Pipeline {
     ticket.ack();
   }
 
+  /**
+   * Backpressure: a sink's in-flight budget is used up, or more messages wait for workers than
+   * a few full batches per thread. Pausing makes librdkafka drop its prefetched messages for the
+   * paused partitions (they are fetched again on resume), so it is for real overload only.
+   */
   private shouldPause(): boolean {
     if (this.sinks.some((s) => s.saturated)) return true;
-    for (let slot = 0; slot < this.pool.threads; slot++) if (this.pool.backlog(slot) > MAX_SLOT_BACKLOG) return true;
-    return false;
+    return this.waiting > 4 * this.config.workers.maxBatchMessages * this.pool.threads;
   }
 
   private pauseSource(): void {
@@ -289,6 +340,13 @@ export class Pipeline {
     for (const p of partitions) {
       this.tracker.forget(p.topic, p.partition);
       this.pool.release(p.topic, p.partition);
+      const key = `${p.topic}\u0000${p.partition}`;
+      const backlog = this.backlogs.get(key);
+      if (backlog !== undefined) {
+        this.waiting -= backlog.messages.length;
+        backlog.messages = [];
+        this.backlogs.delete(key);
+      }
     }
   }
 

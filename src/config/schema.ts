@@ -57,7 +57,7 @@ const sink = z.strictObject({
     .describe('... or at this many encoded bytes ...'),
   batchMaxMs: z.number().int().min(0).max(60_000).default(50)
     .describe('... or this long after the first event entered the batch (the old pipeline: 50 ms), whichever comes first.'),
-  maxInFlightBatches: z.number().int().min(1).max(1024).default(8)
+  maxInFlightBatches: z.number().int().min(1).max(1024).default(32)
     .describe('Batches queued or being written per sink before the consumer pauses (backpressure).'),
   retry: retry.prefault({}),
 });

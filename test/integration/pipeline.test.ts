@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { App } from '../../src/app.js';
+import { poisonMessage } from '../../src/cli/synthetic.js';
+import { encodeEvent } from '../../src/codec/encode.js';
+import type { MarketEvent } from '../../src/codec/event.js';
+import {
+  cleanup, committedOffsets, createTopics, endOffsets, produceRaw, readTopic, redisClient, testConfig, waitUntil, withPg,
+} from '../helpers/services.js';
+
+const VENUES = ['binance', 'okx', 'bybit'];
+const SYMBOLS = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT', 'XRP-USDT', 'DOGE-USDT', 'ADA-USDT', 'AVAX-USDT', 'LINK-USDT'];
+const BASE_US = Date.now() * 1000 - 60_000_000;
+
+/** 3,000 events with strictly increasing exchange times; a few crossed quotes (rejected). */
+function knownEvents(): MarketEvent[] {
+  const events: MarketEvent[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const symbol = SYMBOLS[i % SYMBOLS.length]!;
+    const venue = VENUES[Math.floor(i / SYMBOLS.length) % VENUES.length]!;
+    const ts = BASE_US + i * 1000;
+    const price = 100 + (i % 97);
+    if (i % 3 === 0) {
+      const crossed = i === 300 || i === 2001;
+      events.push({ v: 1, type: 'quote', venue, symbol, ts, recvTs: ts + 500, bid: crossed ? price + 1 : price - 0.5, bidSize: 1, ask: price + 0.5, askSize: 2 });
+    } else {
+      events.push({ v: 1, type: 'trade', venue, symbol, ts, recvTs: ts + 500, id: String(i), price, size: 1 + (i % 5), side: i % 2 ? 'buy' : 'sell' });
+    }
+  }
+  return events;
+}
+
+describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_000 }, () => {
+  const { config } = testConfig();
+  const events = knownEvents();
+  const poison = [0, 1, 2, 3, 4].map((i) => poisonMessage(i));
+
+  before(async () => {
+    await createTopics(config);
+    // Poison messages interleaved with valid ones, keyed like real traffic.
+    const messages = events.map((e) => ({ key: e.symbol, value: encodeEvent(e) }));
+    poison.forEach((value, i) => messages.splice(400 * (i + 1), 0, { key: SYMBOLS[i]!, value }));
+    await produceRaw(config, config.kafka.topics[0]!, messages);
+  });
+
+  after(async () => {
+    await cleanup(config);
+  });
+
+  it('writes every valid event once, keeps the latest per symbol, dead-letters the bad ones, commits to the end', async () => {
+    const app = new App(config, pino({ level: 'warn' }));
+    await app.start();
+    const ends = await endOffsets(config);
+    const total = [...ends.values()].reduce((a, b) => a + b, 0);
+    assert.equal(total, events.length + poison.length);
+    try {
+      await waitUntil('every offset committed', async () => {
+        for (const [p, end] of ends) {
+          if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
+        }
+        return true;
+      }, 90_000);
+    } finally {
+      await app.close();
+    }
+
+    // PostgreSQL: every valid event exactly once, with its verdict.
+    await withPg(config, async (c) => {
+      const t = config.postgres.table;
+      const r = await c.query(`SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d,
+        count(*) FILTER (WHERE verdict = 2)::int AS rejected, count(DISTINCT (venue, symbol, ts))::int AS e FROM ${t}`);
+      assert.deepEqual(r.rows[0], { n: events.length, d: events.length, rejected: 2, e: events.length });
+      const trade = await c.query(`SELECT price, size, side, event_id, ts FROM ${t} WHERE type = 'trade' AND event_id = '1'`);
+      assert.equal(trade.rowCount, 1);
+      assert.equal(trade.rows[0].price, 101);
+      assert.equal(trade.rows[0].side, 'buy');
+      assert.equal((trade.rows[0].ts as Date).getTime(), Math.floor((BASE_US + 1000) / 1000));
+    });
+
+    // Redis: the latest accepted event per venue and symbol; rejects only in the quarantine stream.
+    const redis = redisClient(config);
+    try {
+      const expected = new Map<string, MarketEvent>();
+      for (const e of events) {
+        if (e.type === 'quote' && e.bid > e.ask) continue;
+        expected.set(`${e.venue}:${e.symbol}`, e);
+      }
+      assert.equal(expected.size, VENUES.length * SYMBOLS.length);
+      for (const [vs, e] of expected) {
+        const h = await redis.hgetall(`${config.redis.keyPrefix}latest:${vs}`);
+        assert.equal(Number(h.ts), e.ts, vs);
+        const stored = JSON.parse(h.event!) as MarketEvent & { verdict: number };
+        assert.equal(stored.type, e.type);
+        assert.equal(stored.ts, e.ts);
+        assert.equal(stored.verdict, 0);
+      }
+      assert.equal(await redis.xlen(`${config.redis.keyPrefix}quarantine`), 2);
+      const recent = await redis.zcard(`${config.redis.keyPrefix}recent:BTC-USDT`);
+      assert.equal(recent, events.filter((e) => e.symbol === 'BTC-USDT').length - events.filter((e) => e.symbol === 'BTC-USDT' && e.type === 'quote' && e.bid > e.ask).length);
+      const q = await redis.hgetall(`${config.redis.keyPrefix}quality:binance:BTC-USDT`);
+      assert.ok(Number(q.accepted) > 0);
+    } finally {
+      redis.disconnect();
+    }
+
+    // Dead letters: exactly the poison messages, each with its reason and source in headers.
+    const dlq = await readTopic(config, config.kafka.deadLetterTopic, poison.length);
+    assert.equal(dlq.length, poison.length);
+    const bodies = dlq.map((m) => m.value.toString('hex')).sort();
+    assert.deepEqual(bodies, poison.map((p) => p.toString('hex')).sort());
+    for (const m of dlq) {
+      assert.match(m.headers['x-error-code']!, /^(DECODE_FAILED|SCHEMA_INVALID)$/);
+      assert.ok(m.headers['x-error-message']!.length > 0);
+      assert.equal(m.headers['x-source-topic'], config.kafka.topics[0]);
+      assert.ok(Number(m.headers['x-source-offset']) >= 0);
+    }
+
+    // Kafka: the group's committed offsets are the end offsets.
+    const committed = await committedOffsets(config);
+    for (const [p, end] of ends) if (end > 0) assert.equal(committed.get(p), end, `partition ${p}`);
+  });
+});
