@@ -24,8 +24,8 @@ const kafka = z.strictObject({
     .describe('fetch.wait.max.ms: longest the broker holds a fetch waiting for data. Low = latency, the broker answers as soon as one byte is there (fetch.min.bytes=1).'),
   consumeBatchSize: z.number().int().min(1).max(100_000).default(1000)
     .describe('Messages taken per consume() call on the libuv pool; 1000 amortises the native call (~190k msg/s vs ~75k at 10).'),
-  consumeTimeoutMs: z.number().int().min(1).max(1000).default(5)
-    .describe('Per-message wait of a consume() call (setDefaultConsumeTimeout); low so a partial batch returns at once.'),
+  consumeTimeoutMs: z.number().int().min(1).max(1000).default(100)
+    .describe('How long an idle consumer blocks waiting for the next message; queued messages are always taken without waiting.'),
   sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(10_000)
     .describe('session.timeout.ms: how fast the group notices a dead processor.'),
   commitIntervalMs: z.number().int().min(10).max(60_000).default(200)
@@ -57,6 +57,8 @@ const sink = z.strictObject({
     .describe('... or at this many encoded bytes ...'),
   batchMaxMs: z.number().int().min(0).max(60_000).default(50)
     .describe('... or this long after the first event entered the batch (the old pipeline: 50 ms), whichever comes first.'),
+  flushWhenIdle: z.boolean().default(true)
+    .describe('Write at once when the sink has no write in flight; batches fill only while it is busy. Off = always wait for rows/bytes/time.'),
   maxInFlightBatches: z.number().int().min(1).max(1024).default(32)
     .describe('Batches queued or being written per sink before the consumer pauses (backpressure).'),
   retry: retry.prefault({}),

@@ -29,7 +29,7 @@ export interface SinkDriver {
 /** Where events that a sink refuses for good (non-retriable, isolated to one event) go. */
 export type PermanentFailureHandler = (chunk: EventChunk, index: number, err: unknown) => Promise<void>;
 
-type FlushReason = 'rows' | 'bytes' | 'time' | 'close';
+type FlushReason = 'rows' | 'bytes' | 'time' | 'idle' | 'close';
 
 interface SealedBatch {
   chunks: EventChunk[];
@@ -46,7 +46,8 @@ export interface SinkCoreOptions {
 /**
  * Batching and delivery core shared by every sink. `push` takes chunks; a batch is sealed at
  * `batchMaxRows` events, `batchMaxBytes` bytes, or `batchMaxMs` after its first event, whichever
- * comes first. Batches are written one at a time, in order (per-partition order is what makes
+ * comes first; with `flushWhenIdle`, also at once when no write is in flight (batches then grow
+ * only while the sink is busy, so light load costs no batching delay). Batches are written one at a time, in order (per-partition order is what makes
  * the sinks' offset watermarks exact). `push` returns false once `maxInFlightBatches` are
  * queued: the source pauses until 'drain'.
  *
@@ -97,6 +98,7 @@ export class SinkCore extends EventEmitter {
     }
     if (this.openRows >= batchMaxRows) this.seal('rows');
     else if (this.openBytes >= batchMaxBytes) this.seal('bytes');
+    else if (this.options.policy.flushWhenIdle && !this.writing) this.seal('idle');
     else if (this.openRows > 0 && this.timer === null) {
       if (batchMaxMs === 0) this.seal('time');
       else this.timer = setTimeout(() => { this.timer = null; this.seal('time'); }, batchMaxMs);

@@ -32,7 +32,7 @@ class RecordingDriver implements SinkDriver {
 }
 
 const policy = (o: Partial<SinkConfig> = {}): SinkConfig => ({
-  batchMaxRows: 4, batchMaxBytes: 1 << 20, batchMaxMs: 20, maxInFlightBatches: 2, retry: { initialMs: 1, maxMs: 5 }, ...o,
+  batchMaxRows: 4, batchMaxBytes: 1 << 20, batchMaxMs: 20, flushWhenIdle: false, maxInFlightBatches: 2, retry: { initialMs: 1, maxMs: 5 }, ...o,
 });
 
 function core(driver: SinkDriver, p: SinkConfig, failures: Array<[number, string]> = []) {
@@ -63,6 +63,17 @@ describe('sink core', () => {
     await new Promise((r) => setTimeout(r, 60));
     assert.deepEqual(driver.batches, [[0, 1]]);
     assert.equal(ticket.done, true);
+  });
+
+  it('writes at once when idle, and batches what arrives while a write is in flight (flushWhenIdle)', async () => {
+    const driver = new RecordingDriver();
+    const sink = core(driver, policy({ flushWhenIdle: true, batchMaxRows: 100, batchMaxMs: 1000 }));
+    const p = new OffsetTracker().partition('t', 0);
+    sink.push(fakeChunk(1, 0, p.track(0, 0, 1)));
+    sink.push(fakeChunk(2, 1, p.track(1, 2, 1)));
+    sink.push(fakeChunk(3, 3, p.track(3, 5, 1)));
+    await sink.flush();
+    assert.deepEqual(driver.batches, [[0], [1, 2, 3, 4, 5]]);
   });
 
   it('retries retriable errors, then reports healthy again', async () => {
