@@ -5,7 +5,7 @@ import { ALL_CHECKS, checkByBit } from './checks/registry.js';
 import { DEFAULT_VENUES } from './cli/synthetic.js';
 import { produce } from './cli/produce.js';
 import { VERDICT_NAMES } from './codec/event.js';
-import { listConfigKeys, loadConfig, redactConfig } from './config/load.js';
+import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { migrate } from './db/migrate.js';
 import { HimariError } from './errors.js';
@@ -176,8 +176,7 @@ function cmdConfig(args: string[]): void {
   const { values } = parseArgs({ args, options: { markdown: { type: 'boolean' } } });
   const keys = listConfigKeys();
   if (values.markdown) {
-    const rows = keys.map((k) => `| \`${k.path}\` | \`${k.env}\` | \`${JSON.stringify(k.defaultValue) ?? '-'}\` | ${k.description.replaceAll('|', '\\|')} |`);
-    process.stdout.write(['| key | environment variable | default | description |', '|---|---|---|---|', ...rows].join('\n') + '\n');
+    process.stdout.write(configMarkdownTable());
     return;
   }
   for (const k of keys) process.stdout.write(`${k.env}=${JSON.stringify(k.defaultValue) ?? ''}\n    ${k.path}: ${k.description}\n`);

@@ -184,3 +184,10 @@ function redactUrl(url: string): string {
     return url.replace(/:[^:@/]*@/, ':redacted@');
   }
 }
+
+/** The reference table of docs/config.md. */
+export function configMarkdownTable(): string {
+  const rows = listConfigKeys().map((k) =>
+    `| \`${k.path}\` | \`${k.env}\` | ${k.defaultValue === undefined ? '-' : `\`${JSON.stringify(k.defaultValue)}\``} | ${k.description.replaceAll('|', '\\|')} |`);
+  return ['| key | environment variable | default | description |', '|---|---|---|---|', ...rows].join('\n') + '\n';
+}
