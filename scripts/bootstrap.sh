@@ -24,11 +24,14 @@ if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
-# npm ci only when the lock file changed since the last install.
+# Install only when the lock file changed since the last install. `npm install` rather than
+# `npm ci`: the lock leaves out msgpackr-extract's binaries for other platforms (the registry
+# here does not serve those versions), which `npm ci` refuses; `npm install` keeps every locked
+# version and leaves the lock file as it is.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ ! -f node_modules/node-rdkafka/build/Release/node-librdkafka.node ]; then
   say "installing npm dependencies (node-rdkafka compiles librdkafka: ~2 minutes the first time)"
-  npm ci --no-audit --no-fund >&2
+  npm install --no-audit --no-fund >&2
 fi
 node -e "const f=require('node-rdkafka').features; if(!f.includes('zstd')) { console.error('[himari-l0] warning: node-rdkafka built without zstd (install libzstd-dev, then: npm rebuild node-rdkafka)'); }"
 
