@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { App } from '../../src/app.js';
@@ -119,5 +123,41 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
     // Kafka: the group's committed offsets are the end offsets.
     const committed = await committedOffsets(config);
     for (const [p, end] of ends) if (end > 0) assert.equal(committed.get(p), end, `partition ${p}`);
+  });
+});
+
+describe('a worker thread that dies mid-batch', { timeout: 120_000 }, () => {
+  const { config } = testConfig();
+  after(async () => { await cleanup(config); });
+
+  it('loses nothing: the batch is packed again and runs on the replacement thread', async () => {
+    await createTopics(config);
+    const events = knownEvents().slice(0, 500);
+    await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
+    const marker = join(mkdtempSync(join(tmpdir(), 'himari-crash-')), 'crashed');
+    process.env.HIMARI_TEST_CRASH_MARKER = marker;
+    const app = new App(config, pino({ level: 'silent' }), {
+      workerFile: fileURLToPath(new URL('../helpers/crashing-worker.js', import.meta.url)),
+    });
+    const ends = await endOffsets(config);
+    await app.start();
+    try {
+      await waitUntil('every offset committed', async () => {
+        for (const [p, end] of ends) {
+          if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
+        }
+        return true;
+      }, 60_000);
+    } finally {
+      await app.close();
+      delete process.env.HIMARI_TEST_CRASH_MARKER;
+    }
+    assert.ok(existsSync(marker), 'a worker crashed');
+    assert.equal(await app.metrics.workerRestarts.get().then((m) => m.values[0]?.value), 1);
+    await withPg(config, async (c) => {
+      const r = await c.query(`SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d FROM ${config.postgres.table}`);
+      assert.deepEqual(r.rows[0], { n: events.length, d: events.length });
+    });
+    assert.equal(app.pipeline.totals.verdicts[3], 0, 'nothing dead-lettered');
   });
 });
