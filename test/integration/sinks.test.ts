@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
+import { encodeEvent } from '../../src/codec/encode.js';
+import type { MarketEvent } from '../../src/codec/event.js';
+import { migrate } from '../../src/db/migrate.js';
+import { EventChunk } from '../../src/sinks/chunk.js';
+import { PostgresSink } from '../../src/sinks/postgres-sink.js';
+import { RedisSink } from '../../src/sinks/redis-sink.js';
+import { OffsetTracker } from '../../src/source/offset-tracker.js';
+import { checkBatch } from '../../workers/check-worker.js';
+import { cleanup, redisClient, testConfig, withPg } from '../helpers/services.js';
+
+const T0 = 1_790_000_000_000_000;
+const TOPIC = 'replay.topic';
+
+function trade(i: number, ts = T0 + i * 1000, symbol = i % 2 ? 'BTC-USDT' : 'ETH-USDT'): MarketEvent {
+  return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 100, id: String(i), price: 100 + i, size: 1, side: 'buy' };
+}
+
+/** Runs the real worker code over events at the given offsets and wraps the result in a chunk. */
+function chunkOf(events: MarketEvent[], offsets: number[], partition = 0): EventChunk {
+  const values = events.map((e) => encodeEvent(e));
+  const buffer = new ArrayBuffer(packedSize(values.length, values.reduce((n, v) => n + v.length, 0)));
+  const packer = new BatchPacker(buffer);
+  packer.reset(buffer, values.length);
+  values.forEach((v, i) => packer.append(v, offsets[i]!));
+  const result = checkBatch({ batch: packer.finish(), topic: TOPIC, partition });
+  const ticket = new OffsetTracker().partition(TOPIC, partition).track(offsets[0]!, offsets[offsets.length - 1]!, 1);
+  return new EventChunk(result, new PackedBatch(result.batch), TOPIC, partition, 0, events.length, ticket, new Float64Array(events.length));
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }, () => {
+  const { config } = testConfig();
+  const pgSink = new PostgresSink(config.postgres);
+  const redisSink = new RedisSink(config.redis);
+  const redis = redisClient(config);
+
+  before(async () => {
+    await migrate(config.postgres, pino({ level: 'silent' }));
+    await pgSink.connect();
+    await redisSink.connect();
+  });
+  after(async () => {
+    await pgSink.close();
+    await redisSink.close();
+    redis.disconnect();
+    await cleanup(config);
+  });
+
+  async function pgState(): Promise<unknown> {
+    return withPg(config, async (c) => (await c.query(
+      `SELECT count(*)::int AS n, count(DISTINCT src_offset)::int AS d, min(src_offset)::int AS lo, max(src_offset)::int AS hi, sum(price) AS s FROM ${config.postgres.table}`)).rows[0]);
+  }
+
+  async function redisState(): Promise<Record<string, unknown>> {
+    const keys = (await redis.keys(`${config.redis.keyPrefix}*`)).sort();
+    const out: Record<string, unknown> = {};
+    for (const k of keys) {
+      const type = await redis.type(k);
+      if (type === 'hash') out[k] = await redis.hgetall(k);
+      else if (type === 'zset') out[k] = await redis.zrange(k, '0', '-1', 'WITHSCORES');
+      else if (type === 'stream') out[k] = await redis.xlen(k);
+    }
+    return out;
+  }
+
+  it('a batch written twice changes nothing the second time; an overlapping one adds only its new tail', async () => {
+    const first = range(0, 100);
+    await pgSink.writeBatch([chunkOf(first.map((i) => trade(i)), first)]);
+    await redisSink.writeBatch([chunkOf(first.map((i) => trade(i)), first)]);
+    const pg1 = await pgState();
+    const r1 = await redisState();
+    assert.deepEqual(pg1, { n: 100, d: 100, lo: 0, hi: 99, s: 100 * 100 + (99 * 100) / 2 });
+
+    // The same batch again (a replay after a crash before the offset commit).
+    await pgSink.writeBatch([chunkOf(first.map((i) => trade(i)), first)]);
+    await redisSink.writeBatch([chunkOf(first.map((i) => trade(i)), first)]);
+    assert.deepEqual(await pgState(), pg1);
+    assert.deepEqual(await redisState(), r1);
+
+    // A fresh sink instance (a restarted process) reads the watermarks from the stores.
+    const pgAgain = new PostgresSink(config.postgres);
+    await pgAgain.connect();
+    await pgAgain.writeBatch([chunkOf(first.map((i) => trade(i)), first)]);
+    await pgAgain.close();
+    assert.deepEqual(await pgState(), pg1);
+
+    // Offsets 50..149: 50..99 are already applied, 100..149 are new.
+    const overlap = range(50, 150);
+    await pgSink.writeBatch([chunkOf(overlap.map((i) => trade(i)), overlap)]);
+    await redisSink.writeBatch([chunkOf(overlap.map((i) => trade(i)), overlap)]);
+    const pg2 = await pgState() as { n: number; d: number; hi: number };
+    assert.deepEqual([pg2.n, pg2.d, pg2.hi], [150, 150, 149]);
+    const q = await redis.hgetall(`${config.redis.keyPrefix}quality:binance:BTC-USDT`);
+    assert.equal(Number(q.accepted), 75, 'quality counters count each event once');
+    assert.equal(await redis.hget(`${config.redis.keyPrefix}applied:${TOPIC}`, '0'), '149');
+  });
+
+  it('a late event (older exchange time, newer offset) never moves the latest view back', async () => {
+    const latestKey = `${config.redis.keyPrefix}latest:binance:BTC-USDT`;
+    const before = await redis.hgetall(latestKey);
+    const late = trade(1001, Number(before.ts) - 5_000_000, 'BTC-USDT');
+    await redisSink.writeBatch([chunkOf([late], [150])]);
+    assert.deepEqual(await redis.hgetall(latestKey), before);
+    const newer = trade(1002, Number(before.ts) + 1, 'BTC-USDT');
+    await redisSink.writeBatch([chunkOf([newer], [151])]);
+    assert.equal(Number(await redis.hget(latestKey, 'ts')), newer.ts);
+    // The late event is still recorded in the recent set (ordered by exchange time).
+    assert.ok((await redis.zrangebyscore(`${config.redis.keyPrefix}recent:BTC-USDT`, String(late.ts), String(late.ts))).length === 1);
+  });
+
+  it('rejected events go to the quarantine stream, not to the latest view', async () => {
+    const crossed: MarketEvent = { v: 1, type: 'quote', venue: 'okx', symbol: 'SOL-USDT', ts: T0, recvTs: T0, bid: 11, bidSize: 1, ask: 10, askSize: 1 };
+    await redisSink.writeBatch([chunkOf([crossed], [152])]);
+    await pgSink.writeBatch([chunkOf([crossed], [152])]);
+    assert.equal(await redis.exists(`${config.redis.keyPrefix}latest:okx:SOL-USDT`), 0);
+    const entries = await redis.xrange(`${config.redis.keyPrefix}quarantine`, '-', '+');
+    assert.equal(entries.length, 1);
+    assert.ok(entries[0]![1].includes('SOL-USDT'));
+    const row = await withPg(config, async (c) => (await c.query(`SELECT verdict, failed_checks FROM ${config.postgres.table} WHERE src_offset = 152`)).rows[0]);
+    assert.deepEqual(row, { verdict: 2, failed_checks: '4' });
+  });
+});
+
+describe('migrations', { timeout: 60_000 }, () => {
+  const { config } = testConfig();
+  after(async () => { await cleanup(config); });
+
+  it('run twice in a row without error and create the partitioned layout', async () => {
+    const log = pino({ level: 'silent' });
+    const first = await migrate(config.postgres, log);
+    const second = await migrate(config.postgres, log);
+    assert.equal(second.mode, first.mode);
+    assert.deepEqual(second.created, []);
+    if (first.mode !== 'partitioned') return; // the TimescaleDB path has its own test below
+    assert.equal(first.created.length, config.postgres.partitionsAheadDays + 2);
+    await withPg(config, async (c) => {
+      const parts = await c.query(`SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`, [config.postgres.table]);
+      assert.equal(parts.rows[0].n, config.postgres.partitionsAheadDays + 3, 'daily partitions + default');
+      const view = await c.query(`SELECT count(*)::int AS n FROM ${config.postgres.table}_bars_1m`);
+      assert.equal(view.rows[0].n, 0);
+    });
+  });
+
+  it('TimescaleDB: hypertable, policies and continuous aggregate', async (t) => {
+    const available = await withPg(config, async (c) => (await c.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`)).rowCount! > 0);
+    if (!available) { t.skip('timescaledb extension not installed on this server'); return; }
+    const { config: tsConfig } = testConfig();
+    try {
+      const report = await migrate(tsConfig.postgres, pino({ level: 'silent' }));
+      if (report.mode !== 'timescaledb') { t.skip('timescaledb available but not preloaded (shared_preload_libraries)'); return; }
+      await migrate(tsConfig.postgres, pino({ level: 'silent' }));
+      await withPg(tsConfig, async (c) => {
+        const ht = await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.hypertables WHERE hypertable_name = $1`, [tsConfig.postgres.table]);
+        assert.equal(ht.rows[0].n, 1);
+        const jobs = await c.query(`SELECT proc_name FROM timescaledb_information.jobs WHERE hypertable_name IN ($1, $2) ORDER BY 1`, [tsConfig.postgres.table, `${tsConfig.postgres.table}_bars_1m`]);
+        const procs = jobs.rows.map((r) => r.proc_name as string);
+        for (const p of ['policy_compression', 'policy_retention']) assert.ok(procs.includes(p), procs.join());
+        const cagg = await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.continuous_aggregates WHERE view_name = $1`, [`${tsConfig.postgres.table}_bars_1m`]);
+        assert.equal(cagg.rows[0].n, 1);
+      });
+    } finally {
+      await cleanup(tsConfig);
+    }
+  });
+});
