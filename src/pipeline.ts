@@ -10,7 +10,8 @@ import { CheckWorkerPool, type PreparedTask } from './pool/worker-pool.js';
 import type { CheckResult } from './pool/task.js';
 import { EventChunk } from './sinks/chunk.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
-import type { DeadLetterProducer } from './sinks/dead-letter.js';
+import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
+import { DeadLetterIndex } from './sinks/dead-letter-index.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
 
@@ -26,6 +27,9 @@ interface PartitionBacklog {
   slot: number;
   messages: SourceMessage[];
   queued: boolean;
+  /** First message consumed since the partition was assigned: where a replay starts. */
+  firstOffset: number;
+  firstTimestampMs: number;
 }
 
 export interface PipelineParts {
@@ -69,12 +73,14 @@ export class Pipeline {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly deadLetters: DeadLetterProducer;
+  private readonly deadLetterIndex: DeadLetterIndex;
 
   constructor(parts: PipelineParts) {
     this.config = parts.config;
     this.log = parts.log;
     this.metrics = parts.metrics;
     this.deadLetters = parts.deadLetters;
+    this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log);
     this.pool = new CheckWorkerPool({
       filename: parts.workerFile ?? CHECK_WORKER_FILE,
       threads: parts.config.workers.threads,
@@ -86,7 +92,7 @@ export class Pipeline {
       policy: parts.config.sink,
       metrics: parts.metrics,
       log: parts.log,
-      onPermanentFailure: (chunk, i, err) => this.deadLetters.send({
+      onPermanentFailure: (chunk, i, err) => this.deadLetter({
         code: ErrorCode.SINK_REJECTED,
         message: `${driver.name}: ${errorMessage(err)}`,
         sourceTopic: chunk.topic, sourcePartition: chunk.partition, sourceOffset: chunk.offset(i),
@@ -162,6 +168,10 @@ export class Pipeline {
       const cur = messages[i];
       if (cur !== undefined && cur.partition === prev.partition && cur.topic === prev.topic) continue;
       const backlog = this.backlogOf(prev.topic, prev.partition);
+      if (backlog.firstOffset < 0) {
+        backlog.firstOffset = messages[runStart]!.offset;
+        backlog.firstTimestampMs = messages[runStart]!.timestamp ?? Date.now();
+      }
       for (let j = runStart; j < i; j++) backlog.messages.push(messages[j]!);
       this.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
       if (!backlog.queued) this.queueTask(backlog);
@@ -174,7 +184,7 @@ export class Pipeline {
     const key = `${topic}\u0000${partition}`;
     let b = this.backlogs.get(key);
     if (b === undefined) {
-      b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], queued: false };
+      b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], queued: false, firstOffset: -1, firstTimestampMs: 0 };
       this.backlogs.set(key, b);
     }
     return b;
@@ -273,12 +283,37 @@ export class Pipeline {
 
   private sendDeadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void {
     ticket.expect(1);
-    this.metrics.deadLettered.inc({ code });
     const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key));
-    this.deadLetters.send({
+    this.deadLetter({
       code, message, sourceTopic: m.topic, sourcePartition: m.partition, sourceOffset: m.offset,
       key, value: m.value ?? EMPTY_BUFFER,
     }).then(() => ticket.ack(), (err: Error) => this.log.fatal({ err: err.message }, 'dead-letter send gave up'));
+  }
+
+  /**
+   * Sends a dead letter unless an earlier run already did (a replay after a crash): the
+   * dead-letter topic then holds every bad message exactly once.
+   */
+  private async deadLetter(dl: DeadLetter): Promise<void> {
+    const backlog = this.backlogs.get(`${dl.sourceTopic}\u0000${dl.sourcePartition}`);
+    const fromOffset = backlog?.firstOffset ?? dl.sourceOffset;
+    const fromTs = backlog?.firstTimestampMs ?? Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const existing = await this.deadLetterIndex.existing(dl.sourceTopic, dl.sourcePartition,
+          this.deadLetters.partitionFor(dl.sourcePartition), fromOffset, fromTs);
+        if (existing.has(dl.sourceOffset)) {
+          this.metrics.deadLetterReplays.inc();
+          return;
+        }
+        break;
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err), attempt }, 'dead-letter scan failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+    this.metrics.deadLettered.inc({ code: dl.code });
+    await this.deadLetters.send(dl);
   }
 
   /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
@@ -340,6 +375,7 @@ export class Pipeline {
     for (const p of partitions) {
       this.tracker.forget(p.topic, p.partition);
       this.pool.release(p.topic, p.partition);
+      this.deadLetterIndex.forget(p.topic, p.partition);
       const key = `${p.topic}\u0000${p.partition}`;
       const backlog = this.backlogs.get(key);
       if (backlog !== undefined) {

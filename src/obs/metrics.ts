@@ -13,6 +13,7 @@ export class Metrics {
   readonly checkFailures = new Counter({ name: 'himari_check_failures_total', help: 'Events failing each check.', labelNames: ['check'] as const, registers: [this.registry] });
   readonly written = new Counter({ name: 'himari_sink_written_events_total', help: 'Events a sink confirmed as written.', labelNames: ['sink'] as const, registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'himari_dead_lettered_total', help: 'Messages sent to the dead-letter topic, by error code.', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly deadLetterReplays = new Counter({ name: 'himari_dead_letter_replays_skipped_total', help: 'Dead letters not sent again because an earlier run (before a crash) already sent them.', registers: [this.registry] });
   readonly flushes = new Counter({ name: 'himari_sink_flushes_total', help: 'Sink batch flushes by reason (rows, bytes, time, close).', labelNames: ['sink', 'reason'] as const, registers: [this.registry] });
   readonly flushRows = new Histogram({ name: 'himari_sink_flush_rows', help: 'Events per sink flush.', labelNames: ['sink'] as const, buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers: [this.registry] });
   readonly writeSeconds = new Histogram({ name: 'himari_sink_write_seconds', help: 'Duration of one sink batch write, retries included.', labelNames: ['sink'] as const, buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });

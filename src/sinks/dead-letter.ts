@@ -25,6 +25,7 @@ type Pending = { resolve: () => void; reject: (err: Error) => void };
 export class DeadLetterProducer {
   private readonly producer: Kafka.Producer;
   private readonly pollTimer: NodeJS.Timeout;
+  private partitions = 1;
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
     this.producer = new Kafka.Producer({
@@ -49,10 +50,21 @@ export class DeadLetterProducer {
     this.pollTimer.unref();
   }
 
-  connect(): Promise<void> {
-    return new Promise((resolve, reject) => {
+  async connect(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
       this.producer.connect({ timeout: 10_000 }, (err) => (err ? reject(new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Kafka (dead-letter producer) at ${this.config.brokers}: ${err.message}`, { cause: err })) : resolve()));
     });
+    const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
+      this.producer.getMetadata({ topic: this.config.deadLetterTopic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
+    this.partitions = Math.max(1, meta.topics.find((t) => t.name === this.config.deadLetterTopic)?.partitions.length ?? 1);
+  }
+
+  /**
+   * Dead letters of a source partition always go to the same dead-letter partition, so that
+   * replays can be recognised by scanning one partition (see DeadLetterIndex).
+   */
+  partitionFor(sourcePartition: number): number {
+    return sourcePartition % this.partitions;
   }
 
   /** Resolves when the broker has the dead letter; retries delivery failures until it does. */
@@ -71,7 +83,7 @@ export class DeadLetterProducer {
   private produceOnce(dl: DeadLetter): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
-        this.producer.produce(this.config.deadLetterTopic, null, dl.value, dl.key, Date.now(), { resolve, reject }, [
+        this.producer.produce(this.config.deadLetterTopic, this.partitionFor(dl.sourcePartition), dl.value, dl.key, Date.now(), { resolve, reject }, [
           { 'x-error-code': dl.code },
           { 'x-error-message': dl.message },
           { 'x-source-topic': dl.sourceTopic },
