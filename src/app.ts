@@ -7,6 +7,8 @@ import { Pipeline } from './pipeline.js';
 import { DeadLetterProducer } from './sinks/dead-letter.js';
 import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
+import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
+import type { SinkDriver } from './sinks/core.js';
 import { ensureTopics } from './source/kafka-admin.js';
 import pg from 'pg';
 
@@ -30,9 +32,11 @@ export class App {
     this.metrics = options.metrics ?? new Metrics();
     this.redis = new RedisSink(config.redis);
     this.postgres = new PostgresSink(config.postgres);
+    const sinks: SinkDriver[] = [this.postgres, this.redis];
+    if (config.kafka.outputTopic !== undefined) sinks.push(new KafkaOutputSink(config.kafka));
     this.pipeline = new Pipeline({
       config, log, metrics: this.metrics,
-      sinks: [this.postgres, this.redis],
+      sinks,
       deadLetters: new DeadLetterProducer(config.kafka, log),
       ...(options.workerFile === undefined ? {} : { workerFile: options.workerFile }),
     });
@@ -41,7 +45,8 @@ export class App {
   async start(): Promise<void> {
     const started = performance.now();
     await Promise.all([
-      ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic]),
+      ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
+        ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])]),
       migrate(this.config.postgres, this.log).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {

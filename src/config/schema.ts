@@ -18,6 +18,8 @@ const kafka = z.strictObject({
   clientId: z.string().min(1).default('himari-l0').describe('Kafka client.id.'),
   deadLetterTopic: z.string().min(1).default('market.events.dlq')
     .describe('Topic receiving undecodable and permanently rejected messages, reason in headers.'),
+  outputTopic: z.string().min(1).optional()
+    .describe('Optional validated stream: every checked event, with its verdict, is also produced here (at-least-once, source offset in headers).'),
   topicPartitions: z.number().int().min(1).max(1024).default(8)
     .describe('Partitions used when the processor creates a missing topic (one per worker on the production box).'),
   fetchWaitMaxMs: z.number().int().min(0).max(1000).default(5)

@@ -161,3 +161,40 @@ describe('a worker thread that dies mid-batch', { timeout: 120_000 }, () => {
     assert.equal(app.pipeline.totals.verdicts[3], 0, 'nothing dead-lettered');
   });
 });
+
+describe('validated stream (optional output topic)', { timeout: 120_000 }, () => {
+  const { config } = testConfig({ HIMARI_KAFKA_OUTPUT_TOPIC: `it.out.${Date.now().toString(36)}` });
+  after(async () => {
+    await cleanup(config);
+    const { config: outOnly } = testConfig({ HIMARI_KAFKA_TOPICS: config.kafka.outputTopic! });
+    await cleanup(outOnly).catch(() => {});
+  });
+
+  it('carries every checked event with its verdict and source position, in partition order', async () => {
+    await createTopics(config);
+    const events = knownEvents().slice(0, 600); // includes the crossed quote at index 300
+    await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
+    const app = new App(config, pino({ level: 'silent' }));
+    const ends = await endOffsets(config);
+    await app.start();
+    try {
+      await waitUntil('every offset committed', async () => {
+        for (const [p, end] of ends) if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
+        return true;
+      }, 60_000);
+    } finally {
+      await app.close();
+    }
+    const out = await readTopic(config, config.kafka.outputTopic!, events.length, 20_000);
+    assert.equal(out.length, events.length);
+    const verdicts = out.map((m) => (JSON.parse(m.value.toString()) as { verdict: number }).verdict);
+    assert.equal(verdicts.filter((v) => v === 2).length, 1);
+    const byPartition = new Map<string, number[]>();
+    for (const m of out) {
+      assert.equal(m.headers['x-source-topic'], config.kafka.topics[0]);
+      const key = m.headers['x-source-partition']!;
+      byPartition.set(key, [...(byPartition.get(key) ?? []), Number(m.headers['x-source-offset'])]);
+    }
+    for (const offsets of byPartition.values()) assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'source order kept');
+  });
+});
