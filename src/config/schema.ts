@@ -72,6 +72,7 @@ const redis = z.strictObject({
   username: z.string().optional().describe('ACL user (overrides the URL).'),
   password: z.string().optional().describe('Password (overrides the URL). Redacted in logs.'),
   tls: z.boolean().default(false).describe('Connect with TLS (also implied by rediss://).'),
+  tlsCaFile: z.string().min(1).optional().describe('PEM file of the CA that signed the Redis server certificate (default: the system CAs).'),
   keyPrefix: z.string().default('l0:').describe('Prefix of every key the processor writes.'),
   recentMax: z.number().int().min(1).max(1_000_000).default(1000)
     .describe('Recent events kept per symbol in the sorted set.'),

@@ -206,7 +206,9 @@ export class SinkCore extends EventEmitter {
         }
         return;
       } catch (err) {
-        const retriable = this.driver.isRetriable(err);
+        // A typed error says for itself (drivers type their connect errors); otherwise the driver decides.
+        const typed = (err as { retriable?: unknown }).retriable;
+        const retriable = typeof typed === 'boolean' ? typed : this.driver.isRetriable(err);
         this.options.metrics.sinkErrors.inc({ sink: this.name, retriable: String(retriable) });
         if (!retriable) throw err;
         if (this.failingSince === 0) this.failingSince = Date.now();

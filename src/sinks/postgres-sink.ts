@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PostgresConfig } from '../config/schema.js';
+import { ErrorCode, HimariError } from '../errors.js';
 import { WATERMARK_TABLE } from '../db/migrate.js';
 import type { EventChunk } from './chunk.js';
 import type { SinkDriver } from './core.js';
@@ -28,7 +29,14 @@ export class PostgresSink implements SinkDriver {
   }
 
   async connect(): Promise<void> {
-    await this.ensureClient();
+    try {
+      await this.ensureClient();
+    } catch (err) {
+      // Refused credentials (28xxx) or a missing database (3D000) need an operator: fail start-up.
+      const code = String((err as { code?: unknown }).code ?? '');
+      const fatal = code.startsWith('28') || code === '3D000';
+      throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `PostgreSQL: ${(err as Error).message}`, { retriable: !fatal, cause: err });
+    }
   }
 
   private async ensureClient(): Promise<pg.Client> {

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
+import { ErrorCode, HimariError } from '../errors.js';
 import type { EventChunk } from './chunk.js';
 import type { SinkDriver } from './core.js';
 import { APPLY_BATCH_LUA } from './redis-script.js';
@@ -18,7 +20,7 @@ export function redisOptions(config: RedisConfig): RedisOptions {
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     username: config.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username)),
     password: config.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password)),
-    ...(tls ? { tls: { servername: url.hostname } } : {}),
+    ...(tls ? { tls: { servername: url.hostname, ...(config.tlsCaFile === undefined ? {} : { ca: readFileSync(config.tlsCaFile) }) } } : {}),
     noDelay: true,
     keepAlive: 30_000,
     lazyConnect: true,
@@ -40,18 +42,28 @@ export class RedisSink implements SinkDriver {
   readonly client: Redis;
   private readonly apply: ApplyBatch;
   private readonly args: Array<string | number | Uint8Array> = [];
+  /** ioredis reports why a connection failed on 'error'; the connect promise only says "closed". */
+  private lastConnectionError = '';
 
   constructor(private readonly config: RedisConfig) {
     this.client = new Redis(redisOptions(config));
     // Connection errors surface through failed writes; without a listener ioredis would log them.
-    this.client.on('error', () => {});
+    this.client.on('error', (err: Error) => { this.lastConnectionError = err.message; });
     this.client.defineCommand('himariApplyBatch', { numberOfKeys: 0, lua: APPLY_BATCH_LUA });
     this.apply = (this.client as unknown as { himariApplyBatch: ApplyBatch }).himariApplyBatch.bind(this.client);
   }
 
   async connect(): Promise<void> {
-    if (this.client.status === 'wait' || this.client.status === 'end') await this.client.connect();
-    await this.client.ping(); // warm the connection
+    try {
+      if (this.client.status === 'wait' || this.client.status === 'end') await this.client.connect();
+      await this.client.ping(); // warm the connection
+    } catch (err) {
+      const why = this.lastConnectionError || (err as Error).message;
+      const { host, port } = this.client.options;
+      // Refused credentials or certificates need an operator: fail start-up instead of retrying.
+      const fatal = /WRONGPASS|NOAUTH|NOPERM|certificate|self.signed/i.test(why);
+      throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Redis at ${host}:${port}: ${why}`, { retriable: !fatal, cause: err });
+    }
   }
 
   async writeBatch(chunks: readonly EventChunk[]): Promise<void> {
@@ -98,8 +110,9 @@ export class RedisSink implements SinkDriver {
 
   isRetriable(err: unknown): boolean {
     const msg = (err as Error).message ?? '';
-    // Script errors on wrong key types are data problems; everything else (connection refused,
-    // "Stream isn't writeable", LOADING, BUSY, MASTERDOWN, NOSCRIPT races) heals with a retry.
+    // A script error on a wrong key type is a data problem; everything else (connection refused,
+    // "Stream isn't writeable", LOADING, BUSY, MASTERDOWN, even NOPERM after an ACL change)
+    // heals with a retry or an operator, and must stop consumption rather than dead-letter.
     return !/WRONGTYPE|ERR Error running script/.test(msg);
   }
 
