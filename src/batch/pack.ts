@@ -109,4 +109,9 @@ export class PackedBatch {
   messageEnd(i: number): number {
     return this.dataStart + this.view.getUint32(HEADER_BYTES + 4 * i, true);
   }
+
+  /** Message i's bytes (a view, no copy). */
+  value(i: number): Uint8Array {
+    return this.bytes.subarray(this.messageStart(i), this.messageEnd(i));
+  }
 }

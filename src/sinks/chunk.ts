@@ -1,6 +1,12 @@
-import type { PackedBatch } from '../batch/pack.js';
 import type { CheckResult } from '../pool/task.js';
 import type { BatchTicket } from '../source/offset-tracker.js';
+
+/** The source messages behind a worker result: their Kafka offsets and original bytes. */
+export interface MessageSource {
+  offset(i: number): number;
+  /** The original message bytes (for dead-lettering an event a sink refuses). */
+  value(i: number): Uint8Array;
+}
 
 /**
  * A run of consecutive checked messages of one partition: messages `from .. to-1` of a worker
@@ -11,7 +17,7 @@ import type { BatchTicket } from '../source/offset-tracker.js';
 export class EventChunk {
   constructor(
     readonly result: CheckResult,
-    readonly batch: PackedBatch,
+    readonly source: MessageSource,
     readonly topic: string,
     readonly partition: number,
     public from: number,
@@ -32,14 +38,14 @@ export class EventChunk {
   }
 
   offset(i: number): number {
-    return this.batch.offset(i);
+    return this.source.offset(i);
   }
 
   /** Detaches the first `n` messages into a new chunk; this chunk keeps the rest. */
   splitFront(n: number): EventChunk {
     if (n <= 0 || n >= this.rows) throw new RangeError(`cannot split ${n} of ${this.rows} rows`);
     this.ticket.expect(1);
-    const front = new EventChunk(this.result, this.batch, this.topic, this.partition, this.from, this.from + n, this.ticket, this.producedMs);
+    const front = new EventChunk(this.result, this.source, this.topic, this.partition, this.from, this.from + n, this.ticket, this.producedMs);
     this.from += n;
     return front;
   }
