@@ -129,7 +129,7 @@ function printSummary(app: App, elapsedMs: number): void {
   lines.push('  where to look:');
   lines.push(`    redis-cli --scan --pattern '${c.redis.keyPrefix}latest:*' | head`);
   lines.push(`    redis-cli HGETALL ${c.redis.keyPrefix}latest:binance:BTC-USDT`);
-  lines.push(`    redis-cli ZRANGE ${c.redis.keyPrefix}recent:BTC-USDT -3 -1`);
+  lines.push(`    redis-cli ZRANGE ${c.redis.keyPrefix}recent:BTC-USDT -3 -1   (then HMGET ${c.redis.keyPrefix}recent-events:BTC-USDT <member>)`);
   lines.push(`    redis-cli XREVRANGE ${c.redis.keyPrefix}quarantine + - COUNT 3`);
   lines.push(`    psql '${redactConfig(c).postgres.url}' -c "SELECT venue, type, verdict, count(*) FROM ${c.postgres.table} GROUP BY 1,2,3 ORDER BY 1,2,3"`);
   lines.push(`    dead letters: topic ${c.kafka.deadLetterTopic} (headers x-error-code, x-error-message, x-source-*)`);

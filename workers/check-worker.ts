@@ -23,6 +23,20 @@ function eventJson(e: MarketEvent, o: CheckOutcome): string {
     + ',"score":' + o.score + '}';
 }
 
+/**
+ * The venue's identity of an event: a venue re-sending the same trade, quote update or book
+ * update maps to the same key, so the recent set holds it once. Types without an id use the
+ * exchange time.
+ */
+function eventKey(e: MarketEvent): string {
+  switch (e.type) {
+    case 'trade': return 't:' + e.id;
+    case 'quote': return 'q:' + (e.updateId ?? e.ts);
+    case 'liquidation': return 'l:' + (e.id ?? e.ts);
+    case 'book': return 'b:' + e.seq;
+  }
+}
+
 /** Transferable wrapper: Piscina moves every listed buffer instead of copying it. */
 class MovedResult {
   constructor(private readonly result: CheckResult) {}
@@ -49,6 +63,7 @@ export function checkBatch(task: CheckTask): CheckResult {
   const checkFailures = new Uint32Array(64);
   const venues: string[] = new Array<string>(n);
   const symbols: string[] = new Array<string>(n);
+  const eventKeys: string[] = new Array<string>(n);
   const deadLetters: DeadLetterReport[] = [];
   const nowUs = Date.now() * 1000;
 
@@ -58,6 +73,7 @@ export function checkBatch(task: CheckTask): CheckResult {
       verdicts[i] = Verdict.DEAD_LETTER;
       venues[i] = '';
       symbols[i] = '';
+      eventKeys[i] = '';
       deadLetters.push({ index: i, code: decoded.failure.code, message: decoded.failure.message });
     } else {
       const e = decoded.event;
@@ -69,6 +85,7 @@ export function checkBatch(task: CheckTask): CheckResult {
       tsUs[i] = e.ts;
       venues[i] = e.venue;
       symbols[i] = e.symbol;
+      eventKeys[i] = eventKey(e);
       copyWriter.write(encodeCopyRow(e, o, task.partition, batch.offset(i)));
       jsonWriter.write(eventJson(e, o));
     }
@@ -77,7 +94,7 @@ export function checkBatch(task: CheckTask): CheckResult {
   }
 
   const result: CheckResult = {
-    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, venues, symbols,
+    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, venues, symbols, eventKeys,
     copyRows: copyWriter.take(), copyEnds, json: jsonWriter.take(), jsonEnds, deadLetters, checkFailures,
   };
   return result;

@@ -26,13 +26,12 @@ export async function detectTimescale(client: pg.ClientBase): Promise<boolean> {
   if (installed.rowCount! > 0) return true;
   const available = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`);
   if (available.rowCount === 0) return false;
-  try {
-    await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
-    return true;
-  } catch {
-    // Available but not in shared_preload_libraries: CREATE EXTENSION fails; use the fallback.
-    return false;
-  }
+  // Installed but not preloaded: CREATE EXTENSION would fail with FATAL and drop the connection
+  // (seen with 2.24), so look at the setting instead of trying.
+  const preload = await client.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries');
+  if (!/(^|[\s,])"?timescaledb"?($|[\s,])/.test(preload.rows[0]?.shared_preload_libraries ?? '')) return false;
+  await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  return true;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface CheckResult {
   /** Venue and symbol per message; '' for dead letters. */
   venues: string[];
   symbols: string[];
+  /** The venue's id of each event, typed (`t:<trade id>`, `q:<update id or ts>`, ...): the recent-set key. */
+  eventKeys: string[];
   /** COPY text rows; message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */
   copyRows: Uint8Array;
   copyEnds: Uint32Array;

@@ -5,11 +5,13 @@
 export const APPLY_BATCH_LUA = `
 -- Applies one batch of checked events; atomic, and idempotent through a per-partition watermark.
 -- ARGV: prefix, recentMax, topic, quarantineMaxLen, then per chunk:
---   partition, n, then n times: offset, venue, symbol, tsUs, verdict, eventJson
+--   partition, n, then n times: offset, venue, symbol, tsUs, verdict, eventKey, eventJson
 -- Keys (all under prefix):
 --   applied:<topic>            hash  partition -> last applied offset (replays below it are skipped)
 --   latest:<venue>:<symbol>    hash  ts, offset, event: newest accepted/flagged event by exchange time
---   recent:<symbol>            zset  score = exchange time µs, member = event JSON; trimmed to recentMax
+--   recent:<symbol>            zset  score = exchange time µs, member = <venue>|<event key> (the venue's
+--                                    id: a re-sent event is held once); trimmed to recentMax
+--   recent-events:<symbol>     hash  <venue>|<event key> -> event JSON, trimmed with the zset
 --   quality:<venue>:<symbol>   hash  accepted / flagged / rejected counters
 --   quarantine                 stream of rejected events (venue, symbol, offset, event), MAXLEN ~
 local prefix = ARGV[1]
@@ -34,7 +36,7 @@ while i <= #ARGV do
   for _ = 1, n do
     local offset = tonumber(ARGV[i])
     if offset > watermark then
-      local venue, symbol, ts, verdict, json = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
+      local venue, symbol, ts, verdict, eventKey, json = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
       local vs = venue .. ':' .. symbol
       if verdict == '2' then
         redis.call('XADD', prefix .. 'quarantine', 'MAXLEN', '~', quarantineMaxLen, '*',
@@ -43,11 +45,13 @@ while i <= #ARGV do
         local lk = prefix .. 'latest:' .. vs
         local best = latest[lk]
         if best == nil or ts >= best[1] then latest[lk] = { ts, offset, json } end
-        local rk = prefix .. 'recent:' .. symbol
-        local r = recent[rk]
-        if r == nil then r = {}; recent[rk] = r end
-        r[#r + 1] = ts
-        r[#r + 1] = json
+        local r = recent[symbol]
+        if r == nil then r = { scores = {}, data = {} }; recent[symbol] = r end
+        local member = venue .. '|' .. eventKey
+        r.scores[#r.scores + 1] = ts
+        r.scores[#r.scores + 1] = member
+        r.data[#r.data + 1] = member
+        r.data[#r.data + 1] = json
       end
       local qk = prefix .. 'quality:' .. vs
       local q = counters[qk]
@@ -57,7 +61,7 @@ while i <= #ARGV do
       if offset > newMark then newMark = offset end
       applied = applied + 1
     end
-    i = i + 6
+    i = i + 7
   end
   if newMark > watermark then redis.call('HSET', appliedKey, partition, string.format('%d', newMark)) end
 end
@@ -69,12 +73,21 @@ for lk, best in pairs(latest) do
     redis.call('HSET', lk, 'ts', string.format('%d', best[1]), 'offset', string.format('%d', best[2]), 'event', best[3])
   end
 end
-for rk, r in pairs(recent) do
+for symbol, r in pairs(recent) do
+  local rk = prefix .. 'recent:' .. symbol
+  local hk = prefix .. 'recent-events:' .. symbol
   -- unpack() has a C-stack limit: add in slices.
-  for s = 1, #r, 1000 do
-    redis.call('ZADD', rk, unpack(r, s, math.min(s + 999, #r)))
+  for s = 1, #r.scores, 1000 do
+    redis.call('ZADD', rk, unpack(r.scores, s, math.min(s + 999, #r.scores)))
+    redis.call('HSET', hk, unpack(r.data, s, math.min(s + 999, #r.data)))
   end
-  redis.call('ZREMRANGEBYRANK', rk, 0, -recentMax - 1)
+  local evicted = redis.call('ZRANGE', rk, 0, -recentMax - 1)
+  if #evicted > 0 then
+    for s = 1, #evicted, 1000 do
+      redis.call('HDEL', hk, unpack(evicted, s, math.min(s + 999, #evicted)))
+    end
+    redis.call('ZREMRANGEBYRANK', rk, 0, -recentMax - 1)
+  end
 end
 for qk, q in pairs(counters) do
   for name, n in pairs(q) do redis.call('HINCRBY', qk, name, n) end

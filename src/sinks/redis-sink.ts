@@ -101,7 +101,7 @@ export class RedisSink implements SinkDriver {
       if (verdict > 2) continue; // dead letters never reach Redis
       const start = i === 0 ? 0 : r.jsonEnds[i - 1]!;
       // A Buffer view over the worker's bytes: ioredis writes Buffers as they are, no string round trip.
-      a.push(chunk.offset(i), r.venues[i]!, r.symbols[i]!, r.tsUs[i]!, verdict, Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start));
+      a.push(chunk.offset(i), r.venues[i]!, r.symbols[i]!, r.tsUs[i]!, verdict, r.eventKeys[i]!, Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start));
       n++;
     }
     if (n === 0) a.length -= 2;

@@ -110,18 +110,40 @@ describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }
     await redisSink.writeBatch([chunkOf([newer], [151])]);
     assert.equal(Number(await redis.hget(latestKey, 'ts')), newer.ts);
     // The late event is still recorded in the recent set (ordered by exchange time).
-    assert.ok((await redis.zrangebyscore(`${config.redis.keyPrefix}recent:BTC-USDT`, String(late.ts), String(late.ts))).length === 1);
+    const members = await redis.zrangebyscore(`${config.redis.keyPrefix}recent:BTC-USDT`, String(late.ts), String(late.ts));
+    assert.deepEqual(members, ['binance|t:1001']);
+    const json = await redis.hget(`${config.redis.keyPrefix}recent-events:BTC-USDT`, members[0]!);
+    assert.equal((JSON.parse(json!) as { ts: number }).ts, late.ts);
+  });
+
+  it('keys the recent set by the venue\'s event id: a re-sent trade is held once, and the set stays bounded', async () => {
+    const rk = `${config.redis.keyPrefix}recent:ETH-USDT`;
+    const hk = `${config.redis.keyPrefix}recent-events:ETH-USDT`;
+    const before = await redis.zcard(rk);
+    const again = { ...trade(2000, T0 + 9_000_000, 'ETH-USDT'), recvTs: T0 + 9_000_500 };
+    await redisSink.writeBatch([chunkOf([trade(2000, T0 + 9_000_000, 'ETH-USDT'), again], [160, 161])]);
+    assert.equal(await redis.zcard(rk), before + 1);
+    assert.equal(await redis.hlen(hk), await redis.zcard(rk));
+
+    const small = new RedisSink({ ...config.redis, recentMax: 10 });
+    await small.connect();
+    const many = range(0, 30).map((i) => trade(3000 + i, T0 + 10_000_000 + i, 'ETH-USDT'));
+    await small.writeBatch([chunkOf(many, range(162, 192))]);
+    await small.close();
+    assert.equal(await redis.zcard(rk), 10);
+    assert.equal(await redis.hlen(hk), 10, 'evicted members leave the event hash too');
+    assert.deepEqual(await redis.zrange(rk, '-1', '-1'), ['binance|t:3029']);
   });
 
   it('rejected events go to the quarantine stream, not to the latest view', async () => {
     const crossed: MarketEvent = { v: 1, type: 'quote', venue: 'okx', symbol: 'SOL-USDT', ts: T0, recvTs: T0, bid: 11, bidSize: 1, ask: 10, askSize: 1 };
-    await redisSink.writeBatch([chunkOf([crossed], [152])]);
-    await pgSink.writeBatch([chunkOf([crossed], [152])]);
+    await redisSink.writeBatch([chunkOf([crossed], [200])]);
+    await pgSink.writeBatch([chunkOf([crossed], [200])]);
     assert.equal(await redis.exists(`${config.redis.keyPrefix}latest:okx:SOL-USDT`), 0);
     const entries = await redis.xrange(`${config.redis.keyPrefix}quarantine`, '-', '+');
     assert.equal(entries.length, 1);
     assert.ok(entries[0]![1].includes('SOL-USDT'));
-    const row = await withPg(config, async (c) => (await c.query(`SELECT verdict, failed_checks FROM ${config.postgres.table} WHERE src_offset = 152`)).rows[0]);
+    const row = await withPg(config, async (c) => (await c.query(`SELECT verdict, failed_checks FROM ${config.postgres.table} WHERE src_offset = 200`)).rows[0]);
     assert.deepEqual(row, { verdict: 2, failed_checks: '4' });
   });
 });
