@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { ALL_CHECKS, checkByBit } from './checks/registry.js';
@@ -8,6 +9,7 @@ import { VERDICT_NAMES } from './codec/event.js';
 import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { migrate } from './db/migrate.js';
+import { replay } from './replay/replay.js';
 import { HimariError } from './errors.js';
 import { createLogger } from './obs/log.js';
 
@@ -25,6 +27,9 @@ Commands:
                --duration S (10)  --count N (instead of a duration)
                --bad N (0): poison messages spread through the run
                --json: send JSON instead of msgpack   --topic T (first input topic)
+  replay     Normalize cryptofeed recordings (FILE...) and produce them to Kafka.
+               --speed X: recorded pace times X (default 0 = as fast as possible)
+               --topic T (first input topic)
   migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent).
   config     Print every config key with its env var and default (--markdown for docs).
   checks     List the data-quality checks (--json).
@@ -164,6 +169,15 @@ async function cmdProduce(args: string[]): Promise<void> {
   if (stats.failed > 0) process.exit(1);
 }
 
+async function cmdReplay(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, speed: { type: 'string' }, topic: { type: 'string' } } });
+  if (positionals.length === 0) fail('replay needs at least one recording file');
+  for (const f of positionals) if (!existsSync(f)) fail(`no such file: ${f}`);
+  const config = load(values.config);
+  const stats = await replay(config.kafka, positionals, { topic: values.topic ?? config.kafka.topics[0]!, speed: intOption(values, 'speed', 0) });
+  process.stdout.write(`${JSON.stringify(stats)}\n`);
+}
+
 async function cmdMigrate(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
   const config = load(values.config);
@@ -195,6 +209,7 @@ async function main(): Promise<void> {
     case 'run': return cmdRun(rest);
     case 'produce': return cmdProduce(rest);
     case 'migrate': return cmdMigrate(rest);
+    case 'replay': return cmdReplay(rest);
     case 'config': return cmdConfig(rest);
     case 'checks': return cmdChecks(rest);
     case undefined: case 'help': case '--help': case '-h':

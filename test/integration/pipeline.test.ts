@@ -7,6 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { App } from '../../src/app.js';
 import { poisonMessage } from '../../src/cli/synthetic.js';
+import { normalizeRecording } from '../../src/replay/recording.js';
+import { replay } from '../../src/replay/replay.js';
+import { recordingFiles } from '../helpers/recordings.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import {
@@ -196,5 +199,34 @@ describe('validated stream (optional output topic)', { timeout: 120_000 }, () =>
       byPartition.set(key, [...(byPartition.get(key) ?? []), Number(m.headers['x-source-offset'])]);
     }
     for (const offsets of byPartition.values()) assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'source order kept');
+  });
+});
+
+describe('replay of a real recording end to end', { timeout: 120_000 }, () => {
+  const { config } = testConfig();
+  after(async () => { await cleanup(config); });
+
+  it('every normalized event reaches PostgreSQL with its verdict; nothing valid is rejected', async (t) => {
+    const file = recordingFiles().find((f) => f.endsWith('BINANCE_FUTURES.ws.1.0'));
+    if (file === undefined) { t.skip('shared/data/cryptofeed not found'); return; }
+    await createTopics(config);
+    const stats = await replay(config.kafka, [file], { topic: config.kafka.topics[0]!, speed: 0 });
+    assert.equal(stats.events, normalizeRecording(file).length);
+    const app = new App(config, pino({ level: 'silent' }));
+    const ends = await endOffsets(config);
+    await app.start();
+    try {
+      await waitUntil('every offset committed', async () => {
+        for (const [p, end] of ends) if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
+        return true;
+      }, 60_000);
+    } finally {
+      await app.close();
+    }
+    const rows = await withPg(config, async (c) => (await c.query(
+      `SELECT type, verdict, count(*)::int AS n FROM ${config.postgres.table} GROUP BY 1, 2 ORDER BY 1, 2`)).rows as Array<{ type: string; verdict: number; n: number }>);
+    assert.equal(rows.reduce((s, r) => s + r.n, 0), stats.events);
+    assert.deepEqual(rows.filter((r) => r.verdict === 2), [], 'the recording holds no invalid events');
+    assert.equal(app.pipeline.totals.verdicts[3], 0);
   });
 });

@@ -1,0 +1,67 @@
+import type { Level, MarketEvent } from '../codec/event.js';
+
+/**
+ * A venue normalizer turns one raw venue message (already JSON-parsed) into zero or more
+ * normalized events. It keeps what state the venue's format needs (Bybit ticker deltas, Kraken
+ * channel ids) and is owned by one replay or collector stream.
+ */
+export interface Normalizer {
+  /** Normalized venue id written into every event. */
+  readonly venue: string;
+  /** Appends the events in `raw` to `out`; `recvTsUs` is the local receive time. */
+  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): void;
+}
+
+/** Parses a venue decimal (string or number); NaN when it is not one. */
+export function num(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.length > 0) return Number(v);
+  return NaN;
+}
+
+export function msToUs(ms: unknown): number {
+  return Math.round(num(ms) * 1000);
+}
+
+/** ISO-8601 UTC time with up to 9 fractional digits → µs since the epoch (Date keeps only ms). */
+export function isoToUs(iso: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(iso);
+  if (m === null) return Math.round(Date.parse(iso) * 1000);
+  const whole = Date.parse(m[1] + 'Z');
+  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  return whole * 1000 + Number(frac);
+}
+
+/** Seconds as a decimal string (Kraken) → µs. */
+export function secondsToUs(s: unknown): number {
+  return Math.round(num(s) * 1e6);
+}
+
+export function levels(raw: unknown): Level[] {
+  const out: Level[] = [];
+  if (!Array.isArray(raw)) return out;
+  for (const l of raw) if (Array.isArray(l)) out.push([num(l[0]), num(l[1])]);
+  return out;
+}
+
+const QUOTES = ['FDUSD', 'USDT', 'USDC', 'BUSD', 'TUSD', 'USD', 'EUR', 'GBP', 'TRY', 'BRL', 'BTC', 'ETH', 'BNB', 'DAI'];
+
+/** `NKNUSDT` → `NKN-USDT` (Binance and Bybit concatenate base and quote). */
+export function splitConcatenated(symbol: string): string {
+  const s = symbol.toUpperCase();
+  for (const q of QUOTES) {
+    if (s.length > q.length && s.endsWith(q)) return `${s.slice(0, -q.length)}-${q}`;
+  }
+  return s;
+}
+
+const KRAKEN_ASSETS: Record<string, string> = { XBT: 'BTC', XDG: 'DOGE' };
+
+/** `XMR/USD` → `XMR-USD`, `XBT/CHF` → `BTC-CHF`. */
+export function krakenPair(pair: string): string {
+  return pair.split('/').map((a) => KRAKEN_ASSETS[a] ?? a).join('-');
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

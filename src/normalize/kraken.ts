@@ -1,0 +1,85 @@
+import type { Level, MarketEvent } from '../codec/event.js';
+import { isObject, isoToUs, krakenPair, num, secondsToUs, type Normalizer } from './common.js';
+
+/**
+ * Kraken WebSocket v1 (arrays: `[channelID, payload..., channelName, pair]`) and v2 (objects
+ * with `channel`). Book payloads: `as`/`bs` = snapshot, `a`/`b` = update with checksum `c`
+ * (CRC32 of the top 10 levels). A message may carry two payloads (asks and bids). Trade side
+ * is the taker's (`b`/`s`). Exchange time of a book update: the newest level time in it.
+ */
+export class KrakenNormalizer implements Normalizer {
+  readonly venue = 'kraken';
+
+  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): void {
+    if (Array.isArray(raw)) this.v1(raw, recvTsUs, out);
+    else if (isObject(raw) && typeof raw.channel === 'string') this.v2(raw, recvTsUs, out);
+  }
+
+  private v1(raw: unknown[], recvTsUs: number, out: MarketEvent[]): void {
+    if (raw.length < 4) return;
+    const pair = raw[raw.length - 1];
+    const channel = raw[raw.length - 2];
+    if (typeof pair !== 'string' || typeof channel !== 'string') return;
+    const symbol = krakenPair(pair);
+    const payloads = raw.slice(1, raw.length - 2);
+    if (channel === 'trade') {
+      for (const p of payloads) {
+        if (!Array.isArray(p)) continue;
+        for (const t of p) {
+          if (!Array.isArray(t)) continue;
+          const ts = secondsToUs(t[2]);
+          // v1 trades carry no id: the exchange time in µs and the price identify one.
+          out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts, recvTs: recvTsUs, id: `${t[2]}-${t[0]}-${t[1]}`, price: num(t[0]), size: num(t[1]), side: t[3] === 's' ? 'sell' : 'buy' });
+        }
+      }
+      return;
+    }
+    if (!channel.startsWith('book')) return;
+    let snapshot = false;
+    let checksum: number | undefined;
+    let newest = 0;
+    const bids: Level[] = [];
+    const asks: Level[] = [];
+    const take = (levelsRaw: unknown, into: Level[]) => {
+      if (!Array.isArray(levelsRaw)) return;
+      for (const l of levelsRaw) {
+        if (!Array.isArray(l)) continue;
+        into.push([num(l[0]), num(l[1])]);
+        const t = secondsToUs(l[2]);
+        if (t > newest) newest = t;
+      }
+    };
+    for (const p of payloads) {
+      if (!isObject(p)) continue;
+      if (p.as !== undefined || p.bs !== undefined) { snapshot = true; take(p.as, asks); take(p.bs, bids); }
+      take(p.a, asks);
+      take(p.b, bids);
+      if (p.c !== undefined) checksum = num(p.c);
+    }
+    out.push({
+      v: 1, type: 'book', venue: this.venue, symbol, ts: newest > 0 ? newest : recvTsUs, recvTs: recvTsUs,
+      action: snapshot ? 'snapshot' : 'delta', seq: 0, ...(checksum === undefined ? {} : { checksum }), bids, asks,
+    });
+  }
+
+  private v2(raw: Record<string, unknown>, recvTsUs: number, out: MarketEvent[]): void {
+    if (!Array.isArray(raw.data)) return;
+    for (const d of raw.data) {
+      if (!isObject(d)) continue;
+      const symbol = krakenPair(String(d.symbol));
+      if (raw.channel === 'trade') {
+        out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts: isoUs(d.timestamp, recvTsUs), recvTs: recvTsUs, id: String(d.trade_id), price: num(d.price), size: num(d.qty), side: d.side === 'sell' ? 'sell' : 'buy' });
+      } else if (raw.channel === 'book') {
+        const lv = (x: unknown): Level[] => (Array.isArray(x) ? x.filter(isObject).map((l) => [num(l.price), num(l.qty)] as Level) : []);
+        out.push({
+          v: 1, type: 'book', venue: this.venue, symbol, ts: isoUs(d.timestamp, recvTsUs), recvTs: recvTsUs,
+          action: raw.type === 'snapshot' ? 'snapshot' : 'delta', seq: 0, ...(d.checksum === undefined ? {} : { checksum: num(d.checksum) }), bids: lv(d.bids), asks: lv(d.asks),
+        });
+      }
+    }
+  }
+}
+
+function isoUs(v: unknown, fallback: number): number {
+  return typeof v === 'string' ? isoToUs(v) : fallback;
+}
