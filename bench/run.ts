@@ -24,7 +24,7 @@ const events: MarketEvent[] = Array.from({ length: N }, (_, i) => market.next(no
 const msgpack = events.map((e) => encodeEvent(e));
 const json = events.map((e) => Buffer.from(JSON.stringify(e)));
 const engine = new CheckEngine(ALL_CHECKS);
-const outcome = { verdict: 0 as const, failedLo: 0, failedHi: 0, score: 1 };
+const outcome = { verdict: 0 as const, failedLo: 0, failedHi: 0, score: 1, resync: false };
 
 function packed(): ArrayBuffer {
   const bytes = msgpack.reduce((n, b) => n + b.length, 0);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { ALL_CHECKS, checkByBit } from './checks/registry.js';
+import { checksMarkdownTable } from './checks/docs.js';
 import { DEFAULT_VENUES } from './cli/synthetic.js';
 import { produce } from './cli/produce.js';
 import { VERDICT_NAMES } from './codec/event.js';
@@ -32,7 +33,7 @@ Commands:
                --topic T (first input topic)
   migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent).
   config     Print every config key with its env var and default (--markdown for docs).
-  checks     List the data-quality checks (--json).
+  checks     List the data-quality checks (--json, --markdown for docs/checks.md).
   help       This text.
 
 Common options:
@@ -197,10 +198,17 @@ function cmdConfig(args: string[]): void {
 }
 
 function cmdChecks(args: string[]): void {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
-  const list = ALL_CHECKS.map((c) => ({ id: c.id, bit: c.bit, severity: c.severity, description: c.description }));
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, markdown: { type: 'boolean' } } });
+  if (values.markdown) {
+    process.stdout.write(checksMarkdownTable());
+    return;
+  }
+  const list = ALL_CHECKS.map((c) => ({
+    id: c.id, bit: c.bit, group: c.group, severity: c.severity, description: c.description, keeps: c.keeps,
+    thresholds: Object.fromEntries(Object.entries(c.thresholds).map(([k, t]) => [k, { default: t.default, min: t.min, max: t.max, description: t.description, ...(t.venues ? { venues: t.venues } : {}) }])),
+  }));
   if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
-  else for (const c of list) process.stdout.write(`${c.id.padEnd(4)} ${c.severity.padEnd(7)} ${c.description}\n`);
+  else for (const c of list) process.stdout.write(`${c.id.padEnd(4)} ${c.severity.padEnd(7)} ${c.group.padEnd(15)} ${c.description}\n`);
 }
 
 async function main(): Promise<void> {

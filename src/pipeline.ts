@@ -85,6 +85,7 @@ export class Pipeline {
       filename: parts.workerFile ?? CHECK_WORKER_FILE,
       threads: parts.config.workers.threads,
       taskRetries: parts.config.workers.taskRetries,
+      workerData: { checks: parts.config.checks, symbolIdleMs: parts.config.checks.symbolIdleMs },
       log: parts.log,
       metrics: parts.metrics,
     });

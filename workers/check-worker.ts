@@ -4,6 +4,7 @@ import { Verdict, type MarketEvent } from '../src/codec/event.js';
 import { PackedBatch } from '../src/batch/pack.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
+import { DEFAULT_CHECK_CONFIG, type CheckConfig } from '../src/checks/thresholds.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
 import { encodeCopyRow } from '../src/sinks/pg-row.js';
 import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.js';
@@ -13,7 +14,15 @@ import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.
  * payloads. Every partition is pinned to one worker, so the per-symbol state of the checks
  * lives here and sees each symbol's events in order.
  */
-const engine = new CheckEngine(ALL_CHECKS);
+// The pool passes the validated `checks` config section as workerData; tests and benchmarks
+// that call checkBatch in-process get the defaults (or call configureChecks).
+let engine = new CheckEngine(ALL_CHECKS, (Piscina.workerData as { checks?: CheckConfig } | undefined)?.checks ?? DEFAULT_CHECK_CONFIG);
+const idleUs = ((Piscina.workerData as { symbolIdleMs?: number } | undefined)?.symbolIdleMs ?? 3_600_000) * 1000;
+if (Piscina.isWorkerThread) setInterval(() => engine.evictIdle(Date.now() * 1000, idleUs), 60_000).unref();
+
+export function configureChecks(config: CheckConfig): void {
+  engine = new CheckEngine(ALL_CHECKS, config);
+}
 const copyWriter = new ByteWriter(256 * 1024);
 const jsonWriter = new ByteWriter(256 * 1024);
 

@@ -1,19 +1,43 @@
 import type { MarketEvent } from '../codec/event.js';
+import type { SymbolState } from './state.js';
 
+/** reject: never reaches the latest view; flag: stored and published with the flag; resync: the book is unsynced until a snapshot. */
 export type Severity = 'reject' | 'flag' | 'resync';
+
+export type CheckGroup = 'value' | 'time' | 'sequence' | 'statistics' | 'microstructure' | 'cascade';
+
+export interface ThresholdSpec {
+  default: number;
+  description: string;
+  min: number;
+  max: number;
+  /** Venue-specific defaults (e.g. which venues number their trades contiguously). */
+  venues?: Record<string, number>;
+}
+
+/** Threshold values of one check for one venue and symbol, resolved once per symbol. */
+export type Thresholds = Readonly<Record<string, number>>;
 
 /**
  * A data-quality check. `evaluate` runs on the worker thread that owns the event's partition,
- * once per event, and must not allocate in the steady state. It returns true when the event
- * fails the check; `value` and `threshold` of the last failure may be read back from
- * `lastValue` / `lastThreshold` for reporting.
+ * once per event, in partition order, and must not allocate in the steady state. It returns
+ * true when the event fails; it may write what it measured to `state.lastValue` /
+ * `state.lastThreshold` for reporting (cascade stream, tests).
  */
 export interface Check {
-  /** Stable id from the catalog (`V1`, `M1`, ...). */
+  /** Stable id from the catalog (`V1`, `T2`, ...). */
   readonly id: string;
   /** Bit in the verdict's failed-checks set; unique, below 64. */
   readonly bit: number;
-  readonly description: string;
+  readonly group: CheckGroup;
   readonly severity: Severity;
-  evaluate(event: MarketEvent, nowUs: number): boolean;
+  readonly description: string;
+  /** What the check remembers per symbol (documentation). */
+  readonly keeps: string;
+  readonly thresholds: Readonly<Record<string, ThresholdSpec>>;
+  evaluate(e: MarketEvent, s: SymbolState, t: Thresholds, nowUs: number): boolean;
+}
+
+export function threshold(def: number, description: string, min = 0, max = Number.MAX_SAFE_INTEGER, venues?: Record<string, number>): ThresholdSpec {
+  return venues === undefined ? { default: def, description, min, max } : { default: def, description, min, max, venues };
 }

@@ -1,5 +1,7 @@
 import { Verdict, type MarketEvent } from '../codec/event.js';
-import type { Check } from './check.js';
+import type { Check, Thresholds } from './check.js';
+import { SymbolState, typeIndex } from './state.js';
+import { DEFAULT_CHECK_CONFIG, resolveThresholds, type CheckConfig } from './thresholds.js';
 
 /** Outcome of all checks on one event. Reused: `evaluate` overwrites it, never allocates. */
 export interface CheckOutcome {
@@ -7,40 +9,82 @@ export interface CheckOutcome {
   /** Failed-check bits 0..31 and 32..63. */
   failedLo: number;
   failedHi: number;
-  /** 1 - (failed checks weighted by severity), floored at 0. */
+  /** 1 - (rejects x 1 + flags x 0.25), floored at 0. */
   score: number;
+  /** A resync check failed: the symbol's book is unsynced until the next snapshot. */
+  resync: boolean;
 }
 
 const REJECT_WEIGHT = 1;
 const FLAG_WEIGHT = 0.25;
+/** Checks whose failure keeps a trade out of the price statistics it would distort. */
+const PRICE_STAT_EXCLUDING = ['V7', 'M2', 'A1', 'A2', 'T4', 'T6'];
+const LAMBDA = 0.94;
 
+/**
+ * Runs the checks over events of many symbols, keeping one `SymbolState` per venue and symbol
+ * (nested maps: no key string is built per event). After the checks, `update` folds the event
+ * into the state: rejected events change nothing but time and id bookkeeping; flagged trades
+ * stay out of the price statistics their flag concerns.
+ */
 export class CheckEngine {
-  private readonly checks: readonly Check[];
-  readonly outcome: CheckOutcome = { verdict: Verdict.ACCEPTED, failedLo: 0, failedHi: 0, score: 1 };
+  readonly outcome: CheckOutcome = { verdict: Verdict.ACCEPTED, failedLo: 0, failedHi: 0, score: 1, resync: false };
+  private readonly states = new Map<string, Map<string, SymbolState>>();
+  private readonly priceStatMaskLo: number;
+  private count = 0;
 
-  constructor(checks: readonly Check[]) {
+  constructor(private readonly checks: readonly Check[], private readonly config: CheckConfig = DEFAULT_CHECK_CONFIG) {
     const bits = new Set<number>();
     for (const c of checks) {
       if (c.bit < 0 || c.bit > 63 || bits.has(c.bit)) throw new Error(`check ${c.id}: bit ${c.bit} is out of range or taken`);
       bits.add(c.bit);
     }
-    this.checks = checks;
+    const disabled = new Set(config.disabled);
+    this.checks = checks.filter((c) => !disabled.has(c.id));
+    let mask = 0;
+    for (const c of checks) if (PRICE_STAT_EXCLUDING.includes(c.id) && c.bit < 32) mask |= 1 << c.bit;
+    this.priceStatMaskLo = mask >>> 0;
   }
 
-  evaluate(event: MarketEvent, nowUs: number): CheckOutcome {
+  /** Symbols with state. */
+  get symbols(): number {
+    return this.count;
+  }
+
+  state(venue: string, symbol: string): SymbolState {
+    let byVenue = this.states.get(venue);
+    if (byVenue === undefined) {
+      byVenue = new Map();
+      this.states.set(venue, byVenue);
+    }
+    let s = byVenue.get(symbol);
+    if (s === undefined) {
+      s = new SymbolState(venue, symbol);
+      s.thresholds = this.checks.map((c): Thresholds => resolveThresholds(c, venue, symbol, this.config));
+      byVenue.set(symbol, s);
+      this.count++;
+    }
+    return s;
+  }
+
+  evaluate(e: MarketEvent, nowUs: number): CheckOutcome {
+    const s = this.state(e.venue, e.symbol);
     let lo = 0;
     let hi = 0;
     let penalty = 0;
+    let resync = false;
     let verdict: Verdict = Verdict.ACCEPTED;
-    for (let i = 0; i < this.checks.length; i++) {
-      const check = this.checks[i]!;
-      if (!check.evaluate(event, nowUs)) continue;
+    const checks = this.checks;
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i]!;
+      if (!check.evaluate(e, s, s.thresholds[i]!, nowUs)) continue;
       if (check.bit < 32) lo |= 1 << check.bit;
       else hi |= 1 << (check.bit - 32);
       if (check.severity === 'reject') {
         verdict = Verdict.REJECTED;
         penalty += REJECT_WEIGHT;
       } else {
+        if (check.severity === 'resync') resync = true;
         if (verdict === Verdict.ACCEPTED) verdict = Verdict.FLAGGED;
         penalty += FLAG_WEIGHT;
       }
@@ -50,6 +94,74 @@ export class CheckEngine {
     o.failedLo = lo >>> 0;
     o.failedHi = hi >>> 0;
     o.score = penalty >= 1 ? 0 : 1 - penalty;
+    o.resync = resync;
+    this.update(e, s, o);
     return o;
+  }
+
+  private update(e: MarketEvent, s: SymbolState, o: CheckOutcome): void {
+    if (s.firstRecvUs === 0) s.firstRecvUs = e.recvTs;
+    s.lastRecvUs = e.recvTs;
+    if (s.afterGap) {
+      s.resetBaselines();
+      s.afterGap = false;
+    }
+    // A book snapshot's time is when it was taken (often the receive time when the venue gives
+    // none), not a point in the update stream: only deltas advance the book's clock for T4.
+    const ti = typeIndex(e.type);
+    if (e.ts > s.lastTsByType[ti]! && !(e.type === 'book' && e.action === 'snapshot')) s.lastTsByType[ti] = e.ts;
+    if (e.type === 'book') {
+      // A resync failure unsyncs the book whatever else failed; a snapshot syncs it.
+      if (e.action === 'snapshot' && o.verdict !== Verdict.REJECTED) {
+        s.bookSynced = true;
+        s.bookBridged = false;
+        s.bookSeq = e.seq;
+      } else if (o.resync) {
+        s.bookSynced = false;
+      } else if (s.bookSynced && e.seq > s.bookSeq) {
+        s.bookSeq = e.seq;
+      }
+      return;
+    }
+    if (o.verdict === Verdict.REJECTED) return;
+    switch (e.type) {
+      case 'trade': {
+        const id = Number(e.id);
+        if (Number.isSafeInteger(id) && !(id <= s.lastTradeIdNum)) s.lastTradeIdNum = id;
+        if ((o.failedLo & this.priceStatMaskLo) !== 0) return;
+        if (s.lastTradePrice > 0) {
+          const r = Math.log(e.price / s.lastTradePrice);
+          s.ewmaVar = Number.isNaN(s.ewmaVar) ? r * r : LAMBDA * s.ewmaVar + (1 - LAMBDA) * r * r;
+          s.returnsSeen++;
+        }
+        s.lastTradePrice = e.price;
+        s.prices.push(e.price);
+        s.pushPrice(e.ts, e.price);
+        return;
+      }
+      case 'quote':
+        s.bid = e.bid;
+        s.ask = e.ask;
+        s.quoteTs = e.ts;
+        if (o.verdict === Verdict.ACCEPTED) s.spreads.push(e.ask - e.bid);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Drops the state of symbols silent for longer than `idleUs` (bounded memory). */
+  evictIdle(nowUs: number, idleUs: number): number {
+    let evicted = 0;
+    for (const byVenue of this.states.values()) {
+      for (const [symbol, s] of byVenue) {
+        if (nowUs - s.lastRecvUs > idleUs) {
+          byVenue.delete(symbol);
+          evicted++;
+        }
+      }
+    }
+    this.count -= evicted;
+    return evicted;
   }
 }

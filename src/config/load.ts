@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HimariError, ErrorCode } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { ALL_CHECKS } from '../checks/registry.js';
+import { checkConfigProblems } from '../checks/thresholds.js';
 
 /** Environment variables that belong to us but are not config keys (read by scripts). */
 const ENV_PREFIX = 'HIMARI_';
 const RESERVED_ENV = new Set(['HIMARI_CONFIG', 'HIMARI_STATE_DIR', 'HIMARI_KAFKA_PORT', 'HIMARI_KAFKA_CONTROLLER_PORT']);
 
-type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'enum';
+type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'enum' | 'record';
 
 export interface ConfigKey {
   /** Dotted path, e.g. `sink.batchMaxRows`. */
@@ -75,6 +77,9 @@ function coerceEnv(raw: string, kind: LeafKind): unknown {
       return raw; // let the schema report it, naming the key
     case 'array':
       return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'record':
+      // Maps (check thresholds) come as JSON in the environment.
+      try { return JSON.parse(raw) as unknown; } catch { return raw; }
     default:
       return raw;
   }
@@ -158,6 +163,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       }
     }
   }
+  if (result.success) problems.push(...checkConfigProblems(result.data.checks, ALL_CHECKS));
   if (problems.length > 0 || !result.success) {
     throw new HimariError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
       context: { problems },

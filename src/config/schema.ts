@@ -99,6 +99,16 @@ const log = z.strictObject({
     .describe('pino log level.'),
 });
 
+const thresholdOverrides = z.record(z.string(), z.record(z.string(), z.number()));
+
+const checks = z.strictObject({
+  disabled: z.array(z.string()).default([]).describe('Check ids that do not run (e.g. ["M2"]).'),
+  thresholds: thresholdOverrides.default({}).describe('Global threshold overrides: {"T2": {"maxSkewMs": 500}} (see docs/checks.md).'),
+  venues: z.record(z.string(), thresholdOverrides).default({}).describe('Per-venue overrides: {"kraken": {"T3": {"maxLatencyMs": 5000}}}.'),
+  symbols: z.record(z.string(), thresholdOverrides).default({}).describe('Per venue:symbol overrides: {"binance:BTC-USDT": {"M3": {"factor": 20}}}.'),
+  symbolIdleMs: z.number().int().min(1000).default(3_600_000).describe('Per-symbol check state is dropped after this long without events (bounded memory).'),
+});
+
 export const ConfigSchema = z.strictObject({
   kafka: kafka.prefault({}),
   workers: workers.prefault({}),
@@ -107,6 +117,7 @@ export const ConfigSchema = z.strictObject({
   postgres: postgres.prefault({}),
   metrics: metrics.prefault({}),
   log: log.prefault({}),
+  checks: checks.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -115,3 +126,4 @@ export type WorkersConfig = Config['workers'];
 export type SinkConfig = Config['sink'];
 export type RedisConfig = Config['redis'];
 export type PostgresConfig = Config['postgres'];
+export type ChecksConfig = Config['checks'];

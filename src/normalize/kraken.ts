@@ -56,8 +56,10 @@ export class KrakenNormalizer implements Normalizer {
       take(p.b, bids);
       if (p.c !== undefined) checksum = num(p.c);
     }
+    // A snapshot is the book as of now (its newest level may be minutes old); an update's time is
+    // its newest level's.
     out.push({
-      v: 1, type: 'book', venue: this.venue, symbol, ts: newest > 0 ? newest : recvTsUs, recvTs: recvTsUs,
+      v: 1, type: 'book', venue: this.venue, symbol, ts: !snapshot && newest > 0 ? newest : recvTsUs, recvTs: recvTsUs,
       action: snapshot ? 'snapshot' : 'delta', seq: 0, ...(checksum === undefined ? {} : { checksum }), bids, asks,
     });
   }

@@ -31,6 +31,8 @@ export interface CheckWorkerPoolOptions {
   taskRetries: number;
   log: Logger;
   metrics: Metrics;
+  /** Passed to every worker (structured clone): the checks' configuration. */
+  workerData?: unknown;
 }
 
 /**
@@ -57,6 +59,7 @@ export class CheckWorkerPool {
       // 'async': idle workers wait with Atomics.waitAsync, so their timers (silence checks) run.
       atomics: 'async',
       concurrentTasksPerWorker: 1,
+      workerData: options.workerData,
       loadBalancer: (task, workers) => {
         const opts = (task as unknown as Record<symbol, { slot: number } | null>)[Piscina.queueOptionsSymbol];
         if (opts == null) return null;

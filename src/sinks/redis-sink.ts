@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
@@ -20,7 +21,8 @@ export function redisOptions(config: RedisConfig): RedisOptions {
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     username: config.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username)),
     password: config.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password)),
-    ...(tls ? { tls: { servername: url.hostname, ...(config.tlsCaFile === undefined ? {} : { ca: readFileSync(config.tlsCaFile) }) } } : {}),
+    // SNI takes host names only (RFC 6066); for an IP address the certificate's SAN is checked.
+    ...(tls ? { tls: { ...(isIP(url.hostname) === 0 ? { servername: url.hostname } : {}), ...(config.tlsCaFile === undefined ? {} : { ca: readFileSync(config.tlsCaFile) }) } } : {}),
     noDelay: true,
     keepAlive: 30_000,
     lazyConnect: true,

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { configMarkdownTable } from '../../src/config/load.js';
+import { checksMarkdownTable } from '../../src/checks/docs.js';
+import { ALL_CHECKS } from '../../src/checks/registry.js';
 import { CLI } from '../helpers/processor.js';
 
 function cli(args: string[], env: Record<string, string> = {}) {
@@ -36,11 +38,23 @@ describe('command line', () => {
     assert.ok(doc.includes(configMarkdownTable()), 'regenerate with: node dist/src/cli.js config --markdown');
   });
 
-  it('checks --json lists every check with id, severity and description', () => {
+  it('checks --json lists every check with id, severity, description and thresholds', () => {
     const r = cli(['checks', '--json']);
     assert.equal(r.status, 0);
-    const list = JSON.parse(r.stdout) as Array<{ id: string; severity: string; description: string }>;
-    assert.ok(list.length >= 4);
-    for (const c of list) assert.ok(c.id && c.severity && c.description);
+    const list = JSON.parse(r.stdout) as Array<{ id: string; severity: string; description: string; thresholds: object }>;
+    assert.equal(list.length, ALL_CHECKS.length);
+    for (const c of list) assert.ok(c.id && c.severity && c.description && c.thresholds);
+  });
+
+  it('docs/checks.md is generated from the registry and up to date', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/checks.md', import.meta.url)), 'utf8');
+    assert.ok(doc.includes(checksMarkdownTable()), 'regenerate with: node dist/src/cli.js checks --markdown');
+  });
+
+  it('a bad threshold stops start-up naming it', () => {
+    const r = cli(['run'], { HIMARI_CHECKS_THRESHOLDS: '{"T2":{"maxSkewMs":-1},"Z1":{}}' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /checks\.thresholds\.T2\.maxSkewMs: -1 is outside/);
+    assert.match(r.stderr, /checks\.thresholds\.Z1: unknown check/);
   });
 });

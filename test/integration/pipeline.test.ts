@@ -23,16 +23,21 @@ const BASE_US = Date.now() * 1000 - 60_000_000;
 /** 3,000 events with strictly increasing exchange times; a few crossed quotes (rejected). */
 function knownEvents(): MarketEvent[] {
   const events: MarketEvent[] = [];
+  // Trade ids contiguous per venue and symbol, as venues number them.
+  const nextId = new Map<string, number>();
   for (let i = 0; i < 3000; i++) {
     const symbol = SYMBOLS[i % SYMBOLS.length]!;
     const venue = VENUES[Math.floor(i / SYMBOLS.length) % VENUES.length]!;
     const ts = BASE_US + i * 1000;
-    const price = 100 + (i % 97);
+    // Prices stay inside every quote's spread (no M2 flags): the verdicts are known.
+    const price = 100 + (i % 97) * 0.001;
     if (i % 3 === 0) {
       const crossed = i === 300 || i === 2001;
       events.push({ v: 1, type: 'quote', venue, symbol, ts, recvTs: ts + 500, bid: crossed ? price + 1 : price - 0.5, bidSize: 1, ask: price + 0.5, askSize: 2 });
     } else {
-      events.push({ v: 1, type: 'trade', venue, symbol, ts, recvTs: ts + 500, id: String(i), price, size: 1 + (i % 5), side: i % 2 ? 'buy' : 'sell' });
+      const id = (nextId.get(venue + symbol) ?? 0) + 1;
+      nextId.set(venue + symbol, id);
+      events.push({ v: 1, type: 'trade', venue, symbol, ts, recvTs: ts + 500, id: String(id), price, size: 1 + (i % 5), side: i % 2 ? 'buy' : 'sell' });
     }
   }
   return events;
@@ -78,9 +83,10 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
       const r = await c.query(`SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d,
         count(*) FILTER (WHERE verdict = 2)::int AS rejected, count(DISTINCT (venue, symbol, ts))::int AS e FROM ${t}`);
       assert.deepEqual(r.rows[0], { n: events.length, d: events.length, rejected: 2, e: events.length });
-      const trade = await c.query(`SELECT price, size, side, event_id, ts FROM ${t} WHERE type = 'trade' AND event_id = '1'`);
+      // Event 1 is the first trade of binance ETH-USDT.
+      const trade = await c.query(`SELECT price, size, side, event_id, ts FROM ${t} WHERE type = 'trade' AND venue = 'binance' AND symbol = 'ETH-USDT' AND event_id = '1'`);
       assert.equal(trade.rowCount, 1);
-      assert.equal(trade.rows[0].price, 101);
+      assert.equal(trade.rows[0].price, 100.001);
       assert.equal(trade.rows[0].side, 'buy');
       assert.equal((trade.rows[0].ts as Date).getTime(), Math.floor((BASE_US + 1000) / 1000));
     });

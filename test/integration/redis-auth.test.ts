@@ -13,8 +13,12 @@ import { checkBatch } from '../../workers/check-worker.js';
 import { freePort } from '../helpers/outage.js';
 import { redisClient, testConfig, waitUntil } from '../helpers/services.js';
 
+const TS = 1_790_000_000_000_000;
+// The in-process check engine remembers trade ids across tests: a fresh id per call.
+let nextId = 1;
+
 function oneEventChunk(): EventChunk {
-  const value = encodeEvent({ v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: 1_000_000, recvTs: 1_000_100, id: '1', price: 1, size: 1, side: 'buy' });
+  const value = encodeEvent({ v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: TS, recvTs: TS + 100, id: String(nextId++), price: 1, size: 1, side: 'buy' });
   const buffer = new ArrayBuffer(packedSize(1, value.length));
   const packer = new BatchPacker(buffer);
   packer.reset(buffer, 1);
@@ -39,10 +43,13 @@ describe('Redis authentication and TLS', { timeout: 60_000 }, () => {
   it('writes as an ACL user limited to its key prefix, and refuses a wrong password', async () => {
     await admin.call('ACL', 'SETUSER', user, 'on', '>s3cret', `~${config.redis.keyPrefix}*`, '+@all');
     const sink = new RedisSink({ ...config.redis, username: user, password: 's3cret' });
-    await sink.connect();
-    await sink.writeBatch([oneEventChunk()]);
-    await sink.close();
-    assert.equal(await admin.hget(`${config.redis.keyPrefix}latest:binance:BTC-USDT`, 'ts'), '1000000');
+    try {
+      await sink.connect();
+      await sink.writeBatch([oneEventChunk()]);
+    } finally {
+      await sink.close();
+    }
+    assert.equal(await admin.hget(`${config.redis.keyPrefix}latest:binance:BTC-USDT`, 'ts'), String(TS));
 
     const wrong = new RedisSink({ ...config.redis, username: user, password: 'nope' });
     await assert.rejects(wrong.connect(), (err: Error & { retriable?: boolean }) =>
@@ -67,10 +74,13 @@ describe('Redis authentication and TLS', { timeout: 60_000 }, () => {
       try { await probe.connect(); return true; } catch { return false; } finally { probe.client.disconnect(); }
     }, 10_000);
     const sink = new RedisSink(redisConfig);
-    await sink.connect();
-    await sink.writeBatch([oneEventChunk()]);
-    assert.equal(await sink.client.hget(`${config.redis.keyPrefix}latest:binance:BTC-USDT`, 'ts'), '1000000');
-    await sink.close();
+    try {
+      await sink.connect();
+      await sink.writeBatch([oneEventChunk()]);
+      assert.equal(await sink.client.hget(`${config.redis.keyPrefix}latest:binance:BTC-USDT`, 'ts'), String(TS));
+    } finally {
+      await sink.close();
+    }
 
     // Without the CA the self-signed chain is refused: the certificate really is verified.
     const untrusted = new RedisSink({ ...redisConfig, tlsCaFile: undefined });

@@ -9,7 +9,9 @@ import { EventChunk } from '../../src/sinks/chunk.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { RedisSink } from '../../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../../src/source/offset-tracker.js';
-import { checkBatch } from '../../workers/check-worker.js';
+import { checkBatch, configureChecks } from '../../workers/check-worker.js';
+import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
+import { checkById } from '../../src/checks/registry.js';
 import { cleanup, redisClient, testConfig, withPg } from '../helpers/services.js';
 
 const T0 = 1_790_000_000_000_000;
@@ -19,8 +21,14 @@ function trade(i: number, ts = T0 + i * 1000, symbol = i % 2 ? 'BTC-USDT' : 'ETH
   return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 100, id: String(i), price: 100 + i, size: 1, side: 'buy' };
 }
 
-/** Runs the real worker code over events at the given offsets and wraps the result in a chunk. */
+/**
+ * Runs the real worker code over events at the given offsets and wraps the result in a chunk.
+ * Each call checks with fresh state, as a restarted processor would (a replayed batch seen by
+ * the same state would be rejected as duplicate trades, which is not what these tests are about).
+ */
 function chunkOf(events: MarketEvent[], offsets: number[], partition = 0): EventChunk {
+  // Q7 off: these synthetic trade ids are not contiguous per symbol (not what is tested here).
+  configureChecks({ ...DEFAULT_CHECK_CONFIG, disabled: ['Q7'] });
   const values = events.map((e) => encodeEvent(e));
   const buffer = new ArrayBuffer(packedSize(values.length, values.reduce((n, v) => n + v.length, 0)));
   const packer = new BatchPacker(buffer);
@@ -121,7 +129,8 @@ describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }
     const hk = `${config.redis.keyPrefix}recent-events:ETH-USDT`;
     const before = await redis.zcard(rk);
     const again = { ...trade(2000, T0 + 9_000_000, 'ETH-USDT'), recvTs: T0 + 9_000_500 };
-    await redisSink.writeBatch([chunkOf([trade(2000, T0 + 9_000_000, 'ETH-USDT'), again], [160, 161])]);
+    await redisSink.writeBatch([chunkOf([trade(2000, T0 + 9_000_000, 'ETH-USDT')], [160])]);
+    await redisSink.writeBatch([chunkOf([again], [161])]);
     assert.equal(await redis.zcard(rk), before + 1);
     assert.equal(await redis.hlen(hk), await redis.zcard(rk));
 
@@ -144,7 +153,7 @@ describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }
     assert.equal(entries.length, 1);
     assert.ok(entries[0]![1].includes('SOL-USDT'));
     const row = await withPg(config, async (c) => (await c.query(`SELECT verdict, failed_checks FROM ${config.postgres.table} WHERE src_offset = 200`)).rows[0]);
-    assert.deepEqual(row, { verdict: 2, failed_checks: '4' });
+    assert.deepEqual(row, { verdict: 2, failed_checks: String(1 << checkById('M1')!.bit) });
   });
 });
 

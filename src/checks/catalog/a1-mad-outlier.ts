@@ -1,0 +1,21 @@
+import { threshold, type Check } from '../check.js';
+import { ringMedian } from '../state.js';
+
+export const madOutlier: Check = {
+  id: 'A1', bit: 20, group: 'statistics', severity: 'flag', keeps: 'the last 50 trade prices',
+  description: 'robust outlier: trade price farther than k MADs from the rolling median',
+  thresholds: {
+    k: threshold(10, 'distance from the median in median absolute deviations', 1),
+    minSamples: threshold(20, 'prices needed before the check applies', 5, 50),
+  },
+  evaluate(e, s, t) {
+    if (e.type !== 'trade' || s.prices.size < t.minSamples!) return false;
+    const median = ringMedian(s.prices, s.sortScratch);
+    const mad = ringMedian(s.prices, s.sortScratch, median);
+    if (!(mad > 0)) return false;
+    const distance = Math.abs(e.price - median) / mad;
+    if (distance <= t.k!) return false;
+    s.lastValue = distance; s.lastThreshold = t.k!;
+    return true;
+  },
+};

@@ -1,0 +1,24 @@
+import { threshold, type Check } from '../check.js';
+
+export const liquidationBurst: Check = {
+  id: 'C1', bit: 22, group: 'cascade', severity: 'flag', keeps: 'liquidation times and notionals of the last window (ring of 512)',
+  description: 'liquidation burst: liquidated notional in the last windowMs at or above minNotional',
+  thresholds: {
+    windowMs: threshold(60_000, 'window of the sum', 1),
+    minNotional: threshold(100_000, 'liquidated notional (quote currency) that makes a burst', 0),
+  },
+  evaluate(e, s, t) {
+    if (e.type !== 'liquidation') return false;
+    let sum = e.price * e.size;
+    const from = e.ts - t.windowMs! * 1000;
+    for (let i = 0; i < s.liqTimes.size; i++) {
+      if (s.liqTimes.at(i) < from) break;
+      sum += s.liqNotional.at(i);
+    }
+    s.liqTimes.push(e.ts);
+    s.liqNotional.push(e.price * e.size);
+    if (sum < t.minNotional!) return false;
+    s.lastValue = sum; s.lastThreshold = t.minNotional!;
+    return true;
+  },
+};

@@ -1,0 +1,22 @@
+import { threshold, type Check } from '../check.js';
+
+export const tradeOutsideQuote: Check = {
+  id: 'M2', bit: 18, group: 'microstructure', severity: 'flag', keeps: 'last best bid and ask',
+  description: 'trade outside a recent bid/ask by more than maxSpreads spreads (normal when the quote lags: flag only)',
+  // A quote older than maxQuoteAgeMs (exchange time) says little about where trades may print:
+  // throttled ticker channels (OKX) would otherwise flag most trades.
+  thresholds: {
+    maxSpreads: threshold(1, 'distance beyond the quote, in spreads', 0),
+    maxQuoteAgeMs: threshold(500, 'only quotes at most this old (exchange time) are compared', 0),
+  },
+  evaluate(e, s, t) {
+    if (e.type !== 'trade' || !(s.bid > 0) || !(s.ask >= s.bid)) return false;
+    if (Math.abs(e.ts - s.quoteTs) > t.maxQuoteAgeMs! * 1000) return false;
+    const spread = s.ask - s.bid;
+    const margin = t.maxSpreads! * spread;
+    if (e.price <= s.ask + margin && e.price >= s.bid - margin) return false;
+    s.lastValue = spread > 0 ? (e.price > s.ask ? e.price - s.ask : s.bid - e.price) / spread : Infinity;
+    s.lastThreshold = t.maxSpreads!;
+    return true;
+  },
+};

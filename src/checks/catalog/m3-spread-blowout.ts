@@ -1,0 +1,19 @@
+import { threshold, type Check } from '../check.js';
+import { ringMedian } from '../state.js';
+
+export const spreadBlowout: Check = {
+  id: 'M3', bit: 19, group: 'microstructure', severity: 'flag', keeps: 'the last 50 spreads',
+  description: 'spread wider than factor x the median of the last 50 spreads',
+  thresholds: {
+    factor: threshold(10, 'multiple of the median spread', 1),
+    minSamples: threshold(20, 'spreads needed before the check applies', 1, 50),
+  },
+  evaluate(e, s, t) {
+    if (e.type !== 'quote' || s.spreads.size < t.minSamples!) return false;
+    const spread = e.ask - e.bid;
+    const median = ringMedian(s.spreads, s.sortScratch);
+    if (!(median > 0) || spread <= t.factor! * median) return false;
+    s.lastValue = spread / median; s.lastThreshold = t.factor!;
+    return true;
+  },
+};

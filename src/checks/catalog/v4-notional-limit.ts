@@ -1,0 +1,16 @@
+import { threshold, type Check } from '../check.js';
+
+export const notionalLimit: Check = {
+  id: 'V4', bit: 2, group: 'value', severity: 'reject', keeps: 'nothing',
+  description: 'trade and liquidation notional (price x size) within the venue limit',
+  // Bybit's legacy inverse contracts (BTCUSD) quote size in USD contracts, so price x size
+  // overstates the notional by the price: its venue default is scaled up accordingly.
+  thresholds: { maxNotional: threshold(1e9, 'largest plausible price x size of one print', 1, Number.MAX_SAFE_INTEGER, { bybit: 1e14 }) },
+  evaluate(e, s, t) {
+    if (e.type !== 'trade' && e.type !== 'liquidation') return false;
+    const notional = e.price * e.size;
+    if (notional <= t.maxNotional!) return false;
+    s.lastValue = notional; s.lastThreshold = t.maxNotional!;
+    return true;
+  },
+};

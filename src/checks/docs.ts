@@ -1,0 +1,12 @@
+import { ALL_CHECKS } from './registry.js';
+
+/** The reference table of docs/checks.md, generated from the registry. */
+export function checksMarkdownTable(): string {
+  const fmt = (n: number) => (Math.abs(n) >= 1e6 ? n.toExponential() : String(n));
+  const rows = ALL_CHECKS.map((c) => {
+    const thresholds = Object.entries(c.thresholds).map(([name, t]) =>
+      `\`${name}\`=${fmt(t.default)}${t.venues ? ` (${Object.entries(t.venues).map(([v, x]) => `${v}: ${fmt(x)}`).join(', ')})` : ''}: ${t.description}`).join('<br>') || '-';
+    return `| ${c.id} | ${c.bit} | ${c.group} | ${c.severity} | ${c.description.replaceAll('|', '\\|')} | ${c.keeps} | ${thresholds.replaceAll('|', '\\|')} |`;
+  });
+  return ['| id | bit | group | severity | what it checks | state per symbol | thresholds (default) |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n';
+}
