@@ -15,12 +15,14 @@ export function symbolNames(n: number): string[] {
 export class SyntheticMarket {
   private readonly mids: Float64Array;
   private readonly tradeIds: Float64Array;
+  private readonly lastTs: Float64Array;
   private seed: number;
 
   constructor(readonly venues: readonly string[], readonly symbols: readonly string[], seed = 42) {
     this.seed = seed >>> 0 || 1;
     this.mids = new Float64Array(venues.length * symbols.length);
     this.tradeIds = new Float64Array(venues.length * symbols.length);
+    this.lastTs = new Float64Array(venues.length * symbols.length);
     for (let s = 0; s < symbols.length; s++) {
       for (let v = 0; v < venues.length; v++) this.mids[s * venues.length + v] = 100 * (1 + s);
     }
@@ -45,10 +47,13 @@ export class SyntheticMarket {
 
   nextFor(s: number, v: number, nowUs: number): MarketEvent {
     const k = s * this.venues.length + v;
-    const mid = (this.mids[k] = this.mids[k]! * (1 + (this.random() - 0.5) * 0.0004));
+    // Steps of at most ±0.5 bp: trades stay within a spread of the last quote (no M2 flags).
+    const mid = (this.mids[k] = this.mids[k]! * (1 + (this.random() - 0.5) * 0.0001));
     const venue = this.venues[v]!;
     const symbol = this.symbols[s]!;
-    const ts = nowUs - 1000 - Math.floor(this.random() * 4000); // exchange time 1-5 ms before receipt
+    // Exchange time 1-5 ms before receipt, never going backwards per venue and symbol.
+    const ts = Math.max(this.lastTs[k]! + 1, nowUs - 1000 - Math.floor(this.random() * 4000));
+    this.lastTs[k] = ts;
     const r = this.random();
     const half = mid * 0.0001;
     const round = (x: number) => Math.round(x * 1e4) / 1e4;
