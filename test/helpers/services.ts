@@ -172,3 +172,20 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, tim
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Waits until the processor in this process has committed every non-empty partition to its end. */
+export async function waitAppCommitted(app: { pipeline: { committed: Map<string, number> } }, config: Readonly<Config>, ends: Map<number, number>, timeoutMs = 60_000): Promise<void> {
+  const topic = config.kafka.topics[0]!;
+  await waitUntil('every offset committed', async () => {
+    for (const [p, end] of ends) if (end > 0 && app.pipeline.committed.get(`${topic}[${p}]`) !== end) return false;
+    return true;
+  }, timeoutMs);
+}
+
+/** Waits until the consumer group (any process) has committed the end offsets. */
+export async function waitGroupCommitted(config: Readonly<Config>, ends: Map<number, number>, timeoutMs: number): Promise<void> {
+  await waitUntil('the group to commit the end offsets', async () => {
+    const committed = await committedOffsets(config);
+    return [...ends].every(([p, end]) => end === 0 || committed.get(p) === end);
+  }, timeoutMs, 250);
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/cli/produce.js';
-import { cleanup, committedOffsets, createTopics, endOffsets, readTopic, redisClient, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { cleanup, createTopics, endOffsets, readTopic, redisClient, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 
 const EVENTS = 200_000;
@@ -52,10 +52,7 @@ describe('kill -9 at random moments (exactly once in every sink)', { timeout: 60
     processes.push(last);
     await last.ready();
     const ends = await endOffsets(config);
-    await waitUntil('the group to commit the end offsets', async () => {
-      const committed = await committedOffsets(config);
-      return [...ends].every(([p, end]) => end === 0 || committed.get(p) === end);
-    }, 300_000, 500);
+    await waitGroupCommitted(config, ends, 300_000);
     last.kill('SIGTERM');
     assert.equal((await last.exited).code, 0, last.stderr);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/cli/produce.js';
-import { cleanup, committedOffsets, createTopics, endOffsets, readTopic, redisClient, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { cleanup, createTopics, endOffsets, readTopic, redisClient, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 import { canControlServices, freePort, startPostgres, startRedis, stopPostgres, stopRedis } from '../helpers/outage.js';
 
@@ -66,10 +66,7 @@ describe('sink outages: Redis down 20 s, then PostgreSQL down 20 s', { timeout: 
     const stats = await producing;
     assert.equal(stats.failed, 0);
     const ends = await endOffsets(config);
-    await waitUntil('the group to commit the end offsets', async () => {
-      const committed = await committedOffsets(config);
-      return [...ends].every(([part, end]) => end === 0 || committed.get(part) === end);
-    }, 180_000, 500);
+    await waitGroupCommitted(config, ends, 180_000);
     p.kill('SIGTERM');
     assert.equal((await p.exited).code, 0, p.stderr);
 

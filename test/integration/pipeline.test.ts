@@ -13,7 +13,7 @@ import { recordingFiles } from '../helpers/recordings.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import {
-  cleanup, committedOffsets, createTopics, endOffsets, produceRaw, readTopic, redisClient, testConfig, waitUntil, withPg,
+  cleanup, committedOffsets, createTopics, endOffsets, produceRaw, readTopic, redisClient, testConfig, waitAppCommitted, withPg,
 } from '../helpers/services.js';
 
 const VENUES = ['binance', 'okx', 'bybit'];
@@ -67,12 +67,7 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
     const total = [...ends.values()].reduce((a, b) => a + b, 0);
     assert.equal(total, events.length + poison.length);
     try {
-      await waitUntil('every offset committed', async () => {
-        for (const [p, end] of ends) {
-          if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
-        }
-        return true;
-      }, 90_000);
+      await waitAppCommitted(app, config, ends, 90_000);
     } finally {
       await app.close();
     }
@@ -151,12 +146,7 @@ describe('a worker thread that dies mid-batch', { timeout: 120_000 }, () => {
     const ends = await endOffsets(config);
     await app.start();
     try {
-      await waitUntil('every offset committed', async () => {
-        for (const [p, end] of ends) {
-          if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
-        }
-        return true;
-      }, 60_000);
+      await waitAppCommitted(app, config, ends, 60_000);
     } finally {
       await app.close();
       delete process.env.HIMARI_TEST_CRASH_MARKER;
@@ -187,10 +177,7 @@ describe('validated stream (optional output topic)', { timeout: 120_000 }, () =>
     const ends = await endOffsets(config);
     await app.start();
     try {
-      await waitUntil('every offset committed', async () => {
-        for (const [p, end] of ends) if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
-        return true;
-      }, 60_000);
+      await waitAppCommitted(app, config, ends, 60_000);
     } finally {
       await app.close();
     }
@@ -222,10 +209,7 @@ describe('replay of a real recording end to end', { timeout: 120_000 }, () => {
     const ends = await endOffsets(config);
     await app.start();
     try {
-      await waitUntil('every offset committed', async () => {
-        for (const [p, end] of ends) if (end > 0 && app.pipeline.committed.get(`${config.kafka.topics[0]}[${p}]`) !== end) return false;
-        return true;
-      }, 60_000);
+      await waitAppCommitted(app, config, ends, 60_000);
     } finally {
       await app.close();
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/cli/produce.js';
-import { cleanup, committedOffsets, createTopics, endOffsets, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { cleanup, createTopics, endOffsets, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 
 async function rowCount(config: ReturnType<typeof testConfig>['config']): Promise<{ n: number; d: number }> {
@@ -41,10 +41,7 @@ describe('restart (SIGTERM mid-stream, then start again)', { timeout: 240_000 },
     processes.push(second);
     await second.ready();
     const ends = await endOffsets(config);
-    await waitUntil('the group to commit the end offsets', async () => {
-      const committed = await committedOffsets(config);
-      return [...ends].every(([p, end]) => end === 0 || committed.get(p) === end);
-    }, 120_000, 250);
+    await waitGroupCommitted(config, ends, 120_000);
     second.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, second.stderr);
 
