@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
+import { BatchPacker, packedSize } from '../src/batch/pack.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine } from '../src/checks/engine.js';
 import { SyntheticMarket, symbolNames } from '../src/cli/synthetic.js';

@@ -21,7 +21,7 @@ export class KafkaOutputSink implements SinkDriver {
   private pending = 0;
   private waiter: (() => void) | null = null;
 
-  constructor(private readonly config: KafkaConfig) {
+  constructor(config: KafkaConfig) {
     this.topic = config.outputTopic!;
     this.producer = new Kafka.Producer({
       'metadata.broker.list': config.brokers,

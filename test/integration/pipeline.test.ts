@@ -43,6 +43,19 @@ function knownEvents(): MarketEvent[] {
   return events;
 }
 
+/** Runs the processor in this process until it has committed everything produced so far. */
+async function runToEnd(config: ReturnType<typeof testConfig>['config'], options: { workerFile?: string } = {}): Promise<App> {
+  const app = new App(config, pino({ level: 'silent' }), options);
+  const ends = await endOffsets(config);
+  await app.start();
+  try {
+    await waitAppCommitted(app, config, ends, 60_000);
+  } finally {
+    await app.close();
+  }
+  return app;
+}
+
 describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_000 }, () => {
   const { config } = testConfig();
   const events = knownEvents();
@@ -173,14 +186,7 @@ describe('validated stream (optional output topic)', { timeout: 120_000 }, () =>
     await createTopics(config);
     const events = knownEvents().slice(0, 600); // includes the crossed quote at index 300
     await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
-    const app = new App(config, pino({ level: 'silent' }));
-    const ends = await endOffsets(config);
-    await app.start();
-    try {
-      await waitAppCommitted(app, config, ends, 60_000);
-    } finally {
-      await app.close();
-    }
+    await runToEnd(config);
     const out = await readTopic(config, config.kafka.outputTopic!, events.length, 20_000);
     assert.equal(out.length, events.length);
     const verdicts = out.map((m) => (JSON.parse(m.value.toString()) as { verdict: number }).verdict);
@@ -205,14 +211,7 @@ describe('replay of a real recording end to end', { timeout: 120_000 }, () => {
     await createTopics(config);
     const stats = await replay(config.kafka, [file], { topic: config.kafka.topics[0]!, speed: 0 });
     assert.equal(stats.events, normalizeRecording(file).length);
-    const app = new App(config, pino({ level: 'silent' }));
-    const ends = await endOffsets(config);
-    await app.start();
-    try {
-      await waitAppCommitted(app, config, ends, 60_000);
-    } finally {
-      await app.close();
-    }
+    const app = await runToEnd(config);
     const rows = await withPg(config, async (c) => (await c.query(
       `SELECT type, verdict, count(*)::int AS n FROM ${config.postgres.table} GROUP BY 1, 2 ORDER BY 1, 2`)).rows as Array<{ type: string; verdict: number; n: number }>);
     assert.equal(rows.reduce((s, r) => s + r.n, 0), stats.events);
