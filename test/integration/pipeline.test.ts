@@ -153,15 +153,10 @@ describe('a worker thread that dies mid-batch', { timeout: 120_000 }, () => {
     await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
     const marker = join(mkdtempSync(join(tmpdir(), 'himari-crash-')), 'crashed');
     process.env.HIMARI_TEST_CRASH_MARKER = marker;
-    const app = new App(config, pino({ level: 'silent' }), {
-      workerFile: fileURLToPath(new URL('../helpers/crashing-worker.js', import.meta.url)),
-    });
-    const ends = await endOffsets(config);
-    await app.start();
+    let app: App;
     try {
-      await waitAppCommitted(app, config, ends, 60_000);
+      app = await runToEnd(config, { workerFile: fileURLToPath(new URL('../helpers/crashing-worker.js', import.meta.url)) });
     } finally {
-      await app.close();
       delete process.env.HIMARI_TEST_CRASH_MARKER;
     }
     assert.ok(existsSync(marker), 'a worker crashed');
