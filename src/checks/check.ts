@@ -4,7 +4,7 @@ import type { SymbolState } from './state.js';
 /** reject: never reaches the latest view; flag: stored and published with the flag; resync: the book is unsynced until a snapshot. */
 export type Severity = 'reject' | 'flag' | 'resync';
 
-export type CheckGroup = 'value' | 'time' | 'sequence' | 'statistics' | 'microstructure' | 'cascade';
+export type CheckGroup = 'value' | 'time' | 'sequence' | 'statistics' | 'cross-venue' | 'microstructure' | 'cascade';
 
 export interface ThresholdSpec {
   default: number;

@@ -1,6 +1,7 @@
-import { Verdict, type MarketEvent } from '../codec/event.js';
+import { Verdict, type BookEvent, type MarketEvent } from '../codec/event.js';
 import type { Check, Thresholds } from './check.js';
 import { SymbolState, typeIndex } from './state.js';
+import { instrumentKey, instrumentKind, SharedReference, spotKeyOf } from './reference.js';
 import { DEFAULT_CHECK_CONFIG, resolveThresholds, type CheckConfig } from './thresholds.js';
 
 /** Outcome of all checks on one event. Reused: `evaluate` overwrites it, never allocates. */
@@ -13,12 +14,15 @@ export interface CheckOutcome {
   score: number;
   /** A resync check failed: the symbol's book is unsynced until the next snapshot. */
   resync: boolean;
+  /** Per check bit: what the check measured and its limit, valid where the bit failed. */
+  readonly values: Float64Array;
+  readonly limits: Float64Array;
 }
 
 const REJECT_WEIGHT = 1;
 const FLAG_WEIGHT = 0.25;
 /** Checks whose failure keeps a trade out of the price statistics it would distort. */
-const PRICE_STAT_EXCLUDING = ['V7', 'M2', 'A1', 'A2', 'T4', 'T6'];
+const PRICE_STAT_EXCLUDING = ['V7', 'M2', 'A1', 'A2', 'T4', 'T6', 'X3'];
 const LAMBDA = 0.94;
 
 /**
@@ -28,12 +32,18 @@ const LAMBDA = 0.94;
  * stay out of the price statistics their flag concerns.
  */
 export class CheckEngine {
-  readonly outcome: CheckOutcome = { verdict: Verdict.ACCEPTED, failedLo: 0, failedHi: 0, score: 1, resync: false };
+  readonly outcome: CheckOutcome = {
+    verdict: Verdict.ACCEPTED, failedLo: 0, failedHi: 0, score: 1, resync: false, values: new Float64Array(64), limits: new Float64Array(64),
+  };
   private readonly states = new Map<string, Map<string, SymbolState>>();
   private readonly priceStatMaskLo: number;
+  private readonly priceStatMaskHi: number;
   private count = 0;
+  /** The cross-venue reference (shared with the other workers when given; private otherwise). */
+  readonly reference: SharedReference;
 
-  constructor(private readonly checks: readonly Check[], private readonly config: CheckConfig = DEFAULT_CHECK_CONFIG) {
+  constructor(private readonly checks: readonly Check[], private readonly config: CheckConfig = DEFAULT_CHECK_CONFIG, reference?: SharedReference) {
+    this.reference = reference ?? SharedReference.create(1024);
     const bits = new Set<number>();
     for (const c of checks) {
       if (c.bit < 0 || c.bit > 63 || bits.has(c.bit)) throw new Error(`check ${c.id}: bit ${c.bit} is out of range or taken`);
@@ -41,9 +51,15 @@ export class CheckEngine {
     }
     const disabled = new Set(config.disabled);
     this.checks = checks.filter((c) => !disabled.has(c.id));
-    let mask = 0;
-    for (const c of checks) if (PRICE_STAT_EXCLUDING.includes(c.id) && c.bit < 32) mask |= 1 << c.bit;
-    this.priceStatMaskLo = mask >>> 0;
+    let lo = 0;
+    let hi = 0;
+    for (const c of checks) {
+      if (!PRICE_STAT_EXCLUDING.includes(c.id)) continue;
+      if (c.bit < 32) lo |= 1 << c.bit;
+      else hi |= 1 << (c.bit - 32);
+    }
+    this.priceStatMaskLo = lo >>> 0;
+    this.priceStatMaskHi = hi >>> 0;
   }
 
   /** Symbols with state. */
@@ -61,6 +77,12 @@ export class CheckEngine {
     if (s === undefined) {
       s = new SymbolState(venue, symbol);
       s.thresholds = this.checks.map((c): Thresholds => resolveThresholds(c, venue, symbol, this.config));
+      const ref = this.reference;
+      s.ref = ref;
+      s.refInstrument = ref.instrument(instrumentKey(venue, symbol));
+      s.refEntry = ref.entry(s.refInstrument, venue, symbol);
+      s.isPerp = instrumentKind(venue, symbol) === 'perp';
+      if (s.isPerp) s.spotInstrument = ref.instrument(spotKeyOf(venue, symbol));
       byVenue.set(symbol, s);
       this.count++;
     }
@@ -74,10 +96,16 @@ export class CheckEngine {
     let penalty = 0;
     let resync = false;
     let verdict: Verdict = Verdict.ACCEPTED;
+    const o = this.outcome;
+    if (e.type === 'book') applyBook(e, s);
     const checks = this.checks;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i]!;
+      s.lastValue = NaN;
+      s.lastThreshold = NaN;
       if (!check.evaluate(e, s, s.thresholds[i]!, nowUs)) continue;
+      o.values[check.bit] = s.lastValue;
+      o.limits[check.bit] = s.lastThreshold;
       if (check.bit < 32) lo |= 1 << check.bit;
       else hi |= 1 << (check.bit - 32);
       if (check.severity === 'reject') {
@@ -89,14 +117,27 @@ export class CheckEngine {
         penalty += FLAG_WEIGHT;
       }
     }
-    const o = this.outcome;
     o.verdict = verdict;
     o.failedLo = lo >>> 0;
     o.failedHi = hi >>> 0;
     o.score = penalty >= 1 ? 0 : 1 - penalty;
     o.resync = resync;
     this.update(e, s, o);
+    this.publish(e, s, o, nowUs);
     return o;
+  }
+
+  /** This stream's price and liveness into the shared reference, for the other workers and the sweep. */
+  private publish(e: MarketEvent, s: SymbolState, o: CheckOutcome, nowUs: number): void {
+    if (s.refEntry < 0) return;
+    let price = 0;
+    if (o.verdict !== Verdict.REJECTED) {
+      if (e.type === 'quote') price = (e.bid + e.ask) / 2;
+      // Venues without a best bid/ask feed contribute their book's mid, or else their trades.
+      else if (s.quoteTs === 0 && e.type === 'book' && s.bookSynced && s.book !== undefined) price = s.book.mid();
+      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.priceStatMaskLo) === 0 && (o.failedHi & this.priceStatMaskHi) === 0) price = e.price;
+    }
+    s.ref!.publish(s.refEntry, price > 0 ? price : 0, e.ts, nowUs, s.silenceUs, s.moveBp);
   }
 
   private update(e: MarketEvent, s: SymbolState, o: CheckOutcome): void {
@@ -128,7 +169,17 @@ export class CheckEngine {
       case 'trade': {
         const id = Number(e.id);
         if (Number.isSafeInteger(id) && !(id <= s.lastTradeIdNum)) s.lastTradeIdNum = id;
-        if ((o.failedLo & this.priceStatMaskLo) !== 0) return;
+        s.rawPrice0 = s.rawPrice1;
+        s.rawPrice1 = e.price;
+        if ((o.failedLo & this.priceStatMaskLo) !== 0 || (o.failedHi & this.priceStatMaskHi) !== 0) { s.rvPending = false; return; }
+        if (s.rvPending) {
+          s.rvFast = s.rvFastNext;
+          s.rvSlow = s.rvSlowNext;
+          s.rvReturns++;
+          s.rvPending = false;
+        }
+        if (s.rvFirstTs === 0) s.rvFirstTs = e.ts;
+        s.rvTs = e.ts;
         if (s.lastTradePrice > 0) {
           const r = Math.log(e.price / s.lastTradePrice);
           s.ewmaVar = Number.isNaN(s.ewmaVar) ? r * r : LAMBDA * s.ewmaVar + (1 - LAMBDA) * r * r;
@@ -164,4 +215,19 @@ export class CheckEngine {
     this.count -= evicted;
     return evicted;
   }
+}
+
+/**
+ * Applies a book event to the stream's book before the checks run (Q5 compares the venue's
+ * checksum with the book after the update; M4, M5 look at it). Deltas apply only to a synced
+ * book and only when newer than what it holds (Binance: updates the snapshot already covers are
+ * skipped); a delta that breaks the sequence is caught by Q1/Q3/Q4, which unsync the book.
+ */
+function applyBook(e: BookEvent, s: SymbolState): void {
+  if (e.action === 'snapshot') {
+    s.orderBook().applySnapshot(e.bids, e.asks);
+    return;
+  }
+  if (!s.bookSynced || (e.seq !== 0 && e.seq <= s.bookSeq)) return;
+  s.orderBook().applyDelta(e.bids, e.asks);
 }

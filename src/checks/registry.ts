@@ -24,20 +24,39 @@ import { returnZScore } from './catalog/a2-return-zscore.js';
 import { liquidationBurst } from './catalog/c1-liquidation-burst.js';
 import { oneSidedLiquidations } from './catalog/c2-one-sided-liquidations.js';
 import { fastMove } from './catalog/c4-fast-move.js';
+import { liquidationSide } from './catalog/v6-liquidation-side.js';
+import { streamSilence } from './catalog/t5-silence.js';
+import { quoteSequence } from './catalog/q2-quote-sequence.js';
+import { bookChecksum } from './catalog/q5-book-checksum.js';
+import { spikeRevert } from './catalog/a3-spike-revert.js';
+import { volumeSpike } from './catalog/a4-volume-spike.js';
+import { messageRate } from './catalog/a5-message-rate.js';
+import { frozenPrice } from './catalog/a6-frozen-price.js';
+import { venueDeviation } from './catalog/x1-venue-deviation.js';
+import { referenceQuorum } from './catalog/x2-reference-quorum.js';
+import { tradeVsReference } from './catalog/x3-trade-vs-reference.js';
+import { perpVsIndex } from './catalog/x4-perp-vs-index.js';
+import { oneSidedBook } from './catalog/m4-one-sided-book.js';
+import { depthCollapse } from './catalog/m5-depth-collapse.js';
+import { takerImbalance } from './catalog/c3-taker-imbalance.js';
+import { volatilityBurst } from './catalog/c5-volatility-burst.js';
+import { marketBreadth } from './catalog/c6-market-breadth.js';
 
 /**
  * Every check the workers run, in evaluation order. Schema checks (S1-S4: decodes, required
  * fields, finite numbers, enumerations) run in the decoder: a message that fails them never
- * becomes an event and goes to the dead-letter topic. T7 runs first: it restarts baselines.
+ * becomes an event and goes to the dead-letter topic. T7 runs first: it restarts baselines;
+ * C6 runs after C4, whose measured move it reads.
  */
 export const ALL_CHECKS: readonly Check[] = [
   gapReset,
-  positivePrice, positiveSize, notionalLimit, priceBand, offBookPrint,
-  timestampRange, clockSkew, lateData, outOfOrder, staleOnSubscribe,
-  binanceDepthSequence, prevSeqContinuity, sequenceBackwards, duplicateTrade, tradeIdGap, deltaBeforeSnapshot,
-  crossedBook, tradeOutsideQuote, spreadBlowout,
-  madOutlier, returnZScore,
-  liquidationBurst, oneSidedLiquidations, fastMove,
+  positivePrice, positiveSize, notionalLimit, priceBand, liquidationSide, offBookPrint,
+  timestampRange, clockSkew, lateData, outOfOrder, streamSilence, staleOnSubscribe,
+  binanceDepthSequence, quoteSequence, prevSeqContinuity, sequenceBackwards, bookChecksum, duplicateTrade, tradeIdGap, deltaBeforeSnapshot,
+  crossedBook, tradeOutsideQuote, spreadBlowout, oneSidedBook, depthCollapse,
+  madOutlier, returnZScore, spikeRevert, volumeSpike, messageRate, frozenPrice,
+  venueDeviation, referenceQuorum, tradeVsReference, perpVsIndex,
+  liquidationBurst, oneSidedLiquidations, takerImbalance, fastMove, volatilityBurst, marketBreadth,
 ];
 
 export function checkByBit(bit: number): Check | undefined {

@@ -1,4 +1,6 @@
 import type { Thresholds } from './check.js';
+import { OrderBook } from './book.js';
+import type { SharedReference } from './reference.js';
 
 const TYPE_INDEX = { trade: 0, quote: 1, liquidation: 2, book: 3 } as const;
 export function typeIndex(type: keyof typeof TYPE_INDEX): number {
@@ -28,7 +30,51 @@ export class NumberRing {
   }
 }
 
+/**
+ * Extreme (max or min) of the values of a sliding time window: a monotonic deque in fixed
+ * arrays, amortized O(1) per push and query. Holds at most `capacity` entries (the oldest
+ * fall out first).
+ */
+export class MonotonicWindow {
+  private readonly times: Float64Array;
+  private readonly values: Float64Array;
+  private head = 0;
+  private count = 0;
+  constructor(private readonly capacity: number, private readonly keepMax: boolean) {
+    this.times = new Float64Array(capacity);
+    this.values = new Float64Array(capacity);
+  }
+  push(ts: number, v: number): void {
+    const cap = this.capacity;
+    while (this.count > 0) {
+      const tail = (this.head + this.count - 1) % cap;
+      const t = this.values[tail]!;
+      if (this.keepMax ? t > v : t < v) break;
+      this.count--;
+    }
+    if (this.count === cap) { this.head = (this.head + 1) % cap; this.count--; }
+    const at = (this.head + this.count) % cap;
+    this.times[at] = ts;
+    this.values[at] = v;
+    this.count++;
+  }
+  /** Extreme of the values at or after `fromTs`; NaN when none. */
+  extreme(fromTs: number): number {
+    while (this.count > 0 && this.times[this.head]! < fromTs) {
+      this.head = (this.head + 1) % this.capacity;
+      this.count--;
+    }
+    return this.count > 0 ? this.values[this.head]! : NaN;
+  }
+  clear(): void {
+    this.head = 0;
+    this.count = 0;
+  }
+}
+
 const WINDOW = 50;
+const GAP_WINDOW = 64;
+const FLOW_SECONDS = 60;
 const ID_WINDOW = 1024;
 const LIQ_WINDOW = 512;
 const MOVE_WINDOW = 1024;
@@ -77,11 +123,74 @@ export class SymbolState {
   readonly liqNotional = new NumberRing(LIQ_WINDOW);
   liqRunSide = 0;
   liqRunLength = 0;
-  // Monotonic deque of (time, price) with decreasing prices: its head is the window's high.
-  private readonly dqTimes = new Float64Array(MOVE_WINDOW);
-  private readonly dqPrices = new Float64Array(MOVE_WINDOW);
-  private dqHead = 0;
-  private dqCount = 0;
+  /** Highest and lowest trade prices of the fast-move window (C4). */
+  readonly high = new MonotonicWindow(MOVE_WINDOW, true);
+  readonly low = new MonotonicWindow(MOVE_WINDOW, false);
+  /** Signed move over C4's window, bp (negative: down from the high); NaN before any. */
+  moveBp = NaN;
+
+  // raw trade prices (every trade not rejected, outliers included): spike-and-revert (A3)
+  rawPrice1 = NaN;
+  rawPrice0 = NaN;
+  rawTs1 = 0;
+
+  // liquidation consistency (V6) uses bid/ask above; quote sequence (Q2)
+  lastQuoteId = -1;
+
+  // book (Q5 checksums, M4, M5): built on the first book event
+  book: OrderBook | undefined;
+  readonly depthSamples = new NumberRing(WINDOW);
+  depthSampleSec = 0;
+  depthMedian = NaN;
+
+  // silence (T5): receive-time gaps; the learned silence limit, µs
+  readonly recvGaps = new NumberRing(GAP_WINDOW);
+  gapsSinceMedian = 0;
+  silenceUs = 0;
+
+  // volume spike (A4): notional of the current second, history of busy seconds
+  volumeSec = 0;
+  volumeNotional = 0;
+  readonly volumeHistory = new NumberRing(FLOW_SECONDS);
+  volumeMedian = NaN;
+
+  // message rate (A5): count in the current receive second, EWMA baseline per second
+  rateSec = 0;
+  rateCount = 0;
+  rateBaseline = NaN;
+  rateSeconds = 0;
+
+  // frozen price (A6)
+  frozenPrice = NaN;
+  frozenSinceTs = 0;
+  frozenCount = 0;
+  frozenRef = NaN;
+
+  // taker flow (C3): buy / sell notional per second of the last minute
+  readonly buyFlow = new Float64Array(FLOW_SECONDS);
+  readonly sellFlow = new Float64Array(FLOW_SECONDS);
+  flowSec = 0;
+  buySum = 0;
+  sellSum = 0;
+  flowNormal = NaN;
+  flowSeconds = 0;
+
+  // volatility (C5): exponentially decayed sums of squared returns, fast and slow
+  rvFast = 0;
+  rvSlow = 0;
+  rvTs = 0;
+  rvReturns = 0;
+  rvFirstTs = 0;
+  rvFastNext = 0;
+  rvSlowNext = 0;
+  rvPending = false;
+
+  // cross-venue reference (X1-X4, A6, C6, T5's timer half)
+  ref: SharedReference | undefined;
+  refInstrument = -1;
+  refEntry = -1;
+  spotInstrument = -1;
+  isPerp = false;
 
   /** What the last failing check measured, and its limit (for the cascade stream and tests). */
   lastValue = 0;
@@ -99,27 +208,15 @@ export class SymbolState {
     return true;
   }
 
-  /** Adds a trade to the high-water deque (amortized O(1)). */
+  /** Adds a trade to the fast-move windows (amortized O(1)). */
   pushPrice(ts: number, price: number): void {
-    while (this.dqCount > 0) {
-      const tail = (this.dqHead + this.dqCount - 1) % MOVE_WINDOW;
-      if (this.dqPrices[tail]! > price) break;
-      this.dqCount--;
-    }
-    if (this.dqCount === MOVE_WINDOW) { this.dqHead = (this.dqHead + 1) % MOVE_WINDOW; this.dqCount--; }
-    const at = (this.dqHead + this.dqCount) % MOVE_WINDOW;
-    this.dqTimes[at] = ts;
-    this.dqPrices[at] = price;
-    this.dqCount++;
+    this.high.push(ts, price);
+    this.low.push(ts, price);
   }
 
-  /** Highest trade price at or after `fromTs`; NaN when none. */
-  windowHigh(fromTs: number): number {
-    while (this.dqCount > 0 && this.dqTimes[this.dqHead]! < fromTs) {
-      this.dqHead = (this.dqHead + 1) % MOVE_WINDOW;
-      this.dqCount--;
-    }
-    return this.dqCount > 0 ? this.dqPrices[this.dqHead]! : NaN;
+  /** The order book, created on the stream's first book event. */
+  orderBook(): OrderBook {
+    return (this.book ??= new OrderBook());
   }
 
   /** Resets the statistical baselines (after a gap the next prints would look like jumps). */
@@ -129,8 +226,21 @@ export class SymbolState {
     this.ewmaVar = NaN;
     this.returnsSeen = 0;
     this.lastTradePrice = NaN;
-    this.dqHead = 0;
-    this.dqCount = 0;
+    this.high.clear();
+    this.low.clear();
+    this.moveBp = NaN;
+    this.rawPrice0 = NaN;
+    this.rawPrice1 = NaN;
+    this.volumeHistory.clear();
+    this.volumeMedian = NaN;
+    this.depthSamples.clear();
+    this.depthMedian = NaN;
+    this.frozenPrice = NaN;
+    this.rvFast = 0;
+    this.rvSlow = 0;
+    this.rvReturns = 0;
+    this.rvFirstTs = 0;
+    this.rvTs = 0;
   }
 }
 

@@ -135,7 +135,13 @@ function validateBook(e: Record<string, unknown>): string | null {
   if (!optionalInteger(e, 'prevSeq')) return 'prevSeq must be an integer';
   if (!optionalInteger(e, 'firstSeq')) return 'firstSeq must be an integer';
   if (!optionalInteger(e, 'checksum')) return 'checksum must be an integer';
+  if (!optionalInteger(e, 'priceDp') || !optionalInteger(e, 'sizeDp')) return 'priceDp and sizeDp must be integers';
+  if (outOfRange(e.priceDp, 0, 12) || outOfRange(e.sizeDp, 0, 12)) return 'priceDp and sizeDp must be within 0..12';
   if (!validateLevels(e.bids)) return 'bids must be [price, size] pairs';
   if (!validateLevels(e.asks)) return 'asks must be [price, size] pairs';
   return null;
+}
+
+function outOfRange(v: unknown, min: number, max: number): boolean {
+  return typeof v === 'number' && (v < min || v > max);
 }

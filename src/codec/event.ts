@@ -73,6 +73,9 @@ export interface BookEvent extends EventBase {
   firstSeq?: number;
   /** Venue checksum of the book after this update (Kraken, OKX: CRC32). */
   checksum?: number;
+  /** Decimal places the venue prints prices / sizes with (Kraken: its checksum is over those digits). */
+  priceDp?: number;
+  sizeDp?: number;
   bids: Level[];
   asks: Level[];
 }

@@ -38,6 +38,8 @@ export class KrakenNormalizer implements Normalizer {
     let snapshot = false;
     let checksum: number | undefined;
     let newest = 0;
+    let priceDp = -1;
+    let sizeDp = -1;
     const bids: Level[] = [];
     const asks: Level[] = [];
     const take = (levelsRaw: unknown, into: Level[]) => {
@@ -45,6 +47,7 @@ export class KrakenNormalizer implements Normalizer {
       for (const l of levelsRaw) {
         if (!Array.isArray(l)) continue;
         into.push([num(l[0]), num(l[1])]);
+        if (priceDp < 0) { priceDp = decimals(l[0]); sizeDp = decimals(l[1]); }
         const t = secondsToUs(l[2]);
         if (t > newest) newest = t;
       }
@@ -60,7 +63,8 @@ export class KrakenNormalizer implements Normalizer {
     // its newest level's.
     out.push({
       v: 1, type: 'book', venue: this.venue, symbol, ts: !snapshot && newest > 0 ? newest : recvTsUs, recvTs: recvTsUs,
-      action: snapshot ? 'snapshot' : 'delta', seq: 0, ...(checksum === undefined ? {} : { checksum }), bids, asks,
+      action: snapshot ? 'snapshot' : 'delta', seq: 0, ...(checksum === undefined ? {} : { checksum }),
+      ...(priceDp < 0 ? {} : { priceDp, sizeDp }), bids, asks,
     });
   }
 
@@ -80,6 +84,13 @@ export class KrakenNormalizer implements Normalizer {
       }
     }
   }
+}
+
+/** Decimal places of a number as the venue printed it ("5541.30000" -> 5). */
+function decimals(v: unknown): number {
+  if (typeof v !== 'string') return -1;
+  const dot = v.indexOf('.');
+  return dot < 0 ? 0 : Math.min(12, v.length - dot - 1);
 }
 
 function isoUs(v: unknown, fallback: number): number {

@@ -1,6 +1,9 @@
 import type { MarketEvent } from '../codec/event.js';
 import type { CheckOutcome } from '../checks/engine.js';
 
+/** The parts of a check outcome a row stores. */
+export type VerdictFields = Pick<CheckOutcome, 'verdict' | 'failedLo' | 'failedHi' | 'score'>;
+
 /**
  * Columns of the event table, in COPY order. Kept beside the encoder so the two cannot drift;
  * `src/db/migrate.ts` creates the table from the same list.
@@ -72,7 +75,7 @@ function checkBits(lo: number, hi: number): string {
 }
 
 /** One COPY text row (with its newline) for an event and its verdict. */
-export function encodeCopyRow(e: MarketEvent, o: CheckOutcome, partition: number, offset: number): string {
+export function encodeCopyRow(e: MarketEvent, o: VerdictFields, partition: number, offset: number): string {
   let eventId = NULL;
   let side = NULL;
   let price = NULL, size = NULL, bid = NULL, bidSize = NULL, ask = NULL, askSize = NULL;
@@ -97,7 +100,7 @@ export function encodeCopyRow(e: MarketEvent, o: CheckOutcome, partition: number
       eventId = String(e.seq);
       side = e.action;
       seq = String(e.seq); prevSeq = int(e.prevSeq);
-      payload = copyText(JSON.stringify({ firstSeq: e.firstSeq, checksum: e.checksum, bids: e.bids, asks: e.asks }));
+      payload = copyText(JSON.stringify({ firstSeq: e.firstSeq, checksum: e.checksum, priceDp: e.priceDp, sizeDp: e.sizeDp, bids: e.bids, asks: e.asks }));
       break;
   }
   return formatTimestampUs(e.ts) + '\t' + formatTimestampUs(e.recvTs) + '\t' + copyText(e.venue) + '\t' + copyText(e.symbol)

@@ -15,7 +15,7 @@ function run(events: MarketEvent[]): { failed: string[][]; rejected: number } {
   const failed = events.map((e) => {
     const o = engine.evaluate(e, 0);
     if (o.verdict === Verdict.REJECTED) rejected++;
-    return ALL_CHECKS.filter((c) => (o.failedLo >>> c.bit) & 1).map((c) => c.id);
+    return ALL_CHECKS.filter((c) => (c.bit < 32 ? (o.failedLo >>> c.bit) & 1 : (o.failedHi >>> (c.bit - 32)) & 1)).map((c) => c.id);
   });
   return { failed, rejected };
 }
@@ -39,14 +39,17 @@ describe('checks on the real recordings', () => {
   // Negative controls: the recordings hold no invalid data. What they do raise is expected:
   // Q8 = Binance depth deltas that arrive before the REST snapshot (the documented procedure
   // buffers them); T3/T6 = Coinbase and OKX replaying trades up to 107 s old at subscribe;
-  // M2 = trades printing outside a lagging quote.
+  // M2 = trades printing outside a lagging quote; T5 = real silences of illiquid Binance
+  // streams (BLZ-ETH 7.4 s and 6.0 s, RUNE-EUR 19 s without an event); A4 = real volume bursts
+  // (CTK-USDT seconds of $3-5k against a median second of $10; OKX BTC-USDT on 2022-05-13,
+  // 200x its median second). No book checksum fails (Q5 verifies every Kraken and OKX update).
   const expected: Record<string, Record<string, number>> = {
-    BINANCE: { Q8: 4 },
-    BINANCE_FUTURES: { Q8: 4 },
+    BINANCE: { Q8: 4, T5: 3 },
+    BINANCE_FUTURES: { Q8: 4, A4: 9 },
     BYBIT: {},
     COINBASE: { T3: 14, T6: 7, M2: 1 },
     KRAKEN: {},
-    OKX: { T3: 4, T6: 2, M2: 40 },
+    OKX: { T3: 4, T6: 2, M2: 40, A4: 7 },
   };
   for (const [venue, flags] of Object.entries(expected)) {
     it(`${venue}: rejects nothing; raises only the expected flags`, (t) => {
@@ -137,4 +140,46 @@ describe('checks on the real recordings', () => {
       assert.deepEqual(newFirings('T3', futures, base.failed, mutated, r.failed), [i]);
     });
   });
+  describe('book checksums: a corrupted level fails Q5 on exactly that update', () => {
+    for (const venue of ['KRAKEN', 'OKX']) {
+      it(`${venue}: a level inside the checksummed top of the book, its size changed`, (t) => {
+        if (!available) { t.skip('no recordings'); return; }
+        const events = venueEvents(venue);
+        const base = run(events);
+        const top = venue === 'KRAKEN' ? 10 : 25;
+        // The first clean delta (after the first 50 events) whose first bid is inside the top of
+        // the book the checks rebuilt: changing its size must change the checksum.
+        const engine = new CheckEngine(ALL_CHECKS);
+        let target = -1;
+        for (let i = 0; i < events.length && target < 0; i++) {
+          const e = events[i]!;
+          if (i > 50 && e.type === 'book' && e.action === 'delta' && e.checksum !== undefined && e.bids.length > 0 && e.bids[0]![1] > 0 && base.failed[i]!.length === 0) {
+            const book = engine.state(e.venue, e.symbol).book!;
+            const prices = Array.from(book.bids.prices.subarray(0, Math.min(top - 1, book.bids.length)));
+            if (prices.length > 0 && e.bids[0]![0] >= prices[prices.length - 1]!) target = i;
+          }
+          engine.evaluate(e, 0);
+        }
+        assert.ok(target > 0, 'a delta to corrupt');
+        const mutated = events.map((e) => e);
+        const b = clone(events[target]!) as BookEvent;
+        b.bids = [[b.bids[0]![0], b.bids[0]![1] * 2], ...b.bids.slice(1)];
+        mutated[target] = b;
+        const r = run(mutated);
+        assert.deepEqual(r.failed.map((ids, j) => (ids.includes('Q5') ? j : -1)).filter((j) => j >= 0), [target]);
+        assert.equal(r.rejected, 0, 'a checksum failure unsyncs the book; it rejects nothing');
+      });
+    }
+  });
+
+  it('a best bid/ask replayed later: Q2 on the copy only', (t) => {
+    if (!available) { t.skip('no recordings'); return; }
+    const events = venueEvents('BINANCE_FUTURES');
+    const i = events.findIndex((e, j) => e.type === 'quote' && j > 100);
+    const copyAt = i + 40;
+    const mutated = [...events.slice(0, copyAt), clone(events[i]!), ...events.slice(copyAt)];
+    const r = run(mutated);
+    assert.deepEqual(r.failed.map((ids, j) => (ids.includes('Q2') ? j : -1)).filter((j) => j >= 0), [copyAt]);
+  });
 });
+

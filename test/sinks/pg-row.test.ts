@@ -19,7 +19,7 @@ describe('COPY row encoding', () => {
   it('writes one field per column, NULLs as \\N, and a 64-bit check set', () => {
     const row = encodeCopyRow(
       { v: 1, type: 'trade', venue: 'okx', symbol: 'BTC-USDT', ts: 1_000_000, recvTs: 2_000_000, id: 't\t1', price: 1.5, size: 2, side: '' },
-      { verdict: Verdict.FLAGGED, failedLo: 0x80000000, failedHi: 1, score: 0.75, resync: false }, 3, 1234);
+      { verdict: Verdict.FLAGGED, failedLo: 0x80000000, failedHi: 1, score: 0.75 }, 3, 1234);
     assert.ok(row.endsWith('\n'));
     const fields = row.slice(0, -1).split('\t');
     assert.equal(fields.length, EVENT_COLUMN_NAMES.length);

@@ -1,0 +1,31 @@
+import { threshold, type Check } from '../check.js';
+import { ringMedian } from '../state.js';
+
+export const depthCollapse: Check = {
+  id: 'M5', bit: 38, group: 'microstructure', severity: 'flag', keeps: 'one depth sample per second for the last 50 seconds (and the book)',
+  description: 'depth within bandPct of the mid (notional, both sides) below 1 / factor of its median over the last 50 sampled seconds',
+  thresholds: {
+    bandPct: threshold(1, 'band around the mid, percent', 0.01, 50),
+    factor: threshold(5, 'collapse: depth below median / factor', 1),
+    minSamples: threshold(20, 'sampled seconds needed before the check applies', 5, 50),
+  },
+  evaluate(e, s, t) {
+    if (e.type !== 'book' || s.book === undefined || (e.action === 'delta' && !s.bookSynced)) return false;
+    const mid = s.book.mid();
+    if (!(mid > 0)) return false;
+    const band = t.bandPct! / 100;
+    const depth = (s.book.bids.sizeWithin(mid * (1 - band), mid) + s.book.asks.sizeWithin(mid, mid * (1 + band))) * mid;
+    const collapsed = s.depthSamples.size >= t.minSamples! && s.depthMedian > 0 && depth * t.factor! < s.depthMedian;
+    const sec = Math.floor(e.ts / 1_000_000);
+    // One sample per second (book updates within a second are one observation); a collapsed
+    // depth stays out of the baseline it is judged against.
+    if (sec > s.depthSampleSec && !collapsed) {
+      s.depthSampleSec = sec;
+      s.depthSamples.push(depth);
+      s.depthMedian = ringMedian(s.depthSamples, s.sortScratch);
+    }
+    if (!collapsed) return false;
+    s.lastValue = depth / s.depthMedian; s.lastThreshold = 1 / t.factor!;
+    return true;
+  },
+};

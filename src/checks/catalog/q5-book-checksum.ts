@@ -1,0 +1,24 @@
+import type { Check } from '../check.js';
+import { krakenChecksum, okxChecksum } from '../book.js';
+
+export const bookChecksum: Check = {
+  id: 'Q5', bit: 28, group: 'sequence', severity: 'resync', keeps: 'the order book (snapshot + deltas, depth as the snapshot\'s)',
+  description: 'book checksum: the book rebuilt from snapshot and deltas must match the venue\'s CRC32 (Kraken: top 10, printed digits; OKX: top 25, interleaved, signed)',
+  thresholds: {},
+  evaluate(e, s) {
+    if (e.type !== 'book' || e.checksum === undefined || s.book === undefined) return false;
+    if (e.action === 'delta' && !s.bookSynced) return false;
+    let ours: number;
+    if (e.venue === 'kraken') {
+      if (e.priceDp === undefined || e.sizeDp === undefined) return false;
+      ours = krakenChecksum(s.book, e.priceDp, e.sizeDp);
+    } else if (e.venue === 'okx') {
+      ours = okxChecksum(s.book);
+    } else {
+      return false;
+    }
+    if (ours === e.checksum) return false;
+    s.lastValue = ours; s.lastThreshold = e.checksum;
+    return true;
+  },
+};

@@ -1,0 +1,22 @@
+import { threshold, type Check } from '../check.js';
+
+export const perpVsIndex: Check = {
+  id: 'X4', bit: 36, group: 'cross-venue', severity: 'flag', keeps: 'reads the shared reference of the spot instrument',
+  description: 'perpetual swap price (trade, or quote mid) farther than maxBp from its index: the median of the spot venues\' prices of the same pair',
+  thresholds: {
+    maxBp: threshold(100, 'basis that flags, bp', 1),
+    maxAgeMs: threshold(2_000, 'spot prices older than this (exchange time) are left out', 1),
+    minVenues: threshold(2, 'spot venues needed for an index', 1, 8),
+  },
+  evaluate(e, s, t) {
+    if (!s.isPerp || s.ref === undefined || s.spotInstrument < 0) return false;
+    const price = e.type === 'trade' ? e.price : e.type === 'quote' ? (e.bid + e.ask) / 2 : NaN;
+    if (!(price > 0)) return false;
+    const q = s.ref.median(s.spotInstrument, -1, e.ts, t.maxAgeMs! * 1000);
+    if (q.venues < t.minVenues!) return false;
+    const basisBp = (Math.abs(price - q.median) / q.median) * 10_000;
+    if (basisBp <= t.maxBp!) return false;
+    s.lastValue = basisBp; s.lastThreshold = t.maxBp!;
+    return true;
+  },
+};

@@ -1,0 +1,355 @@
+import { TextDecoder, TextEncoder } from 'node:util';
+
+/**
+ * The cross-venue reference: one table in a SharedArrayBuffer that every worker thread (and the
+ * main thread) maps. Each venue's stream of an instrument has one entry, written only by the
+ * worker that owns the stream's partition (a symbol is the Kafka key, so a venue's symbol is in
+ * one partition); every worker reads the other venues' entries of the instrument to build the
+ * median the cross-venue checks compare with. Writes and reads go through a per-entry seqlock, so
+ * a reader never sees a half-written entry and nobody ever blocks.
+ *
+ * Why shared memory: the alternative, broadcasting each price change to every worker by
+ * message, costs a structured clone and an event-loop turn per update per worker, and a reader
+ * would see prices as of its last drained message; here a publish is a few stores and a read a
+ * few loads (see bench/checks-results.md for both measured).
+ *
+ * Instruments are keyed by the symbol for spot (`BTC-USDT`) and by `BASE-QUOTE:perp` for
+ * perpetual swaps, so USDT and USD books are not mixed (a stablecoin off its peg would look like
+ * every venue deviating). Dated futures get their own key and no spot comparison.
+ *
+ * The table is bounded: `capacity` instruments x 8 venues. Instrument and venue slots are
+ * claimed once (compare-and-swap on a hash) and never freed; when the table is full, a new
+ * instrument is not covered by the cross-venue and silence checks (`full` counts them).
+ *
+ * The main thread's `sweep` (on a timer) finds streams gone silent (T5) and computes the
+ * market-wide breadth of fast moves (C6), which it writes back into the header.
+ */
+
+export const MAX_VENUES = 8;
+const NAME_BYTES = 48;
+
+// Int32 header cells
+const H_CAPACITY = 0;
+const H_FULL = 1;
+const HEADER_I32 = 4;
+// Float64 header cells
+const F_BREADTH_DOWN = 0;
+const F_BREADTH_UP = 1;
+const F_ACTIVE = 2;
+const F_SWEPT_AT = 3;
+const HEADER_F64 = 4;
+
+/** Float64 fields of an entry. */
+const PRICE = 0; // last mid (or trade price when the venue sends no quotes)
+const TS = 1; // exchange time of that price, µs
+const SEEN = 2; // wall time the worker last processed an event of the stream, µs
+const SILENCE = 3; // how long without events makes the stream silent, µs (learned per stream)
+const MOVE = 4; // signed move over the fast-move window, bp
+const EXCLUDED = 5; // 1 while X1 keeps the venue out of the reference
+const FIELDS = 6;
+
+export type InstrumentKind = 'spot' | 'perp' | 'dated';
+
+const PERP_VENUES = new Set(['binance-futures', 'bybit']);
+const DATED = /-\d{6}$/;
+
+/** What kind of instrument a venue's symbol is (schema symbols are `BASE-QUOTE[-SWAP|-YYMMDD]`). */
+export function instrumentKind(venue: string, symbol: string): InstrumentKind {
+  if (symbol.endsWith('-SWAP') || symbol.endsWith('-PERP') || PERP_VENUES.has(venue)) return 'perp';
+  return DATED.test(symbol) ? 'dated' : 'spot';
+}
+
+/** The instrument key the reference groups venues by. */
+export function instrumentKey(venue: string, symbol: string): string {
+  const kind = instrumentKind(venue, symbol);
+  if (kind !== 'perp') return symbol;
+  const parts = symbol.split('-');
+  return `${parts[0]}-${parts[1] ?? ''}:perp`;
+}
+
+/** The spot instrument a perpetual tracks (its index), or '' when not a perpetual. */
+export function spotKeyOf(venue: string, symbol: string): string {
+  if (instrumentKind(venue, symbol) !== 'perp') return '';
+  const parts = symbol.split('-');
+  return `${parts[0]}-${parts[1] ?? ''}`;
+}
+
+function fnv1a(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0 || 1;
+}
+
+/** A silence the sweep found (reused objects: copy what you keep). */
+export interface SilenceAlert {
+  venue: string;
+  symbol: string;
+  silentMs: number;
+  thresholdMs: number;
+}
+
+export interface ReferenceQuote {
+  /** Median price of the fresh, non-excluded venues; NaN when fewer than asked. */
+  median: number;
+  /** How many venues made it. */
+  venues: number;
+}
+
+export class SharedReference {
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  private readonly header: Int32Array;
+  private readonly headerF: Float64Array;
+  private readonly venueKeys: Int32Array;
+  private readonly venueNames: Uint8Array;
+  private readonly keys: Int32Array;
+  private readonly seqs: Int32Array;
+  private readonly fields: Float64Array;
+  private readonly names: Uint8Array;
+  private readonly scratch = new Float64Array(MAX_VENUES);
+  /** Result of `median` (reused). */
+  readonly quote: ReferenceQuote = { median: NaN, venues: 0 };
+  // Main thread only: which entries the sweep already reported silent.
+  private alerted: Uint8Array | undefined;
+  private readonly alerts: SilenceAlert[] = [];
+  private readonly decoder = new TextDecoder();
+
+  static create(capacity: number): SharedReference {
+    const bytes = SharedReference.bytesFor(capacity);
+    const buffer = new SharedArrayBuffer(bytes);
+    new Int32Array(buffer, 0, HEADER_I32)[H_CAPACITY] = capacity;
+    return new SharedReference(buffer);
+  }
+
+  private static bytesFor(capacity: number): number {
+    const entries = capacity * MAX_VENUES;
+    return HEADER_I32 * 4 + HEADER_F64 * 8 + MAX_VENUES * 8 + MAX_VENUES * NAME_BYTES + capacity * 8 + entries * 4 + entries * FIELDS * 8 + entries * NAME_BYTES;
+  }
+
+  /** Maps a table created by `create` (in this thread or another). */
+  constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.header = new Int32Array(buffer, 0, HEADER_I32);
+    this.capacity = this.header[H_CAPACITY]!;
+    const entries = this.capacity * MAX_VENUES;
+    let at = HEADER_I32 * 4;
+    this.headerF = new Float64Array(buffer, at, HEADER_F64); at += HEADER_F64 * 8;
+    this.fields = new Float64Array(buffer, at, entries * FIELDS); at += entries * FIELDS * 8;
+    this.venueKeys = new Int32Array(buffer, at, MAX_VENUES * 2); at += MAX_VENUES * 8;
+    this.keys = new Int32Array(buffer, at, this.capacity * 2); at += this.capacity * 8;
+    this.seqs = new Int32Array(buffer, at, entries); at += entries * 4;
+    this.venueNames = new Uint8Array(buffer, at, MAX_VENUES * NAME_BYTES); at += MAX_VENUES * NAME_BYTES;
+    this.names = new Uint8Array(buffer, at, entries * NAME_BYTES);
+  }
+
+  /** Instruments the table could not take. */
+  get full(): number {
+    return Atomics.load(this.header, H_FULL);
+  }
+
+  // ---- slots ------------------------------------------------------------------------------
+
+  /** Claims (or finds) the slot of a string in an open-addressing table of (h1, h2) pairs. */
+  private claim(table: Int32Array, slots: number, name: string): number {
+    const h1 = fnv1a(name, 0x811c9dc5);
+    const h2 = fnv1a(name, 0x9e3779b9);
+    let i = (h1 >>> 0) % slots;
+    for (let probe = 0; probe < slots; probe++, i = (i + 1) % slots) {
+      const seen = Atomics.compareExchange(table, 2 * i, 0, h1);
+      if (seen === 0) {
+        Atomics.store(table, 2 * i + 1, h2);
+        return i;
+      }
+      if (seen !== h1) continue;
+      // Someone claimed it with our h1: wait for its h2 (stored right after the claim).
+      let other = Atomics.load(table, 2 * i + 1);
+      while (other === 0) other = Atomics.load(table, 2 * i + 1);
+      if (other === h2) return i;
+    }
+    return -1;
+  }
+
+  /** Instrument slot of a key, -1 when the table is full. */
+  instrument(key: string): number {
+    const i = this.claim(this.keys, this.capacity, key);
+    if (i < 0) Atomics.add(this.header, H_FULL, 1);
+    return i;
+  }
+
+  /** Entry of a venue's stream of an instrument (writes its names once), -1 when none. */
+  entry(instrument: number, venue: string, symbol: string): number {
+    if (instrument < 0) return -1;
+    const v = this.claim(this.venueKeys, MAX_VENUES, venue);
+    if (v < 0) return -1;
+    writeName(this.venueNames, v * NAME_BYTES, venue);
+    const e = instrument * MAX_VENUES + v;
+    writeName(this.names, e * NAME_BYTES, symbol);
+    return e;
+  }
+
+  // ---- writer (the worker owning the stream) ------------------------------------------------
+
+  /** Publishes the stream's price and liveness; seqlock: odd while writing. */
+  publish(entry: number, price: number, ts: number, seenUs: number, silenceUs: number, moveBp: number): void {
+    if (entry < 0) return;
+    const seqs = this.seqs;
+    const f = this.fields;
+    const at = entry * FIELDS;
+    Atomics.add(seqs, entry, 1);
+    if (price > 0) { f[at + PRICE] = price; f[at + TS] = ts; }
+    f[at + SEEN] = seenUs;
+    f[at + SILENCE] = silenceUs;
+    if (!Number.isNaN(moveBp)) f[at + MOVE] = moveBp;
+    Atomics.add(seqs, entry, 1);
+  }
+
+  setExcluded(entry: number, excluded: boolean): void {
+    if (entry < 0) return;
+    Atomics.add(this.seqs, entry, 1);
+    this.fields[entry * FIELDS + EXCLUDED] = excluded ? 1 : 0;
+    Atomics.add(this.seqs, entry, 1);
+  }
+
+  isExcluded(entry: number): boolean {
+    return entry >= 0 && this.fields[entry * FIELDS + EXCLUDED] === 1;
+  }
+
+  // ---- readers --------------------------------------------------------------------------------
+
+  /**
+   * Median price of an instrument's venues other than `self` whose price is within `maxAgeUs`
+   * of `ts` (exchange time, so replays behave like live data) and not excluded. Result in `quote`.
+   */
+  median(instrument: number, self: number, ts: number, maxAgeUs: number): ReferenceQuote {
+    const q = this.quote;
+    q.median = NaN;
+    q.venues = 0;
+    if (instrument < 0) return q;
+    const scratch = this.scratch;
+    let n = 0;
+    const first = instrument * MAX_VENUES;
+    for (let e = first; e < first + MAX_VENUES; e++) {
+      if (e === self) continue;
+      const price = this.readFresh(e, ts, maxAgeUs);
+      if (!(price > 0)) continue;
+      let j = n - 1;
+      while (j >= 0 && scratch[j]! > price) { scratch[j + 1] = scratch[j]!; j--; }
+      scratch[j + 1] = price;
+      n++;
+    }
+    q.venues = n;
+    if (n > 0) q.median = n % 2 === 1 ? scratch[(n - 1) >> 1]! : (scratch[n / 2 - 1]! + scratch[n / 2]!) / 2;
+    return q;
+  }
+
+  /** Venues that ever published a price for the instrument. */
+  knownVenues(instrument: number): number {
+    if (instrument < 0) return 0;
+    let n = 0;
+    const first = instrument * MAX_VENUES;
+    for (let e = first; e < first + MAX_VENUES; e++) if (this.fields[e * FIELDS + TS]! > 0) n++;
+    return n;
+  }
+
+  /** A consistent read of an entry's price when fresh and not excluded; NaN otherwise. */
+  private readFresh(e: number, ts: number, maxAgeUs: number): number {
+    const seqs = this.seqs;
+    const f = this.fields;
+    const at = e * FIELDS;
+    for (;;) {
+      const before = Atomics.load(seqs, e);
+      if ((before & 1) === 1) continue;
+      const price = f[at + PRICE]!;
+      const pts = f[at + TS]!;
+      const excluded = f[at + EXCLUDED]!;
+      if (Atomics.load(seqs, e) !== before) continue;
+      if (!(price > 0) || excluded === 1 || Math.abs(ts - pts) > maxAgeUs) return NaN;
+      return price;
+    }
+  }
+
+  /** Share of active instruments in a fast move down / up, as of the last sweep. */
+  get breadthDown(): number { return this.headerF[F_BREADTH_DOWN]!; }
+  get breadthUp(): number { return this.headerF[F_BREADTH_UP]!; }
+  /** Instruments with fresh data at the last sweep. */
+  get activeInstruments(): number { return this.headerF[F_ACTIVE]!; }
+
+  // ---- the sweep (main thread, on a timer) --------------------------------------------------
+
+  /**
+   * Streams silent for longer than their learned threshold (each reported once per silence) and
+   * the breadth of fast moves: the share of instruments with fresh prices (within `freshUs` of
+   * the newest price in the table) whose move is at least `moveBp` down (or up). Returns the
+   * silences found by this sweep (a reused array).
+   */
+  sweep(nowUs: number, moveBp: number, freshUs: number): readonly SilenceAlert[] {
+    const alerts = this.alerts;
+    alerts.length = 0;
+    const entries = this.capacity * MAX_VENUES;
+    this.alerted ??= new Uint8Array(entries);
+    const f = this.fields;
+    let newest = 0;
+    for (let i = 0; i < this.capacity; i++) {
+      if (Atomics.load(this.keys, 2 * i) === 0) continue;
+      for (let e = i * MAX_VENUES; e < (i + 1) * MAX_VENUES; e++) if (f[e * FIELDS + TS]! > newest) newest = f[e * FIELDS + TS]!;
+    }
+    let active = 0;
+    let down = 0;
+    let up = 0;
+    for (let i = 0; i < this.capacity; i++) {
+      if (Atomics.load(this.keys, 2 * i) === 0) continue;
+      let moves = 0;
+      let sum = 0;
+      for (let e = i * MAX_VENUES; e < (i + 1) * MAX_VENUES; e++) {
+        const at = e * FIELDS;
+        const seen = f[at + SEEN]!;
+        const silence = f[at + SILENCE]!;
+        if (seen > 0 && silence > 0 && nowUs - seen > silence) {
+          if (this.alerted[e] === 0) {
+            this.alerted[e] = 1;
+            alerts.push({ venue: this.venueName(e % MAX_VENUES), symbol: readName(this.names, e * NAME_BYTES, this.decoder), silentMs: Math.round((nowUs - seen) / 1000), thresholdMs: Math.round(silence / 1000) });
+          }
+        } else {
+          this.alerted[e] = 0;
+        }
+        const ts = f[at + TS]!;
+        if (ts > 0 && newest - ts <= freshUs && f[at + EXCLUDED] !== 1) { moves++; sum += f[at + MOVE]!; }
+      }
+      if (moves === 0) continue;
+      active++;
+      const move = sum / moves;
+      if (move <= -moveBp) down++;
+      else if (move >= moveBp) up++;
+    }
+    const h = this.headerF;
+    h[F_BREADTH_DOWN] = active > 0 ? down / active : 0;
+    h[F_BREADTH_UP] = active > 0 ? up / active : 0;
+    h[F_ACTIVE] = active;
+    h[F_SWEPT_AT] = nowUs;
+    return alerts;
+  }
+
+  private venueName(v: number): string {
+    return readName(this.venueNames, v * NAME_BYTES, this.decoder);
+  }
+}
+
+
+const encoder = new TextEncoder();
+
+function writeName(into: Uint8Array, at: number, name: string): void {
+  if (into[at] !== 0) return;
+  const bytes = encoder.encode(name).subarray(0, NAME_BYTES - 1);
+  // Bytes after the first, then the first: a reader that sees a non-zero first byte sees it all.
+  into.set(bytes.subarray(1), at + 1);
+  Atomics.store(into, at, bytes[0] ?? 0);
+}
+
+function readName(from: Uint8Array, at: number, decoder: TextDecoder): string {
+  let end = at;
+  while (end < at + NAME_BYTES && from[end] !== 0) end++;
+  return decoder.decode(from.slice(at, end));
+}
