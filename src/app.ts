@@ -38,6 +38,10 @@ export class App {
       config, log, metrics: this.metrics,
       sinks,
       deadLetters: new DeadLetterProducer(config.kafka, log),
+      onSilence: (a) => {
+        this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
+          .catch((err: Error) => log.warn({ err: err.message }, 'could not publish a silence to the cascade stream'));
+      },
       ...(options.workerFile === undefined ? {} : { workerFile: options.workerFile }),
     });
   }

@@ -3,6 +3,8 @@ import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import { BatchPacker, packedSize } from './batch/pack.js';
 import { VERDICT_NAMES, Verdict } from './codec/event.js';
+import { SharedReference, type SilenceAlert } from './checks/reference.js';
+import { checkById } from './checks/registry.js';
 import type { Config } from './config/schema.js';
 import { ErrorCode, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
@@ -14,6 +16,7 @@ import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
 import { DeadLetterIndex } from './sinks/dead-letter-index.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
+import type { CheckWorkerData } from '../workers/check-worker.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
 
@@ -39,6 +42,8 @@ export interface PipelineParts {
   sinks: SinkDriver[];
   deadLetters: DeadLetterProducer;
   workerFile?: string;
+  /** Told about each stream the sweep finds silent (the timer half of T5). */
+  onSilence?: (alert: SilenceAlert) => void;
 }
 
 /** Counts since start, for the run summary. */
@@ -67,6 +72,11 @@ export class Pipeline {
   /** Last offset committed per partition (`topic[partition]` → offset), for reports. */
   readonly committed = new Map<string, number>();
   private commitTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  /** The cross-venue reference every worker maps; swept here for silences and breadth. */
+  readonly reference: SharedReference;
+  private readonly breadthMoveBp: number;
+  private readonly onSilence: ((alert: SilenceAlert) => void) | undefined;
   private started = false;
   private closing: Promise<void> | null = null;
   private readonly config: Readonly<Config>;
@@ -81,11 +91,14 @@ export class Pipeline {
     this.metrics = parts.metrics;
     this.deadLetters = parts.deadLetters;
     this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log);
+    this.reference = SharedReference.create(parts.config.checks.referenceInstruments);
+    this.breadthMoveBp = parts.config.checks.thresholds.C6?.moveBp ?? checkById('C6')!.thresholds.moveBp!.default;
+    this.onSilence = parts.onSilence;
     this.pool = new CheckWorkerPool({
       filename: parts.workerFile ?? CHECK_WORKER_FILE,
       threads: parts.config.workers.threads,
       taskRetries: parts.config.workers.taskRetries,
-      workerData: { checks: parts.config.checks, symbolIdleMs: parts.config.checks.symbolIdleMs },
+      workerData: { checks: parts.config.checks, symbolIdleMs: parts.config.checks.symbolIdleMs, reference: this.reference.buffer } satisfies CheckWorkerData,
       log: parts.log,
       metrics: parts.metrics,
     });
@@ -118,6 +131,8 @@ export class Pipeline {
     ]);
     this.source.start();
     this.commitTimer = setInterval(() => this.commitConfirmed(), this.config.kafka.commitIntervalMs);
+    this.sweepTimer = setInterval(() => this.sweepReference(), this.config.checks.sweepMs);
+    this.sweepTimer.unref();
     this.started = true;
   }
 
@@ -132,6 +147,21 @@ export class Pipeline {
     for (const s of this.sinks) if (!s.healthy) reasons.push(s.statusText);
     if (this.started && this.source.assigned.length === 0) reasons.push('kafka: no partitions assigned yet');
     return reasons;
+  }
+
+  /**
+   * Streams gone silent are found here, by a timer, not when a message arrives (a silent
+   * stream sends none); the breadth C6 reads is computed here for all instruments at once.
+   */
+  private sweepReference(): void {
+    const alerts = this.reference.sweep(Date.now() * 1000, this.breadthMoveBp, 120_000_000);
+    this.metrics.breadth.set({ direction: 'down' }, this.reference.breadthDown);
+    this.metrics.breadth.set({ direction: 'up' }, this.reference.breadthUp);
+    for (const a of alerts) {
+      this.metrics.silences.inc({ venue: a.venue });
+      this.log.warn({ venue: a.venue, symbol: a.symbol, silentMs: a.silentMs, thresholdMs: a.thresholdMs }, 'stream silent (T5)');
+      this.onSilence?.(a);
+    }
   }
 
   private emptyBatch(): ArrayBuffer {
@@ -409,6 +439,7 @@ export class Pipeline {
     const outcome = await Promise.race([drained, deadline]);
     if (outcome === 'timeout') this.log.warn({ inFlight: this.tracker.inFlight() }, 'close deadline passed; unconfirmed batches will be replayed');
     if (this.commitTimer !== null) clearInterval(this.commitTimer);
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     const points = this.tracker.allCommits();
     try {
       this.source.commitSync(points);

@@ -5,6 +5,7 @@ import { PackedBatch } from '../src/batch/pack.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
 import { DEFAULT_CHECK_CONFIG, type CheckConfig } from '../src/checks/thresholds.js';
+import { SharedReference } from '../src/checks/reference.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
 import { encodeCopyRow } from '../src/sinks/pg-row.js';
 import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.js';
@@ -16,12 +17,49 @@ import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.
  */
 // The pool passes the validated `checks` config section as workerData; tests and benchmarks
 // that call checkBatch in-process get the defaults (or call configureChecks).
-let engine = new CheckEngine(ALL_CHECKS, (Piscina.workerData as { checks?: CheckConfig } | undefined)?.checks ?? DEFAULT_CHECK_CONFIG);
-const idleUs = ((Piscina.workerData as { symbolIdleMs?: number } | undefined)?.symbolIdleMs ?? 3_600_000) * 1000;
+// The cross-venue reference is one SharedArrayBuffer the pool hands every worker (structured
+// clone shares it, never copies).
+export interface CheckWorkerData {
+  checks?: CheckConfig;
+  symbolIdleMs?: number;
+  reference?: SharedArrayBuffer;
+}
+const workerData = Piscina.workerData as CheckWorkerData | undefined;
+const sharedReference = workerData?.reference === undefined ? undefined : new SharedReference(workerData.reference);
+let engine = new CheckEngine(ALL_CHECKS, workerData?.checks ?? DEFAULT_CHECK_CONFIG, sharedReference);
+const idleUs = (workerData?.symbolIdleMs ?? 3_600_000) * 1000;
 if (Piscina.isWorkerThread) setInterval(() => engine.evictIdle(Date.now() * 1000, idleUs), 60_000).unref();
 
-export function configureChecks(config: CheckConfig): void {
-  engine = new CheckEngine(ALL_CHECKS, config);
+export function configureChecks(config: CheckConfig, reference?: SharedReference): void {
+  engine = new CheckEngine(ALL_CHECKS, config, reference);
+}
+
+// Events the cascade stream carries: any reject, and any cascade indicator.
+let cascadeLo = 0;
+let cascadeHi = 0;
+for (const c of ALL_CHECKS) {
+  if (c.group !== 'cascade') continue;
+  if (c.bit < 32) cascadeLo |= 1 << c.bit;
+  else cascadeHi |= 1 << (c.bit - 32);
+}
+
+/**
+ * What the cascade stream says about an event: every check it failed with the value measured
+ * and the limit. Built only for rejects and cascade indicators (rare), so it may allocate.
+ */
+function cascadeDetails(o: CheckOutcome): string {
+  let out = '[';
+  for (const c of ALL_CHECKS) {
+    const failed = c.bit < 32 ? (o.failedLo >>> c.bit) & 1 : (o.failedHi >>> (c.bit - 32)) & 1;
+    if (failed === 0) continue;
+    if (out.length > 1) out += ',';
+    out += '{"id":"' + c.id + '","severity":"' + c.severity + '","value":' + jsonNumber(o.values[c.bit]!) + ',"threshold":' + jsonNumber(o.limits[c.bit]!) + '}';
+  }
+  return out + ']';
+}
+
+function jsonNumber(v: number): string {
+  return Number.isFinite(v) ? String(v) : 'null';
 }
 const copyWriter = new ByteWriter(256 * 1024);
 const jsonWriter = new ByteWriter(256 * 1024);
@@ -73,6 +111,7 @@ export function checkBatch(task: CheckTask): CheckResult {
   const venues: string[] = new Array<string>(n);
   const symbols: string[] = new Array<string>(n);
   const eventKeys: string[] = new Array<string>(n);
+  const details: string[] = new Array<string>(n);
   const deadLetters: DeadLetterReport[] = [];
   const nowUs = Date.now() * 1000;
 
@@ -83,6 +122,7 @@ export function checkBatch(task: CheckTask): CheckResult {
       venues[i] = '';
       symbols[i] = '';
       eventKeys[i] = '';
+      details[i] = '';
       deadLetters.push({ index: i, code: decoded.failure.code, message: decoded.failure.message });
     } else {
       const e = decoded.event;
@@ -95,6 +135,7 @@ export function checkBatch(task: CheckTask): CheckResult {
       venues[i] = e.venue;
       symbols[i] = e.symbol;
       eventKeys[i] = eventKey(e);
+      details[i] = o.verdict === Verdict.REJECTED || (o.failedLo & cascadeLo) !== 0 || (o.failedHi & cascadeHi) !== 0 ? cascadeDetails(o) : '';
       copyWriter.write(encodeCopyRow(e, o, task.partition, batch.offset(i)));
       jsonWriter.write(eventJson(e, o));
     }
@@ -103,7 +144,7 @@ export function checkBatch(task: CheckTask): CheckResult {
   }
 
   const result: CheckResult = {
-    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, venues, symbols, eventKeys,
+    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, venues, symbols, eventKeys, details,
     copyRows: copyWriter.take(), copyEnds, json: jsonWriter.take(), jsonEnds, deadLetters, checkFailures,
   };
   return result;

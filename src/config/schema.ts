@@ -76,6 +76,8 @@ const redis = z.strictObject({
   keyPrefix: z.string().default('l0:').describe('Prefix of every key the processor writes.'),
   recentMax: z.number().int().min(1).max(1_000_000).default(1000)
     .describe('Recent events kept per symbol in the sorted set.'),
+  cascadeMaxLen: z.number().int().min(100).max(10_000_000).default(100_000)
+    .describe('Approximate length bound (XADD MAXLEN ~) of the cascade stream: rejects, cascade indicators, silent streams.'),
 });
 
 const postgres = z.strictObject({
@@ -107,6 +109,10 @@ const checks = z.strictObject({
   venues: z.record(z.string(), thresholdOverrides).default({}).describe('Per-venue overrides: {"kraken": {"T3": {"maxLatencyMs": 5000}}}.'),
   symbols: z.record(z.string(), thresholdOverrides).default({}).describe('Per venue:symbol overrides: {"binance:BTC-USDT": {"M3": {"factor": 20}}}.'),
   symbolIdleMs: z.number().int().min(1000).default(3_600_000).describe('Per-symbol check state is dropped after this long without events (bounded memory).'),
+  referenceInstruments: z.number().int().min(16).max(1_000_000).default(4096)
+    .describe('Instruments the shared cross-venue reference holds (x 8 venues); beyond it, new instruments get no cross-venue or silence checks.'),
+  sweepMs: z.number().int().min(50).max(60_000).default(500)
+    .describe('How often the main thread sweeps the shared reference: silent streams (T5) and market breadth (C6).'),
 });
 
 export const ConfigSchema = z.strictObject({

@@ -23,6 +23,8 @@ export class Metrics {
   readonly workerSeconds = new Histogram({ name: 'himari_worker_task_seconds', help: 'Round trip of one worker task (queue, checks, transfer back).', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [this.registry] });
   readonly workerBatchSize = new Histogram({ name: 'himari_worker_batch_messages', help: 'Messages per worker task.', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [this.registry] });
   readonly workerRestarts = new Counter({ name: 'himari_worker_task_failures_total', help: 'Worker tasks that failed (worker crash) and were retried.', registers: [this.registry] });
+  readonly silences = new Counter({ name: 'himari_stream_silences_total', help: 'Streams found silent by the timer (T5), by venue.', labelNames: ['venue'] as const, registers: [this.registry] });
+  readonly breadth = new Gauge({ name: 'himari_market_breadth_ratio', help: 'Share of instruments in a fast move (C6), by direction.', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly commits = new Counter({ name: 'himari_offset_commits_total', help: 'Offset commits sent to Kafka.', registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'himari_committed_offset', help: 'Last committed offset per partition.', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
   readonly paused = new Gauge({ name: 'himari_consumer_paused', help: '1 while the consumer is paused by sink backpressure.', registers: [this.registry] });

@@ -32,6 +32,8 @@ export interface CheckResult {
   symbols: string[];
   /** The venue's id of each event, typed (`t:<trade id>`, `q:<update id or ts>`, ...): the recent-set key. */
   eventKeys: string[];
+  /** For rejects and cascade indicators: JSON array of the failed checks with value and threshold; '' otherwise. */
+  details: string[];
   /** COPY text rows; message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */
   copyRows: Uint8Array;
   copyEnds: Uint32Array;

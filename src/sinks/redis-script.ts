@@ -4,8 +4,8 @@
  */
 export const APPLY_BATCH_LUA = `
 -- Applies one batch of checked events; atomic, and idempotent through a per-partition watermark.
--- ARGV: prefix, recentMax, topic, quarantineMaxLen, then per chunk:
---   partition, n, then n times: offset, venue, symbol, tsUs, verdict, eventKey, eventJson
+-- ARGV: prefix, recentMax, topic, quarantineMaxLen, cascadeMaxLen, then per chunk:
+--   partition, n, then n times: offset, venue, symbol, tsUs, verdict, eventKey, eventJson, details
 -- Keys (all under prefix):
 --   applied:<topic>            hash  partition -> last applied offset (replays below it are skipped)
 --   latest:<venue>:<symbol>    hash  ts, offset, event: newest accepted/flagged event by exchange time
@@ -14,10 +14,13 @@ export const APPLY_BATCH_LUA = `
 --   recent-events:<symbol>     hash  <venue>|<event key> -> event JSON, trimmed with the zset
 --   quality:<venue>:<symbol>   hash  accepted / flagged / rejected counters
 --   quarantine                 stream of rejected events (venue, symbol, offset, event), MAXLEN ~
+--   cascade                    stream of rejects and cascade indicators (venue, symbol, ts, verdict,
+--                              checks = JSON [{id, severity, value, threshold}], offset), MAXLEN ~
 local prefix = ARGV[1]
 local recentMax = tonumber(ARGV[2])
 local topic = ARGV[3]
 local quarantineMaxLen = ARGV[4]
+local cascadeMaxLen = ARGV[5]
 local appliedKey = prefix .. 'applied:' .. topic
 local verdictNames = { ['0'] = 'accepted', ['1'] = 'flagged', ['2'] = 'rejected' }
 
@@ -26,7 +29,7 @@ local recent = {}    -- recent key -> { score, member, score, member, ... }
 local counters = {}  -- quality key -> { accepted = n, ... }
 local applied = 0
 
-local i = 5
+local i = 6
 while i <= #ARGV do
   local partition = ARGV[i]
   local n = tonumber(ARGV[i + 1])
@@ -38,6 +41,12 @@ while i <= #ARGV do
     if offset > watermark then
       local venue, symbol, ts, verdict, eventKey, json = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
       local vs = venue .. ':' .. symbol
+      local details = ARGV[i + 7]
+      if details ~= '' then
+        redis.call('XADD', prefix .. 'cascade', 'MAXLEN', '~', cascadeMaxLen, '*',
+          'venue', venue, 'symbol', symbol, 'ts', ARGV[i + 3], 'verdict', verdictNames[verdict], 'checks', details,
+          'topic', topic, 'partition', partition, 'offset', ARGV[i])
+      end
       if verdict == '2' then
         redis.call('XADD', prefix .. 'quarantine', 'MAXLEN', '~', quarantineMaxLen, '*',
           'venue', venue, 'symbol', symbol, 'topic', topic, 'partition', partition, 'offset', ARGV[i], 'event', json)
@@ -61,7 +70,7 @@ while i <= #ARGV do
       if offset > newMark then newMark = offset end
       applied = applied + 1
     end
-    i = i + 7
+    i = i + 8
   end
   if newMark > watermark then redis.call('HSET', appliedKey, partition, string.format('%d', newMark)) end
 end

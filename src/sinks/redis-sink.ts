@@ -9,6 +9,7 @@ import { APPLY_BATCH_LUA } from './redis-script.js';
 
 /** Approximate bound of the quarantine stream (XADD MAXLEN ~). */
 const QUARANTINE_MAX_LEN = 100_000;
+const HEADER_ARGS = 5;
 
 type ApplyBatch = (...args: Array<string | number | Buffer | Uint8Array>) => Promise<number>;
 
@@ -71,7 +72,7 @@ export class RedisSink implements SinkDriver {
   async writeBatch(chunks: readonly EventChunk[]): Promise<void> {
     const a = this.args;
     a.length = 0;
-    a.push(this.config.keyPrefix, this.config.recentMax, '', QUARANTINE_MAX_LEN);
+    a.push(this.config.keyPrefix, this.config.recentMax, '', QUARANTINE_MAX_LEN, this.config.cascadeMaxLen);
     let topic = '';
     for (const chunk of chunks) {
       if (topic === '') topic = chunk.topic;
@@ -82,7 +83,7 @@ export class RedisSink implements SinkDriver {
       }
       this.appendChunk(chunk);
     }
-    if (a.length === 4) return;
+    if (a.length === HEADER_ARGS) return;
     a[2] = topic;
     await this.apply(...(a as Array<string | number | Uint8Array>));
   }
@@ -103,7 +104,7 @@ export class RedisSink implements SinkDriver {
       if (verdict > 2) continue; // dead letters never reach Redis
       const start = i === 0 ? 0 : r.jsonEnds[i - 1]!;
       // A Buffer view over the worker's bytes: ioredis writes Buffers as they are, no string round trip.
-      a.push(chunk.offset(i), r.venues[i]!, r.symbols[i]!, r.tsUs[i]!, verdict, r.eventKeys[i]!, Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start));
+      a.push(chunk.offset(i), r.venues[i]!, r.symbols[i]!, r.tsUs[i]!, verdict, r.eventKeys[i]!, Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start), r.details[i]!);
       n++;
     }
     if (n === 0) a.length -= 2;
@@ -116,6 +117,16 @@ export class RedisSink implements SinkDriver {
     // "Stream isn't writeable", LOADING, BUSY, MASTERDOWN, even NOPERM after an ACL change)
     // heals with a retry or an operator, and must stop consumption rather than dead-letter.
     return !/WRONGTYPE|ERR Error running script/.test(msg);
+  }
+
+  /**
+   * Appends timer-driven findings (a stream gone silent) to the cascade stream. Not tied to an
+   * offset: a restart may report a silence again.
+   */
+  async publishSilence(venue: string, symbol: string, silentMs: number, thresholdMs: number): Promise<void> {
+    await this.client.xadd(this.config.keyPrefix + 'cascade', 'MAXLEN', '~', String(this.config.cascadeMaxLen), '*',
+      'venue', venue, 'symbol', symbol, 'ts', String(Date.now() * 1000), 'verdict', 'silent',
+      'checks', `[{"id":"T5","severity":"flag","value":${silentMs},"threshold":${thresholdMs}}]`);
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
   const ends = Uint32Array.from({ length: n }, (_, i) => i + 1);
   const result: CheckResult = {
     batch: buffer, count: n, verdicts: new Uint8Array(n), failedLo: new Uint32Array(n), failedHi: new Uint32Array(n),
-    tsUs: new Float64Array(n), venues: new Array<string>(n).fill('v'), symbols: new Array<string>(n).fill('s'), eventKeys: Array.from({ length: n }, (_, i) => `t:${base + i}`),
+    tsUs: new Float64Array(n), venues: new Array<string>(n).fill('v'), symbols: new Array<string>(n).fill('s'), eventKeys: Array.from({ length: n }, (_, i) => `t:${base + i}`), details: new Array<string>(n).fill(''),
     copyRows: new Uint8Array(n), copyEnds: ends, json: new Uint8Array(n), jsonEnds: ends.slice(), deadLetters: [],
     checkFailures: new Uint32Array(64),
   };

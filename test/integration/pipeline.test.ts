@@ -13,7 +13,7 @@ import { recordingFiles } from '../helpers/recordings.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import {
-  cleanup, committedOffsets, createTopics, endOffsets, produceRaw, readTopic, redisClient, testConfig, waitAppCommitted, withPg,
+  cleanup, committedOffsets, createTopics, endOffsets, produceRaw, readTopic, redisClient, testConfig, waitAppCommitted, waitUntil, withPg,
 } from '../helpers/services.js';
 
 const VENUES = ['binance', 'okx', 'bybit'];
@@ -117,6 +117,18 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
         assert.equal(stored.verdict, 0);
       }
       assert.equal(await redis.xlen(`${config.redis.keyPrefix}quarantine`), 2);
+      // The cascade stream carries the rejects too, with what each failed check measured.
+      const cascade = await redis.xrange(`${config.redis.keyPrefix}cascade`, '-', '+');
+      assert.equal(cascade.length, 2);
+      for (const [, fields] of cascade) {
+        const f = Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, k) => [fields[2 * k]!, fields[2 * k + 1]!]));
+        assert.equal(f.verdict, 'rejected');
+        assert.ok(VENUES.includes(f.venue!) && SYMBOLS.includes(f.symbol!));
+        const checks = JSON.parse(f.checks!) as Array<{ id: string; severity: string; value: number; threshold: number }>;
+        const m1 = checks.find((c) => c.id === 'M1');
+        assert.ok(m1 !== undefined && m1.severity === 'reject', f.checks);
+        assert.ok(m1.value > 0, 'bid above ask by a positive amount');
+      }
       const recent = await redis.zcard(`${config.redis.keyPrefix}recent:BTC-USDT`);
       assert.equal(recent, events.filter((e) => e.symbol === 'BTC-USDT').length - events.filter((e) => e.symbol === 'BTC-USDT' && e.type === 'quote' && e.bid > e.ask).length);
       const q = await redis.hgetall(`${config.redis.keyPrefix}quality:binance:BTC-USDT`);
@@ -140,6 +152,49 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
     // Kafka: the group's committed offsets are the end offsets.
     const committed = await committedOffsets(config);
     for (const [p, end] of ends) if (end > 0) assert.equal(committed.get(p), end, `partition ${p}`);
+  });
+});
+
+describe('cascade stream and silent streams', { timeout: 120_000 }, () => {
+  const { config } = testConfig({
+    HIMARI_CHECKS_SWEEP_MS: 100,
+    HIMARI_CHECKS_THRESHOLDS: JSON.stringify({ T5: { minSilenceMs: 300 }, C1: { minNotional: 50_000 } }),
+  });
+  after(async () => { await cleanup(config); });
+
+  it('publishes cascade indicators with values and thresholds, and a timer reports a stream gone silent', async () => {
+    await createTopics(config);
+    const now = Date.now() * 1000;
+    const events: MarketEvent[] = [];
+    for (let i = 0; i < 40; i++) events.push({ v: 1, type: 'trade', venue: 'okx', symbol: 'ETH-USDT', ts: now + i * 1000, recvTs: now + i * 1000 + 100, id: String(i + 1), price: 2000, size: 1, side: 'buy' });
+    // Two long liquidations of $40k within a minute: the second makes a $80k burst (C1 at $50k).
+    for (let i = 0; i < 2; i++) events.push({ v: 1, type: 'liquidation', venue: 'okx', symbol: 'ETH-USDT', ts: now + 50_000 + i * 1000, recvTs: now + 50_100 + i * 1000, posSide: 'long', price: 2000, size: 20 });
+    await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
+    const app = new App(config, pino({ level: 'silent' }));
+    const ends = await endOffsets(config);
+    await app.start();
+    const redis = redisClient(config);
+    try {
+      await waitAppCommitted(app, config, ends, 60_000);
+      const key = `${config.redis.keyPrefix}cascade`;
+      const entries = async () => (await redis.xrange(key, '-', '+')).map(([, f]) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, k) => [f[2 * k]!, f[2 * k + 1]!])));
+      await waitUntil('a silence entry', async () => (await entries()).some((e) => e.verdict === 'silent'), 10_000);
+      const all = await entries();
+      const burst = all.find((e) => e.verdict === 'flagged')!;
+      assert.equal(burst.symbol, 'ETH-USDT');
+      const c1 = (JSON.parse(burst.checks!) as Array<{ id: string; value: number; threshold: number }>).find((c) => c.id === 'C1');
+      assert.deepEqual(c1 && { value: c1.value, threshold: c1.threshold }, { value: 80_000, threshold: 50_000 });
+      const silent = all.filter((e) => e.verdict === 'silent');
+      assert.equal(silent.length, 1, 'reported once per silence');
+      assert.equal(silent[0]!.venue, 'okx');
+      assert.equal(silent[0]!.symbol, 'ETH-USDT');
+      const t5 = (JSON.parse(silent[0]!.checks!) as Array<{ id: string; value: number; threshold: number }>)[0]!;
+      assert.equal(t5.id, 'T5');
+      assert.ok(t5.value > t5.threshold && t5.threshold >= 300, silent[0]!.checks);
+    } finally {
+      redis.disconnect();
+      await app.close();
+    }
   });
 });
 

@@ -56,7 +56,7 @@ describe('venue normalizers: side conventions and fields', () => {
     const [t] = one('kraken', [993, [['354.11000000', '0.89594024', '1618678142.557535', 's', 'l', '']], 'trade', 'XMR/USD']) as TradeEvent[];
     assert.deepEqual({ side: t!.side, price: t!.price, symbol: t!.symbol, ts: t!.ts }, { side: 'sell', price: 354.11, symbol: 'XMR-USD', ts: 1618678142557535 });
     const [b] = one('kraken', [992, { b: [['354.12000000', '0.00000000', '1618678133.366461']], c: '1822697057' }, 'book-1000', 'XMR/USD']);
-    assert.deepEqual(b, { v: 1, type: 'book', venue: 'kraken', symbol: 'XMR-USD', ts: 1618678133366461, recvTs: RECV, action: 'delta', seq: 0, checksum: 1822697057, bids: [[354.12, 0]], asks: [] });
+    assert.deepEqual(b, { v: 1, type: 'book', venue: 'kraken', symbol: 'XMR-USD', ts: 1618678133366461, recvTs: RECV, action: 'delta', seq: 0, checksum: 1822697057, priceDp: 8, sizeDp: 8, bids: [[354.12, 0]], asks: [] });
   });
 
   it('OKX: trade side is the taker side; liquidation posSide is the liquidated position; books keep checksum and seq ids', () => {
