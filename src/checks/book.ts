@@ -33,8 +33,13 @@ export class BookSide {
     return -lo - 1;
   }
 
-  /** Sets a level; size 0 removes it. Levels beyond `depth` fall off the end. */
-  set(price: number, size: number, depth: number): void {
+  /**
+   * Sets a level; size 0 removes it. Levels beyond `depth` fall off the end. Takes the level
+   * array itself: its numbers handed over one by one would each be boxed.
+   */
+  set(level: Level, depth: number): void {
+    const price = level[0];
+    const size = level[1];
     const i = this.find(price);
     if (i >= 0) {
       if (size > 0) { this.sizes[i] = size; return; }
@@ -59,8 +64,10 @@ export class BookSide {
     this.length = 0;
   }
 
-  /** Sum of sizes of the levels priced within [lo, hi]. */
-  sizeWithin(lo: number, hi: number): number {
+  /** Sum of sizes of the levels priced within `bandFraction` of `mid`, best first. */
+  sizeNear(mid: number, bandFraction: number): number {
+    const lo = mid * (1 - bandFraction);
+    const hi = mid * (1 + bandFraction);
     let sum = 0;
     for (let i = 0; i < this.length; i++) {
       const p = this.prices[i]!;
@@ -81,6 +88,10 @@ export class OrderBook {
   readonly bids: BookSide;
   readonly asks: BookSide;
   depth = DEFAULT_DEPTH;
+  /** Mid of the best bid and ask after the last update; NaN when a side is empty. */
+  midPrice = NaN;
+  /** Notional within the band around the mid, as of the last `measureDepth`. */
+  depthNotional = NaN;
 
   constructor(capacity = DEFAULT_DEPTH) {
     this.bids = new BookSide(true, capacity);
@@ -96,18 +107,22 @@ export class OrderBook {
   }
 
   applyDelta(bids: readonly Level[], asks: readonly Level[]): void {
-    for (let i = 0; i < bids.length; i++) { const l = bids[i]!; this.bids.set(l[0], l[1], this.depth); }
-    for (let i = 0; i < asks.length; i++) { const l = asks[i]!; this.asks.set(l[0], l[1], this.depth); }
+    for (let i = 0; i < bids.length; i++) this.bids.set(bids[i]!, this.depth);
+    for (let i = 0; i < asks.length; i++) this.asks.set(asks[i]!, this.depth);
+    this.midPrice = this.bids.length === 0 || this.asks.length === 0 ? NaN : (this.bids.prices[0]! + this.asks.prices[0]!) / 2;
   }
 
-  /** Mid of the best bid and ask; NaN when a side is empty. */
-  mid(): number {
-    if (this.bids.length === 0 || this.asks.length === 0) return NaN;
-    return (this.bids.prices[0]! + this.asks.prices[0]!) / 2;
+  /** Sets `depthNotional`: sizes within `bandPct` % of the mid on both sides, times the mid. */
+  measureDepth(bandPct: number): void {
+    const mid = this.midPrice;
+    const band = bandPct / 100;
+    this.depthNotional = (this.bids.sizeNear(mid, band) + this.asks.sizeNear(mid, band)) * mid;
   }
 }
 
 // ---- checksums -------------------------------------------------------------------------------
+// Computed digit by digit into a CRC32 without building strings. Results go to CHECKSUM[0]:
+// returning a uint32 (or passing doubles between functions) would box a number per call.
 
 const CRC_TABLE = (() => {
   const t = new Int32Array(256);
@@ -119,60 +134,49 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** Writes digits into a reused buffer and folds them into a CRC32 (IEEE), without strings. */
-export class ChecksumWriter {
-  private crc = -1;
+/** [0]: the last checksum computed (unsigned); [1]: the running CRC. */
+export const CHECKSUM = new Uint32Array(2);
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12];
+// The digits of one number, least significant first.
+const DIGITS = new Uint8Array(32);
 
-  reset(): void {
-    this.crc = -1;
-  }
-
-  byte(b: number): void {
-    this.crc = CRC_TABLE[(this.crc ^ b) & 0xff]! ^ (this.crc >>> 8);
-  }
-
-  /** Decimal digits of a non-negative safe integer (no leading zeros; "0" for zero). */
-  integer(n: number): void {
-    if (n < 10) { this.byte(48 + n); return; }
-    let div = 1;
-    while (div * 10 <= n) div *= 10;
-    while (div >= 1) {
-      const d = Math.floor(n / div);
-      this.byte(48 + d);
-      n -= d * div;
-      div /= 10;
-    }
-  }
-
-  /**
-   * A number as its shortest decimal string (what `String(x)` prints for the prices and sizes
-   * venues send, e.g. "8476.98", "0.0123", "415"), digit by digit.
-   */
-  shortestDecimal(x: number): void {
-    let dp = 0;
-    let scale = 1;
-    while (dp < 12 && Math.round(x * scale) / scale !== x) { dp++; scale *= 10; }
-    const scaled = Math.round(x * scale);
-    const intPart = Math.floor(scaled / scale);
-    this.integer(intPart);
-    if (dp === 0) return;
-    this.byte(46); // '.'
-    let frac = scaled - intPart * scale;
-    for (let d = scale / 10; d >= 1; d /= 10) {
-      const digit = Math.floor(frac / d);
-      this.byte(48 + digit);
-      frac -= digit * d;
-    }
-  }
-
-  /** Unsigned CRC32 of what was written. */
-  get unsigned(): number {
-    return (this.crc ^ -1) >>> 0;
-  }
+function crcByte(b: number): void {
+  const c = CHECKSUM[1]! | 0;
+  CHECKSUM[1] = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
 }
 
-const scratch = new ChecksumWriter();
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12];
+/** Folds the decimal digits of a non-negative integer (no leading zeros; "0" for zero) into the CRC. */
+function crcInteger(n: number): void {
+  let k = 0;
+  do {
+    const q = Math.floor(n / 10);
+    DIGITS[k++] = n - q * 10;
+    n = q;
+  } while (n > 0 && k < 32);
+  while (k > 0) crcByte(48 + DIGITS[--k]!);
+}
+
+/**
+ * Folds a number as its shortest decimal string (what `String(x)` prints for the prices and
+ * sizes venues send: "8476.98", "0.0123", "415").
+ */
+function crcShortestDecimal(x: number): void {
+  let dp = 0;
+  let scale = 1;
+  while (dp < 12 && Math.round(x * scale) / scale !== x) { dp++; scale *= 10; }
+  const scaled = Math.round(x * scale);
+  const intPart = Math.floor(scaled / scale);
+  crcInteger(intPart);
+  if (dp === 0) return;
+  crcByte(46); // '.'
+  let frac = scaled - intPart * scale;
+  for (let d = 0; d < dp; d++) {
+    const q = Math.floor(frac / 10);
+    DIGITS[d] = frac - q * 10;
+    frac = q;
+  }
+  for (let d = dp - 1; d >= 0; d--) crcByte(48 + DIGITS[d]!);
+}
 
 /**
  * Kraken's book checksum: the top 10 asks (best first) then the top 10 bids, each level its price
@@ -180,43 +184,41 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12];
  * all concatenated; CRC32, unsigned. With the pair's fixed decimals that string is the decimal
  * form of round(value x 10^decimals).
  */
-export function krakenChecksum(book: OrderBook, priceDp: number, sizeDp: number): number {
-  const w = scratch;
-  w.reset();
+export function krakenChecksum(book: OrderBook, priceDp: number, sizeDp: number): void {
+  CHECKSUM[1] = 0xffffffff;
   const ps = POW10[priceDp]!;
   const ss = POW10[sizeDp]!;
-  writeScaled(w, book.asks, ps, ss);
-  writeScaled(w, book.bids, ps, ss);
-  return w.unsigned;
+  krakenSide(book.asks, ps, ss);
+  krakenSide(book.bids, ps, ss);
+  CHECKSUM[0] = ~CHECKSUM[1]!;
 }
 
-function writeScaled(w: ChecksumWriter, side: BookSide, ps: number, ss: number): void {
+function krakenSide(side: BookSide, ps: number, ss: number): void {
   const n = Math.min(10, side.length);
   for (let i = 0; i < n; i++) {
-    w.integer(Math.round(side.prices[i]! * ps));
-    w.integer(Math.round(side.sizes[i]! * ss));
+    crcInteger(Math.round(side.prices[i]! * ps));
+    crcInteger(Math.round(side.sizes[i]! * ss));
   }
 }
 
 /**
  * OKX's book checksum: for i in 0..24, `bid[i].px:bid[i].sz:ask[i].px:ask[i].sz` (skipping a side
- * once it runs out), joined by ':'; CRC32 as a signed 32-bit integer.
+ * once it runs out), joined by ':'; CRC32 (the venue sends it as a signed 32-bit integer).
  */
-export function okxChecksum(book: OrderBook): number {
-  const w = scratch;
-  w.reset();
+export function okxChecksum(book: OrderBook): void {
+  CHECKSUM[1] = 0xffffffff;
   let first = true;
   for (let i = 0; i < 25; i++) {
     if (i < book.bids.length) {
-      if (!first) w.byte(58);
-      w.shortestDecimal(book.bids.prices[i]!); w.byte(58); w.shortestDecimal(book.bids.sizes[i]!);
+      if (!first) crcByte(58);
+      crcShortestDecimal(book.bids.prices[i]!); crcByte(58); crcShortestDecimal(book.bids.sizes[i]!);
       first = false;
     }
     if (i < book.asks.length) {
-      if (!first) w.byte(58);
-      w.shortestDecimal(book.asks.prices[i]!); w.byte(58); w.shortestDecimal(book.asks.sizes[i]!);
+      if (!first) crcByte(58);
+      crcShortestDecimal(book.asks.prices[i]!); crcByte(58); crcShortestDecimal(book.asks.sizes[i]!);
       first = false;
     }
   }
-  return w.unsigned | 0;
+  CHECKSUM[0] = ~CHECKSUM[1]!;
 }

@@ -97,7 +97,11 @@ export class CheckEngine {
     let resync = false;
     let verdict: Verdict = Verdict.ACCEPTED;
     const o = this.outcome;
-    if (e.type === 'book') applyBook(e, s);
+    // Per-event values the checks share, kept in the state's number fields: a double handed to
+    // a function as an argument or a return value is boxed, one allocation per call.
+    s.eventTs = e.ts;
+    if (e.type === 'trade') parseTradeId(s, e.id);
+    else if (e.type === 'book') applyBook(e, s);
     const checks = this.checks;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i]!;
@@ -130,14 +134,15 @@ export class CheckEngine {
   /** This stream's price and liveness into the shared reference, for the other workers and the sweep. */
   private publish(e: MarketEvent, s: SymbolState, o: CheckOutcome, nowUs: number): void {
     if (s.refEntry < 0) return;
-    let price = 0;
+    s.refPrice = 0;
     if (o.verdict !== Verdict.REJECTED) {
-      if (e.type === 'quote') price = (e.bid + e.ask) / 2;
+      if (e.type === 'quote') s.refPrice = (e.bid + e.ask) / 2;
       // Venues without a best bid/ask feed contribute their book's mid, or else their trades.
-      else if (s.quoteTs === 0 && e.type === 'book' && s.bookSynced && s.book !== undefined) price = s.book.mid();
-      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.priceStatMaskLo) === 0 && (o.failedHi & this.priceStatMaskHi) === 0) price = e.price;
+      else if (s.quoteTs === 0 && e.type === 'book' && s.bookSynced && s.book !== undefined) s.refPrice = s.book.midPrice;
+      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.priceStatMaskLo) === 0 && (o.failedHi & this.priceStatMaskHi) === 0) s.refPrice = e.price;
     }
-    s.ref!.publish(s.refEntry, price > 0 ? price : 0, e.ts, nowUs, s.silenceUs, s.moveBp);
+    if (!(s.refPrice > 0)) s.refPrice = 0;
+    s.ref!.publish(s, nowUs);
   }
 
   private update(e: MarketEvent, s: SymbolState, o: CheckOutcome): void {
@@ -167,8 +172,8 @@ export class CheckEngine {
     if (o.verdict === Verdict.REJECTED) return;
     switch (e.type) {
       case 'trade': {
-        const id = Number(e.id);
-        if (Number.isSafeInteger(id) && !(id <= s.lastTradeIdNum)) s.lastTradeIdNum = id;
+        const id = s.tradeIdNum;
+        if (!Number.isNaN(id) && !(id <= s.lastTradeIdNum)) s.lastTradeIdNum = id;
         s.rawPrice0 = s.rawPrice1;
         s.rawPrice1 = e.price;
         if ((o.failedLo & this.priceStatMaskLo) !== 0 || (o.failedHi & this.priceStatMaskHi) !== 0) { s.rvPending = false; return; }
@@ -230,4 +235,17 @@ function applyBook(e: BookEvent, s: SymbolState): void {
   }
   if (!s.bookSynced || (e.seq !== 0 && e.seq <= s.bookSeq)) return;
   s.orderBook().applyDelta(e.bids, e.asks);
+}
+
+/** The trade id as a number into `s.tradeIdNum` (NaN unless all digits and a safe integer), without allocating. */
+function parseTradeId(s: SymbolState, id: string): void {
+  let n = 0;
+  const len = id.length;
+  if (len === 0 || len > 15) { s.tradeIdNum = NaN; return; }
+  for (let i = 0; i < len; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) { s.tradeIdNum = NaN; return; }
+    n = n * 10 + d;
+  }
+  s.tradeIdNum = n;
 }

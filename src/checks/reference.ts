@@ -91,6 +91,17 @@ export interface SilenceAlert {
   thresholdMs: number;
 }
 
+/** What a stream publishes (its `SymbolState`). */
+export interface PublishedStream {
+  refEntry: number;
+  /** Price to publish now; 0 = liveness only. */
+  refPrice: number;
+  /** Exchange time of the stream's current event, µs. */
+  eventTs: number;
+  silenceUs: number;
+  moveBp: number;
+}
+
 export interface ReferenceQuote {
   /** Median price of the fresh, non-excluded venues; NaN when fewer than asked. */
   median: number;
@@ -192,17 +203,21 @@ export class SharedReference {
 
   // ---- writer (the worker owning the stream) ------------------------------------------------
 
-  /** Publishes the stream's price and liveness; seqlock: odd while writing. */
-  publish(entry: number, price: number, ts: number, seenUs: number, silenceUs: number, moveBp: number): void {
+  /**
+   * Publishes a stream's price (when `refPrice` > 0) and liveness; seqlock: odd while writing.
+   * Takes the stream's state rather than numbers: doubles passed as arguments are boxed.
+   */
+  publish(stream: PublishedStream, seenUs: number): void {
+    const entry = stream.refEntry;
     if (entry < 0) return;
     const seqs = this.seqs;
     const f = this.fields;
     const at = entry * FIELDS;
     Atomics.add(seqs, entry, 1);
-    if (price > 0) { f[at + PRICE] = price; f[at + TS] = ts; }
+    if (stream.refPrice > 0) { f[at + PRICE] = stream.refPrice; f[at + TS] = stream.eventTs; }
     f[at + SEEN] = seenUs;
-    f[at + SILENCE] = silenceUs;
-    if (!Number.isNaN(moveBp)) f[at + MOVE] = moveBp;
+    f[at + SILENCE] = stream.silenceUs;
+    if (!Number.isNaN(stream.moveBp)) f[at + MOVE] = stream.moveBp;
     Atomics.add(seqs, entry, 1);
   }
 
@@ -223,7 +238,9 @@ export class SharedReference {
    * Median price of an instrument's venues other than `self` whose price is within `maxAgeUs`
    * of `ts` (exchange time, so replays behave like live data) and not excluded. Result in `quote`.
    */
-  median(instrument: number, self: number, ts: number, maxAgeUs: number): ReferenceQuote {
+  median(instrument: number, self: number, at: { readonly eventTs: number }, maxAgeMs: number): ReferenceQuote {
+    const ts = at.eventTs;
+    const maxAgeUs = maxAgeMs * 1000;
     const q = this.quote;
     q.median = NaN;
     q.venues = 0;

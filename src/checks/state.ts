@@ -12,8 +12,14 @@ export class NumberRing {
   readonly values: Float64Array;
   head = 0;
   size = 0;
+  /** Median as of the last `computeMedian`. */
+  median = NaN;
   constructor(readonly capacity: number) {
     this.values = new Float64Array(capacity);
+  }
+  /** Sets `median` (insertion sort into `scratch`: rings here are at most 64 long; callers amortize it). */
+  computeMedian(scratch: Float64Array): void {
+    this.median = ringMedian(this, scratch);
   }
   push(v: number): void {
     this.values[this.head] = v;
@@ -24,6 +30,97 @@ export class NumberRing {
   at(i: number): number {
     return this.values[(this.head - 1 - i + 2 * this.capacity) % this.capacity]!;
   }
+  clear(): void {
+    this.head = 0;
+    this.size = 0;
+  }
+}
+
+/**
+ * The last `capacity` values in arrival order (a ring) and the same values kept sorted, so the
+ * median is O(1) and the median absolute deviation O(n/2) (a two-pointer walk out from the
+ * median) instead of sorting on every event. Push is two binary searches and two memmoves.
+ */
+export class SortedWindow {
+  private readonly ring: Float64Array;
+  private readonly sorted: Float64Array;
+  private head = 0;
+  size = 0;
+  /** Median and median absolute deviation, as of the last `computeMad()`. */
+  median = NaN;
+  mad = NaN;
+
+  constructor(readonly capacity: number) {
+    this.ring = new Float64Array(capacity);
+    this.sorted = new Float64Array(capacity);
+  }
+
+  push(v: number): void {
+    const cap = this.capacity;
+    if (this.size === cap) {
+      const old = this.ring[this.head]!;
+      const at = this.lowerBound(old);
+      this.sorted.copyWithin(at, at + 1, this.size);
+      this.size--;
+    }
+    const at = this.lowerBound(v);
+    this.sorted.copyWithin(at + 1, at, this.size);
+    this.sorted[at] = v;
+    this.size++;
+    this.ring[this.head] = v;
+    this.head = (this.head + 1) % cap;
+  }
+
+  private lowerBound(v: number): number {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sorted[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Median of the values; NaN when empty. */
+  middle(): number {
+    const n = this.size;
+    if (n === 0) return NaN;
+    const a = this.sorted;
+    return n % 2 === 1 ? a[(n - 1) >> 1]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
+  }
+
+  /**
+   * Median absolute deviation from the median (which it leaves in `median`). The deviations
+   * below and above the median are each sorted already (walking outwards), so the k-th smallest
+   * is a merge of the two walks.
+   */
+  computeMad(): void {
+    this.mad = this.madOf();
+  }
+
+  private madOf(): number {
+    const n = this.size;
+    const m = this.middle();
+    this.median = m;
+    if (n === 0) return NaN;
+    const a = this.sorted;
+    let right = this.lowerBound(m);
+    let left = right - 1;
+    const k = (n - 1) >> 1;
+    let prev = 0;
+    let cur = 0;
+    for (let step = 0; step <= k + 1 && step < n; step++) {
+      const dl = left >= 0 ? m - a[left]! : Infinity;
+      const dr = right < n ? a[right]! - m : Infinity;
+      prev = cur;
+      if (dl <= dr) { cur = dl; left--; } else { cur = dr; right++; }
+      if (step === k && n % 2 === 1) return cur;
+      if (step === k + 1) return (prev + cur) / 2;
+    }
+    return cur;
+  }
+
   clear(): void {
     this.head = 0;
     this.size = 0;
@@ -58,13 +155,17 @@ export class MonotonicWindow {
     this.values[at] = v;
     this.count++;
   }
-  /** Extreme of the values at or after `fromTs`; NaN when none. */
-  extreme(fromTs: number): number {
+  /** Extreme of the window's values after `trim` (NaN when none). */
+  value = NaN;
+
+  /** Drops values older than `windowMs` before `ts` and sets `value` to the extreme of the rest. */
+  trim(ts: number, windowMs: number): void {
+    const fromTs = ts - windowMs * 1000;
     while (this.count > 0 && this.times[this.head]! < fromTs) {
       this.head = (this.head + 1) % this.capacity;
       this.count--;
     }
-    return this.count > 0 ? this.values[this.head]! : NaN;
+    this.value = this.count > 0 ? this.values[this.head]! : NaN;
   }
   clear(): void {
     this.head = 0;
@@ -104,7 +205,7 @@ export class SymbolState {
   bid = NaN;
   ask = NaN;
   quoteTs = 0;
-  readonly spreads = new NumberRing(WINDOW);
+  readonly spreads = new SortedWindow(WINDOW);
 
   // book sequence
   bookSynced = false;
@@ -113,10 +214,11 @@ export class SymbolState {
   bookSeq = -1;
 
   // statistics
-  readonly prices = new NumberRing(WINDOW);
+  readonly prices = new SortedWindow(WINDOW);
   ewmaVar = NaN;
   returnsSeen = 0;
-  readonly sortScratch = new Float64Array(WINDOW);
+  /** Scratch for medians: as long as the longest ring a median is taken of. */
+  readonly sortScratch = new Float64Array(Math.max(WINDOW, GAP_WINDOW, FLOW_SECONDS));
 
   // cascade
   readonly liqTimes = new NumberRing(LIQ_WINDOW);
@@ -189,6 +291,11 @@ export class SymbolState {
   ref: SharedReference | undefined;
   refInstrument = -1;
   refEntry = -1;
+  refPrice = 0;
+  /** Exchange time of the event being checked (the reference reads it from here). */
+  eventTs = 0;
+  /** Its trade id as a number (NaN when not numeric): Q7 and the id bookkeeping. */
+  tradeIdNum = NaN;
   spotInstrument = -1;
   isPerp = false;
 

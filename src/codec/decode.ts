@@ -1,7 +1,7 @@
 import { Unpackr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import {
-  EVENT_TYPES, SCHEMA_VERSION,
+  canonicalEvent, EVENT_TYPES, SCHEMA_VERSION,
   type EventType, type Level, type MarketEvent,
 } from './event.js';
 
@@ -67,7 +67,7 @@ export function validateEvent(raw: unknown): DecodeResult {
     case 'book': problem = validateBook(e); break;
   }
   if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `${type}: ${problem}`);
-  return { ok: true, event: e as unknown as MarketEvent };
+  return { ok: true, event: canonicalEvent(e as unknown as MarketEvent) };
 }
 
 function isTimestamp(v: unknown): v is number {

@@ -25,7 +25,7 @@ describe('shared cross-venue reference', () => {
         const ref = new SharedReference(workerData.buffer);
         for (const [venue, price] of [['binance', 100], ['okx', 102], ['kraken', 101]]) {
           const e = ref.entry(ref.instrument('BTC-USDT'), venue, 'BTC-USDT');
-          ref.publish(e, price, 1000, 5, 0, NaN);
+          ref.publish({ refEntry: e, refPrice: price, eventTs: 1000, silenceUs: 0, moveBp: NaN }, 5);
         }
         parentPort.postMessage('done');
       });`;
@@ -34,19 +34,19 @@ describe('shared cross-venue reference', () => {
     await worker.terminate();
     const instrument = ref.instrument('BTC-USDT');
     const self = ref.entry(instrument, 'coinbase', 'BTC-USDT');
-    assert.deepEqual({ ...ref.median(instrument, self, 1500, 1000) }, { median: 101, venues: 3 });
-    assert.equal(ref.median(instrument, self, 5000, 1000).venues, 0, 'stale');
+    assert.deepEqual({ ...ref.median(instrument, self, { eventTs: 1500 }, 1) }, { median: 101, venues: 3 });
+    assert.equal(ref.median(instrument, self, { eventTs: 5000 }, 1).venues, 0, 'stale');
     assert.equal(ref.knownVenues(instrument), 3);
   });
 
   it('the sweep reports a silent stream once per silence, by venue and symbol', () => {
     const ref = SharedReference.create(16);
     const e = ref.entry(ref.instrument('ETH-USDT'), 'okx', 'ETH-USDT');
-    ref.publish(e, 2000, 1, 1_000_000, 500_000, NaN);
+    ref.publish({ refEntry: e, refPrice: 2000, eventTs: 1, silenceUs: 500_000, moveBp: NaN }, 1_000_000);
     assert.deepEqual(ref.sweep(1_400_000, 100, 1e9), []);
     assert.deepEqual(ref.sweep(1_600_000, 100, 1e9).map((a) => ({ ...a })), [{ venue: 'okx', symbol: 'ETH-USDT', silentMs: 600, thresholdMs: 500 }]);
     assert.deepEqual(ref.sweep(1_700_000, 100, 1e9), [], 'once');
-    ref.publish(e, 2000, 2, 1_800_000, 500_000, NaN);
+    ref.publish({ refEntry: e, refPrice: 2000, eventTs: 2, silenceUs: 500_000, moveBp: NaN }, 1_800_000);
     assert.deepEqual(ref.sweep(1_900_000, 100, 1e9), []);
     assert.equal(ref.sweep(2_400_000, 100, 1e9).length, 1, 'a new silence');
   });
@@ -56,5 +56,28 @@ describe('shared cross-venue reference', () => {
     for (let i = 0; i < 20; i++) ref.instrument(`S${i}-USDT`);
     assert.equal(ref.full, 4);
     assert.equal(ref.instrument('S0-USDT') >= 0, true, 'known instruments still resolve');
+  });
+});
+
+describe('sorted window (rolling median and MAD in O(n))', () => {
+  it('agrees with sorting, through wrap-around and duplicates', async () => {
+    const { SortedWindow, NumberRing, ringMedian } = await import('../../src/checks/state.js');
+    let seed = 7;
+    const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    for (const capacity of [1, 2, 5, 50]) {
+      const w = new SortedWindow(capacity);
+      const ring = new NumberRing(capacity);
+      const scratch = new Float64Array(capacity);
+      for (let i = 0; i < 500; i++) {
+        const v = Math.round(rand() * 20) / 4; // many duplicates
+        w.push(v);
+        ring.push(v);
+        const median = ringMedian(ring, scratch);
+        assert.equal(w.middle(), median);
+        w.computeMad();
+        assert.equal(w.mad, ringMedian(ring, scratch, median), `capacity ${capacity}, step ${i}`);
+        assert.equal(w.median, median);
+      }
+    }
   });
 });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { pack } from 'msgpackr';
 import { decodeEvent } from '../../src/codec/decode.js';
 import { encodeEvent } from '../../src/codec/encode.js';
-import type { MarketEvent } from '../../src/codec/event.js';
+import { canonicalEvent, type MarketEvent } from '../../src/codec/event.js';
 import { poisonMessage } from '../../src/cli/synthetic.js';
 
 const trade: MarketEvent = { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: 1_700_000_000_000_000, recvTs: 1_700_000_000_001_000, id: '42', price: 65000.5, size: 0.01, side: 'buy' };
@@ -23,8 +23,17 @@ describe('event decoding', () => {
     for (const e of events) {
       const r = decode(encodeEvent(e));
       assert.ok(r.ok, JSON.stringify(r));
-      assert.deepEqual(r.event, e);
+      assert.deepEqual(r.event, canonicalEvent(e));
+      assert.equal(JSON.stringify(r.event), JSON.stringify(canonicalEvent(e)), 'absent optional fields stay absent in JSON');
     }
+  });
+
+  it('hands the checks one shape per event type, whatever the producer\'s field order', () => {
+    const reordered = { price: 65000.5, size: 0.01, side: 'buy', id: '42', recvTs: 1_700_000_000_001_000, ts: 1_700_000_000_000_000, symbol: 'BTC-USDT', venue: 'binance', type: 'trade', v: 1 };
+    const a = decode(encodeEvent(trade));
+    const b = decode(pack(reordered));
+    assert.ok(a.ok && b.ok);
+    assert.deepEqual(Object.keys(a.event), Object.keys(b.event));
   });
 
   it('accepts JSON from the old producers, decimal strings included', () => {

@@ -1,5 +1,4 @@
 import { threshold, type Check } from '../check.js';
-import { ringMedian } from '../state.js';
 
 export const madOutlier: Check = {
   id: 'A1', bit: 20, group: 'statistics', severity: 'flag', keeps: 'the last 50 trade prices',
@@ -10,8 +9,9 @@ export const madOutlier: Check = {
   },
   evaluate(e, s, t) {
     if (e.type !== 'trade' || s.prices.size < t.minSamples!) return false;
-    const median = ringMedian(s.prices, s.sortScratch);
-    const mad = ringMedian(s.prices, s.sortScratch, median);
+    s.prices.computeMad();
+    const mad = s.prices.mad;
+    const median = s.prices.median;
     if (!(mad > 0)) return false;
     const distance = Math.abs(e.price - median) / mad;
     if (distance <= t.k!) return false;

@@ -1,5 +1,4 @@
 import { threshold, type Check } from '../check.js';
-import { ringMedian } from '../state.js';
 
 export const volumeSpike: Check = {
   id: 'A4', bit: 30, group: 'statistics', severity: 'flag', keeps: 'traded notional of the current second and of the last 60 seconds with trades',
@@ -15,7 +14,8 @@ export const volumeSpike: Check = {
       // The second closed: its notional joins the history, whose median is computed once here.
       if (s.volumeNotional > 0 && sec > s.volumeSec) {
         s.volumeHistory.push(s.volumeNotional);
-        s.volumeMedian = ringMedian(s.volumeHistory, s.sortScratch);
+        s.volumeHistory.computeMedian(s.sortScratch);
+        s.volumeMedian = s.volumeHistory.median;
       }
       if (sec > s.volumeSec) { s.volumeSec = sec; s.volumeNotional = 0; }
     }

@@ -12,7 +12,7 @@ export const frozenPrice: Check = {
   evaluate(e, s, t) {
     if (e.type !== 'quote' || s.ref === undefined) return false;
     const mid = (e.bid + e.ask) / 2;
-    const ref = s.ref.median(s.refInstrument, s.refEntry, e.ts, t.maxAgeMs! * 1000).median;
+    const ref = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!).median;
     if (mid !== s.frozenPrice) {
       s.frozenPrice = mid;
       s.frozenSinceTs = e.ts;

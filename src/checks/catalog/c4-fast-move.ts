@@ -9,9 +9,10 @@ export const fastMove: Check = {
   },
   evaluate(e, s, t) {
     if (e.type !== 'trade' || !(e.price > 0)) return false;
-    const from = e.ts - t.windowMs! * 1000;
-    const high = s.high.extreme(from);
-    const low = s.low.extreme(from);
+    s.high.trim(e.ts, t.windowMs!);
+    s.low.trim(e.ts, t.windowMs!);
+    const high = s.high.value;
+    const low = s.low.value;
     if (!(high > 0) || !(low > 0)) return false;
     const dropBp = ((high - e.price) / high) * 10_000;
     const riseBp = ((e.price - low) / low) * 10_000;

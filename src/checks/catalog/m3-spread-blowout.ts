@@ -1,5 +1,4 @@
 import { threshold, type Check } from '../check.js';
-import { ringMedian } from '../state.js';
 
 export const spreadBlowout: Check = {
   id: 'M3', bit: 19, group: 'microstructure', severity: 'flag', keeps: 'the last 50 spreads',
@@ -11,7 +10,7 @@ export const spreadBlowout: Check = {
   evaluate(e, s, t) {
     if (e.type !== 'quote' || s.spreads.size < t.minSamples!) return false;
     const spread = e.ask - e.bid;
-    const median = ringMedian(s.spreads, s.sortScratch);
+    const median = s.spreads.middle();
     if (!(median > 0) || spread <= t.factor! * median) return false;
     s.lastValue = spread / median; s.lastThreshold = t.factor!;
     return true;

@@ -1,5 +1,4 @@
 import { threshold, type Check } from '../check.js';
-import { ringMedian } from '../state.js';
 
 export const depthCollapse: Check = {
   id: 'M5', bit: 38, group: 'microstructure', severity: 'flag', keeps: 'one depth sample per second for the last 50 seconds (and the book)',
@@ -11,10 +10,9 @@ export const depthCollapse: Check = {
   },
   evaluate(e, s, t) {
     if (e.type !== 'book' || s.book === undefined || (e.action === 'delta' && !s.bookSynced)) return false;
-    const mid = s.book.mid();
-    if (!(mid > 0)) return false;
-    const band = t.bandPct! / 100;
-    const depth = (s.book.bids.sizeWithin(mid * (1 - band), mid) + s.book.asks.sizeWithin(mid, mid * (1 + band))) * mid;
+    if (!(s.book.midPrice > 0)) return false;
+    s.book.measureDepth(t.bandPct!);
+    const depth = s.book.depthNotional;
     const collapsed = s.depthSamples.size >= t.minSamples! && s.depthMedian > 0 && depth * t.factor! < s.depthMedian;
     const sec = Math.floor(e.ts / 1_000_000);
     // One sample per second (book updates within a second are one observation); a collapsed
@@ -22,7 +20,8 @@ export const depthCollapse: Check = {
     if (sec > s.depthSampleSec && !collapsed) {
       s.depthSampleSec = sec;
       s.depthSamples.push(depth);
-      s.depthMedian = ringMedian(s.depthSamples, s.sortScratch);
+      s.depthSamples.computeMedian(s.sortScratch);
+      s.depthMedian = s.depthSamples.median;
     }
     if (!collapsed) return false;
     s.lastValue = depth / s.depthMedian; s.lastThreshold = 1 / t.factor!;

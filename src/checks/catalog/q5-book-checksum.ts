@@ -1,5 +1,5 @@
 import type { Check } from '../check.js';
-import { krakenChecksum, okxChecksum } from '../book.js';
+import { CHECKSUM, krakenChecksum, okxChecksum } from '../book.js';
 
 export const bookChecksum: Check = {
   id: 'Q5', bit: 28, group: 'sequence', severity: 'resync', keeps: 'the order book (snapshot + deltas, depth as the snapshot\'s)',
@@ -8,17 +8,18 @@ export const bookChecksum: Check = {
   evaluate(e, s) {
     if (e.type !== 'book' || e.checksum === undefined || s.book === undefined) return false;
     if (e.action === 'delta' && !s.bookSynced) return false;
-    let ours: number;
+    // The checksum functions leave their result in CHECKSUM[0] (a uint32 returned as a number
+    // would be boxed on every book event).
     if (e.venue === 'kraken') {
       if (e.priceDp === undefined || e.sizeDp === undefined) return false;
-      ours = krakenChecksum(s.book, e.priceDp, e.sizeDp);
+      krakenChecksum(s.book, e.priceDp, e.sizeDp);
     } else if (e.venue === 'okx') {
-      ours = okxChecksum(s.book);
+      okxChecksum(s.book);
     } else {
       return false;
     }
-    if (ours === e.checksum) return false;
-    s.lastValue = ours; s.lastThreshold = e.checksum;
+    if ((CHECKSUM[0]! | 0) === (e.checksum | 0)) return false;
+    s.lastValue = CHECKSUM[0]!; s.lastThreshold = e.checksum;
     return true;
   },
 };

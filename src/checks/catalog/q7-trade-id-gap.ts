@@ -6,8 +6,8 @@ export const tradeIdGap: Check = {
   thresholds: { contiguous: threshold(0, '1 where the venue numbers trades contiguously per symbol', 0, 1, { binance: 1, 'binance-futures': 1, coinbase: 1 }) },
   evaluate(e, s, t) {
     if (e.type !== 'trade' || t.contiguous !== 1) return false;
-    const id = Number(e.id);
-    if (!Number.isSafeInteger(id)) return false;
+    const id = s.tradeIdNum;
+    if (Number.isNaN(id)) return false;
     const last = s.lastTradeIdNum;
     if (Number.isNaN(last) || id <= last + 1) return false;
     s.lastValue = id - last - 1; s.lastThreshold = 0;

@@ -1,5 +1,4 @@
 import { threshold, type Check } from '../check.js';
-import { ringMedian } from '../state.js';
 
 /**
  * Both halves of silence detection share the limit this check learns. The timer half runs on
@@ -23,7 +22,8 @@ export const streamSilence: Check = {
       // The median of 64 gaps is refreshed every 16 events: amortized O(1).
       if (++s.gapsSinceMedian >= 16 || limit === 0) {
         s.gapsSinceMedian = 0;
-        s.silenceUs = Math.max(t.minSilenceMs! * 1000, t.gapMultiple! * ringMedian(s.recvGaps, s.sortScratch));
+        s.recvGaps.computeMedian(s.sortScratch);
+        s.silenceUs = Math.max(t.minSilenceMs! * 1000, t.gapMultiple! * s.recvGaps.median);
       }
     }
     if (limit === 0 || gap <= limit) return false;

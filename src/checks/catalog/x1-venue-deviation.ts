@@ -1,13 +1,4 @@
 import { threshold, type Check } from '../check.js';
-import type { MarketEvent } from '../../codec/event.js';
-import type { SymbolState } from '../state.js';
-
-/** This venue's current price of the instrument from the event: a quote's mid, a synced book's mid. */
-export function venueMid(e: MarketEvent, s: SymbolState): number {
-  if (e.type === 'quote') return (e.bid + e.ask) / 2;
-  if (e.type === 'book' && s.bookSynced && s.book !== undefined) return s.book.mid();
-  return NaN;
-}
 
 export const venueDeviation: Check = {
   id: 'X1', bit: 33, group: 'cross-venue', severity: 'flag', keeps: 'an entry in the shared cross-venue reference (price, time, excluded)',
@@ -20,9 +11,12 @@ export const venueDeviation: Check = {
   },
   evaluate(e, s, t) {
     if (s.ref === undefined || s.refEntry < 0) return false;
-    const price = venueMid(e, s);
+    // This venue's price: a quote's mid, or a synced book's.
+    let price = NaN;
+    if (e.type === 'quote') price = (e.bid + e.ask) / 2;
+    else if (e.type === 'book' && s.bookSynced && s.book !== undefined) price = s.book.midPrice;
     if (!(price > 0)) return false;
-    const q = s.ref.median(s.refInstrument, s.refEntry, e.ts, t.maxAgeMs! * 1000);
+    const q = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!);
     if (q.venues < t.minVenues!) return false;
     const devBp = (Math.abs(price - q.median) / q.median) * 10_000;
     if (devBp >= t.excludeBp!) { if (!s.ref.isExcluded(s.refEntry)) s.ref.setExcluded(s.refEntry, true); }

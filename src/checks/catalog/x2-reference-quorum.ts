@@ -10,7 +10,7 @@ export const referenceQuorum: Check = {
   evaluate(e, s, t) {
     if (s.ref === undefined || s.refEntry < 0 || (e.type !== 'trade' && e.type !== 'quote')) return false;
     if (s.ref.knownVenues(s.refInstrument) < t.quorum!) return false;
-    const fresh = s.ref.median(s.refInstrument, s.refEntry, e.ts, t.maxAgeMs! * 1000).venues + (s.ref.isExcluded(s.refEntry) ? 0 : 1);
+    const fresh = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!).venues + (s.ref.isExcluded(s.refEntry) ? 0 : 1);
     if (fresh >= t.quorum!) return false;
     s.lastValue = fresh; s.lastThreshold = t.quorum!;
     return true;

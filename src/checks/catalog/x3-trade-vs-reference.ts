@@ -10,7 +10,7 @@ export const tradeVsReference: Check = {
   },
   evaluate(e, s, t) {
     if (e.type !== 'trade' || s.ref === undefined || s.refEntry < 0 || !(e.price > 0)) return false;
-    const q = s.ref.median(s.refInstrument, s.refEntry, e.ts, t.maxAgeMs! * 1000);
+    const q = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!);
     if (q.venues < t.minVenues!) return false;
     const devBp = (Math.abs(e.price - q.median) / q.median) * 10_000;
     if (devBp <= t.maxBp!) return false;

@@ -12,7 +12,7 @@ export const perpVsIndex: Check = {
     if (!s.isPerp || s.ref === undefined || s.spotInstrument < 0) return false;
     const price = e.type === 'trade' ? e.price : e.type === 'quote' ? (e.bid + e.ask) / 2 : NaN;
     if (!(price > 0)) return false;
-    const q = s.ref.median(s.spotInstrument, -1, e.ts, t.maxAgeMs! * 1000);
+    const q = s.ref.median(s.spotInstrument, -1, s, t.maxAgeMs!);
     if (q.venues < t.minVenues!) return false;
     const basisBp = (Math.abs(price - q.median) / q.median) * 10_000;
     if (basisBp <= t.maxBp!) return false;
