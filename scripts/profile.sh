@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# npm run profile: the processor under a synthetic load, profiled three ways, one run each, with
+# the reports left in profiles/<UTC time>/:
+#   doctor.html        clinic doctor: CPU, memory, event-loop delay, active handles over the run
+#   flame.html         clinic flame (0x underneath): flame graph of the main thread's stacks
+#   cpuprofile/        node --cpu-prof: one .cpuprofile per thread (tid 0 = main thread), and
+#   summary.md         the top frames by self time of each thread (bench/cpu-profile.ts)
+# Each run: a fresh topic; the processor starts first (`run --stop-when-idle`), then the load
+# generator (`produce --rate R --duration S`); the processor drains, commits and exits by itself
+# when the topic goes quiet, and clinic writes its report on that exit.
+# Env: PROFILE_RATE (events/s, 10000), PROFILE_DURATION (s, 20), PROFILE_TOOLS ("doctor flame
+# cpuprof"), PROFILE_TOPIC_PREFIX (profile), PROFILE_DIR; any HIMARI_* config (Redis/PostgreSQL
+# URLs, metrics port ...) passes through to the processor.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+RATE=${PROFILE_RATE:-10000}
+DURATION=${PROFILE_DURATION:-20}
+TOOLS=${PROFILE_TOOLS:-doctor flame cpuprof}
+PREFIX=${PROFILE_TOPIC_PREFIX:-profile}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=${PROFILE_DIR:-$ROOT/profiles/$stamp}
+clinic="$ROOT/node_modules/.bin/clinic"
+[ -x "$clinic" ] || die "clinic is not installed: npm install (it is a devDependency)"
+
+npx --no-install tsc -p tsconfig.json >&2
+bash scripts/services.sh start
+mkdir -p "$out"
+# clinic asks once whether it may send usage data; never ask (no terminal in CI).
+export NO_INSIGHT=true
+cli="$ROOT/dist/src/cli.js"
+
+# Runs the processor with the profiler command in "$@" (which ends where the processor's node
+# arguments begin), waits until it is ready, produces the load, then waits for it to exit.
+profile_one() {
+  local name=$1; shift
+  local topic="$PREFIX-$name-$stamp"
+  local log="$out/$name.log"
+  say "$name: processor on topic $topic, then $RATE events/s for $DURATION s"
+  (
+    export HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_GROUP_ID="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq"
+    cd "$out"
+    exec "$@" "$cli" run --stop-when-idle 3000 --max-seconds $((DURATION + 300))
+  ) >"$log" 2>&1 &
+  local pid=$!
+  local deadline=$((SECONDS + 120))
+  until grep -q 'himari-l0: ready' "$log"; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "$name: the processor exited before it was ready (see $log)"; }
+    [ "$SECONDS" -lt "$deadline" ] || { kill -INT "$pid"; die "$name: not ready after 120 s (see $log)"; }
+    sleep 0.5
+  done
+  HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq" \
+    node "$cli" produce --rate "$RATE" --duration "$DURATION" >"$out/$name.produce.log" 2>&1 \
+    || { kill -INT "$pid"; die "$name: the load generator failed (see $out/$name.produce.log)"; }
+  # The processor stops 3 s after the last message; clinic then analyses and writes the HTML.
+  wait "$pid" || die "$name: the processor or the profiler failed (see $log)"
+  grep -A 4 'himari-l0 run summary' "$log" | sed -n '2p' >&2 || true
+}
+
+# The newest file matching a glob under $out, or nothing.
+newest() { ls -t $1 2>/dev/null | head -n 1; }
+
+for tool in $TOOLS; do
+  case $tool in
+    doctor)
+      profile_one doctor "$clinic" doctor --open=false --dest "$out/.clinic" -- node
+      html=$(newest "$out/.clinic/*doctor.html")
+      [ -n "$html" ] || die "doctor: no report in $out/.clinic (see $out/doctor.log)"
+      cp "$html" "$out/doctor.html"
+      ;;
+    flame)
+      profile_one flame "$clinic" flame --open=false --dest "$out/.clinic" -- node
+      html=$(newest "$out/.clinic/*flame.html")
+      [ -n "$html" ] || die "flame: no report in $out/.clinic (see $out/flame.log)"
+      cp "$html" "$out/flame.html"
+      ;;
+    cpuprof)
+      profile_one cpuprof node --cpu-prof --cpu-prof-dir="$out/cpuprofile"
+      {
+        echo "# CPU profile: self time per function, $RATE events/s for $DURATION s ($stamp)"
+        echo
+        echo "One profile per thread (file name: CPU.<date>.<time>.<pid>.<thread id>.<seq>; thread 0 is the main thread)."
+        echo
+        for f in "$out"/cpuprofile/*.cpuprofile; do node "$ROOT/dist/bench/cpu-profile.js" --top 20 "$f"; done
+      } >"$out/summary.md"
+      ;;
+    *) die "unknown profiler '$tool' (doctor, flame, cpuprof)" ;;
+  esac
+done
+say "reports in $out: $(cd "$out" && ls -d doctor.html flame.html summary.md 2>/dev/null | tr '\n' ' ')"
