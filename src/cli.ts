@@ -123,7 +123,7 @@ function printSummary(app: App, elapsedMs: number): void {
   for (let v = 0; v < VERDICT_NAMES.length; v++) lines.push(`  ${VERDICT_NAMES[v]!.padEnd(14)} ${t.verdicts[v]}`);
   const failed = t.checkFailures.map((n, bit) => [bit, n] as const).filter(([, n]) => n > 0);
   lines.push(`  checks failed  ${failed.length === 0 ? 'none' : failed.map(([bit, n]) => `${checkByBit(bit)?.id ?? bit}=${n}`).join('  ')}`);
-  lines.push('  end-to-end latency, produce -> confirmed write (ms resolution of Kafka timestamps):');
+  lines.push('  end-to-end latency, send (x-intended-ns header, else Kafka timestamp) -> confirmed write:');
   for (const s of app.pipeline.sinks) {
     const h = s.latency.summary();
     const ms = (us: number) => (us / 1000).toFixed(1);
