@@ -68,10 +68,10 @@ export class OpenLoopGenerator {
   /** Unix ms at which the schedule started (second 0). */
   startedMs = 0;
   private stopped = false;
+  private readonly onReport = (err: unknown): void => { if (err) this.stats.failed++; else this.stats.delivered++; };
 
-  constructor(private readonly producer: Kafka.Producer, private readonly options: ProduceOptions) {
-    producer.on('delivery-report', (err) => { if (err) this.stats.failed++; else this.stats.delivered++; });
-  }
+  /** The producer may be shared by generators that run one after another (not at once). */
+  constructor(private readonly producer: Kafka.Producer, private readonly options: ProduceOptions) {}
 
   /** Ends the run early (the rest of the schedule is not sent). */
   stop(): void {
@@ -79,6 +79,15 @@ export class OpenLoopGenerator {
   }
 
   async run(): Promise<ProduceStats> {
+    this.producer.on('delivery-report', this.onReport);
+    try {
+      return await this.send();
+    } finally {
+      this.producer.off('delivery-report', this.onReport);
+    }
+  }
+
+  private async send(): Promise<ProduceStats> {
     const o = this.options;
     const { stats, producer } = this;
     const market = new SyntheticMarket(o.venues, symbolNames(o.symbols), o.seed);
