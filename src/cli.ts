@@ -235,6 +235,9 @@ function loadtestSummary(r: LoadtestResult): string {
     const s = l.summary;
     lines.push(`  ${sink.padEnd(14)} n=${s.count}  p50 ${s.p50} ms  p90 ${s.p90} ms  p99 ${s.p99} ms  p99.9 ${s.p999} ms  max ${s.max} ms`);
   }
+  for (const [sink, w] of Object.entries(r.sinkWrites)) {
+    lines.push(`  ${(sink + ' writes').padEnd(14)} ${w.writes} writes, mean ${w.meanWriteMs} ms for ${w.meanRows} events, busy ${Math.round(w.busyShare * 100)} % of the run; flushes ${Object.entries(w.flushReasons).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
   if (r.drain !== undefined) {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);

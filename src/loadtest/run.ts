@@ -15,6 +15,7 @@ import { GroupLagProbe, measureReadCeiling, type ReadCeiling } from './kafka-pro
 import { DEFAULT_LAG_CRITERION, judgeLag, nextSearchRate, type LagSample, type LagVerdict } from './lag.js';
 import { LatencyPoller } from './latency-poller.js';
 import { ProcessorChild } from './processor-child.js';
+import { sinkWriteStats, type SinkWriteStats } from './prom-scrape.js';
 import type { ProcSample } from './proc-stats.js';
 import { renderReport } from './report.js';
 import { RateSchedule, type RateStep } from './schedule.js';
@@ -115,6 +116,8 @@ export interface LoadtestResult {
     exitCode: number | null;
   };
   generator: ProduceStats & { durationS: number; achievedRate: number; lateness: LatencySummaryMs };
+  /** From the processor's /metrics at the end: how the sinks wrote (why latency is what it is). */
+  sinkWrites: Record<string, SinkWriteStats>;
   latency: Record<string, { summary: LatencySummaryMs; percentiles: Array<{ p: number; ms: number }>; histogram: EncodedHistogram; processorTotalCount: number }>;
   samples: SampleRow[];
   latencyOverTime: LatencyRow[];
@@ -294,6 +297,19 @@ function latencyTotals(poller: LatencyPoller): LoadtestResult['latency'] {
   return out;
 }
 
+async function scrapeSinkWrites(o: LoadtestOptions, child: ProcessorChild, sinks: string[]): Promise<Record<string, SinkWriteStats>> {
+  const out: Record<string, SinkWriteStats> = {};
+  try {
+    const res = await fetch(`http://127.0.0.1:${o.metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await res.text();
+    const wallMs = performance.now() - child.readyAt;
+    for (const s of sinks) out[s] = sinkWriteStats(text, s, wallMs);
+  } catch (err) {
+    o.log(`metrics scrape failed: ${(err as Error).message}`);
+  }
+  return out;
+}
+
 /** Waits until the group committed everything produced, or the timeout; true when it did. */
 async function waitCaughtUp(probe: GroupLagProbe, end: number, timeoutMs: number, everyMs = 100): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
@@ -360,9 +376,11 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
     await sampler.stop();
     await finalPoll(poller);
     const atEnd = child.sample();
+    const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
     const stopped = await child.stop();
     const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
     const result = assemble(o, names, startedAt, loadavgAtStart, processor, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+    result.sinkWrites = sinkWrites;
     return write(o, result);
   } finally {
     if (child !== null) await child.stop();
@@ -397,7 +415,7 @@ function assemble(
     machine: { cores: availableParallelism(), node: process.version, loadavgAtStart },
     names, processor,
     generator: { ...stats, durationS, achievedRate: durationS > 0 ? Math.round(stats.produced / durationS) : 0, lateness: summarizeMs(gen?.lateness ?? new LatencyHistogram()) },
-    latency, samples, latencyOverTime,
+    sinkWrites: {}, latency, samples, latencyOverTime,
     files: { json: '', html: '' },
   };
 }
@@ -436,12 +454,14 @@ async function finishDrain(
   await sampler.stop();
   if (!done) throw new Error(`the processor did not drain ${o.count} events within 30 minutes`);
   await finalPoll(poller);
+  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
   const stopped = await child.stop();
   const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
   const eventsPerSec = (o.count * 1000) / drainMs;
   o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);
   const ceiling = await measureReadCeiling({ ...config.kafka, topics: [names.topic] }, names.topic, high);
   const result = assemble(o, names, startedAt, loadavgAtStart, processor, pre.stats, null, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+  result.sinkWrites = sinkWrites;
   result.drain = {
     count: o.count,
     produceMs: Math.round(pre.ms),
@@ -511,10 +531,12 @@ async function findMax(
   await sampler.stop();
   await finalPoll(poller);
   const atEnd = child.sample();
+  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
   const stopped = await child.stop();
   const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
   const gen = { lateness } as unknown as OpenLoopGenerator;
   const result = assemble(o, names, startedAt, loadavgAtStart, processor, total, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+  result.sinkWrites = sinkWrites;
   const passedRates = steps.filter((s) => s.passed).map((s) => s.rate);
   result.findMax = {
     criterion: `a step of ${o.stepS} s at rate R passes when the generator sends at least 0.95 R and the consumer lag is bounded: `
