@@ -2,6 +2,9 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { migrate, maintainPartitions, type MigrationReport } from './db/migrate.js';
+import { wallClockMs } from './obs/clock.js';
+import type { EncodedHistogram } from './obs/latency-histogram.js';
+import type { LatencySecond } from './obs/latency-series.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
 import { Pipeline } from './pipeline.js';
 import { DeadLetterProducer } from './sinks/dead-letter.js';
@@ -13,6 +16,14 @@ import { ensureTopics } from './source/kafka-admin.js';
 import pg from 'pg';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
+
+/** Latencies (send → confirmed write, µs) of every sink, as `/debug/latency` serves them. */
+export interface LatencyReport {
+  /** The processor's clock when answering, Unix ms. */
+  nowMs: number;
+  consumed: number;
+  sinks: Array<{ name: string; total: EncodedHistogram; seconds: LatencySecond[] }>;
+}
 
 /**
  * Builds the processor from a validated config. Holds no process state: signals, exit codes and
@@ -57,7 +68,7 @@ export class App {
       this.server = await startMetricsServer(this.metrics, {
         live: () => true,
         notReadyReasons: () => this.pipeline.notReadyReasons(),
-      }, this.config.metrics.host, this.config.metrics.port);
+      }, this.config.metrics.host, this.config.metrics.port, (afterSec) => this.latencyReport(afterSec));
     }
     await this.pipeline.start();
     this.startupMs = performance.now() - started;
@@ -65,6 +76,16 @@ export class App {
       this.maintenance = setInterval(() => void this.maintainPartitions(), PARTITION_MAINTENANCE_MS);
       this.maintenance.unref();
     }
+  }
+
+  /** The `/debug/latency` answer: see `LatencySeries` and `startMetricsServer`. */
+  latencyReport(afterSec: number): LatencyReport {
+    const nowMs = wallClockMs();
+    return {
+      nowMs,
+      consumed: this.pipeline.totals.consumed,
+      sinks: this.pipeline.sinks.map((s) => ({ name: s.name, total: s.latency.encode(), seconds: s.latencySeries.completed(afterSec, nowMs) })),
+    };
   }
 
   private async maintainPartitions(): Promise<void> {

@@ -11,6 +11,8 @@ import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from '.
 import type { Config } from './config/schema.js';
 import { migrate } from './db/migrate.js';
 import { replay } from './replay/replay.js';
+import { runLoadtest, type LoadtestResult } from './loadtest/run.js';
+import { parsePattern, type RateStep } from './loadtest/schedule.js';
 import { HimariError } from './errors.js';
 import { createLogger } from './obs/log.js';
 
@@ -28,6 +30,18 @@ Commands:
                --duration S (10)  --count N (instead of a duration)
                --bad N (0): poison messages spread through the run
                --json: send JSON instead of msgpack   --topic T (first input topic)
+  loadtest   Start the processor as a child, load it, and report latency, throughput, lag,
+             CPU and memory (JSON and HTML in --out). One of:
+               --rate R --duration S          open loop at R events/s (default 10000 for 30 s)
+               --pattern 0:1000,30:10000,...  rate steps SECOND:RATE (with --duration)
+               --drain --count N              backlog of N (2000000) first, then time the drain,
+                                              and a bare Kafka consume loop over it (read ceiling)
+               --find-max                     highest rate whose consumer lag stays bounded
+                 --step-duration S (20) --start-rate R (5000) --max-rate R (200000) --max-steps N (8)
+             --symbols N (20) --venues a,b  --seed N  --partitions N (8)  --threads N
+             --pg-url URL (postgres://postgres@127.0.0.1:5432/himari_lt; database created if missing)
+             --redis-url URL (redis://127.0.0.1:6379/3)  --metrics-port P (9471)
+             --out DIR (results)  --name NAME (also NAME.json/.html)  --keep (keep topic, table, keys)
   replay     Normalize cryptofeed recordings (FILE...) and produce them to Kafka.
                --speed X: recorded pace times X (default 0 = as fast as possible)
                --topic T (first input topic)
@@ -123,7 +137,7 @@ function printSummary(app: App, elapsedMs: number): void {
   for (let v = 0; v < VERDICT_NAMES.length; v++) lines.push(`  ${VERDICT_NAMES[v]!.padEnd(14)} ${t.verdicts[v]}`);
   const failed = t.checkFailures.map((n, bit) => [bit, n] as const).filter(([, n]) => n > 0);
   lines.push(`  checks failed  ${failed.length === 0 ? 'none' : failed.map(([bit, n]) => `${checkByBit(bit)?.id ?? bit}=${n}`).join('  ')}`);
-  lines.push('  end-to-end latency, produce -> confirmed write (ms resolution of Kafka timestamps):');
+  lines.push('  end-to-end latency, send (x-intended-ns header, else Kafka timestamp) -> confirmed write:');
   for (const s of app.pipeline.sinks) {
     const h = s.latency.summary();
     const ms = (us: number) => (us / 1000).toFixed(1);
@@ -168,6 +182,73 @@ async function cmdProduce(args: string[]): Promise<void> {
   const rate = stats.elapsedMs > 0 ? Math.round(((stats.produced + stats.bad) * 1000) / stats.elapsedMs) : 0;
   process.stdout.write(`${JSON.stringify({ ...stats, ratePerSec: rate })}\n`);
   if (stats.failed > 0) process.exit(1);
+}
+
+async function cmdLoadtest(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: {
+    config: { type: 'string' }, rate: { type: 'string' }, pattern: { type: 'string' }, duration: { type: 'string' },
+    drain: { type: 'boolean' }, count: { type: 'string' }, 'find-max': { type: 'boolean' },
+    'step-duration': { type: 'string' }, 'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, 'max-steps': { type: 'string' },
+    symbols: { type: 'string' }, venues: { type: 'string' }, seed: { type: 'string' }, partitions: { type: 'string' }, threads: { type: 'string' },
+    'pg-url': { type: 'string' }, 'redis-url': { type: 'string' }, 'metrics-port': { type: 'string' },
+    out: { type: 'string' }, name: { type: 'string' }, keep: { type: 'boolean' },
+  } });
+  if (values.drain && values['find-max']) fail('--drain and --find-max are separate runs');
+  if (values.pattern !== undefined && values.rate !== undefined) fail('--rate and --pattern exclude each other');
+  const config = load(values.config);
+  let steps: RateStep[];
+  try {
+    steps = values.pattern !== undefined ? parsePattern(values.pattern) : [{ fromS: 0, rate: intOption(values, 'rate', 10_000) }];
+  } catch (err) {
+    fail(`--pattern: ${(err as Error).message}`);
+  }
+  const venues = values.venues === undefined ? [...DEFAULT_VENUES] : values.venues.split(',').map((s) => s.trim()).filter(Boolean);
+  if (venues.length === 0) fail('--venues needs at least one venue');
+  const durationS = intOption(values, 'duration', 30);
+  if (durationS <= 0) fail('--duration must be positive');
+  const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 0);
+  const result = await runLoadtest(config, {
+    mode: values.drain ? 'drain' : values['find-max'] ? 'find-max' : 'rate',
+    steps, durationS,
+    count: intOption(values, 'count', 2_000_000),
+    symbols: Math.max(1, intOption(values, 'symbols', 20)), venues, seed: intOption(values, 'seed', 42),
+    stepS: intOption(values, 'step-duration', 20), startRate: intOption(values, 'start-rate', 5000),
+    maxRate: intOption(values, 'max-rate', 200_000), maxSteps: intOption(values, 'max-steps', 8),
+    postgresUrl: values['pg-url'] ?? 'postgres://postgres@127.0.0.1:5432/himari_lt',
+    redisUrl: values['redis-url'] ?? 'redis://127.0.0.1:6379/3',
+    metricsPort: intOption(values, 'metrics-port', 9471),
+    partitions: Math.max(1, intOption(values, 'partitions', 8)),
+    ...(threads === undefined ? {} : { threads }),
+    outDir: values.out ?? 'results', ...(values.name === undefined ? {} : { name: values.name }),
+    keep: values.keep === true,
+    log: (line) => process.stderr.write(`loadtest: ${line}\n`),
+  });
+  process.stdout.write(`${loadtestSummary(result)}\n`);
+}
+
+function loadtestSummary(r: LoadtestResult): string {
+  const lines = [`himari-l0 loadtest (${r.mode})`];
+  const p = r.processor;
+  lines.push(`  processor      ready after ${p.readyAfterMs} ms; ${p.messages} messages; ${p.cpuUsPerMessage} µs CPU per message; peak RSS ${Math.round(p.peakRssBytes / 1048576)} MB`);
+  if (r.mode !== 'drain') lines.push(`  generator      ${r.generator.produced} sent (${r.generator.delivered} delivered) at ${r.generator.achievedRate}/s; send lateness p99 ${r.generator.lateness.p99} ms`);
+  for (const [sink, l] of Object.entries(r.latency)) {
+    const s = l.summary;
+    lines.push(`  ${sink.padEnd(14)} n=${s.count}  p50 ${s.p50} ms  p90 ${s.p90} ms  p99 ${s.p99} ms  p99.9 ${s.p999} ms  max ${s.max} ms`);
+  }
+  for (const [sink, w] of Object.entries(r.sinkWrites)) {
+    lines.push(`  ${(sink + ' writes').padEnd(14)} ${w.writes} writes, mean ${w.meanWriteMs} ms for ${w.meanRows} events, busy ${Math.round(w.busyShare * 100)} % of the run; flushes ${Object.entries(w.flushReasons).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  if (r.drain !== undefined) {
+    const d = r.drain;
+    lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);
+    lines.push(`  read ceiling   ${Math.round((d.ceiling.messages * 1000) / d.ceiling.totalMs)}/s incl. joining (${Math.round(d.ceiling.eventsPerSec)}/s first to last); pipeline at ${(d.ratioToCeiling * 100).toFixed(1)} % of it`);
+  }
+  if (r.findMax !== undefined) {
+    for (const s of r.findMax.steps) lines.push(`  step ${String(s.rate).padStart(7)}/s  ${s.passed ? 'bounded    ' : 'NOT bounded'}  ${s.verdict.reason}`);
+    lines.push(`  found          ${r.findMax.foundRate} events/s with bounded lag`);
+  }
+  lines.push(`  report         ${r.files.html}`, `  result         ${r.files.json}`);
+  return lines.join('\n');
 }
 
 async function cmdReplay(args: string[]): Promise<void> {
@@ -218,6 +299,7 @@ async function main(): Promise<void> {
     case 'produce': return cmdProduce(rest);
     case 'migrate': return cmdMigrate(rest);
     case 'replay': return cmdReplay(rest);
+    case 'loadtest': return cmdLoadtest(rest);
     case 'config': return cmdConfig(rest);
     case 'checks': return cmdChecks(rest);
     case undefined: case 'help': case '--help': case '-h':

@@ -14,6 +14,7 @@ import { EventChunk, type MessageSource } from './sinks/chunk.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
 import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
 import { DeadLetterIndex } from './sinks/dead-letter-index.js';
+import { intendedSendMs } from './source/intended-send.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
 import type { CheckWorkerData } from '../workers/check-worker.js';
@@ -243,13 +244,18 @@ export class Pipeline {
     const first = messages[0]!;
     const last = messages[messages.length - 1]!;
     const ticket = this.tracker.partition(first.topic, first.partition).track(first.offset, last.offset, 1);
-    const producedMs = new Float64Array(messages.length);
-    for (let i = 0; i < messages.length; i++) producedMs[i] = messages[i]!.timestamp ?? 0;
+    const sentMs = new Float64Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      // node-rdkafka hands over headers only when a message has some: the common case costs one check.
+      const intended = m.headers === undefined ? -1 : intendedSendMs(m.headers);
+      sentMs[i] = intended >= 0 ? intended : m.timestamp ?? 0;
+    }
     this.metrics.workerBatchSize.observe(messages.length);
     return {
       task: { batch: this.pack(messages), topic: first.topic, partition: first.partition },
       repack: () => this.pack(messages),
-      onResult: (result) => this.onResult(result, messages, ticket, producedMs),
+      onResult: (result) => this.onResult(result, messages, ticket, sentMs),
       onFailure: (err) => this.onWorkerFailure(err, messages, ticket),
     };
   }
@@ -268,7 +274,7 @@ export class Pipeline {
     return this.packer.finish();
   }
 
-  private onResult(result: CheckResult, messages: SourceMessage[], ticket: BatchTicket, producedMs: Float64Array): void {
+  private onResult(result: CheckResult, messages: SourceMessage[], ticket: BatchTicket, sentMs: Float64Array): void {
     const n = result.count;
     const counts = this.totals.verdicts;
     const local = [0, 0, 0, 0];
@@ -303,7 +309,7 @@ export class Pipeline {
       const source = new SourceMessages(messages);
       ticket.expect(this.sinks.length);
       for (const sink of this.sinks) {
-        sink.push(new EventChunk(result, source, messages[0]!.topic, messages[0]!.partition, 0, n, ticket, producedMs));
+        sink.push(new EventChunk(result, source, messages[0]!.topic, messages[0]!.partition, 0, n, ticket, sentMs));
       }
     }
     ticket.ack(); // the worker stage

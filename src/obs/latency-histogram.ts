@@ -6,6 +6,21 @@
 const SUB_BITS = 7;
 const SUB_COUNT = 1 << SUB_BITS;
 const MAGNITUDES = 26; // 2^(26+7) µs ≈ 2.4 h
+/** Names the bucket layout in encoded histograms: only equal layouts can be merged. */
+const LAYOUT = `log-linear-us-${SUB_BITS}-${MAGNITUDES}`;
+
+/**
+ * A histogram as JSON: the non-empty buckets as a flat `[index, count, index, count, ...]` list
+ * (a few hundred numbers for a typical latency distribution, against 3,328 buckets).
+ */
+export interface EncodedHistogram {
+  layout: string;
+  total: number;
+  min: number;
+  max: number;
+  sum: number;
+  buckets: number[];
+}
 
 export class LatencyHistogram {
   private readonly counts = new Float64Array(MAGNITUDES * SUB_COUNT);
@@ -57,6 +72,34 @@ export class LatencyHistogram {
     this.sum += other.sum;
     this.max = Math.max(this.max, other.max);
     this.min = Math.min(this.min, other.min);
+  }
+
+  encode(): EncodedHistogram {
+    const buckets: number[] = [];
+    for (let i = 0; i < this.counts.length; i++) if (this.counts[i]! > 0) buckets.push(i, this.counts[i]!);
+    return { layout: LAYOUT, total: this.total, min: this.total === 0 ? 0 : this.min, max: this.max, sum: this.sum, buckets };
+  }
+
+  /** Rebuilds an encoded histogram; throws on another layout or malformed buckets. */
+  static decode(e: EncodedHistogram): LatencyHistogram {
+    if (e.layout !== LAYOUT) throw new Error(`histogram layout ${JSON.stringify(e.layout)} is not ${LAYOUT}`);
+    const h = new LatencyHistogram();
+    const b = e.buckets;
+    if (b.length % 2 !== 0) throw new Error('histogram buckets must be index/count pairs');
+    let total = 0;
+    for (let i = 0; i < b.length; i += 2) {
+      const index = b[i]!;
+      const count = b[i + 1]!;
+      if (!Number.isInteger(index) || index < 0 || index >= h.counts.length || !(count >= 0)) throw new Error(`bad histogram bucket ${index}: ${count}`);
+      h.counts[index]! += count;
+      total += count;
+    }
+    if (total !== e.total) throw new Error(`histogram total ${e.total} does not match its buckets (${total})`);
+    h.total = e.total;
+    h.sum = e.sum;
+    h.max = e.max;
+    h.min = e.total === 0 ? Infinity : e.min;
+    return h;
   }
 
   reset(): void {

@@ -19,7 +19,7 @@ export class Metrics {
   readonly writeSeconds = new Histogram({ name: 'himari_sink_write_seconds', help: 'Duration of one sink batch write, retries included.', labelNames: ['sink'] as const, buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
   readonly retries = new Counter({ name: 'himari_sink_retries_total', help: 'Sink write retries after a retriable error.', labelNames: ['sink'] as const, registers: [this.registry] });
   readonly sinkErrors = new Counter({ name: 'himari_sink_errors_total', help: 'Sink write errors.', labelNames: ['sink', 'retriable'] as const, registers: [this.registry] });
-  readonly endToEnd = new Histogram({ name: 'himari_end_to_end_seconds', help: 'Kafka message timestamp (produce time) to the sink confirming the write.', labelNames: ['sink'] as const, buckets: [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
+  readonly endToEnd = new Histogram({ name: 'himari_end_to_end_seconds', help: 'Send time (the x-intended-ns header when present, else the Kafka message timestamp) to the sink confirming the write.', labelNames: ['sink'] as const, buckets: [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
   readonly workerSeconds = new Histogram({ name: 'himari_worker_task_seconds', help: 'Round trip of one worker task (queue, checks, transfer back).', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [this.registry] });
   readonly workerBatchSize = new Histogram({ name: 'himari_worker_batch_messages', help: 'Messages per worker task.', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [this.registry] });
   readonly workerRestarts = new Counter({ name: 'himari_worker_task_failures_total', help: 'Worker tasks that failed (worker crash) and were retried.', registers: [this.registry] });
@@ -41,10 +41,21 @@ export interface HealthSource {
   notReadyReasons(): string[];
 }
 
-/** Serves /metrics, /healthz and /readyz. */
-export function startMetricsServer(metrics: Metrics, health: HealthSource, host: string, port: number): Promise<Server> {
+/** What `/debug/latency?after=SEC` answers: per sink, latencies since start and per second. */
+export type LatencyReporter = (afterSec: number) => unknown;
+
+/**
+ * Serves /metrics, /healthz and /readyz, and `/debug/latency?after=SEC` (JSON: each sink's
+ * send-to-confirmed-write histogram since start and one per completed wall-clock second after
+ * SEC; see `LatencySeries`) for the load test.
+ */
+export function startMetricsServer(metrics: Metrics, health: HealthSource, host: string, port: number, latency?: LatencyReporter): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
+    if (latency !== undefined && req.url !== undefined && req.url.startsWith('/debug/latency')) {
+      const after = Number(new URL(req.url, 'http://x').searchParams.get('after') ?? '0');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(latency(Number.isFinite(after) ? after : 0)));
+    } else if (req.url === '/metrics') {
       metrics.registry.metrics().then(
         (body) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(body); },
         (err: Error) => { res.writeHead(500); res.end(err.message); },

@@ -23,8 +23,11 @@ export class EventChunk {
     public from: number,
     public to: number,
     readonly ticket: BatchTicket,
-    /** Kafka (produce) timestamp per message of the whole batch, ms. */
-    readonly producedMs: Float64Array,
+    /**
+     * Per message of the whole batch: when it was sent, Unix ms (fractional). The intended send
+     * time of its `x-intended-ns` header when it has one, else its Kafka timestamp; 0 if neither.
+     */
+    readonly sentMs: Float64Array,
   ) {}
 
   get rows(): number {
@@ -45,7 +48,7 @@ export class EventChunk {
   splitFront(n: number): EventChunk {
     if (n <= 0 || n >= this.rows) throw new RangeError(`cannot split ${n} of ${this.rows} rows`);
     this.ticket.expect(1);
-    const front = new EventChunk(this.result, this.source, this.topic, this.partition, this.from, this.from + n, this.ticket, this.producedMs);
+    const front = new EventChunk(this.result, this.source, this.topic, this.partition, this.from, this.from + n, this.ticket, this.sentMs);
     this.from += n;
     return front;
   }

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { SinkConfig } from '../config/schema.js';
 import { Verdict } from '../codec/event.js';
 import { errorMessage } from '../errors.js';
+import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
+import { LatencySeries } from '../obs/latency-series.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { EventChunk } from './chunk.js';
 
@@ -69,8 +71,10 @@ export class SinkCore extends EventEmitter {
   private lastError = '';
   private readonly idleWaiters: Array<() => void> = [];
   readonly name: string;
-  /** Produce time (Kafka timestamp) to confirmed write, µs, since start. */
+  /** Send time (intended, else Kafka timestamp) to confirmed write, µs, since start. */
   readonly latency = new LatencyHistogram();
+  /** The same per wall-clock second, for a load test polling /debug/latency. */
+  readonly latencySeries = new LatencySeries();
 
   constructor(private readonly driver: SinkDriver, private readonly options: SinkCoreOptions) {
     super();
@@ -151,15 +155,20 @@ export class SinkCore extends EventEmitter {
       m.flushRows.observe({ sink: this.name }, batch.rows);
       m.written.inc({ sink: this.name }, batch.rows);
       this.sealed.shift();
-      const now = Date.now();
+      // The write is confirmed now (the driver's COMMIT / EVAL reply has returned).
+      const now = wallClockMs();
       const e2e = m.endToEnd.labels({ sink: this.name });
+      const second = this.latencySeries.at(now);
       for (const chunk of landed) {
         const verdicts = chunk.result.verdicts;
+        const sent = chunk.sentMs;
         for (let i = chunk.from; i < chunk.to; i++) {
-          const produced = chunk.producedMs[i]!;
-          if (produced > 0 && verdicts[i]! <= Verdict.REJECTED) {
-            e2e.observe((now - produced) / 1000);
-            this.latency.record((now - produced) * 1000);
+          const sentMs = sent[i]!;
+          if (sentMs > 0 && verdicts[i]! <= Verdict.REJECTED) {
+            const us = (now - sentMs) * 1000;
+            e2e.observe(us / 1e6);
+            this.latency.record(us);
+            second.record(us);
           }
         }
         chunk.ticket.ack();

@@ -16,7 +16,7 @@ describe('command line', () => {
   it('--help lists every command', () => {
     const r = cli(['--help']);
     assert.equal(r.status, 0);
-    for (const cmd of ['run', 'produce', 'replay', 'migrate', 'config', 'checks']) assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
+    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'config', 'checks']) assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
   });
 
   it('a bad config stops start-up before connecting, naming the key (exit 2)', () => {

@@ -28,3 +28,27 @@ describe('latency histogram', () => {
     assert.equal(a.summary().count, 100);
   });
 });
+
+describe('latency histogram encoding', () => {
+  it('decodes what it encodes, and merged decoded intervals equal one histogram of everything', () => {
+    const whole = new LatencyHistogram();
+    const parts = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
+    for (let i = 0; i < 30_000; i++) {
+      const v = 50 + ((i * 7919) % 200_000);
+      whole.record(v);
+      parts[i % 3]!.record(v);
+    }
+    const merged = new LatencyHistogram();
+    for (const p of parts) merged.merge(LatencyHistogram.decode(JSON.parse(JSON.stringify(p.encode()))));
+    assert.deepEqual(merged.summary(), whole.summary());
+    assert.equal(merged.min, whole.min);
+  });
+
+  it('an empty histogram round-trips; another layout or a wrong total is refused', () => {
+    const e = new LatencyHistogram().encode();
+    assert.equal(LatencyHistogram.decode(e).summary().count, 0);
+    assert.throws(() => LatencyHistogram.decode({ ...e, layout: 'hdr' }), /layout/);
+    assert.throws(() => LatencyHistogram.decode({ ...e, total: 3 }), /total/);
+    assert.throws(() => LatencyHistogram.decode({ ...e, buckets: [1] }), /pairs/);
+  });
+});

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import Kafka from 'node-rdkafka';
+import type { KafkaConfig } from '../config/schema.js';
+
+/** Offsets of a topic summed over its partitions. */
+export interface GroupOffsets {
+  /** Sum of high watermarks. */
+  end: number;
+  /** Sum of the group's committed offsets (the low watermark where it has none). */
+  committed: number;
+  /** end − committed. */
+  lag: number;
+}
+
+function connect(client: Kafka.KafkaConsumer): Promise<void> {
+  return new Promise((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+}
+
+function disconnect(client: Kafka.KafkaConsumer): Promise<void> {
+  return new Promise((resolve) => (client.isConnected() ? client.disconnect(() => resolve()) : resolve()));
+}
+
+/**
+ * Consumer lag of a group, from outside it: high watermarks and the group's committed offsets
+ * (an OffsetFetch request; this client never joins the group, so it does not disturb it). One
+ * connection for the whole run.
+ */
+export class GroupLagProbe {
+  private readonly client: Kafka.KafkaConsumer;
+  private partitions: number[] = [];
+
+  constructor(private readonly config: KafkaConfig, private readonly topic: string, groupId: string) {
+    this.client = new Kafka.KafkaConsumer({ 'metadata.broker.list': config.brokers, 'group.id': groupId, 'client.id': `${config.clientId}-lag-probe`, 'enable.auto.commit': false }, {});
+  }
+
+  async connect(): Promise<void> {
+    await connect(this.client);
+    const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
+      this.client.getMetadata({ topic: this.topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
+    const t = meta.topics.find((x) => x.name === this.topic);
+    if (t === undefined || t.partitions.length === 0) throw new Error(`topic ${this.topic} not found`);
+    this.partitions = t.partitions.map((p) => p.id).sort((a, b) => a - b);
+  }
+
+  private watermarks(partition: number): Promise<Kafka.WatermarkOffsets> {
+    return new Promise((resolve, reject) =>
+      this.client.queryWatermarkOffsets(this.topic, partition, 5_000, (err, o) => (err ? reject(err) : resolve(o))));
+  }
+
+  /** Sum of the partitions' high watermarks (and low ones, for partitions the group never committed). */
+  async ends(): Promise<{ high: number; lows: Map<number, number> }> {
+    const marks = await Promise.all(this.partitions.map((p) => this.watermarks(p)));
+    const lows = new Map<number, number>();
+    let high = 0;
+    marks.forEach((m, i) => { high += m.highOffset; lows.set(this.partitions[i]!, m.lowOffset); });
+    return { high, lows };
+  }
+
+  async committed(lows?: Map<number, number>): Promise<number> {
+    const tps = await new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) =>
+      this.client.committed(this.partitions.map((partition) => ({ topic: this.topic, partition })), 5_000, (err, r) => (err ? reject(err) : resolve(r))));
+    let sum = 0;
+    for (const tp of tps) sum += tp.offset >= 0 ? tp.offset : lows?.get(tp.partition) ?? 0;
+    return sum;
+  }
+
+  async sample(): Promise<GroupOffsets> {
+    const { high, lows } = await this.ends();
+    const committed = await this.committed(lows);
+    return { end: high, committed, lag: high - committed };
+  }
+
+  close(): Promise<void> {
+    return disconnect(this.client);
+  }
+}
+
+export interface ReadCeiling {
+  messages: number;
+  bytes: number;
+  /** From subscribing to the last message, ms (includes joining the group). */
+  totalMs: number;
+  /** From the first message to the last, ms: the read rate proper. */
+  readMs: number;
+  eventsPerSec: number;
+}
+
+/**
+ * The Kafka read ceiling: a bare node-rdkafka consume loop over the topic (fresh group, no
+ * checks, no sinks), `consume(batch)` back to back as the processor's source does, with the
+ * processor's fetch settings. What the pipeline's drain rate is compared with.
+ */
+export async function measureReadCeiling(config: KafkaConfig, topic: string, expected: number, timeoutMs = 300_000): Promise<ReadCeiling> {
+  const consumer = new Kafka.KafkaConsumer({
+    'metadata.broker.list': config.brokers,
+    'group.id': `lt-ceiling-${randomBytes(4).toString('hex')}`,
+    'client.id': `${config.clientId}-read-ceiling`,
+    'enable.auto.commit': false,
+    'fetch.wait.max.ms': config.fetchWaitMaxMs,
+    'fetch.min.bytes': 1,
+    'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
+    'fetch.queue.backoff.ms': 5,
+    'socket.nagle.disable': true,
+  }, { 'auto.offset.reset': 'earliest' });
+  await connect(consumer);
+  consumer.setDefaultConsumeTimeout(100);
+  const started = performance.now();
+  let first = 0;
+  let last = 0;
+  let messages = 0;
+  let bytes = 0;
+  try {
+    consumer.subscribe([topic]);
+    const deadline = started + timeoutMs;
+    while (messages < expected && performance.now() < deadline) {
+      const batch = await new Promise<Kafka.Message[]>((resolve) => consumer.consume(config.consumeBatchSize, (_err, m) => resolve(m ?? [])));
+      if (batch.length > 0) {
+        last = performance.now();
+        if (first === 0) first = last;
+      }
+      messages += batch.length;
+      for (const m of batch) bytes += m.size;
+    }
+  } finally {
+    await disconnect(consumer);
+  }
+  const readMs = first === 0 ? 0 : last - first;
+  return { messages, bytes, totalMs: (last || performance.now()) - started, readMs, eventsPerSec: readMs > 0 ? (messages * 1000) / readMs : 0 };
+}

@@ -1,0 +1,44 @@
+/** A few numbers from the processor's /metrics, to explain a run (not to measure it). */
+export interface SinkWriteStats {
+  writes: number;
+  /** Mean duration of one batch write (retries included), ms. */
+  meanWriteMs: number;
+  /** Mean events per write. */
+  meanRows: number;
+  /** Flushes by reason: rows (batch full), bytes, time, idle (sink free), close. */
+  flushReasons: Record<string, number>;
+  /** Share of the run the sink was writing: sum of write durations / wall time. */
+  busyShare: number;
+}
+
+/** Sums the samples of a Prometheus text-format metric whose labels include `match`. */
+export function promSum(text: string, name: string, match: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[4]);
+  }
+  return sum;
+}
+
+export function sinkWriteStats(text: string, sink: string, wallMs: number): SinkWriteStats {
+  const writes = promSum(text, 'himari_sink_write_seconds_count', { sink });
+  const seconds = promSum(text, 'himari_sink_write_seconds_sum', { sink });
+  const rows = promSum(text, 'himari_sink_flush_rows_sum', { sink });
+  const flushReasons: Record<string, number> = {};
+  for (const reason of ['rows', 'bytes', 'time', 'idle', 'close']) {
+    const n = promSum(text, 'himari_sink_flushes_total', { sink, reason });
+    if (n > 0) flushReasons[reason] = n;
+  }
+  return {
+    writes,
+    meanWriteMs: writes > 0 ? Math.round((seconds * 1e6) / writes) / 1000 : 0,
+    meanRows: writes > 0 ? Math.round((rows * 10) / writes) / 10 : 0,
+    flushReasons,
+    busyShare: wallMs > 0 ? Math.round((seconds * 1000 * 1000) / wallMs) / 1000 : 0,
+  };
+}

@@ -1,0 +1,549 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import Kafka from 'node-rdkafka';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import { OpenLoopGenerator, connectProducer, createProducer, type ProduceStats } from '../cli/produce.js';
+import { WATERMARK_TABLE } from '../db/migrate.js';
+import { wallClockMs } from '../obs/clock.js';
+import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
+import { ensureTopics } from '../source/kafka-admin.js';
+import { GroupLagProbe, measureReadCeiling, type ReadCeiling } from './kafka-probe.js';
+import { DEFAULT_LAG_CRITERION, judgeLag, nextSearchRate, type LagSample, type LagVerdict } from './lag.js';
+import { LatencyPoller } from './latency-poller.js';
+import { ProcessorChild } from './processor-child.js';
+import { sinkWriteStats, type SinkWriteStats } from './prom-scrape.js';
+import type { ProcSample } from './proc-stats.js';
+import { renderReport } from './report.js';
+import { RateSchedule, type RateStep } from './schedule.js';
+
+export type LoadtestMode = 'rate' | 'drain' | 'find-max';
+
+export interface LoadtestOptions {
+  mode: LoadtestMode;
+  /** Open-loop rate steps (rate mode); a fixed rate is one step. */
+  steps: RateStep[];
+  durationS: number;
+  /** Drain mode: backlog size. */
+  count: number;
+  symbols: number;
+  venues: string[];
+  seed: number;
+  /** Find-max: seconds per step, first rate, bounds, and when to stop bisecting. */
+  stepS: number;
+  startRate: number;
+  maxRate: number;
+  maxSteps: number;
+  /** Where the processor writes: its own database, Redis URL (with db index) and metrics port. */
+  postgresUrl: string;
+  redisUrl: string;
+  metricsPort: number;
+  partitions: number;
+  /** Worker threads of the processor (its default when unset). */
+  threads?: number;
+  outDir: string;
+  /** Also write NAME.json and NAME.html (reference runs the README links). */
+  name?: string;
+  /** Keep the topic, table and Redis keys afterwards. */
+  keep: boolean;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+}
+
+export interface LatencySummaryMs {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+/** One second of the run, sampled by the load test. */
+export interface SampleRow {
+  /** Seconds since the run's t=0 (the generator's start; the processor's ready in drain mode). */
+  t: number;
+  /** Messages the generator sent in the last second. */
+  sentPerS: number;
+  /** Group's committed offsets advanced by this many in the last second: processed and confirmed. */
+  committedPerS: number;
+  lag: number;
+  cpuPct: number;
+  cpuMs: number;
+  rssMb: number;
+}
+
+/** Latency of the events confirmed in one wall-clock second, per sink, ms. */
+export interface LatencyRow {
+  t: number;
+  sinks: Record<string, LatencySummaryMs>;
+}
+
+export interface FindMaxStep {
+  rate: number;
+  achievedRate: number;
+  startT: number;
+  endT: number;
+  passed: boolean;
+  verdict: LagVerdict;
+  lagSamples: LagSample[];
+  latency: Record<string, LatencySummaryMs>;
+  cpuUsPerMessage: number;
+  /** Seconds the backlog took to go back under the floor after the step (null: it did not in time). */
+  recoveryS: number | null;
+}
+
+export interface LoadtestResult {
+  version: 1;
+  mode: LoadtestMode;
+  startedAt: string;
+  options: Omit<LoadtestOptions, 'log'>;
+  machine: { cores: number; node: string; loadavgAtStart: number[] };
+  names: { topic: string; group: string; table: string; redisPrefix: string };
+  processor: {
+    readyAfterMs: number;
+    reportedStartupMs: number;
+    cpuMsAtReady: number;
+    /** Child CPU (all threads) from ready to the end of the measured window. */
+    cpuMs: number;
+    messages: number;
+    cpuUsPerMessage: number;
+    peakRssBytes: number;
+    exitCode: number | null;
+  };
+  generator: ProduceStats & { durationS: number; achievedRate: number; lateness: LatencySummaryMs };
+  /** From the processor's /metrics at the end: how the sinks wrote (why latency is what it is). */
+  sinkWrites: Record<string, SinkWriteStats>;
+  latency: Record<string, { summary: LatencySummaryMs; percentiles: Array<{ p: number; ms: number }>; histogram: EncodedHistogram; processorTotalCount: number }>;
+  samples: SampleRow[];
+  latencyOverTime: LatencyRow[];
+  drain?: {
+    count: number;
+    produceMs: number;
+    produceRate: number;
+    drainMs: number;
+    eventsPerSec: number;
+    cpuUsPerEvent: number;
+    peakRssBytes: number;
+    ceiling: ReadCeiling;
+    ratioToCeiling: number;
+  };
+  findMax?: {
+    criterion: string;
+    foundRate: number;
+    steps: FindMaxStep[];
+  };
+  files: { json: string; html: string };
+}
+
+const PERCENTILES = [0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1];
+
+export function summarizeMs(h: LatencyHistogram): LatencySummaryMs {
+  const s = h.summary();
+  const ms = (us: number) => Math.round(us) / 1000;
+  return { count: s.count, p50: ms(s.p50), p90: ms(s.p90), p99: ms(s.p99), p999: ms(s.p999), max: ms(s.max), mean: ms(s.mean) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Per-run names: topic, group, table and key prefix nobody else uses. */
+function runNames(): LoadtestResult['names'] & { id: string } {
+  const id = `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}${randomBytes(2).toString('hex')}`;
+  return { id, topic: `lt-${id}`, group: `lt-${id}`, table: `lt_${id}`, redisPrefix: `lt:${id}:` };
+}
+
+async function ensureDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const db = decodeURIComponent(u.pathname.slice(1));
+  if (db === '' || db === 'postgres') return;
+  if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`database name ${db} must be a plain identifier`);
+  u.pathname = '/postgres';
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  try {
+    const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+    if (r.rowCount === 0) await c.query(`CREATE DATABASE ${db}`);
+  } finally {
+    await c.end();
+  }
+}
+
+async function cleanupRun(config: Readonly<Config>, o: LoadtestOptions, names: LoadtestResult['names']): Promise<void> {
+  const c = new pg.Client({ connectionString: o.postgresUrl });
+  await c.connect().then(async () => {
+    await c.query(`DROP TABLE IF EXISTS ${names.table} CASCADE`);
+    await c.query(`DELETE FROM ${WATERMARK_TABLE} WHERE target = $1`, [names.table]).catch(() => {});
+  }).catch((err: Error) => o.log(`cleanup: PostgreSQL: ${err.message}`)).finally(() => c.end().catch(() => {}));
+  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch (err) {
+    o.log(`cleanup: Redis: ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.kafka.brokers });
+  for (const topic of [names.topic, `${names.topic}.dlq`]) await new Promise<void>((resolve) => admin.deleteTopic(topic, 10_000, () => resolve()));
+  admin.disconnect();
+}
+
+function childEnv(o: LoadtestOptions, config: Readonly<Config>, names: LoadtestResult['names']): Record<string, string> {
+  return {
+    HIMARI_KAFKA_BROKERS: config.kafka.brokers,
+    HIMARI_KAFKA_TOPICS: names.topic,
+    HIMARI_KAFKA_DEAD_LETTER_TOPIC: `${names.topic}.dlq`,
+    HIMARI_KAFKA_GROUP_ID: names.group,
+    HIMARI_KAFKA_TOPIC_PARTITIONS: String(o.partitions),
+    HIMARI_POSTGRES_URL: o.postgresUrl,
+    HIMARI_POSTGRES_TABLE: names.table,
+    HIMARI_REDIS_URL: o.redisUrl,
+    HIMARI_REDIS_KEY_PREFIX: names.redisPrefix,
+    HIMARI_METRICS_PORT: String(o.metricsPort),
+    HIMARI_LOG_LEVEL: 'warn',
+    ...(o.threads === undefined ? {} : { HIMARI_WORKERS_THREADS: String(o.threads) }),
+  };
+}
+
+/**
+ * Once a second: the processor's CPU and RSS (/proc), the group's lag and committed offsets
+ * (Kafka), what the generator sent, and the processor's per-second latencies (/debug/latency).
+ * Ticks never overlap: a slow one delays the next.
+ */
+class Sampler {
+  readonly rows: SampleRow[] = [];
+  readonly lags: Array<{ atMs: number; lag: number }> = [];
+  peakRss = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private busy: Promise<void> = Promise.resolve();
+  private prev: { atMs: number; cpuMs: number; sent: number; committed: number } | null = null;
+  sent = () => 0;
+
+  constructor(private readonly child: ProcessorChild, private readonly probe: GroupLagProbe, readonly poller: LatencyPoller, readonly t0Ms: number, private readonly log: (l: string) => void) {}
+
+  start(): void {
+    this.timer = setInterval(() => { this.busy = this.busy.then(() => this.tick()); }, 1000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.busy;
+  }
+
+  async tick(): Promise<void> {
+    try {
+      const proc = this.child.sample();
+      const offsets = await this.probe.sample();
+      await this.poller.poll();
+      const atMs = wallClockMs();
+      const sent = this.sent();
+      if (proc !== null) this.peakRss = Math.max(this.peakRss, proc.hwmBytes);
+      this.lags.push({ atMs, lag: offsets.lag });
+      if (this.prev !== null && proc !== null) {
+        const dt = (atMs - this.prev.atMs) / 1000;
+        this.rows.push({
+          t: Math.round((atMs - this.t0Ms) / 100) / 10,
+          sentPerS: Math.round((sent - this.prev.sent) / dt),
+          committedPerS: Math.round((offsets.committed - this.prev.committed) / dt),
+          lag: offsets.lag,
+          cpuPct: Math.round(((proc.cpuMs - this.prev.cpuMs) / (dt * 1000)) * 1000) / 10,
+          cpuMs: proc.cpuMs,
+          rssMb: Math.round(proc.rssBytes / 1048576),
+        });
+      }
+      if (proc !== null) this.prev = { atMs, cpuMs: proc.cpuMs, sent, committed: offsets.committed };
+    } catch (err) {
+      this.log(`sample failed: ${(err as Error).message}`);
+    }
+  }
+
+  lagSince(fromMs: number, toMs: number): LagSample[] {
+    return this.lags.filter((l) => l.atMs >= fromMs && l.atMs <= toMs).map((l) => ({ t: Math.round(l.atMs - fromMs) / 1000, lag: l.lag }));
+  }
+}
+
+function latencyRows(poller: LatencyPoller, t0Ms: number): LatencyRow[] {
+  const secs = new Set<number>();
+  for (const s of poller.sinks) for (const sec of poller.seconds.get(s)!.keys()) secs.add(sec);
+  return [...secs].sort((a, b) => a - b).map((sec) => {
+    const sinks: Record<string, LatencySummaryMs> = {};
+    for (const s of poller.sinks) {
+      const h = poller.seconds.get(s)!.get(sec);
+      if (h !== undefined) sinks[s] = summarizeMs(h);
+    }
+    return { t: Math.round(sec * 1000 + 500 - t0Ms) / 1000, sinks };
+  });
+}
+
+function latencyTotals(poller: LatencyPoller): LoadtestResult['latency'] {
+  const out: LoadtestResult['latency'] = {};
+  for (const s of poller.sinks) {
+    const h = poller.merged(s);
+    out[s] = {
+      summary: summarizeMs(h),
+      percentiles: PERCENTILES.map((p) => ({ p, ms: h.total === 0 ? 0 : (p === 0 ? h.min : h.quantile(p)) / 1000 })),
+      histogram: h.encode(),
+      processorTotalCount: poller.processorTotals.get(s)?.total ?? 0,
+    };
+  }
+  return out;
+}
+
+async function scrapeSinkWrites(o: LoadtestOptions, child: ProcessorChild, sinks: string[]): Promise<Record<string, SinkWriteStats>> {
+  const out: Record<string, SinkWriteStats> = {};
+  try {
+    const res = await fetch(`http://127.0.0.1:${o.metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await res.text();
+    const wallMs = performance.now() - child.readyAt;
+    for (const s of sinks) out[s] = sinkWriteStats(text, s, wallMs);
+  } catch (err) {
+    o.log(`metrics scrape failed: ${(err as Error).message}`);
+  }
+  return out;
+}
+
+/** Waits until the group committed everything produced, or the timeout; true when it did. */
+async function waitCaughtUp(probe: GroupLagProbe, end: number, timeoutMs: number, everyMs = 100): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if ((await probe.committed()) >= end) return true;
+    if (performance.now() > deadline) return false;
+    await sleep(everyMs);
+  }
+}
+
+/** Waits for the processor's clock to pass into the next second, then takes the last seconds. */
+async function finalPoll(poller: LatencyPoller): Promise<void> {
+  await sleep(1000 - (wallClockMs() % 1000) + 100);
+  await poller.poll();
+}
+
+export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions): Promise<LoadtestResult> {
+  const names = runNames();
+  const startedAt = new Date().toISOString();
+  const loadavgAtStart = loadavg();
+  o.log(`loadtest ${o.mode}: topic ${names.topic}, table ${names.table} in ${new URL(o.postgresUrl).pathname.slice(1)}, Redis ${o.redisUrl} prefix ${names.redisPrefix}`);
+  await ensureDatabase(o.postgresUrl);
+  const kafka = { ...config.kafka, topics: [names.topic], groupId: names.group };
+  await ensureTopics(kafka, [names.topic, `${names.topic}.dlq`], o.partitions);
+  const producer = createProducer(kafka, 'loadtest');
+  await connectProducer(producer);
+  const genOptions = { topic: names.topic, symbols: o.symbols, venues: o.venues, bad: 0, seed: o.seed };
+  let child: ProcessorChild | null = null;
+  const probe = new GroupLagProbe(kafka, names.topic, names.group);
+  try {
+    let drainPre: { stats: ProduceStats; ms: number } | null = null;
+    if (o.mode === 'drain') {
+      // The backlog first, so that the generator does not compete with the processor for the cores.
+      o.log(`producing a backlog of ${o.count} events`);
+      const t = performance.now();
+      const stats = await new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: 0, count: o.count }).run();
+      drainPre = { stats, ms: performance.now() - t };
+      if (stats.delivered !== o.count) throw new Error(`backlog: delivered ${stats.delivered} of ${o.count}`);
+      o.log(`backlog produced in ${(drainPre.ms / 1000).toFixed(1)} s (${Math.round((o.count * 1000) / drainPre.ms)}/s)`);
+    }
+    await probe.connect();
+    child = new ProcessorChild(childEnv(o, config, names));
+    await child.ready();
+    const atReady = child.sample();
+    o.log(`processor ready after ${Math.round(child.readyAfterMs)} ms (it reports ${child.reportedStartupMs} ms)`);
+    const poller = new LatencyPoller(`http://127.0.0.1:${o.metricsPort}/debug/latency`);
+    await poller.poll();
+
+    if (o.mode === 'drain') return await finishDrain(config, o, names, startedAt, loadavgAtStart, child, atReady, probe, poller, drainPre!);
+    if (o.mode === 'find-max') return await findMax(o, names, startedAt, loadavgAtStart, child, atReady, probe, poller, producer, genOptions);
+
+    const schedule = new RateSchedule(o.steps, o.durationS);
+    const gen = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: o.durationS, schedule });
+    const t0 = wallClockMs();
+    const sampler = new Sampler(child, probe, poller, t0, o.log);
+    sampler.sent = () => gen.stats.produced;
+    await sampler.tick();
+    sampler.start();
+    o.log(`sending ${schedule.total} events over ${o.durationS} s (${o.steps.map((s) => `${s.fromS}s:${s.rate}/s`).join(', ')})`);
+    const stats = await gen.run();
+    const { high } = await probe.ends();
+    const caughtUp = await waitCaughtUp(probe, high, 120_000);
+    if (!caughtUp) o.log('the processor did not catch up within 120 s after the generator stopped');
+    await sampler.stop();
+    await finalPoll(poller);
+    const atEnd = child.sample();
+    const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
+    const stopped = await child.stop();
+    const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+    const result = assemble(o, names, startedAt, loadavgAtStart, processor, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+    result.sinkWrites = sinkWrites;
+    return write(o, result);
+  } finally {
+    if (child !== null) await child.stop();
+    await probe.close().catch(() => {});
+    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    if (!o.keep) await cleanupRun(config, o, names);
+  }
+}
+
+function processorSummary(child: ProcessorChild, atReady: ProcSample | null, atEnd: ProcSample | null, peakRss: number, messages: number, exitCode: number | null): LoadtestResult['processor'] {
+  const cpuMs = (atEnd?.cpuMs ?? 0) - (atReady?.cpuMs ?? 0);
+  return {
+    readyAfterMs: Math.round(child.readyAfterMs),
+    reportedStartupMs: child.reportedStartupMs,
+    cpuMsAtReady: atReady?.cpuMs ?? 0,
+    cpuMs,
+    messages,
+    cpuUsPerMessage: messages > 0 ? Math.round((cpuMs * 1000 * 10) / messages) / 10 : 0,
+    peakRssBytes: Math.max(peakRss, atEnd?.hwmBytes ?? 0),
+    exitCode,
+  };
+}
+
+function assemble(
+  o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], processor: LoadtestResult['processor'],
+  stats: ProduceStats, gen: OpenLoopGenerator | null, samples: SampleRow[], latencyOverTime: LatencyRow[], latency: LoadtestResult['latency'],
+): LoadtestResult {
+  const { log: _log, ...options } = o;
+  const durationS = stats.elapsedMs / 1000;
+  return {
+    version: 1, mode: o.mode, startedAt, options,
+    machine: { cores: availableParallelism(), node: process.version, loadavgAtStart },
+    names, processor,
+    generator: { ...stats, durationS, achievedRate: durationS > 0 ? Math.round(stats.produced / durationS) : 0, lateness: summarizeMs(gen?.lateness ?? new LatencyHistogram()) },
+    sinkWrites: {}, latency, samples, latencyOverTime,
+    files: { json: '', html: '' },
+  };
+}
+
+function write(o: LoadtestOptions, result: LoadtestResult): LoadtestResult {
+  mkdirSync(o.outDir, { recursive: true });
+  const stamp = result.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const base = join(o.outDir, `loadtest-${stamp}`);
+  result.files = { json: `${base}.json`, html: `${base}.html` };
+  const json = JSON.stringify(result, null, 1);
+  const html = renderReport(result);
+  writeFileSync(result.files.json, json);
+  writeFileSync(result.files.html, html);
+  writeFileSync(join(o.outDir, 'loadtest-latest.json'), json);
+  writeFileSync(join(o.outDir, 'loadtest-latest.html'), html);
+  if (o.name !== undefined) {
+    writeFileSync(join(o.outDir, `${o.name}.json`), json);
+    writeFileSync(join(o.outDir, `${o.name}.html`), html);
+  }
+  return result;
+}
+
+async function finishDrain(
+  config: Readonly<Config>, o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[],
+  child: ProcessorChild, atReady: ProcSample | null, probe: GroupLagProbe, poller: LatencyPoller, pre: { stats: ProduceStats; ms: number },
+): Promise<LoadtestResult> {
+  const t0 = wallClockMs();
+  const { high } = await probe.ends();
+  const sampler = new Sampler(child, probe, poller, t0, o.log);
+  await sampler.tick();
+  sampler.start();
+  const readyAt = performance.now();
+  const done = await waitCaughtUp(probe, high, 1_800_000);
+  const drainMs = performance.now() - readyAt;
+  const atEnd = child.sample();
+  await sampler.stop();
+  if (!done) throw new Error(`the processor did not drain ${o.count} events within 30 minutes`);
+  await finalPoll(poller);
+  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
+  const stopped = await child.stop();
+  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+  const eventsPerSec = (o.count * 1000) / drainMs;
+  o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);
+  const ceiling = await measureReadCeiling({ ...config.kafka, topics: [names.topic] }, names.topic, high);
+  const result = assemble(o, names, startedAt, loadavgAtStart, processor, pre.stats, null, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+  result.sinkWrites = sinkWrites;
+  result.drain = {
+    count: o.count,
+    produceMs: Math.round(pre.ms),
+    produceRate: Math.round((o.count * 1000) / pre.ms),
+    drainMs: Math.round(drainMs),
+    eventsPerSec: Math.round(eventsPerSec),
+    cpuUsPerEvent: Math.round((processor.cpuMs * 1000 * 10) / o.count) / 10,
+    peakRssBytes: processor.peakRssBytes,
+    ceiling,
+    ratioToCeiling: ceiling.eventsPerSec > 0 ? Math.round((eventsPerSec / ((ceiling.messages * 1000) / ceiling.totalMs)) * 1000) / 1000 : 0,
+  };
+  return write(o, result);
+}
+
+async function findMax(
+  o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], child: ProcessorChild, atReady: ProcSample | null,
+  probe: GroupLagProbe, poller: LatencyPoller, producer: Kafka.Producer, genOptions: { topic: string; symbols: number; venues: string[]; bad: number; seed: number },
+): Promise<LoadtestResult> {
+  const t0 = wallClockMs();
+  const sampler = new Sampler(child, probe, poller, t0, o.log);
+  let sentBefore = 0;
+  let current: OpenLoopGenerator | null = null;
+  sampler.sent = () => sentBefore + (current?.stats.produced ?? 0);
+  await sampler.tick();
+  sampler.start();
+  const steps: FindMaxStep[] = [];
+  const total: ProduceStats = { produced: 0, bad: 0, delivered: 0, failed: 0, elapsedMs: 0 };
+  const lateness = new LatencyHistogram();
+  const c = DEFAULT_LAG_CRITERION;
+  for (let i = 0; i < o.maxSteps; i++) {
+    const rate = nextSearchRate(steps.map((s) => ({ rate: s.rate, passed: s.passed })), { startRate: o.startRate, maxRate: o.maxRate, minRate: 100, precision: 0.1 });
+    if (rate === null) break;
+    const cpuBefore = child.sample();
+    const startMs = wallClockMs();
+    current = new OpenLoopGenerator(producer, { ...genOptions, seed: o.seed + i, rate, durationS: o.stepS });
+    o.log(`step ${i + 1}: ${rate}/s for ${o.stepS} s`);
+    const stats = await current.run();
+    const endMs = wallClockMs();
+    const cpuAfter = child.sample();
+    sentBefore += stats.produced;
+    lateness.merge(current.lateness);
+    current = null;
+    for (const k of ['produced', 'delivered', 'failed', 'elapsedMs'] as const) total[k] += stats[k];
+    // The last lag sample of the step is taken within a second of its end: wait for it.
+    await sleep(1100);
+    const lagSamples = sampler.lagSince(startMs, endMs + 1100);
+    const verdict = judgeLag(lagSamples, rate, c);
+    const achievedRate = Math.round((stats.produced * 1000) / Math.min(stats.elapsedMs, o.stepS * 1000 + 1000));
+    const generatorOk = achievedRate >= 0.95 * rate;
+    const passed = verdict.bounded && generatorOk;
+    if (!generatorOk) verdict.reason += `; the generator sent only ${achievedRate}/s`;
+    // Recovery: let the backlog drain before the next step, so each step starts from an empty queue.
+    const recoverStart = performance.now();
+    const { high } = await probe.ends();
+    const recovered = await waitCaughtUp(probe, high - c.floor, 90_000, 250);
+    const recoveryS = recovered ? Math.round((performance.now() - recoverStart) / 100) / 10 : null;
+    await sleep(1100);
+    const latency: Record<string, LatencySummaryMs> = {};
+    for (const s of poller.sinks) latency[s] = summarizeMs(poller.merged(s, Math.floor(startMs / 1000), Math.ceil(endMs / 1000)));
+    steps.push({
+      rate, achievedRate, startT: Math.round(startMs - t0) / 1000, endT: Math.round(endMs - t0) / 1000, passed, verdict, lagSamples, latency,
+      cpuUsPerMessage: cpuBefore !== null && cpuAfter !== null && stats.produced > 0 ? Math.round(((cpuAfter.cpuMs - cpuBefore.cpuMs) * 1000 * 10) / stats.produced) / 10 : 0,
+      recoveryS,
+    });
+    o.log(`  ${passed ? 'bounded' : 'NOT bounded'}: ${verdict.reason}; lag slope ${Math.round(verdict.slopePerS)}/s, final ${verdict.finalLag}; recovered in ${recoveryS ?? '>90'} s`);
+  }
+  await sampler.stop();
+  await finalPoll(poller);
+  const atEnd = child.sample();
+  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
+  const stopped = await child.stop();
+  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+  const gen = { lateness } as unknown as OpenLoopGenerator;
+  const result = assemble(o, names, startedAt, loadavgAtStart, processor, total, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+  result.sinkWrites = sinkWrites;
+  const passedRates = steps.filter((s) => s.passed).map((s) => s.rate);
+  result.findMax = {
+    criterion: `a step of ${o.stepS} s at rate R passes when the generator sends at least 0.95 R and the consumer lag is bounded: `
+      + `its least-squares slope over the second half of the step is at most ${c.maxGrowthShare} R per second, and the lag at the end is at most `
+      + `max(${c.floor}, ${c.maxBacklogS} s × R). Rates double from ${o.startRate}/s until a step fails, then bisect to within 10 %.`,
+    foundRate: passedRates.length === 0 ? 0 : Math.max(...passedRates),
+    steps,
+  };
+  return write(o, result);
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { runLoadtest, type LoadtestOptions } from '../../src/loadtest/run.js';
+import { LatencyHistogram } from '../../src/obs/latency-histogram.js';
+import { testConfig } from '../helpers/services.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Correctness only: counts, histograms, files. Timings are never asserted (2 shared cores). */
+describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_000 }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'himari-lt-'));
+  const { config, env } = testConfig();
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  const options = async (o: Partial<LoadtestOptions>): Promise<LoadtestOptions> => ({
+    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, count: 0, symbols: 5, venues: ['binance', 'okx'], seed: 7,
+    stepS: 5, startRate: 500, maxRate: 1000, maxSteps: 1,
+    postgresUrl: env.HIMARI_POSTGRES_URL!, redisUrl: env.HIMARI_REDIS_URL!, metricsPort: await freePort(), partitions: 2, threads: 1,
+    outDir: out, keep: false, log: () => {},
+    ...o,
+  });
+
+  it('open loop: every sent message is measured once per sink, and the report has every section', async () => {
+    const r = await runLoadtest(config, await options({}));
+    assert.equal(r.generator.produced, 1000);
+    assert.equal(r.generator.delivered, 1000);
+    assert.equal(r.processor.messages, 1000);
+    assert.deepEqual(Object.keys(r.latency).sort(), ['postgres', 'redis']);
+    for (const [sink, l] of Object.entries(r.latency)) {
+      assert.equal(l.summary.count, 1000, `${sink}: merged per-second histograms hold every message`);
+      assert.equal(l.processorTotalCount, 1000, `${sink}: the processor's own total agrees`);
+      assert.equal(LatencyHistogram.decode(l.histogram).total, 1000);
+      assert.ok(l.summary.max >= l.summary.p50 && l.summary.p50 > 0);
+      const perSecond = r.latencyOverTime.reduce((n, row) => n + (row.sinks[sink]?.count ?? 0), 0);
+      assert.equal(perSecond, 1000);
+    }
+    assert.ok(r.samples.length >= 1);
+    assert.ok(r.processor.readyAfterMs > 0 && r.processor.peakRssBytes > 0 && r.processor.cpuMs > 0);
+    for (const f of [r.files.json, r.files.html, join(out, 'loadtest-latest.json'), join(out, 'loadtest-latest.html')]) assert.ok(existsSync(f), f);
+    assert.deepEqual(JSON.parse(readFileSync(r.files.json, 'utf8')).latency.redis.summary, r.latency.redis!.summary);
+    const html = readFileSync(r.files.html, 'utf8');
+    for (const id of ['summary', 'latency-over-time', 'latency-distribution', 'throughput-lag', 'cpu-rss']) assert.match(html, new RegExp(`<section id="${id}">`));
+    assert.ok((html.match(/<svg /g)?.length ?? 0) >= 6);
+    assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org)/, 'self-contained: no external resource');
+    // Cleaned up: the run's table is gone.
+    const c = new pg.Client({ connectionString: env.HIMARI_POSTGRES_URL! });
+    await c.connect();
+    try {
+      const t = await c.query('SELECT to_regclass($1) AS t', [r.names.table]);
+      assert.equal(t.rows[0].t, null);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('drain: the backlog is drained and read again by the bare consumer', async () => {
+    const r = await runLoadtest(config, await options({ mode: 'drain', count: 3000 }));
+    assert.ok(r.drain !== undefined);
+    assert.equal(r.drain.count, 3000);
+    assert.equal(r.drain.ceiling.messages, 3000);
+    assert.ok(r.drain.eventsPerSec > 0 && r.drain.ratioToCeiling > 0);
+    assert.equal(r.processor.messages, 3000);
+    for (const l of Object.values(r.latency)) assert.equal(l.summary.count, 3000);
+  });
+});

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { promSum, sinkWriteStats } from '../../src/loadtest/prom-scrape.js';
+
+const TEXT = `# HELP himari_sink_write_seconds Duration of one sink batch write.
+himari_sink_write_seconds_bucket{le="0.001",sink="redis"} 3
+himari_sink_write_seconds_sum{sink="redis"} 2.5
+himari_sink_write_seconds_count{sink="redis"} 100
+himari_sink_write_seconds_sum{sink="postgres"} 9
+himari_sink_write_seconds_count{sink="postgres"} 50
+himari_sink_flush_rows_sum{sink="redis"} 25000
+himari_sink_flushes_total{sink="redis",reason="rows"} 90
+himari_sink_flushes_total{sink="redis",reason="idle"} 10
+himari_sink_flushes_total{sink="postgres",reason="rows"} 50
+`;
+
+describe('metrics scrape', () => {
+  it('sums samples by name and labels, not by prefix', () => {
+    assert.equal(promSum(TEXT, 'himari_sink_write_seconds_count'), 150);
+    assert.equal(promSum(TEXT, 'himari_sink_write_seconds_count', { sink: 'redis' }), 100);
+    assert.equal(promSum(TEXT, 'himari_sink_write_seconds'), 0);
+  });
+
+  it('derives mean write time, rows per write, flush reasons and busy share', () => {
+    assert.deepEqual(sinkWriteStats(TEXT, 'redis', 10_000), { writes: 100, meanWriteMs: 25, meanRows: 250, flushReasons: { rows: 90, idle: 10 }, busyShare: 0.25 });
+  });
+});
