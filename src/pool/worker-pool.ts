@@ -147,7 +147,8 @@ export class CheckWorkerPool {
         this.options.metrics.workerSeconds.observe((performance.now() - started) / 1000);
         s.running = null;
         job.onResult(result);
-        this.pump(slot);
+        // onResult may have enqueued (and so started) the next task already.
+        if (s.running === null) this.pump(slot);
       },
       (err: Error) => {
         s.attempts++;
@@ -156,11 +157,13 @@ export class CheckWorkerPool {
         if (s.attempts > this.options.taskRetries) {
           s.running = null;
           job.onFailure(new HimariError(ErrorCode.WORKER_FAILED, `worker failed ${s.attempts} times: ${errorMessage(err)}`, { cause: err }));
+          if (s.running === null) this.pump(slot);
         } else {
-          // The moved buffer died with the worker (or was detached): pack the batch again.
+          // The moved buffer died with the worker (or was detached): pack the batch again and
+          // run the same task on the replacement thread.
           task.batch = job.repack();
+          this.pump(slot);
         }
-        this.pump(slot);
       },
     );
   }
