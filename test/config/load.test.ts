@@ -21,7 +21,7 @@ describe('config validation', () => {
   it('defaults fit local services and the production box', () => {
     const c = loadConfig({ env: {} });
     assert.equal(c.kafka.brokers, '127.0.0.1:9092');
-    assert.equal(c.sink.batchMaxRows, 250);
+    assert.equal(c.sink.batchMaxRows, 1000);
     assert.equal(c.sink.batchMaxMs, 50);
     assert.ok(c.workers.threads >= 1 && c.workers.threads <= 8);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka) && Object.isFrozen(c.kafka.topics));
