@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import { MessageChannel } from 'node:worker_threads';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { CheckEngine } from '../src/checks/engine.js';
+import { SharedReference } from '../src/checks/reference.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { SyntheticMarket, symbolNames } from '../src/cli/synthetic.js';
 import { canonicalEvent, type MarketEvent } from '../src/codec/event.js';
@@ -29,7 +31,8 @@ const events: MarketEvent[] = [];
 for (let k = 0; k < LOOPS; k++) {
   for (const e of base) {
     const c = { ...e, ts: e.ts + k * span, recvTs: e.recvTs + k * span } as MarketEvent;
-    if (c.type === 'trade') c.id = `${c.id}~${k}`;
+    // Fresh ids per pass, numeric where the venue's are (as Q6 and Q7 see them live).
+    if (c.type === 'trade') c.id = /^\d{1,12}$/.test(c.id) ? String(Number(c.id) + k * 1e12) : `${c.id}~${k}`;
     // As the decoder hands them to the checks: one shape per event type.
     events.push(canonicalEvent(c));
   }
@@ -88,6 +91,41 @@ const heapAfter = process.memoryUsage().heapUsed;
 gc?.();
 const heapAfterGc = process.memoryUsage().heapUsed;
 
+// The cross-venue reference: what one worker pays per price update and per median read with the
+// shared table, against the alternative of telling the other workers by message (a
+// MessageChannel per peer: structured clone + delivery, measured until the peer has it).
+const reference = SharedReference.create(4096);
+const venues = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'];
+const refSymbols = symbolNames(200);
+const entries = refSymbols.flatMap((sym) => venues.map((v) => ({ instrument: reference.instrument(sym), entry: reference.entry(reference.instrument(sym), v, sym) })));
+const stream = { refEntry: 0, refPrice: 0, eventTs: 0, silenceUs: 5_000_000, moveBp: NaN };
+let k = 0;
+const refBench = new Bench({ time: 1000, warmup: true });
+refBench.add('shared table: publish one price', () => {
+  const x = entries[k++ % entries.length]!;
+  stream.refEntry = x.entry; stream.refPrice = 100 + (k & 7); stream.eventTs = 1_000_000 + k;
+  reference.publish(stream, 0);
+});
+refBench.add('shared table: median of the other 4 venues', () => {
+  const x = entries[k++ % entries.length]!;
+  stream.eventTs = 1_000_000 + k;
+  reference.median(x.instrument, x.entry, stream, 2000);
+});
+const { port1, port2 } = new MessageChannel();
+let delivered = 0;
+port2.on('message', () => { delivered++; });
+refBench.add('message per update to one peer (MessageChannel, delivered)', async () => {
+  const before = delivered;
+  port1.postMessage({ instrument: 'BTC-USDT', venue: 'okx', price: 100 + (k++ & 7), ts: 1_000_000 + k });
+  while (delivered === before) await new Promise((res) => setImmediate(res));
+});
+await refBench.run();
+port1.close();
+const refRows = refBench.tasks.map((t) => {
+  const lat = (t.result as unknown as { latency?: { p50?: number } }).latency?.p50 ?? NaN;
+  return `| ${t.name} | ${(lat * 1e6).toFixed(0)} ns |`;
+}).join('\n');
+
 const md = `# Check suite benchmark
 
 \`npm run bench:checks\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, one thread.
@@ -103,6 +141,16 @@ recording in shared/data plus synthetic trades, quotes and liquidations; ${LOOPS
 | full GCs during that loop | ${major} |
 | heap used before / after the loop | ${(heapBefore / 1048576).toFixed(1)} MiB / ${(heapAfter / 1048576).toFixed(1)} MiB (${(heapAfterGc / 1048576).toFixed(1)} MiB after a full GC: nothing retained) |
 | allocated per event (heap growth / events${minor + major === 0 ? ', no GC in between' : ', GCs in between: a lower bound'}) | ${((heapAfter - heapBefore) / done).toFixed(0)} bytes |
+
+## Cross-venue reference: shared table vs messages
+
+Per operation (tinybench median). With N workers, a message design pays the message once per
+peer per update, and a reader sees prices as of its last drained message; the shared table pays a
+publish per update and a median per read, nothing per peer.
+
+| operation | p50 |
+|---|---|
+${refRows}
 `;
 writeFileSync(fileURLToPath(new URL('../../bench/checks-results.md', import.meta.url)), md);
 process.stdout.write(md);

@@ -335,7 +335,7 @@ PostgreSQL ${pgVersion} and Redis ${redisVersion} on the same machine (shared wi
 
 Synthetic events (60 % trades, 37 % quotes, 3 % liquidations, 50 symbols, 5 venues) encoded as msgpack, two
 partitions keyed by symbol, ${THREADS} worker threads (each partition pinned to one). Every variant runs the same
-worker code (decode, 25 checks, COPY rows, event JSON) and the production sink drivers (PostgreSQL: COPY +
+worker code (decode, the checks, COPY rows, event JSON) and the production sink drivers (PostgreSQL: COPY +
 watermark in one transaction; Redis: one Lua call per batch); one task is one COPY transaction plus one Redis
 call. After each run the benchmark checks that PostgreSQL holds every row once and both Redis watermarks reached
 the end. ${ROUNDS} rounds, variant order rotated each round; medians over rounds, per-round values in the last column.

@@ -73,19 +73,23 @@ export class CheckEngine {
       byVenue = new Map();
       this.states.set(venue, byVenue);
     }
-    let s = byVenue.get(symbol);
-    if (s === undefined) {
-      s = new SymbolState(venue, symbol);
-      s.thresholds = this.checks.map((c): Thresholds => resolveThresholds(c, venue, symbol, this.config));
-      const ref = this.reference;
-      s.ref = ref;
-      s.refInstrument = ref.instrument(instrumentKey(venue, symbol));
-      s.refEntry = ref.entry(s.refInstrument, venue, symbol);
-      s.isPerp = instrumentKind(venue, symbol) === 'perp';
-      if (s.isPerp) s.spotInstrument = ref.instrument(spotKeyOf(venue, symbol));
-      byVenue.set(symbol, s);
-      this.count++;
-    }
+    const s = byVenue.get(symbol);
+    return s ?? this.createState(byVenue, venue, symbol);
+  }
+
+  // Apart from `state` on purpose: the closure below captures venue and symbol, which would make
+  // every call of `state` allocate a context for them, once per event.
+  private createState(byVenue: Map<string, SymbolState>, venue: string, symbol: string): SymbolState {
+    const s = new SymbolState(venue, symbol);
+    s.thresholds = this.checks.map((c): Thresholds => resolveThresholds(c, venue, symbol, this.config));
+    const ref = this.reference;
+    s.ref = ref;
+    s.refInstrument = ref.instrument(instrumentKey(venue, symbol));
+    s.refEntry = ref.entry(s.refInstrument, venue, symbol);
+    s.isPerp = instrumentKind(venue, symbol) === 'perp';
+    if (s.isPerp) s.spotInstrument = ref.instrument(spotKeyOf(venue, symbol));
+    byVenue.set(symbol, s);
+    this.count++;
     return s;
   }
 
@@ -100,7 +104,7 @@ export class CheckEngine {
     // Per-event values the checks share, kept in the state's number fields: a double handed to
     // a function as an argument or a return value is boxed, one allocation per call.
     s.eventTs = e.ts;
-    if (e.type === 'trade') parseTradeId(s, e.id);
+    if (e.type === 'trade') { s.eventPrice = e.price; parseTradeId(s, e.id); }
     else if (e.type === 'book') applyBook(e, s);
     const checks = this.checks;
     for (let i = 0; i < checks.length; i++) {
@@ -191,8 +195,7 @@ export class CheckEngine {
           s.returnsSeen++;
         }
         s.lastTradePrice = e.price;
-        s.prices.push(e.price);
-        s.pushPrice(e.ts, e.price);
+        s.pushPrice();
         return;
       }
       case 'quote':

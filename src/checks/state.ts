@@ -128,6 +128,83 @@ export class SortedWindow {
 }
 
 /**
+ * The last `capacity` numbers seen, with O(1) membership: a ring for the order and an
+ * open-addressing hash table (linear probing, backward-shift deletion) in typed arrays, so
+ * remembering an id allocates nothing. Numbers must be non-negative safe integers.
+ */
+export class RecentNumbers {
+  private readonly ring: Float64Array;
+  private head = 0;
+  private size = 0;
+  private readonly keys: Float64Array;
+  private readonly mask: number;
+
+  constructor(private readonly capacity: number) {
+    this.ring = new Float64Array(capacity);
+    let slots = 1;
+    while (slots < capacity * 2) slots <<= 1;
+    this.keys = new Float64Array(slots).fill(-1);
+    this.mask = slots - 1;
+  }
+
+  /** Adds `src.tradeIdNum`; false when it was already among the last `capacity`. */
+  addFrom(src: { readonly tradeIdNum: number }): boolean {
+    const v = src.tradeIdNum;
+    if (this.slotOf(v) >= 0) return false;
+    if (this.size === this.capacity) this.remove(this.ring[this.head]!);
+    else this.size++;
+    this.ring[this.head] = v;
+    this.head = (this.head + 1) % this.capacity;
+    let i = this.hash(v);
+    while (this.keys[i] !== -1) i = (i + 1) & this.mask;
+    this.keys[i] = v;
+    return true;
+  }
+
+  clear(): void {
+    this.keys.fill(-1);
+    this.head = 0;
+    this.size = 0;
+  }
+
+  private hash(v: number): number {
+    // Mix the low and high 32 bits (ids exceed 2^32 on busy venues).
+    const lo = v % 4294967296;
+    const hi = (v - lo) / 4294967296;
+    return (Math.imul(lo | 0, 0x9e3779b1) ^ Math.imul(hi | 0, 0x85ebca6b)) & this.mask;
+  }
+
+  private slotOf(v: number): number {
+    let i = this.hash(v);
+    for (;;) {
+      const k = this.keys[i]!;
+      if (k === v) return i;
+      if (k === -1) return -1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private remove(v: number): void {
+    let i = this.slotOf(v);
+    if (i < 0) return;
+    // Backward-shift deletion: move later entries of the probe run into the hole.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const k = this.keys[j]!;
+      if (k === -1) break;
+      const home = this.hash(k);
+      // Move k into the hole at i unless its home lies cyclically in (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        this.keys[i] = k;
+        i = j;
+      }
+    }
+    this.keys[i] = -1;
+  }
+}
+
+/**
  * Extreme (max or min) of the values of a sliding time window: a monotonic deque in fixed
  * arrays, amortized O(1) per push and query. Holds at most `capacity` entries (the oldest
  * fall out first).
@@ -141,7 +218,10 @@ export class MonotonicWindow {
     this.times = new Float64Array(capacity);
     this.values = new Float64Array(capacity);
   }
-  push(ts: number, v: number): void {
+  /** Adds `at.eventTs` / `at.eventPrice` (read from the state: numbers passed as arguments are boxed). */
+  pushFrom(src: { readonly eventTs: number; readonly eventPrice: number }): void {
+    const ts = src.eventTs;
+    const v = src.eventPrice;
     const cap = this.capacity;
     while (this.count > 0) {
       const tail = (this.head + this.count - 1) % cap;
@@ -158,9 +238,9 @@ export class MonotonicWindow {
   /** Extreme of the window's values after `trim` (NaN when none). */
   value = NaN;
 
-  /** Drops values older than `windowMs` before `ts` and sets `value` to the extreme of the rest. */
-  trim(ts: number, windowMs: number): void {
-    const fromTs = ts - windowMs * 1000;
+  /** Drops values older than `windowMs` before `at.eventTs` and sets `value` to the extreme of the rest. */
+  trim(at: { readonly eventTs: number }, windowMs: number): void {
+    const fromTs = at.eventTs - windowMs * 1000;
     while (this.count > 0 && this.times[this.head]! < fromTs) {
       this.head = (this.head + 1) % this.capacity;
       this.count--;
@@ -198,6 +278,7 @@ export class SymbolState {
   lastTradePrice = NaN;
   lastTradeIdNum = NaN;
   readonly tradeIds = new Set<string>();
+  readonly recentNumericIds = new RecentNumbers(ID_WINDOW);
   readonly tradeIdRing: string[] = new Array<string>(ID_WINDOW).fill('');
   tradeIdHead = 0;
 
@@ -292,8 +373,9 @@ export class SymbolState {
   refInstrument = -1;
   refEntry = -1;
   refPrice = 0;
-  /** Exchange time of the event being checked (the reference reads it from here). */
+  /** Exchange time and price (trades, liquidations) of the event being checked. */
   eventTs = 0;
+  eventPrice = 0;
   /** Its trade id as a number (NaN when not numeric): Q7 and the id bookkeeping. */
   tradeIdNum = NaN;
   spotInstrument = -1;
@@ -305,7 +387,12 @@ export class SymbolState {
 
   constructor(readonly venue: string, readonly symbol: string) {}
 
+  /**
+   * Remembers the current trade's id; false when it is a repeat. Numeric ids (most venues) go
+   * to a typed-array table (no allocation); other ids (UUIDs, composite keys) to a Set.
+   */
   rememberTradeId(id: string): boolean {
+    if (!Number.isNaN(this.tradeIdNum)) return this.recentNumericIds.addFrom(this);
     if (this.tradeIds.has(id)) return false;
     const evicted = this.tradeIdRing[this.tradeIdHead]!;
     if (evicted !== '') this.tradeIds.delete(evicted);
@@ -315,10 +402,15 @@ export class SymbolState {
     return true;
   }
 
-  /** Adds a trade to the fast-move windows (amortized O(1)). */
-  pushPrice(ts: number, price: number): void {
-    this.high.push(ts, price);
-    this.low.push(ts, price);
+  /**
+   * Adds the current trade (`eventTs`, `eventPrice`) to the price window and the fast-move
+   * windows (amortized O(1)). The numbers are read from fields here: passed as arguments from
+   * the engine, which V8 does not inline into, each would be boxed.
+   */
+  pushPrice(): void {
+    this.prices.push(this.eventPrice);
+    this.high.pushFrom(this);
+    this.low.pushFrom(this);
   }
 
   /** The order book, created on the stream's first book event. */

@@ -81,3 +81,22 @@ describe('sorted window (rolling median and MAD in O(n))', () => {
     }
   });
 });
+
+describe('recent numbers (trade ids without allocation)', () => {
+  it('agrees with a Set over a sliding window, with collisions and large ids', async () => {
+    const { RecentNumbers } = await import('../../src/checks/state.js');
+    let seed = 11;
+    const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    for (const capacity of [1, 3, 64]) {
+      const recent = new RecentNumbers(capacity);
+      const order: number[] = [];
+      for (let i = 0; i < 5000; i++) {
+        // Small ranges force repeats and probe collisions; some ids beyond 2^32.
+        const id = rand() < 0.5 ? Math.floor(rand() * capacity * 3) : 2 ** 40 + Math.floor(rand() * capacity * 3);
+        const expected = !order.includes(id);
+        assert.equal(recent.addFrom({ tradeIdNum: id }), expected, `capacity ${capacity}, step ${i}, id ${id}`);
+        if (expected) { order.push(id); if (order.length > capacity) order.shift(); }
+      }
+    }
+  });
+});

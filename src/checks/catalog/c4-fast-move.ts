@@ -9,8 +9,8 @@ export const fastMove: Check = {
   },
   evaluate(e, s, t) {
     if (e.type !== 'trade' || !(e.price > 0)) return false;
-    s.high.trim(e.ts, t.windowMs!);
-    s.low.trim(e.ts, t.windowMs!);
+    s.high.trim(s, t.windowMs!);
+    s.low.trim(s, t.windowMs!);
     const high = s.high.value;
     const low = s.low.value;
     if (!(high > 0) || !(low > 0)) return false;
