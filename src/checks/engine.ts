@@ -107,13 +107,17 @@ export class CheckEngine {
     if (e.type === 'trade') { s.eventPrice = e.price; parseTradeId(s, e.id); }
     else if (e.type === 'book') applyBook(e, s);
     const checks = this.checks;
+    // A failing check may leave what it measured in lastValue / lastThreshold; reset after each
+    // failure (not before every check: two stores x 42 checks per event for nothing).
+    s.lastValue = NaN;
+    s.lastThreshold = NaN;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i]!;
-      s.lastValue = NaN;
-      s.lastThreshold = NaN;
       if (!check.evaluate(e, s, s.thresholds[i]!, nowUs)) continue;
       o.values[check.bit] = s.lastValue;
       o.limits[check.bit] = s.lastThreshold;
+      s.lastValue = NaN;
+      s.lastThreshold = NaN;
       if (check.bit < 32) lo |= 1 << check.bit;
       else hi |= 1 << (check.bit - 32);
       if (check.severity === 'reject') {
