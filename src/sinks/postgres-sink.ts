@@ -100,19 +100,18 @@ export class PostgresSink implements SinkDriver {
       }
       stream.end();
       await done;
+      // The watermark and the COMMIT travel in one simple query (one round trip, not two): the
+      // values are integers and quoted identifiers-as-literals, so no parameters are needed.
+      let tail = 'COMMIT';
       if (next.size > 0) {
-        const topics: string[] = [];
-        const partitions: number[] = [];
-        const offsets: number[] = [];
-        for (const v of next.values()) { topics.push(v.topic); partitions.push(v.partition); offsets.push(v.offset); }
-        await client.query(
-          `INSERT INTO ${WATERMARK_TABLE} (target, topic, partition, next_offset)
-           SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o)
+        const rows: string[] = [];
+        for (const v of next.values()) rows.push(`(${sqlLiteral(this.config.table)}, ${sqlLiteral(v.topic)}, ${v.partition | 0}, ${Math.trunc(v.offset)})`);
+        tail = `INSERT INTO ${WATERMARK_TABLE} (target, topic, partition, next_offset) VALUES ${rows.join(', ')}
            ON CONFLICT (target, topic, partition) DO UPDATE
-             SET next_offset = GREATEST(${WATERMARK_TABLE}.next_offset, EXCLUDED.next_offset), updated_at = now()`,
-          [this.config.table, topics, partitions, offsets]);
+             SET next_offset = GREATEST(${WATERMARK_TABLE}.next_offset, EXCLUDED.next_offset), updated_at = now();
+           COMMIT`;
       }
-      await client.query('COMMIT');
+      await client.query(tail);
     } catch (err) {
       // The transaction's fate is unknown if the connection broke during COMMIT: reconnect and
       // re-read the watermarks, which tell exactly what is in the table.
@@ -133,4 +132,9 @@ export class PostgresSink implements SinkDriver {
     this.client = null;
     if (c !== null) await c.end();
   }
+}
+
+/** A SQL string literal (standard_conforming_strings: only the quote needs doubling). */
+function sqlLiteral(v: string): string {
+  return `'${v.replaceAll("'", "''")}'`;
 }
