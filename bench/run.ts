@@ -20,6 +20,7 @@ import { encodeCopyRow } from '../src/sinks/pg-row.js';
 import { RedisSink } from '../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../src/source/offset-tracker.js';
 import { checkBatch } from '../workers/check-worker.js';
+import { readRedisRecord } from '../src/sinks/redis-record.js';
 import { formatNs } from './stats.js';
 
 /**
@@ -170,19 +171,21 @@ add('Redis commands for 1000 events (build only)', 'arguments of one EVALSHA (Lu
   sinkInternals.appendChunk(fixedChunk);
 });
 const names = ['accepted', 'flagged', 'rejected'];
+// The fields the per-event alternative sends, read back from the worker's packed records.
+const records = Array.from({ length: result.count }, (_, i) => readRedisRecord(result.redisRecords, i === 0 ? 0 : result.redisEnds[i - 1]!));
 /** The per-event commands the Lua script issues, as an ioredis pipeline (no watermark, not atomic). */
 function perEventPipeline(client: Redis, base: number) {
   const p = client.pipeline();
   const r = result;
   for (let i = 0; i < r.count; i++) {
     const v = r.verdicts[i]!;
-    const vs = `${r.venues[i]}:${r.symbols[i]}`;
-    const start = i === 0 ? 0 : r.jsonEnds[i - 1]!;
-    const body = Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start);
+    const rec = records[i]!;
+    const vs = `${rec.venue}:${rec.symbol}`;
+    const body = rec.json;
     if (v === 2) {
-      p.xadd(`${prefix}quarantine`, 'MAXLEN', '~', 100_000, '*', 'venue', r.venues[i]!, 'symbol', r.symbols[i]!, 'offset', base + i, 'event', body);
+      p.xadd(`${prefix}quarantine`, 'MAXLEN', '~', 100_000, '*', 'venue', rec.venue, 'symbol', rec.symbol, 'offset', base + i, 'event', body);
     } else {
-      const member = `${r.venues[i]}|${r.eventKeys[i]}`;
+      const member = `${rec.venue}|${rec.eventKey}`;
       p.hset(`${prefix}latest:${vs}`, 'ts', r.tsUs[i]!, 'offset', base + i, 'event', body);
       p.zadd(`${prefix}recent:${r.symbols[i]}`, r.tsUs[i]!, member);
       p.hset(`${prefix}recent-events:${r.symbols[i]}`, member, body);

@@ -15,6 +15,7 @@ import { EVENT_COLUMN_NAMES } from '../src/sinks/pg-row.js';
 import { PostgresSink } from '../src/sinks/postgres-sink.js';
 import { RedisSink } from '../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../src/source/offset-tracker.js';
+import { readRedisRecord } from '../src/sinks/redis-record.js';
 import { checkBatch } from '../workers/check-worker.js';
 
 /**
@@ -123,8 +124,8 @@ async function benchRedis(batchRows: number): Promise<void> {
       const p = client.pipeline();
       const r = ch.result;
       for (let i = 0; i < r.count; i++) {
-        const start = i === 0 ? 0 : r.jsonEnds[i - 1]!;
-        p.set(`${prefix}raw:${r.venues[i]}:${r.symbols[i]}`, Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start));
+        const rec = readRedisRecord(r.redisRecords, i === 0 ? 0 : r.redisEnds[i - 1]!);
+        p.set(`${prefix}raw:${rec.venue}:${rec.symbol}`, rec.json);
       }
       await p.exec();
     }

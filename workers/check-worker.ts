@@ -8,6 +8,7 @@ import { DEFAULT_CHECK_CONFIG, type CheckConfig } from '../src/checks/thresholds
 import { SharedReference } from '../src/checks/reference.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
 import { encodeCopyRow } from '../src/sinks/pg-row.js';
+import { writeRedisRecord } from '../src/sinks/redis-record.js';
 import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.js';
 
 /**
@@ -62,7 +63,7 @@ function jsonNumber(v: number): string {
   return Number.isFinite(v) ? String(v) : 'null';
 }
 const copyWriter = new ByteWriter(256 * 1024);
-const jsonWriter = new ByteWriter(256 * 1024);
+const redisWriter = new ByteWriter(256 * 1024);
 
 function eventJson(e: MarketEvent, o: CheckOutcome): string {
   const body = JSON.stringify(e);
@@ -90,7 +91,7 @@ class MovedResult {
   get [Piscina.transferableSymbol](): ArrayBufferLike[] {
     const r = this.result;
     return [r.batch, r.verdicts.buffer, r.failedLo.buffer, r.failedHi.buffer, r.tsUs.buffer, r.copyRows.buffer,
-      r.copyEnds.buffer, r.json.buffer, r.jsonEnds.buffer, r.checkFailures.buffer];
+      r.copyEnds.buffer, r.redisRecords.buffer, r.redisEnds.buffer, r.checkFailures.buffer];
   }
   get [Piscina.valueSymbol](): CheckResult {
     return this.result;
@@ -106,12 +107,9 @@ export function checkBatch(task: CheckTask): CheckResult {
   const failedHi = new Uint32Array(n);
   const tsUs = new Float64Array(n);
   const copyEnds = new Uint32Array(n);
-  const jsonEnds = new Uint32Array(n);
+  const redisEnds = new Uint32Array(n);
   const checkFailures = new Uint32Array(64);
-  const venues: string[] = new Array<string>(n);
   const symbols: string[] = new Array<string>(n);
-  const eventKeys: string[] = new Array<string>(n);
-  const details: string[] = new Array<string>(n);
   const deadLetters: DeadLetterReport[] = [];
   const nowUs = Date.now() * 1000;
 
@@ -119,10 +117,7 @@ export function checkBatch(task: CheckTask): CheckResult {
     const decoded = decodeEvent(batch.bytes, batch.messageStart(i), batch.messageEnd(i));
     if (!decoded.ok) {
       verdicts[i] = Verdict.DEAD_LETTER;
-      venues[i] = '';
       symbols[i] = '';
-      eventKeys[i] = '';
-      details[i] = '';
       deadLetters.push({ index: i, code: decoded.failure.code, message: decoded.failure.message });
     } else {
       const e = decoded.event;
@@ -132,20 +127,18 @@ export function checkBatch(task: CheckTask): CheckResult {
       failedHi[i] = o.failedHi;
       if (o.failedLo !== 0 || o.failedHi !== 0) countBits(checkFailures, o.failedLo, o.failedHi);
       tsUs[i] = e.ts;
-      venues[i] = e.venue;
       symbols[i] = e.symbol;
-      eventKeys[i] = eventKey(e);
-      details[i] = o.verdict === Verdict.REJECTED || (o.failedLo & cascadeLo) !== 0 || (o.failedHi & cascadeHi) !== 0 ? cascadeDetails(o) : '';
+      const details = o.verdict === Verdict.REJECTED || (o.failedLo & cascadeLo) !== 0 || (o.failedHi & cascadeHi) !== 0 ? cascadeDetails(o) : '';
       copyWriter.write(encodeCopyRow(e, o, task.partition, batch.offset(i)));
-      jsonWriter.write(eventJson(e, o));
+      writeRedisRecord(redisWriter, batch.offset(i), e.ts, o.verdict, e.venue, e.symbol, eventKey(e), eventJson(e, o), details);
     }
     copyEnds[i] = copyWriter.length;
-    jsonEnds[i] = jsonWriter.length;
+    redisEnds[i] = redisWriter.length;
   }
 
   const result: CheckResult = {
-    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, venues, symbols, eventKeys, details,
-    copyRows: copyWriter.take(), copyEnds, json: jsonWriter.take(), jsonEnds, deadLetters, checkFailures,
+    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, symbols,
+    copyRows: copyWriter.take(), copyEnds, redisRecords: redisWriter.take(), redisEnds, deadLetters, checkFailures,
   };
   return result;
 }

@@ -27,19 +27,19 @@ export interface CheckResult {
   failedHi: Uint32Array;
   /** Exchange time per message, µs since the epoch (Redis sorted-set score). */
   tsUs: Float64Array;
-  /** Venue and symbol per message; '' for dead letters. */
-  venues: string[];
+  /** Symbol per message (the output topic's key); '' for dead letters. */
   symbols: string[];
-  /** The venue's id of each event, typed (`t:<trade id>`, `q:<update id or ts>`, ...): the recent-set key. */
-  eventKeys: string[];
-  /** For rejects and cascade indicators: JSON array of the failed checks with value and threshold; '' otherwise. */
-  details: string[];
   /** COPY text rows; message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */
   copyRows: Uint8Array;
   copyEnds: Uint32Array;
-  /** Event JSON with its verdict, as stored in Redis; same indexing as the COPY rows. */
-  json: Uint8Array;
-  jsonEnds: Uint32Array;
+  /**
+   * What the Redis script applies, one packed record per event (`redis-record.ts`: offset, time,
+   * verdict, venue, symbol, the venue's event key, the event JSON with its verdict, and for rejects
+   * and cascade indicators the failed checks with values and thresholds); same indexing as the
+   * COPY rows, empty for dead letters.
+   */
+  redisRecords: Uint8Array;
+  redisEnds: Uint32Array;
   deadLetters: DeadLetterReport[];
   /** How often each check bit failed in this batch (64 entries). */
   checkFailures: Uint32Array;

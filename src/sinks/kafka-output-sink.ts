@@ -2,6 +2,7 @@ import Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import type { EventChunk } from './chunk.js';
+import { recordJsonSpan } from './redis-record.js';
 import type { SinkDriver } from './core.js';
 
 /**
@@ -56,8 +57,8 @@ export class KafkaOutputSink implements SinkDriver {
       const partition = chunk.partition % this.partitions;
       for (let i = chunk.from; i < chunk.to; i++) {
         if (r.verdicts[i]! > 2) continue;
-        const start = i === 0 ? 0 : r.jsonEnds[i - 1]!;
-        const value = Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start);
+        const [from, to] = recordJsonSpan(r.redisRecords, i === 0 ? 0 : r.redisEnds[i - 1]!);
+        const value = Buffer.from(r.redisRecords.buffer, r.redisRecords.byteOffset + from, to - from);
         this.pending++;
         try {
           this.producer.produce(this.topic, partition, value, r.symbols[i]!, Date.now(), undefined, [

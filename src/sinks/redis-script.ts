@@ -4,8 +4,10 @@
  */
 export const APPLY_BATCH_LUA = `
 -- Applies one batch of checked events; atomic, and idempotent through a per-partition watermark.
--- ARGV: prefix, recentMax, topic, quarantineMaxLen, cascadeMaxLen, then per chunk:
---   partition, n, then n times: offset, venue, symbol, tsUs, verdict, eventKey, eventJson, details
+-- ARGV: prefix, recentMax, topic, quarantineMaxLen, cascadeMaxLen, then per chunk: partition and
+--   a buffer of packed records (src/sinks/redis-record.ts: '<ddBHHHII' header, then venue, symbol,
+--   event key, event JSON, details), read with struct.unpack: one argument per chunk, not eight
+--   per event
 -- Keys (all under prefix):
 --   applied:<topic>            hash  partition -> last applied offset (replays below it are skipped)
 --   latest:<venue>:<symbol>    hash  ts, offset, event: newest accepted/flagged event by exchange time
@@ -32,28 +34,38 @@ local applied = 0
 local i = 6
 while i <= #ARGV do
   local partition = ARGV[i]
-  local n = tonumber(ARGV[i + 1])
+  local blob = ARGV[i + 1]
   i = i + 2
   local watermark = tonumber(redis.call('HGET', appliedKey, partition) or '-1')
   local newMark = watermark
-  for _ = 1, n do
-    local offset = tonumber(ARGV[i])
+  local pos = 1
+  local size = #blob
+  while pos <= size do
+    local offset, ts, verdictNum, lv, ls, lk, lj, ld, p = struct.unpack('<ddBHHHII', blob, pos)
+    local venue = string.sub(blob, p, p + lv - 1); p = p + lv
+    local symbol = string.sub(blob, p, p + ls - 1); p = p + ls
+    local eventKey = string.sub(blob, p, p + lk - 1); p = p + lk
+    local jsonFrom = p; p = p + lj
+    local detailsFrom = p; p = p + ld
+    pos = p
     if offset > watermark then
-      local venue, symbol, ts, verdict, eventKey, json = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+      local verdict = tostring(verdictNum)
+      local json = string.sub(blob, jsonFrom, jsonFrom + lj - 1)
+      local offsetText = string.format('%d', offset)
       local vs = venue .. ':' .. symbol
-      local details = ARGV[i + 7]
-      if details ~= '' then
+      if ld > 0 then
         redis.call('XADD', prefix .. 'cascade', 'MAXLEN', '~', cascadeMaxLen, '*',
-          'venue', venue, 'symbol', symbol, 'ts', ARGV[i + 3], 'verdict', verdictNames[verdict], 'checks', details,
-          'topic', topic, 'partition', partition, 'offset', ARGV[i])
+          'venue', venue, 'symbol', symbol, 'ts', string.format('%d', ts), 'verdict', verdictNames[verdict],
+          'checks', string.sub(blob, detailsFrom, detailsFrom + ld - 1),
+          'topic', topic, 'partition', partition, 'offset', offsetText)
       end
       if verdict == '2' then
         redis.call('XADD', prefix .. 'quarantine', 'MAXLEN', '~', quarantineMaxLen, '*',
-          'venue', venue, 'symbol', symbol, 'topic', topic, 'partition', partition, 'offset', ARGV[i], 'event', json)
+          'venue', venue, 'symbol', symbol, 'topic', topic, 'partition', partition, 'offset', offsetText, 'event', json)
       else
-        local lk = prefix .. 'latest:' .. vs
-        local best = latest[lk]
-        if best == nil or ts >= best[1] then latest[lk] = { ts, offset, json } end
+        local lkey = prefix .. 'latest:' .. vs
+        local best = latest[lkey]
+        if best == nil or ts >= best[1] then latest[lkey] = { ts, offset, json } end
         local r = recent[symbol]
         if r == nil then r = { scores = {}, data = {} }; recent[symbol] = r end
         local member = venue .. '|' .. eventKey
@@ -70,7 +82,6 @@ while i <= #ARGV do
       if offset > newMark then newMark = offset end
       applied = applied + 1
     end
-    i = i + 8
   end
   if newMark > watermark then redis.call('HSET', appliedKey, partition, string.format('%d', newMark)) end
 end

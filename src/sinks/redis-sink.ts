@@ -93,22 +93,16 @@ export class RedisSink implements SinkDriver {
     for (const t of topics) await this.writeBatch(chunks.filter((c) => c.topic === t));
   }
 
+  /**
+   * One partition and one buffer per chunk: the worker's packed records of its events, as a view
+   * (ioredis writes Buffers as they are). Dead letters have no record.
+   */
   private appendChunk(chunk: EventChunk): void {
-    const a = this.args;
     const r = chunk.result;
-    const countAt = a.length + 1;
-    a.push(chunk.partition, 0);
-    let n = 0;
-    for (let i = chunk.from; i < chunk.to; i++) {
-      const verdict = r.verdicts[i]!;
-      if (verdict > 2) continue; // dead letters never reach Redis
-      const start = i === 0 ? 0 : r.jsonEnds[i - 1]!;
-      // A Buffer view over the worker's bytes: ioredis writes Buffers as they are, no string round trip.
-      a.push(chunk.offset(i), r.venues[i]!, r.symbols[i]!, r.tsUs[i]!, verdict, r.eventKeys[i]!, Buffer.from(r.json.buffer, r.json.byteOffset + start, r.jsonEnds[i]! - start), r.details[i]!);
-      n++;
-    }
-    if (n === 0) a.length -= 2;
-    else a[countAt] = n;
+    const start = chunk.from === 0 ? 0 : r.redisEnds[chunk.from - 1]!;
+    const end = r.redisEnds[chunk.to - 1]!;
+    if (end === start) return;
+    this.args.push(chunk.partition, Buffer.from(r.redisRecords.buffer, r.redisRecords.byteOffset + start, end - start));
   }
 
   isRetriable(err: unknown): boolean {

@@ -1,6 +1,8 @@
 import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
 import type { CheckResult } from '../../src/pool/task.js';
+import { ByteWriter } from '../../src/sinks/byte-writer.js';
 import { EventChunk } from '../../src/sinks/chunk.js';
+import { writeRedisRecord } from '../../src/sinks/redis-record.js';
 import type { BatchTicket } from '../../src/source/offset-tracker.js';
 
 /** A worker result of `n` accepted events with offsets base..base+n-1 and one-byte rows. */
@@ -11,10 +13,16 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
   for (let i = 0; i < n; i++) packer.append(Buffer.from([i & 0xff]), base + i);
   const batch = new PackedBatch(packer.finish());
   const ends = Uint32Array.from({ length: n }, (_, i) => i + 1);
+  const records = new ByteWriter(1024);
+  const recordEnds = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    writeRedisRecord(records, base + i, 0, 0, 'v', 's', `t:${base + i}`, '{}', '');
+    recordEnds[i] = records.length;
+  }
   const result: CheckResult = {
     batch: buffer, count: n, verdicts: new Uint8Array(n), failedLo: new Uint32Array(n), failedHi: new Uint32Array(n),
-    tsUs: new Float64Array(n), venues: new Array<string>(n).fill('v'), symbols: new Array<string>(n).fill('s'), eventKeys: Array.from({ length: n }, (_, i) => `t:${base + i}`), details: new Array<string>(n).fill(''),
-    copyRows: new Uint8Array(n), copyEnds: ends, json: new Uint8Array(n), jsonEnds: ends.slice(), deadLetters: [],
+    tsUs: new Float64Array(n), symbols: new Array<string>(n).fill('s'),
+    copyRows: new Uint8Array(n), copyEnds: ends, redisRecords: records.take(), redisEnds: recordEnds, deadLetters: [],
     checkFailures: new Uint32Array(64),
   };
   return { result, batch };
