@@ -64,17 +64,18 @@ export class BookSide {
     this.length = 0;
   }
 
-  /** Sum of sizes of the levels priced within `bandFraction` of `mid`, best first. */
-  sizeNear(mid: number, bandFraction: number): number {
-    const lo = mid * (1 - bandFraction);
-    const hi = mid * (1 + bandFraction);
+  /** Sum of sizes of the levels priced within [lo, hi], best first, into `sum` (no boxed return). */
+  sum = 0;
+  sumWithin(band: { readonly bandLo: number; readonly bandHi: number }): void {
+    const lo = band.bandLo;
+    const hi = band.bandHi;
     let sum = 0;
     for (let i = 0; i < this.length; i++) {
       const p = this.prices[i]!;
       if (p < lo || p > hi) { if (this.descending ? p < lo : p > hi) break; continue; }
       sum += this.sizes[i]!;
     }
-    return sum;
+    this.sum = sum;
   }
 }
 
@@ -92,6 +93,8 @@ export class OrderBook {
   midPrice = NaN;
   /** Notional within the band around the mid, as of the last `measureDepth`. */
   depthNotional = NaN;
+  bandLo = 0;
+  bandHi = 0;
 
   constructor(capacity = DEFAULT_DEPTH) {
     this.bids = new BookSide(true, capacity);
@@ -115,8 +118,11 @@ export class OrderBook {
   /** Sets `depthNotional`: sizes within `bandPct` % of the mid on both sides, times the mid. */
   measureDepth(bandPct: number): void {
     const mid = this.midPrice;
-    const band = bandPct / 100;
-    this.depthNotional = (this.bids.sizeNear(mid, band) + this.asks.sizeNear(mid, band)) * mid;
+    this.bandLo = mid * (1 - bandPct / 100);
+    this.bandHi = mid * (1 + bandPct / 100);
+    this.bids.sumWithin(this);
+    this.asks.sumWithin(this);
+    this.depthNotional = (this.bids.sum + this.asks.sum) * mid;
   }
 }
 
@@ -136,17 +142,20 @@ const CRC_TABLE = (() => {
 
 /** [0]: the last checksum computed (unsigned); [1]: the running CRC. */
 export const CHECKSUM = new Uint32Array(2);
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12];
+const POW10 = new Float64Array([1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12]);
 // The digits of one number, least significant first.
 const DIGITS = new Uint8Array(32);
+// The number being folded (a typed-array slot, not an argument: numbers crossing a call are boxed).
+const NUM = new Float64Array(1);
 
 function crcByte(b: number): void {
   const c = CHECKSUM[1]! | 0;
   CHECKSUM[1] = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
 }
 
-/** Folds the decimal digits of a non-negative integer (no leading zeros; "0" for zero) into the CRC. */
-function crcInteger(n: number): void {
+/** Folds the decimal digits of the non-negative integer in NUM[0] (no leading zeros; "0" for zero) into the CRC. */
+function crcInteger(): void {
+  let n = NUM[0]!;
   let k = 0;
   do {
     const q = Math.floor(n / 10);
@@ -160,13 +169,15 @@ function crcInteger(n: number): void {
  * Folds a number as its shortest decimal string (what `String(x)` prints for the prices and
  * sizes venues send: "8476.98", "0.0123", "415").
  */
-function crcShortestDecimal(x: number): void {
+function crcShortestDecimal(values: Float64Array, i: number): void {
+  const x = values[i]!;
   let dp = 0;
   let scale = 1;
   while (dp < 12 && Math.round(x * scale) / scale !== x) { dp++; scale *= 10; }
   const scaled = Math.round(x * scale);
   const intPart = Math.floor(scaled / scale);
-  crcInteger(intPart);
+  NUM[0] = intPart;
+  crcInteger();
   if (dp === 0) return;
   crcByte(46); // '.'
   let frac = scaled - intPart * scale;
@@ -186,18 +197,20 @@ function crcShortestDecimal(x: number): void {
  */
 export function krakenChecksum(book: OrderBook, priceDp: number, sizeDp: number): void {
   CHECKSUM[1] = 0xffffffff;
-  const ps = POW10[priceDp]!;
-  const ss = POW10[sizeDp]!;
-  krakenSide(book.asks, ps, ss);
-  krakenSide(book.bids, ps, ss);
+  krakenSide(book.asks, priceDp, sizeDp);
+  krakenSide(book.bids, priceDp, sizeDp);
   CHECKSUM[0] = ~CHECKSUM[1]!;
 }
 
-function krakenSide(side: BookSide, ps: number, ss: number): void {
+function krakenSide(side: BookSide, priceDp: number, sizeDp: number): void {
   const n = Math.min(10, side.length);
+  const ps = POW10[priceDp]!;
+  const ss = POW10[sizeDp]!;
   for (let i = 0; i < n; i++) {
-    crcInteger(Math.round(side.prices[i]! * ps));
-    crcInteger(Math.round(side.sizes[i]! * ss));
+    NUM[0] = Math.round(side.prices[i]! * ps);
+    crcInteger();
+    NUM[0] = Math.round(side.sizes[i]! * ss);
+    crcInteger();
   }
 }
 
@@ -211,12 +224,12 @@ export function okxChecksum(book: OrderBook): void {
   for (let i = 0; i < 25; i++) {
     if (i < book.bids.length) {
       if (!first) crcByte(58);
-      crcShortestDecimal(book.bids.prices[i]!); crcByte(58); crcShortestDecimal(book.bids.sizes[i]!);
+      crcShortestDecimal(book.bids.prices, i); crcByte(58); crcShortestDecimal(book.bids.sizes, i);
       first = false;
     }
     if (i < book.asks.length) {
       if (!first) crcByte(58);
-      crcShortestDecimal(book.asks.prices[i]!); crcByte(58); crcShortestDecimal(book.asks.sizes[i]!);
+      crcShortestDecimal(book.asks.prices, i); crcByte(58); crcShortestDecimal(book.asks.sizes, i);
       first = false;
     }
   }

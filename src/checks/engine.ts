@@ -206,7 +206,7 @@ export class CheckEngine {
         s.bid = e.bid;
         s.ask = e.ask;
         s.quoteTs = e.ts;
-        if (o.verdict === Verdict.ACCEPTED) s.spreads.push(e.ask - e.bid);
+        if (o.verdict === Verdict.ACCEPTED) { s.spreads.staged = e.ask - e.bid; s.spreads.pushStaged(); }
         return;
       default:
         return;

@@ -239,8 +239,8 @@ export class SharedReference {
    * of `ts` (exchange time, so replays behave like live data) and not excluded. Result in `quote`.
    */
   median(instrument: number, self: number, at: { readonly eventTs: number }, maxAgeMs: number): ReferenceQuote {
-    const ts = at.eventTs;
-    const maxAgeUs = maxAgeMs * 1000;
+    this.readTs = at.eventTs;
+    this.readMaxAgeUs = maxAgeMs * 1000;
     const q = this.quote;
     q.median = NaN;
     q.venues = 0;
@@ -250,8 +250,8 @@ export class SharedReference {
     const first = instrument * MAX_VENUES;
     for (let e = first; e < first + MAX_VENUES; e++) {
       if (e === self) continue;
-      const price = this.readFresh(e, ts, maxAgeUs);
-      if (!(price > 0)) continue;
+      if (!this.readFresh(e)) continue;
+      const price = this.readPrice;
       let j = n - 1;
       while (j >= 0 && scratch[j]! > price) { scratch[j + 1] = scratch[j]!; j--; }
       scratch[j + 1] = price;
@@ -271,8 +271,16 @@ export class SharedReference {
     return n;
   }
 
-  /** A consistent read of an entry's price when fresh and not excluded; NaN otherwise. */
-  private readFresh(e: number, ts: number, maxAgeUs: number): number {
+  // The read in progress (fields, not arguments or return values: numbers crossing a call are boxed).
+  private readTs = 0;
+  private readMaxAgeUs = 0;
+  private readPrice = 0;
+
+  /**
+   * A consistent read of an entry: true, with the price in `readPrice`, when it is fresh (within
+   * `readMaxAgeUs` of `readTs`) and not excluded.
+   */
+  private readFresh(e: number): boolean {
     const seqs = this.seqs;
     const f = this.fields;
     const at = e * FIELDS;
@@ -283,8 +291,9 @@ export class SharedReference {
       const pts = f[at + TS]!;
       const excluded = f[at + EXCLUDED]!;
       if (Atomics.load(seqs, e) !== before) continue;
-      if (!(price > 0) || excluded === 1 || Math.abs(ts - pts) > maxAgeUs) return NaN;
-      return price;
+      if (!(price > 0) || excluded === 1 || Math.abs(this.readTs - pts) > this.readMaxAgeUs) return false;
+      this.readPrice = price;
+      return true;
     }
   }
 

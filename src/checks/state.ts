@@ -26,6 +26,13 @@ export class NumberRing {
     this.head = (this.head + 1) % this.capacity;
     if (this.size < this.capacity) this.size++;
   }
+  /** Pushes `staged`: callers on the hot path set the field and call this, so no number is boxed. */
+  staged = 0;
+  pushStaged(): void {
+    this.values[this.head] = this.staged;
+    this.head = (this.head + 1) % this.capacity;
+    if (this.size < this.capacity) this.size++;
+  }
   /** i-th newest (0 = newest). */
   at(i: number): number {
     return this.values[(this.head - 1 - i + 2 * this.capacity) % this.capacity]!;
@@ -55,15 +62,26 @@ export class SortedWindow {
     this.sorted = new Float64Array(capacity);
   }
 
+  /** The value `push` inserts and `lowerBound` looks for (fields, not arguments: no boxing). */
+  staged = 0;
+  private probe = 0;
+
   push(v: number): void {
+    this.staged = v;
+    this.pushStaged();
+  }
+
+  pushStaged(): void {
+    const v = this.staged;
     const cap = this.capacity;
     if (this.size === cap) {
-      const old = this.ring[this.head]!;
-      const at = this.lowerBound(old);
+      this.probe = this.ring[this.head]!;
+      const at = this.lowerBound();
       this.sorted.copyWithin(at, at + 1, this.size);
       this.size--;
     }
-    const at = this.lowerBound(v);
+    this.probe = v;
+    const at = this.lowerBound();
     this.sorted.copyWithin(at + 1, at, this.size);
     this.sorted[at] = v;
     this.size++;
@@ -71,7 +89,8 @@ export class SortedWindow {
     this.head = (this.head + 1) % cap;
   }
 
-  private lowerBound(v: number): number {
+  private lowerBound(): number {
+    const v = this.probe;
     let lo = 0;
     let hi = this.size;
     while (lo < hi) {
@@ -82,12 +101,11 @@ export class SortedWindow {
     return lo;
   }
 
-  /** Median of the values; NaN when empty. */
-  middle(): number {
+  /** Sets `median` to the median of the values (NaN when empty). */
+  computeMedian(): void {
     const n = this.size;
-    if (n === 0) return NaN;
     const a = this.sorted;
-    return n % 2 === 1 ? a[(n - 1) >> 1]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
+    this.median = n === 0 ? NaN : n % 2 === 1 ? a[(n - 1) >> 1]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
   }
 
   /**
@@ -96,16 +114,14 @@ export class SortedWindow {
    * is a merge of the two walks.
    */
   computeMad(): void {
-    this.mad = this.madOf();
-  }
-
-  private madOf(): number {
     const n = this.size;
-    const m = this.middle();
-    this.median = m;
-    if (n === 0) return NaN;
+    this.computeMedian();
+    const m = this.median;
+    this.mad = NaN;
+    if (n === 0) return;
     const a = this.sorted;
-    let right = this.lowerBound(m);
+    this.probe = m;
+    let right = this.lowerBound();
     let left = right - 1;
     const k = (n - 1) >> 1;
     let prev = 0;
@@ -115,10 +131,10 @@ export class SortedWindow {
       const dr = right < n ? a[right]! - m : Infinity;
       prev = cur;
       if (dl <= dr) { cur = dl; left--; } else { cur = dr; right++; }
-      if (step === k && n % 2 === 1) return cur;
-      if (step === k + 1) return (prev + cur) / 2;
+      if (step === k && n % 2 === 1) { this.mad = cur; return; }
+      if (step === k + 1) { this.mad = (prev + cur) / 2; return; }
     }
-    return cur;
+    this.mad = cur;
   }
 
   clear(): void {
@@ -408,7 +424,8 @@ export class SymbolState {
    * the engine, which V8 does not inline into, each would be boxed.
    */
   pushPrice(): void {
-    this.prices.push(this.eventPrice);
+    this.prices.staged = this.eventPrice;
+    this.prices.pushStaged();
     this.high.pushFrom(this);
     this.low.pushFrom(this);
   }

@@ -11,9 +11,14 @@ export const liquidationBurst: Check = {
     if (e.type !== 'liquidation') return false;
     let sum = e.price * e.size;
     const from = e.ts - t.windowMs! * 1000;
-    for (let i = 0; i < s.liqTimes.size; i++) {
-      if (s.liqTimes.at(i) < from) break;
-      sum += s.liqNotional.at(i);
+    // Newest first, straight from the rings' arrays (a method returning each number would box it).
+    const times = s.liqTimes.values;
+    const notionals = s.liqNotional.values;
+    const cap = s.liqTimes.capacity;
+    for (let i = 0, at = s.liqTimes.head - 1; i < s.liqTimes.size; i++, at--) {
+      if (at < 0) at += cap;
+      if (times[at]! < from) break;
+      sum += notionals[at]!;
     }
     s.liqTimes.push(e.ts);
     s.liqNotional.push(e.price * e.size);

@@ -10,7 +10,8 @@ export const spreadBlowout: Check = {
   evaluate(e, s, t) {
     if (e.type !== 'quote' || s.spreads.size < t.minSamples!) return false;
     const spread = e.ask - e.bid;
-    const median = s.spreads.middle();
+    s.spreads.computeMedian();
+    const median = s.spreads.median;
     if (!(median > 0) || spread <= t.factor! * median) return false;
     s.lastValue = spread / median; s.lastThreshold = t.factor!;
     return true;

@@ -18,7 +18,8 @@ export const streamSilence: Check = {
     const gap = e.recvTs - s.lastRecvUs;
     const limit = s.silenceUs;
     if (gap >= 0) {
-      s.recvGaps.push(gap);
+      s.recvGaps.staged = gap;
+      s.recvGaps.pushStaged();
       // The median of 64 gaps is refreshed every 16 events: amortized O(1).
       if (++s.gapsSinceMedian >= 16 || limit === 0) {
         s.gapsSinceMedian = 0;
