@@ -376,12 +376,7 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
     const { high } = await probe.ends();
     const caughtUp = await waitCaughtUp(probe, high, 120_000);
     if (!caughtUp) o.log('the processor did not catch up within 120 s after the generator stopped');
-    await sampler.stop();
-    await finalPoll(poller);
-    const atEnd = child.sample();
-    const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
-    const stopped = await child.stop();
-    const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+    const { processor, sinkWrites } = await stopAndSummarize(o, child, sampler, poller, atReady);
     const result = assemble(o, names, startedAt, loadavgAtStart, processor, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
     result.sinkWrites = sinkWrites;
     return write(o, result);
@@ -391,6 +386,17 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
     await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
     if (!o.keep) await cleanupRun(config, o, names);
   }
+}
+
+/** Stops sampling, takes the last latency and sink numbers, stops the processor and sums it up. */
+async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampler: Sampler, poller: LatencyPoller, atReady: ProcSample | null): Promise<{ processor: LoadtestResult['processor']; sinkWrites: Record<string, SinkWriteStats> }> {
+  await sampler.stop();
+  await finalPoll(poller);
+  const atEnd = child.sample();
+  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
+  const stopped = await child.stop();
+  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+  return { processor, sinkWrites };
 }
 
 function processorSummary(child: ProcessorChild, atReady: ProcSample | null, atEnd: ProcSample | null, peakRss: number, messages: number, exitCode: number | null): LoadtestResult['processor'] {
@@ -531,12 +537,7 @@ async function findMax(
     });
     o.log(`  ${passed ? 'bounded' : 'NOT bounded'}: ${verdict.reason}; lag slope ${Math.round(verdict.slopePerS)}/s, final ${verdict.finalLag}; recovered in ${recoveryS ?? '>90'} s`);
   }
-  await sampler.stop();
-  await finalPoll(poller);
-  const atEnd = child.sample();
-  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
-  const stopped = await child.stop();
-  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+  const { processor, sinkWrites } = await stopAndSummarize(o, child, sampler, poller, atReady);
   const gen = { lateness } as unknown as OpenLoopGenerator;
   const result = assemble(o, names, startedAt, loadavgAtStart, processor, total, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
   result.sinkWrites = sinkWrites;
