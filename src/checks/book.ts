@@ -18,8 +18,12 @@ export class BookSide {
     this.sizes = new Float64Array(capacity);
   }
 
-  /** Index of `price`, or -(insertion point) - 1 when absent. */
-  private find(price: number): number {
+  /** The price `find` looks for (a field, not an argument: a number handed to a call is boxed). */
+  private probe = 0;
+
+  /** Index of `probe`, or -(insertion point) - 1 when absent. */
+  private find(): number {
+    const price = this.probe;
     let lo = 0;
     let hi = this.length - 1;
     const desc = this.descending;
@@ -40,7 +44,8 @@ export class BookSide {
   set(level: Level, depth: number): void {
     const price = level[0];
     const size = level[1];
-    const i = this.find(price);
+    this.probe = price;
+    const i = this.find();
     if (i >= 0) {
       if (size > 0) { this.sizes[i] = size; return; }
       this.prices.copyWithin(i, i + 1, this.length);
