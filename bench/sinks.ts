@@ -118,15 +118,14 @@ async function benchRedis(batchRows: number): Promise<void> {
   const prefix = `bench:${process.pid}:`;
   const config = loadConfig({ env: { HIMARI_REDIS_KEY_PREFIX: prefix } });
   const client = new Redis(config.redis.url);
-  // Client-side raw capacity: one pipeline per batch of plain SETs carrying the same JSON.
+  // Client-side raw capacity: one pipeline per batch of plain SETs carrying the same JSON (keys
+  // and bodies read out of the worker's records before the clock starts).
+  const plain = chunks.map((ch) => Array.from({ length: ch.result.count }, (_, i) => readRedisRecord(ch.result.redisRecords, i === 0 ? 0 : ch.result.redisEnds[i - 1]!))
+    .map((rec) => [`${prefix}raw:${rec.venue}:${rec.symbol}`, rec.json] as const));
   const raw = await timed(async () => {
-    for (const ch of chunks) {
+    for (const batch of plain) {
       const p = client.pipeline();
-      const r = ch.result;
-      for (let i = 0; i < r.count; i++) {
-        const rec = readRedisRecord(r.redisRecords, i === 0 ? 0 : r.redisEnds[i - 1]!);
-        p.set(`${prefix}raw:${rec.venue}:${rec.symbol}`, rec.json);
-      }
+      for (const [key, body] of batch) p.set(key, body);
       await p.exec();
     }
   });
