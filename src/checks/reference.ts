@@ -36,7 +36,6 @@ const HEADER_I32 = 4;
 const F_BREADTH_DOWN = 0;
 const F_BREADTH_UP = 1;
 const F_ACTIVE = 2;
-const F_SWEPT_AT = 3;
 const HEADER_F64 = 4;
 
 /** Float64 fields of an entry. */
@@ -61,15 +60,16 @@ export function instrumentKind(venue: string, symbol: string): InstrumentKind {
 
 /** The instrument key the reference groups venues by. */
 export function instrumentKey(venue: string, symbol: string): string {
-  const kind = instrumentKind(venue, symbol);
-  if (kind !== 'perp') return symbol;
-  const parts = symbol.split('-');
-  return `${parts[0]}-${parts[1] ?? ''}:perp`;
+  return instrumentKind(venue, symbol) === 'perp' ? `${pairOf(symbol)}:perp` : symbol;
 }
 
 /** The spot instrument a perpetual tracks (its index), or '' when not a perpetual. */
 export function spotKeyOf(venue: string, symbol: string): string {
-  if (instrumentKind(venue, symbol) !== 'perp') return '';
+  return instrumentKind(venue, symbol) === 'perp' ? pairOf(symbol) : '';
+}
+
+/** `BASE-QUOTE` of a symbol (`BTC-USDT-SWAP` → `BTC-USDT`). */
+function pairOf(symbol: string): string {
   const parts = symbol.split('-');
   return `${parts[0]}-${parts[1] ?? ''}`;
 }
@@ -354,7 +354,6 @@ export class SharedReference {
     h[F_BREADTH_DOWN] = active > 0 ? down / active : 0;
     h[F_BREADTH_UP] = active > 0 ? up / active : 0;
     h[F_ACTIVE] = active;
-    h[F_SWEPT_AT] = nowUs;
     return alerts;
   }
 

@@ -22,9 +22,8 @@ export class NumberRing {
     this.median = ringMedian(this, scratch);
   }
   push(v: number): void {
-    this.values[this.head] = v;
-    this.head = (this.head + 1) % this.capacity;
-    if (this.size < this.capacity) this.size++;
+    this.staged = v;
+    this.pushStaged();
   }
   /** Pushes `staged`: callers on the hot path set the field and call this, so no number is boxed. */
   staged = 0;
@@ -33,13 +32,10 @@ export class NumberRing {
     this.head = (this.head + 1) % this.capacity;
     if (this.size < this.capacity) this.size++;
   }
-  /** i-th newest (0 = newest). */
-  at(i: number): number {
-    return this.values[(this.head - 1 - i + 2 * this.capacity) % this.capacity]!;
-  }
   clear(): void {
     this.head = 0;
     this.size = 0;
+    this.median = NaN;
   }
 }
 
@@ -331,16 +327,15 @@ export class SymbolState {
   // raw trade prices (every trade not rejected, outliers included): spike-and-revert (A3)
   rawPrice1 = NaN;
   rawPrice0 = NaN;
-  rawTs1 = 0;
 
   // liquidation consistency (V6) uses bid/ask above; quote sequence (Q2)
   lastQuoteId = -1;
 
   // book (Q5 checksums, M4, M5): built on the first book event
   book: OrderBook | undefined;
+  /** Depth samples, one per second; their median is `depthSamples.median`. */
   readonly depthSamples = new NumberRing(WINDOW);
   depthSampleSec = 0;
-  depthMedian = NaN;
 
   // silence (T5): receive-time gaps; the learned silence limit, µs
   readonly recvGaps = new NumberRing(GAP_WINDOW);
@@ -350,8 +345,8 @@ export class SymbolState {
   // volume spike (A4): notional of the current second, history of busy seconds
   volumeSec = 0;
   volumeNotional = 0;
+  /** Notional of recent busy seconds; their median is `volumeHistory.median`. */
   readonly volumeHistory = new NumberRing(FLOW_SECONDS);
-  volumeMedian = NaN;
 
   // message rate (A5): count in the current receive second, EWMA baseline per second
   rateSec = 0;
@@ -448,9 +443,7 @@ export class SymbolState {
     this.rawPrice0 = NaN;
     this.rawPrice1 = NaN;
     this.volumeHistory.clear();
-    this.volumeMedian = NaN;
     this.depthSamples.clear();
-    this.depthMedian = NaN;
     this.frozenPrice = NaN;
     this.rvFast = 0;
     this.rvSlow = 0;

@@ -15,13 +15,13 @@ export const volumeSpike: Check = {
       if (s.volumeNotional > 0 && sec > s.volumeSec) {
         s.volumeHistory.push(s.volumeNotional);
         s.volumeHistory.computeMedian(s.sortScratch);
-        s.volumeMedian = s.volumeHistory.median;
       }
       if (sec > s.volumeSec) { s.volumeSec = sec; s.volumeNotional = 0; }
     }
     s.volumeNotional += e.price * e.size;
-    if (s.volumeHistory.size < t.minSeconds! || !(s.volumeMedian > 0)) return false;
-    const ratio = s.volumeNotional / s.volumeMedian;
+    const median = s.volumeHistory.median;
+    if (s.volumeHistory.size < t.minSeconds! || !(median > 0)) return false;
+    const ratio = s.volumeNotional / median;
     if (ratio <= t.factor!) return false;
     s.lastValue = ratio; s.lastThreshold = t.factor!;
     return true;

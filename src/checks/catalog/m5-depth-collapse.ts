@@ -13,7 +13,8 @@ export const depthCollapse: Check = {
     if (!(s.book.midPrice > 0)) return false;
     s.book.measureDepth(t.bandPct!);
     const depth = s.book.depthNotional;
-    const collapsed = s.depthSamples.size >= t.minSamples! && s.depthMedian > 0 && depth * t.factor! < s.depthMedian;
+    const median = s.depthSamples.median;
+    const collapsed = s.depthSamples.size >= t.minSamples! && median > 0 && depth * t.factor! < median;
     const sec = Math.floor(e.ts / 1_000_000);
     // One sample per second (book updates within a second are one observation); a collapsed
     // depth stays out of the baseline it is judged against.
@@ -21,10 +22,9 @@ export const depthCollapse: Check = {
       s.depthSampleSec = sec;
       s.depthSamples.push(depth);
       s.depthSamples.computeMedian(s.sortScratch);
-      s.depthMedian = s.depthSamples.median;
     }
     if (!collapsed) return false;
-    s.lastValue = depth / s.depthMedian; s.lastThreshold = 1 / t.factor!;
+    s.lastValue = depth / median; s.lastThreshold = 1 / t.factor!;
     return true;
   },
 };
