@@ -186,9 +186,9 @@ function perEventPipeline(client: Redis, base: number) {
       p.xadd(`${prefix}quarantine`, 'MAXLEN', '~', 100_000, '*', 'venue', rec.venue, 'symbol', rec.symbol, 'offset', base + i, 'event', body);
     } else {
       const member = `${rec.venue}|${rec.eventKey}`;
-      p.hset(`${prefix}latest:${vs}`, 'ts', r.tsUs[i]!, 'offset', base + i, 'event', body);
-      p.zadd(`${prefix}recent:${r.symbols[i]}`, r.tsUs[i]!, member);
-      p.hset(`${prefix}recent-events:${r.symbols[i]}`, member, body);
+      p.hset(`${prefix}latest:${vs}`, 'ts', rec.tsUs, 'offset', base + i, 'event', body);
+      p.zadd(`${prefix}recent:${rec.symbol}`, rec.tsUs, member);
+      p.hset(`${prefix}recent-events:${rec.symbol}`, member, body);
     }
     p.hincrby(`${prefix}quality:${vs}`, names[v]!, 1);
   }

@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import { decodeEvent } from '../src/codec/decode.js';
 import { Verdict, type MarketEvent } from '../src/codec/event.js';
 import { PackedBatch } from '../src/batch/pack.js';
+import { checkMask, hasCheckBit } from '../src/checks/check.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
 import { DEFAULT_CHECK_CONFIG, type CheckConfig } from '../src/checks/thresholds.js';
@@ -36,13 +37,7 @@ export function configureChecks(config: CheckConfig, reference?: SharedReference
 }
 
 // Events the cascade stream carries: any reject, and any cascade indicator.
-let cascadeLo = 0;
-let cascadeHi = 0;
-for (const c of ALL_CHECKS) {
-  if (c.group !== 'cascade') continue;
-  if (c.bit < 32) cascadeLo |= 1 << c.bit;
-  else cascadeHi |= 1 << (c.bit - 32);
-}
+const cascade = checkMask(ALL_CHECKS, (c) => c.group === 'cascade');
 
 /**
  * What the cascade stream says about an event: every check it failed with the value measured
@@ -51,8 +46,7 @@ for (const c of ALL_CHECKS) {
 function cascadeDetails(o: CheckOutcome): string {
   let out = '[';
   for (const c of ALL_CHECKS) {
-    const failed = c.bit < 32 ? (o.failedLo >>> c.bit) & 1 : (o.failedHi >>> (c.bit - 32)) & 1;
-    if (failed === 0) continue;
+    if (!hasCheckBit(o.failedLo, o.failedHi, c.bit)) continue;
     if (out.length > 1) out += ',';
     out += '{"id":"' + c.id + '","severity":"' + c.severity + '","value":' + jsonNumber(o.values[c.bit]!) + ',"threshold":' + jsonNumber(o.limits[c.bit]!) + '}';
   }
@@ -90,7 +84,7 @@ class MovedResult {
   constructor(private readonly result: CheckResult) {}
   get [Piscina.transferableSymbol](): ArrayBufferLike[] {
     const r = this.result;
-    return [r.batch, r.verdicts.buffer, r.failedLo.buffer, r.failedHi.buffer, r.tsUs.buffer, r.copyRows.buffer,
+    return [r.batch, r.verdicts.buffer, r.copyRows.buffer,
       r.copyEnds.buffer, r.redisRecords.buffer, r.redisEnds.buffer, r.checkFailures.buffer];
   }
   get [Piscina.valueSymbol](): CheckResult {
@@ -103,9 +97,6 @@ export function checkBatch(task: CheckTask): CheckResult {
   const batch = new PackedBatch(task.batch);
   const n = batch.count;
   const verdicts = new Uint8Array(n);
-  const failedLo = new Uint32Array(n);
-  const failedHi = new Uint32Array(n);
-  const tsUs = new Float64Array(n);
   const copyEnds = new Uint32Array(n);
   const redisEnds = new Uint32Array(n);
   const checkFailures = new Uint32Array(64);
@@ -123,12 +114,9 @@ export function checkBatch(task: CheckTask): CheckResult {
       const e = decoded.event;
       const o = engine.evaluate(e, nowUs);
       verdicts[i] = o.verdict;
-      failedLo[i] = o.failedLo;
-      failedHi[i] = o.failedHi;
       if (o.failedLo !== 0 || o.failedHi !== 0) countBits(checkFailures, o.failedLo, o.failedHi);
-      tsUs[i] = e.ts;
       symbols[i] = e.symbol;
-      const details = o.verdict === Verdict.REJECTED || (o.failedLo & cascadeLo) !== 0 || (o.failedHi & cascadeHi) !== 0 ? cascadeDetails(o) : '';
+      const details = o.verdict === Verdict.REJECTED || (o.failedLo & cascade.lo) !== 0 || (o.failedHi & cascade.hi) !== 0 ? cascadeDetails(o) : '';
       copyWriter.write(encodeCopyRow(e, o, task.partition, batch.offset(i)));
       writeRedisRecord(redisWriter, batch.offset(i), e.ts, o.verdict, e.venue, e.symbol, eventKey(e), eventJson(e, o), details);
     }
@@ -137,7 +125,7 @@ export function checkBatch(task: CheckTask): CheckResult {
   }
 
   const result: CheckResult = {
-    batch: task.batch, count: n, verdicts, failedLo, failedHi, tsUs, symbols,
+    batch: task.batch, count: n, verdicts, symbols,
     copyRows: copyWriter.take(), copyEnds, redisRecords: redisWriter.take(), redisEnds, deadLetters, checkFailures,
   };
   return result;

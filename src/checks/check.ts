@@ -41,3 +41,20 @@ export interface Check {
 export function threshold(def: number, description: string, min = 0, max = Number.MAX_SAFE_INTEGER, venues?: Record<string, number>): ThresholdSpec {
   return venues === undefined ? { default: def, description, min, max } : { default: def, description, min, max, venues };
 }
+
+/** The verdict's bit set of the checks `pick` selects, as the low and high 32-bit words. */
+export function checkMask(checks: readonly Check[], pick: (c: Check) => boolean): { lo: number; hi: number } {
+  let lo = 0;
+  let hi = 0;
+  for (const c of checks) {
+    if (!pick(c)) continue;
+    if (c.bit < 32) lo |= 1 << c.bit;
+    else hi |= 1 << (c.bit - 32);
+  }
+  return { lo: lo >>> 0, hi: hi >>> 0 };
+}
+
+/** Whether `bit` is set in a failed-checks set split into low and high words. */
+export function hasCheckBit(lo: number, hi: number, bit: number): boolean {
+  return (bit < 32 ? (lo >>> bit) & 1 : (hi >>> (bit - 32)) & 1) === 1;
+}

@@ -1,5 +1,5 @@
 import { Verdict, type BookEvent, type MarketEvent } from '../codec/event.js';
-import type { Check, Thresholds } from './check.js';
+import { checkMask, type Check, type Thresholds } from './check.js';
 import { SymbolState, typeIndex } from './state.js';
 import { instrumentKey, instrumentKind, SharedReference, spotKeyOf } from './reference.js';
 import { DEFAULT_CHECK_CONFIG, resolveThresholds, type CheckConfig } from './thresholds.js';
@@ -51,15 +51,9 @@ export class CheckEngine {
     }
     const disabled = new Set(config.disabled);
     this.checks = checks.filter((c) => !disabled.has(c.id));
-    let lo = 0;
-    let hi = 0;
-    for (const c of checks) {
-      if (!PRICE_STAT_EXCLUDING.includes(c.id)) continue;
-      if (c.bit < 32) lo |= 1 << c.bit;
-      else hi |= 1 << (c.bit - 32);
-    }
-    this.priceStatMaskLo = lo >>> 0;
-    this.priceStatMaskHi = hi >>> 0;
+    const priceStat = checkMask(checks, (c) => PRICE_STAT_EXCLUDING.includes(c.id));
+    this.priceStatMaskLo = priceStat.lo;
+    this.priceStatMaskHi = priceStat.hi;
   }
 
   /** Symbols with state. */

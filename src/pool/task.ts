@@ -22,11 +22,6 @@ export interface CheckResult {
   count: number;
   /** `Verdict` per message. */
   verdicts: Uint8Array;
-  /** Failed-check bits 0..31 / 32..63 per message. */
-  failedLo: Uint32Array;
-  failedHi: Uint32Array;
-  /** Exchange time per message, µs since the epoch (Redis sorted-set score). */
-  tsUs: Float64Array;
   /** Symbol per message (the output topic's key); '' for dead letters. */
   symbols: string[];
   /** COPY text rows; message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */

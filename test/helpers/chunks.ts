@@ -20,8 +20,7 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
     recordEnds[i] = records.length;
   }
   const result: CheckResult = {
-    batch: buffer, count: n, verdicts: new Uint8Array(n), failedLo: new Uint32Array(n), failedHi: new Uint32Array(n),
-    tsUs: new Float64Array(n), symbols: new Array<string>(n).fill('s'),
+    batch: buffer, count: n, verdicts: new Uint8Array(n), symbols: new Array<string>(n).fill('s'),
     copyRows: new Uint8Array(n), copyEnds: ends, redisRecords: records.take(), redisEnds: recordEnds, deadLetters: [],
     checkFailures: new Uint32Array(64),
   };
