@@ -5,7 +5,7 @@ import { BatchPacker, packedSize } from './batch/pack.js';
 import { VERDICT_NAMES, Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
 import { checkById } from './checks/registry.js';
-import type { Config } from './config/schema.js';
+import { sinkPolicy, type Config } from './config/schema.js';
 import { ErrorCode, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool, type PreparedTask } from './pool/worker-pool.js';
@@ -104,7 +104,7 @@ export class Pipeline {
       metrics: parts.metrics,
     });
     this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
-      policy: parts.config.sink,
+      policy: sinkPolicy(parts.config.sink, driver.name),
       metrics: parts.metrics,
       log: parts.log,
       onPermanentFailure: (chunk, i, err) => this.deadLetter({

@@ -198,9 +198,9 @@ async function cleanupRun(config: Readonly<Config>, o: LoadtestOptions, names: L
 
 function childEnv(o: LoadtestOptions, config: Readonly<Config>, names: LoadtestResult['names']): Record<string, string> {
   return {
-    // Processor settings under test (HIMARI_SINK_BATCH_MAX_ROWS=2000 ...) pass through; the
-    // names that isolate this run below win.
-    ...Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] => kv[0].startsWith('HIMARI_') && kv[1] !== undefined)),
+    // Processor settings under test (HIMARI_SINK_BATCH_MAX_ROWS=2000 ...) and Node flags
+    // (NODE_OPTIONS) pass through; the names that isolate this run below win.
+    ...Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] => (kv[0].startsWith('HIMARI_') || kv[0] === 'NODE_OPTIONS') && kv[1] !== undefined)),
     HIMARI_KAFKA_BROKERS: config.kafka.brokers,
     HIMARI_KAFKA_TOPICS: names.topic,
     HIMARI_KAFKA_DEAD_LETTER_TOPIC: `${names.topic}.dlq`,

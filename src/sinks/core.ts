@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { SinkConfig } from '../config/schema.js';
+import type { SinkPolicy } from '../config/schema.js';
 import { Verdict } from '../codec/event.js';
 import { errorMessage } from '../errors.js';
 import { wallClockMs } from '../obs/clock.js';
@@ -39,7 +39,7 @@ interface SealedBatch {
 }
 
 export interface SinkCoreOptions {
-  policy: SinkConfig;
+  policy: SinkPolicy;
   metrics: Metrics;
   log: Logger;
   onPermanentFailure: PermanentFailureHandler;

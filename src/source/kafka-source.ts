@@ -61,10 +61,8 @@ export class KafkaSource {
       offset_commit_cb: (err: Kafka.LibrdKafkaError | null) => {
         if (err) this.log.warn({ err: err.message }, 'offset commit failed (retried with the next commit)');
       },
-      // Low latency: the broker answers a fetch as soon as one byte is there, or after
-      // fetch.wait.max.ms at most.
       'fetch.wait.max.ms': config.fetchWaitMaxMs,
-      'fetch.min.bytes': 1,
+      'fetch.min.bytes': config.fetchMinBytes,
       // Prefetch bound (memory during a sink outage); with a low bound, also lower the backoff
       // librdkafka waits after the queue is full, or fetching stalls ~1 s.
       'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,

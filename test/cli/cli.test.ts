@@ -20,9 +20,9 @@ describe('command line', () => {
   });
 
   it('a bad config stops start-up before connecting, naming the key (exit 2)', () => {
-    const r = cli(['run'], { HIMARI_SINK_BATCH_MAX_MS: 'soon', HIMARI_REDIS_URLL: 'redis://x' });
+    const r = cli(['run'], { HIMARI_SINK_REDIS_BATCH_MAX_MS: 'soon', HIMARI_REDIS_URLL: 'redis://x' });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /sink\.batchMaxMs \(HIMARI_SINK_BATCH_MAX_MS\)/);
+    assert.match(r.stderr, /sink\.redis\.batchMaxMs \(HIMARI_SINK_REDIS_BATCH_MAX_MS\)/);
     assert.match(r.stderr, /HIMARI_REDIS_URLL: unknown environment variable/);
   });
 

@@ -22,7 +22,9 @@ describe('config validation', () => {
     const c = loadConfig({ env: {} });
     assert.equal(c.kafka.brokers, '127.0.0.1:9092');
     assert.equal(c.sink.batchMaxRows, 1000);
-    assert.equal(c.sink.batchMaxMs, 50);
+    assert.equal(c.sink.redis.batchMaxMs, 50);
+    assert.equal(c.sink.redis.flushWhenIdle, true);
+    assert.equal(c.sink.postgres.flushWhenIdle, false);
     assert.ok(c.workers.threads >= 1 && c.workers.threads <= 8);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka) && Object.isFrozen(c.kafka.topics));
   });
@@ -37,11 +39,11 @@ describe('config validation', () => {
 
   it('names every bad key at once: malformed, out of range, unknown env var', () => {
     const problems = problemsOf(() => loadConfig({ env: {
-      HIMARI_SINK_BATCH_MAX_ROWS: 'lots', HIMARI_SINK_BATCH_MAX_MS: '-1', HIMARI_KAFKA_BROKER: 'x', HIMARI_REDIS_TLS: 'yes', HIMARI_WORKERS_THREADS: '',
+      HIMARI_SINK_BATCH_MAX_ROWS: 'lots', HIMARI_SINK_POSTGRES_BATCH_MAX_MS: '-1', HIMARI_KAFKA_BROKER: 'x', HIMARI_REDIS_TLS: 'yes', HIMARI_WORKERS_THREADS: '',
     } }));
     assert.equal(problems.length, 5, problems.join('\n'));
     assert.ok(problems.some((p) => p.startsWith('sink.batchMaxRows (HIMARI_SINK_BATCH_MAX_ROWS)')));
-    assert.ok(problems.some((p) => p.startsWith('sink.batchMaxMs (HIMARI_SINK_BATCH_MAX_MS)')));
+    assert.ok(problems.some((p) => p.startsWith('sink.postgres.batchMaxMs (HIMARI_SINK_POSTGRES_BATCH_MAX_MS)')));
     assert.ok(problems.some((p) => p.startsWith('HIMARI_KAFKA_BROKER: unknown environment variable')));
     assert.ok(problems.some((p) => p.startsWith('redis.tls (HIMARI_REDIS_TLS)')));
     assert.ok(problems.some((p) => p.startsWith('workers.threads (HIMARI_WORKERS_THREADS)')));
@@ -50,18 +52,18 @@ describe('config validation', () => {
   it('rejects unknown and mistyped keys in a config file; env overrides the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'himari-config-'));
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ sink: { batchMaxRowz: 1, batchMaxMs: 'fast' }, nope: {} }));
+    writeFileSync(bad, JSON.stringify({ sink: { batchMaxRowz: 1, redis: { batchMaxMs: 'fast' } }, nope: {} }));
     const problems = problemsOf(() => loadConfig({ env: {}, file: bad }));
     assert.ok(problems.includes('sink.batchMaxRowz: unknown config key'), problems.join('\n'));
     assert.ok(problems.includes('nope: unknown config key'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('sink.batchMaxMs')));
+    assert.ok(problems.some((p) => p.startsWith('sink.redis.batchMaxMs')));
 
     const good = join(dir, 'good.json');
     writeFileSync(good, JSON.stringify({ sink: { batchMaxRows: 100 }, postgres: { table: 'ticks' } }));
     const c = loadConfig({ env: { HIMARI_SINK_BATCH_MAX_ROWS: '7' }, file: good });
     assert.equal(c.sink.batchMaxRows, 7);
     assert.equal(c.postgres.table, 'ticks');
-    assert.equal(c.sink.batchMaxMs, 50);
+    assert.equal(c.sink.redis.batchMaxMs, 50);
 
     assert.match(problemsOf(() => loadConfig({ env: {}, file: join(dir, 'missing.json') }))[0]!, /missing\.json/);
   });

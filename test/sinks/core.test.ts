@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import type { SinkConfig } from '../../src/config/schema.js';
+import type { SinkPolicy } from '../../src/config/schema.js';
 import { HimariError, ErrorCode } from '../../src/errors.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { EventChunk } from '../../src/sinks/chunk.js';
@@ -31,11 +31,11 @@ class RecordingDriver implements SinkDriver {
   async close(): Promise<void> {}
 }
 
-const policy = (o: Partial<SinkConfig> = {}): SinkConfig => ({
+const policy = (o: Partial<SinkPolicy> = {}): SinkPolicy => ({
   batchMaxRows: 4, batchMaxBytes: 1 << 20, batchMaxMs: 20, flushWhenIdle: false, maxInFlightBatches: 2, retry: { initialMs: 1, maxMs: 5 }, ...o,
 });
 
-function core(driver: SinkDriver, p: SinkConfig, failures: Array<[number, string]> = []) {
+function core(driver: SinkDriver, p: SinkPolicy, failures: Array<[number, string]> = []) {
   return new SinkCore(driver, {
     policy: p, metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
     onPermanentFailure: async (chunk, i, err) => { failures.push([chunk.offset(i), (err as Error).message]); },
