@@ -24,16 +24,36 @@ export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.
 /** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
 const PACK_BUFFER_BYTES = 1 << 20;
 
-/** Messages of one partition waiting for its worker slot; at most one queued task each. */
+/** Messages of one partition waiting for its worker slot. */
 interface PartitionBacklog {
   topic: string;
   partition: number;
   slot: number;
   messages: SourceMessage[];
-  queued: boolean;
+  /** In its slot's pending list. */
+  pending: boolean;
   /** First message consumed since the partition was assigned: where a replay starts. */
   firstOffset: number;
   firstTimestampMs: number;
+}
+
+/**
+ * A worker slot's partitions with messages waiting, and whether a task for them is queued. One
+ * task carries every pending partition of the slot (up to `maxBatchMessages`): a task per
+ * partition cost a thread wake-up each way per partition, which at 10,000 events/s was most
+ * of the processor's CPU.
+ */
+interface SlotBacklog {
+  pending: PartitionBacklog[];
+  queued: boolean;
+}
+
+/** One partition's run of messages `from .. to-1` in a task, and the ticket of their offsets. */
+interface TaskPart {
+  backlog: PartitionBacklog;
+  from: number;
+  to: number;
+  ticket: BatchTicket;
 }
 
 export interface PipelineParts {
@@ -67,6 +87,7 @@ export class Pipeline {
   readonly totals: PipelineTotals = { consumed: 0, verdicts: [0, 0, 0, 0], checkFailures: new Array<number>(64).fill(0) };
   private readonly freeBuffers: ArrayBuffer[] = [];
   private readonly backlogs = new Map<string, PartitionBacklog>();
+  private readonly slotBacklogs: SlotBacklog[];
   /** Messages taken from Kafka and not yet handed to a worker. */
   private waiting = 0;
   private readonly packer = new BatchPacker(new ArrayBuffer(0));
@@ -103,6 +124,7 @@ export class Pipeline {
       log: parts.log,
       metrics: parts.metrics,
     });
+    this.slotBacklogs = Array.from({ length: this.pool.threads }, () => ({ pending: [], queued: false }));
     this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
       policy: sinkPolicy(parts.config.sink, driver.name),
       metrics: parts.metrics,
@@ -188,8 +210,8 @@ export class Pipeline {
 
   /**
    * Appends one consume call's messages to their partitions' backlogs (order kept) and queues a
-   * task for each partition that has none queued. The task is built when the partition's worker
-   * slot frees up, from everything that arrived by then.
+   * task for each slot that has none queued. The task is built when the slot's worker frees up,
+   * from everything that arrived by then.
    */
   private dispatch(messages: SourceMessage[]): void {
     this.totals.consumed += messages.length;
@@ -206,7 +228,12 @@ export class Pipeline {
       }
       for (let j = runStart; j < i; j++) backlog.messages.push(messages[j]!);
       this.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
-      if (!backlog.queued) this.queueTask(backlog);
+      const slot = this.slotBacklogs[backlog.slot]!;
+      if (!backlog.pending) {
+        backlog.pending = true;
+        slot.pending.push(backlog);
+      }
+      if (!slot.queued) this.queueTask(backlog.slot);
       runStart = i;
     }
     if (this.shouldPause()) this.pauseSource();
@@ -216,47 +243,67 @@ export class Pipeline {
     const key = `${topic}\u0000${partition}`;
     let b = this.backlogs.get(key);
     if (b === undefined) {
-      b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], queued: false, firstOffset: -1, firstTimestampMs: 0 };
+      b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], pending: false, firstOffset: -1, firstTimestampMs: 0 };
       this.backlogs.set(key, b);
     }
     return b;
   }
 
-  private queueTask(backlog: PartitionBacklog): void {
-    backlog.queued = true;
-    this.pool.enqueue(backlog.slot, () => this.prepareTask(backlog));
+  private queueTask(slot: number): void {
+    this.slotBacklogs[slot]!.queued = true;
+    this.pool.enqueue(slot, () => this.prepareTask(slot));
   }
 
-  /** Takes up to `maxBatchMessages` of a partition's backlog into one packed task. */
-  private prepareTask(backlog: PartitionBacklog): PreparedTask {
-    if (backlog.messages.length === 0) {
-      // The partition was revoked while its task was queued: nothing to do, the new owner replays it.
-      backlog.queued = false;
+  /**
+   * Takes up to `maxBatchMessages` of the slot's pending partitions into one packed task, in
+   * the order they became pending; what does not fit stays pending (at the back) for the next.
+   */
+  private prepareTask(slotIndex: number): PreparedTask {
+    const slot = this.slotBacklogs[slotIndex]!;
+    slot.queued = false;
+    const max = this.config.workers.maxBatchMessages;
+    let messages: SourceMessage[] = [];
+    const parts: TaskPart[] = [];
+    let taken = 0;
+    while (taken < max && slot.pending.length > 0) {
+      const backlog = slot.pending.shift()!;
+      backlog.pending = false;
+      // A partition revoked while pending has an emptied backlog: the new owner replays it.
+      if (backlog.messages.length === 0) continue;
+      const take = Math.min(max - taken, backlog.messages.length);
+      const run = take === backlog.messages.length ? backlog.messages : backlog.messages.splice(0, take);
+      if (run === backlog.messages) backlog.messages = [];
+      else {
+        backlog.pending = true;
+        slot.pending.push(backlog);
+      }
+      const ticket = this.tracker.partition(backlog.topic, backlog.partition).track(run[0]!.offset, run[run.length - 1]!.offset, 1);
+      parts.push({ backlog, from: taken, to: taken + run.length, ticket });
+      // The common case, one partition: its array is the task's, no copy.
+      if (taken === 0) messages = run;
+      else for (const m of run) messages.push(m);
+      taken += run.length;
+    }
+    if (slot.pending.length > 0) this.queueTask(slotIndex);
+    if (taken === 0) {
       return { task: { batch: this.emptyBatch(), topic: '', partition: -1 }, repack: () => this.emptyBatch(), onResult: () => {}, onFailure: () => {} };
     }
-    const max = this.config.workers.maxBatchMessages;
-    const messages = backlog.messages.length <= max ? backlog.messages : backlog.messages.splice(0, max);
-    if (messages === backlog.messages) backlog.messages = [];
-    backlog.queued = false;
-    if (backlog.messages.length > 0) this.queueTask(backlog);
-    this.waiting -= messages.length;
+    this.waiting -= taken;
 
-    const first = messages[0]!;
-    const last = messages[messages.length - 1]!;
-    const ticket = this.tracker.partition(first.topic, first.partition).track(first.offset, last.offset, 1);
-    const sentMs = new Float64Array(messages.length);
-    for (let i = 0; i < messages.length; i++) {
+    const sentMs = new Float64Array(taken);
+    for (let i = 0; i < taken; i++) {
       const m = messages[i]!;
       // node-rdkafka hands over headers only when a message has some: the common case costs one check.
       const intended = m.headers === undefined ? -1 : intendedSendMs(m.headers);
       sentMs[i] = intended >= 0 ? intended : m.timestamp ?? 0;
     }
-    this.metrics.workerBatchSize.observe(messages.length);
+    this.metrics.workerBatchSize.observe(taken);
+    const first = parts[0]!.backlog;
     return {
-      task: { batch: this.pack(messages), topic: first.topic, partition: first.partition },
+      task: { batch: this.pack(messages), topic: first.topic, partition: parts.length === 1 ? first.partition : -1 },
       repack: () => this.pack(messages),
-      onResult: (result) => this.onResult(result, messages, ticket, sentMs),
-      onFailure: (err) => this.onWorkerFailure(err, messages, ticket),
+      onResult: (result) => this.onResult(result, messages, parts, sentMs),
+      onFailure: (err) => this.onWorkerFailure(err, messages, parts),
     };
   }
 
@@ -269,12 +316,12 @@ export class Pipeline {
     for (const m of messages) {
       // Oversized or null values travel as empty messages; the result handler dead-letters them.
       const value = m.value === null || m.value.length > max ? EMPTY : m.value;
-      if (!this.packer.append(value, m.offset)) throw new Error('pack buffer too small (size computed above)');
+      if (!this.packer.append(value, m.offset, m.partition)) throw new Error('pack buffer too small (size computed above)');
     }
     return this.packer.finish();
   }
 
-  private onResult(result: CheckResult, messages: SourceMessage[], ticket: BatchTicket, sentMs: Float64Array): void {
+  private onResult(result: CheckResult, messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array): void {
     const n = result.count;
     const counts = this.totals.verdicts;
     const local = [0, 0, 0, 0];
@@ -297,7 +344,7 @@ export class Pipeline {
     for (const dl of result.deadLetters) {
       const m = messages[dl.index]!;
       const oversized = m.value !== null && m.value.length > max;
-      this.sendDeadLetter(ticket, m, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
+      this.sendDeadLetter(partOf(parts, dl.index).ticket, m, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
         oversized ? `message of ${m.value!.length} bytes exceeds kafka.maxMessageBytes=${max}` : m.value === null ? 'null message value' : dl.message);
     }
 
@@ -305,14 +352,17 @@ export class Pipeline {
     // per task cost ~200 µs and most of the main thread's CPU); sinks read offsets and, to
     // dead-letter an event they refuse, the original bytes from the source messages.
     this.recycle(result.batch);
-    if (local[Verdict.DEAD_LETTER]! < n) {
-      const source = new SourceMessages(messages);
-      ticket.expect(this.sinks.length);
-      for (const sink of this.sinks) {
-        sink.push(new EventChunk(result, source, messages[0]!.topic, messages[0]!.partition, 0, n, ticket, sentMs));
+    const source = new SourceMessages(messages);
+    for (const part of parts) {
+      let written = false;
+      for (let i = part.from; i < part.to && !written; i++) written = result.verdicts[i] !== Verdict.DEAD_LETTER;
+      if (written) {
+        part.ticket.expect(this.sinks.length);
+        const { topic, partition } = part.backlog;
+        for (const sink of this.sinks) sink.push(new EventChunk(result, source, topic, partition, part.from, part.to, part.ticket, sentMs));
       }
+      part.ticket.ack(); // the worker stage
     }
-    ticket.ack(); // the worker stage
     if (this.shouldPause()) this.pauseSource();
     else this.maybeResume();
   }
@@ -353,10 +403,12 @@ export class Pipeline {
   }
 
   /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
-  private onWorkerFailure(err: Error, messages: SourceMessage[], ticket: BatchTicket): void {
+  private onWorkerFailure(err: Error, messages: SourceMessage[], parts: TaskPart[]): void {
     this.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
-    for (const m of messages) this.sendDeadLetter(ticket, m, ErrorCode.WORKER_FAILED, err.message);
-    ticket.ack();
+    for (const part of parts) {
+      for (let i = part.from; i < part.to; i++) this.sendDeadLetter(part.ticket, messages[i]!, ErrorCode.WORKER_FAILED, err.message);
+      part.ticket.ack();
+    }
   }
 
   /**
@@ -459,6 +511,12 @@ export class Pipeline {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The part of a task that message `index` belongs to (a task has a handful of parts). */
+function partOf(parts: readonly TaskPart[], index: number): TaskPart {
+  for (const p of parts) if (index < p.to) return p;
+  throw new RangeError(`message ${index} is in no part of its task`);
+}
 
 /** The consumed messages of one task, as the sinks see them. */
 class SourceMessages implements MessageSource {

@@ -117,7 +117,7 @@ export function checkBatch(task: CheckTask): CheckResult {
       if (o.failedLo !== 0 || o.failedHi !== 0) countBits(checkFailures, o.failedLo, o.failedHi);
       symbols[i] = e.symbol;
       const details = o.verdict === Verdict.REJECTED || (o.failedLo & cascade.lo) !== 0 || (o.failedHi & cascade.hi) !== 0 ? cascadeDetails(o) : '';
-      copyWriter.write(encodeCopyRow(e, o, task.partition, batch.offset(i)));
+      copyWriter.write(encodeCopyRow(e, o, batch.partition(i), batch.offset(i)));
       writeRedisRecord(redisWriter, batch.offset(i), e.ts, o.verdict, e.venue, e.symbol, eventKey(e), eventJson(e, o), details);
     }
     copyEnds[i] = copyWriter.length;

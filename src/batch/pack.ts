@@ -4,9 +4,12 @@
  * its result so the next batch reuses it.
  *
  * Layout (little endian):
- *   u32 count | u32 capacity | u32 end[capacity] | padding to 8 | f64 offset[capacity] | bytes
+ *   u32 count | u32 capacity | u32 end[capacity] | u32 partition[capacity] | padding to 8 |
+ *   f64 offset[capacity] | bytes
  * `end[i]` is the end of message i relative to the start of the bytes; message i starts at end[i-1] (0 for
- * i=0). `offset[i]` is its Kafka offset (a double holds every offset below 2^53 exactly).
+ * i=0). `partition[i]` and `offset[i]` are its Kafka partition and offset (a double holds every
+ * offset below 2^53 exactly). A batch may hold several partitions of one worker: one task per
+ * worker instead of one per partition is what keeps thread wake-ups per event low.
  */
 const HEADER_BYTES = 8;
 
@@ -14,8 +17,12 @@ export function packedSize(count: number, payloadBytes: number): number {
   return offsetsStart(count) + 8 * count + payloadBytes;
 }
 
+function partitionsStart(capacity: number): number {
+  return HEADER_BYTES + 4 * capacity;
+}
+
 function offsetsStart(capacity: number): number {
-  return align8(HEADER_BYTES + 4 * capacity);
+  return align8(HEADER_BYTES + 8 * capacity);
 }
 
 function align8(n: number): number {
@@ -54,11 +61,12 @@ export class BatchPacker {
   }
 
   /** Appends one message; returns false (and writes nothing) when it does not fit. */
-  append(value: Uint8Array, offset: number): boolean {
+  append(value: Uint8Array, offset: number, partition = 0): boolean {
     if (this.count >= this.capacity || this.cursor + value.byteLength > this.buffer.byteLength) return false;
     this.bytes.set(value, this.cursor);
     this.cursor += value.byteLength;
     this.view.setUint32(HEADER_BYTES + 4 * this.count, this.cursor - this.dataStart, true);
+    this.view.setUint32(partitionsStart(this.capacity) + 4 * this.count, partition, true);
     this.view.setFloat64(this.offsetsAt + 8 * this.count, offset, true);
     this.count++;
     return true;
@@ -87,12 +95,14 @@ export class PackedBatch {
   private readonly view: DataView;
   private readonly dataStart: number;
   private readonly offsetsAt: number;
+  private readonly partitionsAt: number;
 
   constructor(buffer: ArrayBuffer) {
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
     this.count = this.view.getUint32(0, true);
     const capacity = this.view.getUint32(4, true);
+    this.partitionsAt = partitionsStart(capacity);
     this.offsetsAt = offsetsStart(capacity);
     this.dataStart = this.offsetsAt + 8 * capacity;
     if (this.count > capacity || this.dataStart > buffer.byteLength) throw new Error('corrupt batch header');
@@ -100,6 +110,10 @@ export class PackedBatch {
 
   offset(i: number): number {
     return this.view.getFloat64(this.offsetsAt + 8 * i, true);
+  }
+
+  partition(i: number): number {
+    return this.view.getUint32(this.partitionsAt + 4 * i, true);
   }
 
   messageStart(i: number): number {

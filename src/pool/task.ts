@@ -3,9 +3,11 @@
  * the packed input goes to the worker and comes back with the result for reuse.
  */
 export interface CheckTask {
-  /** A `BatchPacker` buffer: message values and their Kafka offsets. */
+  /** A `BatchPacker` buffer: message values with their Kafka partitions and offsets. */
   batch: ArrayBuffer;
+  /** For logs: the topic of the batch's messages. */
   topic: string;
+  /** For logs: their partition, or -1 when they come from several (each message's is in the batch). */
   partition: number;
 }
 

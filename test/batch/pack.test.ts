@@ -3,18 +3,20 @@ import { describe, it } from 'node:test';
 import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
 
 describe('batch packing', () => {
-  it('round-trips values and offsets through the moved buffer layout', () => {
+  it('round-trips values, offsets and partitions through the moved buffer layout', () => {
     const values = [Buffer.from('a'), Buffer.alloc(0), Buffer.from('hello world'), Buffer.from([0xc1, 0xff])];
     const offsets = [10, 11, 2 ** 40 + 5, 13];
     const buffer = new ArrayBuffer(packedSize(values.length, 14));
     const packer = new BatchPacker(buffer);
     packer.reset(buffer, values.length);
-    values.forEach((v, i) => assert.equal(packer.append(v, offsets[i]!), true));
+    const partitions = [0, 3, 3, 7];
+    values.forEach((v, i) => assert.equal(packer.append(v, offsets[i]!, partitions[i]!), true));
     const batch = new PackedBatch(packer.finish());
     assert.equal(batch.count, 4);
     for (let i = 0; i < values.length; i++) {
       assert.deepEqual(Buffer.from(batch.bytes.subarray(batch.messageStart(i), batch.messageEnd(i))), values[i]);
       assert.equal(batch.offset(i), offsets[i]);
+      assert.equal(batch.partition(i), partitions[i]);
     }
   });
 

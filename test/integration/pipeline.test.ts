@@ -86,8 +86,11 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
     }
 
     // PostgreSQL: every valid event exactly once, with its verdict.
+    const rowsPerPartition = new Map<number, number>();
     await withPg(config, async (c) => {
       const t = config.postgres.table;
+      const parts = await c.query<{ p: number; n: number }>(`SELECT src_partition AS p, count(*)::int AS n FROM ${t} GROUP BY 1`);
+      for (const r of parts.rows) rowsPerPartition.set(r.p, r.n);
       const r = await c.query(`SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d,
         count(*) FILTER (WHERE verdict = 2)::int AS rejected, count(DISTINCT (venue, symbol, ts))::int AS e FROM ${t}`);
       assert.deepEqual(r.rows[0], { n: events.length, d: events.length, rejected: 2, e: events.length });
@@ -147,6 +150,12 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
       assert.ok(m.headers['x-error-message']!.length > 0);
       assert.equal(m.headers['x-source-topic'], config.kafka.topics[0]);
       assert.ok(Number(m.headers['x-source-offset']) >= 0);
+    }
+    // Workers take several partitions per task: every row carries its own message's partition,
+    // so each partition's rows and dead letters add up to what Kafka holds in it.
+    for (const [p, end] of ends) {
+      const dead = dlq.filter((m) => Number(m.headers['x-source-partition']) === p).length;
+      assert.equal((rowsPerPartition.get(p) ?? 0) + dead, end, `partition ${p}`);
     }
 
     // Kafka: the group's committed offsets are the end offsets.
