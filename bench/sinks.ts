@@ -11,7 +11,7 @@ import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
 import { migrate } from '../src/db/migrate.js';
 import { EventChunk } from '../src/sinks/chunk.js';
-import { EVENT_COLUMN_NAMES } from '../src/sinks/pg-row.js';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMN_NAMES } from '../src/sinks/pg-row.js';
 import { PostgresSink } from '../src/sinks/postgres-sink.js';
 import { RedisSink } from '../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../src/source/offset-tracker.js';
@@ -58,7 +58,9 @@ async function copyChunk(c: pg.Client, sql: string, chunk: EventChunk): Promise<
   await new Promise<void>((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', reject);
-    stream.end(chunk.result.copyRows);
+    stream.write(BINARY_COPY_HEADER);
+    stream.write(chunk.result.copyRows);
+    stream.end(BINARY_COPY_TRAILER);
   });
 }
 
@@ -74,7 +76,7 @@ async function benchPostgres(batchRows: number): Promise<void> {
   try {
     // Raw capacity: COPY into an unindexed, unpartitioned table, one transaction per batch.
     await c.query(`CREATE TABLE bench_raw_${suffix} (LIKE bench_part_template_${process.pid} INCLUDING DEFAULTS)`);
-    const raw = await timed(async () => { for (const ch of chunks) await copyChunk(c, `COPY bench_raw_${suffix} (${cols}) FROM STDIN`, ch); });
+    const raw = await timed(async () => { for (const ch of chunks) await copyChunk(c, `COPY bench_raw_${suffix} (${cols}) FROM STDIN (FORMAT binary)`, ch); });
 
     // Watermark: the production sink (partitioned, indexed table; COPY + watermark in one transaction).
     const wmConfig = loadConfig({ env: { HIMARI_POSTGRES_URL: url, HIMARI_POSTGRES_TABLE: `bench_wm_${suffix}` } });
@@ -93,7 +95,7 @@ async function benchPostgres(batchRows: number): Promise<void> {
     await c.query(`CREATE TEMP TABLE stage_${suffix} (LIKE ${st} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
     const stageBatch = async (ch: EventChunk) => {
       await c.query('BEGIN');
-      await copyChunk(c, `COPY stage_${suffix} (${cols}) FROM STDIN`, ch);
+      await copyChunk(c, `COPY stage_${suffix} (${cols}) FROM STDIN (FORMAT binary)`, ch);
       await c.query(`INSERT INTO ${st} SELECT * FROM stage_${suffix} ON CONFLICT DO NOTHING`);
       await c.query('COMMIT');
     };

@@ -8,7 +8,7 @@ import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
 import { DEFAULT_CHECK_CONFIG, type CheckConfig } from '../src/checks/thresholds.js';
 import { SharedReference } from '../src/checks/reference.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
-import { encodeCopyRow } from '../src/sinks/pg-row.js';
+import { writeBinaryRow } from '../src/sinks/pg-row.js';
 import { writeRedisRecord } from '../src/sinks/redis-record.js';
 import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.js';
 
@@ -117,7 +117,7 @@ export function checkBatch(task: CheckTask): CheckResult {
       if (o.failedLo !== 0 || o.failedHi !== 0) countBits(checkFailures, o.failedLo, o.failedHi);
       symbols[i] = e.symbol;
       const details = o.verdict === Verdict.REJECTED || (o.failedLo & cascade.lo) !== 0 || (o.failedHi & cascade.hi) !== 0 ? cascadeDetails(o) : '';
-      copyWriter.write(encodeCopyRow(e, o, batch.partition(i), batch.offset(i)));
+      writeBinaryRow(copyWriter, e, o, batch.partition(i), batch.offset(i));
       writeRedisRecord(redisWriter, batch.offset(i), e.ts, o.verdict, e.venue, e.symbol, eventKey(e), eventJson(e, o), details);
     }
     copyEnds[i] = copyWriter.length;

@@ -33,6 +33,11 @@ export class ByteWriter {
     return written;
   }
 
+  writeBytes(bytes: Uint8Array): void {
+    const at = this.reserve(bytes.byteLength);
+    this.buf.set(bytes, at);
+  }
+
   /** Reserves `n` bytes (little-endian fields filled later with `setU16`/`setU32`/`setF64`/`setU8`); returns where. */
   reserve(n: number): number {
     if (this.pos + n > this.buf.length) this.grow(this.pos + n);
@@ -45,6 +50,27 @@ export class ByteWriter {
   setU16(at: number, v: number): void { this.view.setUint16(at, v, true); }
   setU32(at: number, v: number): void { this.view.setUint32(at, v, true); }
   setF64(at: number, v: number): void { this.view.setFloat64(at, v, true); }
+
+  // Big-endian fields (PostgreSQL's binary COPY is in network byte order), appended.
+  i16(v: number): void { const at = this.reserve(2); this.view.setInt16(at, v); }
+  i32(v: number): void { const at = this.reserve(4); this.view.setInt32(at, v); }
+  f32(v: number): void { const at = this.reserve(4); this.view.setFloat32(at, v); }
+  f64(v: number): void { const at = this.reserve(8); this.view.setFloat64(at, v); }
+  /** A signed 64-bit integer from a double holding an integer (exact below 2^53). */
+  i64(v: number): void {
+    const at = this.reserve(8);
+    const hi = Math.floor(v / 4294967296);
+    this.view.setInt32(at, hi);
+    this.view.setUint32(at + 4, v - hi * 4294967296);
+  }
+  /** 64 bits from two 32-bit words (an unsigned bit set stored in a signed bigint). */
+  u32pair(hi: number, lo: number): void {
+    const at = this.reserve(8);
+    this.view.setUint32(at, hi >>> 0);
+    this.view.setUint32(at + 4, lo >>> 0);
+  }
+  /** Sets a big-endian i32 at `at` (a length written before its field was known). */
+  setI32BE(at: number, v: number): void { this.view.setInt32(at, v); }
 
   private grow(min: number): void {
     let size = this.buf.length * 2;

@@ -1,5 +1,6 @@
 import type { MarketEvent } from '../codec/event.js';
 import type { CheckOutcome } from '../checks/engine.js';
+import type { ByteWriter } from './byte-writer.js';
 
 /** The parts of a check outcome a row stores. */
 export type VerdictFields = Pick<CheckOutcome, 'verdict' | 'failedLo' | 'failedHi' | 'score'>;
@@ -74,7 +75,10 @@ function checkBits(lo: number, hi: number): string {
   return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString();
 }
 
-/** One COPY text row (with its newline) for an event and its verdict. */
+/**
+ * One COPY text row (with its newline) for an event and its verdict. The production sink writes
+ * binary rows (`writeBinaryRow`); this is the alternative `npm run bench` compares it with.
+ */
 export function encodeCopyRow(e: MarketEvent, o: VerdictFields, partition: number, offset: number): string {
   let eventId = NULL;
   let side = NULL;
@@ -107,4 +111,103 @@ export function encodeCopyRow(e: MarketEvent, o: VerdictFields, partition: numbe
     + '\t' + e.type + '\t' + eventId + '\t' + side + '\t' + price + '\t' + size + '\t' + bid + '\t' + bidSize
     + '\t' + ask + '\t' + askSize + '\t' + seq + '\t' + prevSeq + '\t' + payload + '\t' + o.verdict
     + '\t' + checkBits(o.failedLo, o.failedHi) + '\t' + o.score + '\t' + partition + '\t' + offset + '\n';
+}
+
+/**
+ * Binary COPY (`COPY ... FROM STDIN (FORMAT binary)`): the stream starts with this signature,
+ * a flags word and a header-extension length, and ends with a field count of -1.
+ */
+export const BINARY_COPY_HEADER = Uint8Array.of(0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0);
+export const BINARY_COPY_TRAILER = Uint8Array.of(0xff, 0xff);
+
+/** µs from the Unix epoch to PostgreSQL's (2000-01-01 UTC), the origin of a binary timestamptz. */
+const PG_EPOCH_US = 946_684_800_000_000;
+const NULL_FIELD = -1;
+
+function nullField(w: ByteWriter): void {
+  w.i32(NULL_FIELD);
+}
+
+function text(w: ByteWriter, s: string): void {
+  const at = w.reserve(4);
+  w.setI32BE(at, w.writeCounted(s));
+}
+
+function float8(w: ByteWriter, v: number | undefined): void {
+  if (v === undefined) return nullField(w);
+  w.i32(8);
+  w.f64(v);
+}
+
+function int8(w: ByteWriter, v: number | undefined | null): void {
+  if (v === undefined || v === null) return nullField(w);
+  w.i32(8);
+  w.i64(v);
+}
+
+function timestamptz(w: ByteWriter, us: number): void {
+  w.i32(8);
+  w.i64(us - PG_EPOCH_US);
+}
+
+/** jsonb's binary form: a version byte (1), then the JSON text. */
+function jsonb(w: ByteWriter, json: string): void {
+  const at = w.reserve(5);
+  w.setU8(at + 4, 1);
+  w.setI32BE(at, 1 + w.writeCounted(json));
+}
+
+/**
+ * Appends one binary COPY row for an event and its verdict, in `EVENT_COLUMNS` order. Numbers
+ * and timestamps go in as their 8 bytes: no formatting here and no parsing in PostgreSQL,
+ * which makes the rows both cheaper to build and cheaper to load than text rows.
+ */
+export function writeBinaryRow(w: ByteWriter, e: MarketEvent, o: VerdictFields, partition: number, offset: number): void {
+  w.i16(EVENT_COLUMNS.length);
+  timestamptz(w, e.ts);
+  timestamptz(w, e.recvTs);
+  text(w, e.venue);
+  text(w, e.symbol);
+  text(w, e.type);
+  switch (e.type) {
+    case 'trade':
+      text(w, e.id); // event_id
+      if (e.side === '') nullField(w); else text(w, e.side);
+      float8(w, e.price); float8(w, e.size);
+      nullField(w); nullField(w); nullField(w); nullField(w); // bid, bid_size, ask, ask_size
+      nullField(w); nullField(w); // seq, prev_seq
+      if (e.offBook === true) jsonb(w, '{"offBook":true}'); else nullField(w);
+      break;
+    case 'quote': {
+      const id = e.updateId;
+      if (id === undefined || id === null) nullField(w); else text(w, String(id));
+      nullField(w); // side
+      nullField(w); nullField(w); // price, size
+      float8(w, e.bid); float8(w, e.bidSize); float8(w, e.ask); float8(w, e.askSize);
+      int8(w, id); nullField(w);
+      nullField(w); // payload
+      break;
+    }
+    case 'liquidation':
+      if (e.id === undefined) nullField(w); else text(w, e.id);
+      text(w, e.posSide);
+      float8(w, e.price); float8(w, e.size);
+      nullField(w); nullField(w); nullField(w); nullField(w);
+      nullField(w); nullField(w);
+      nullField(w);
+      break;
+    case 'book':
+      text(w, String(e.seq));
+      text(w, e.action);
+      nullField(w); nullField(w);
+      nullField(w); nullField(w); nullField(w); nullField(w);
+      int8(w, e.seq); int8(w, e.prevSeq);
+      jsonb(w, JSON.stringify({ firstSeq: e.firstSeq, checksum: e.checksum, priceDp: e.priceDp, sizeDp: e.sizeDp, bids: e.bids, asks: e.asks }));
+      break;
+  }
+  w.i32(2); w.i16(o.verdict);
+  w.i32(8); w.u32pair(o.failedHi, o.failedLo);
+  w.i32(4); w.f32(o.score);
+  w.i32(4); w.i32(partition);
+  w.i32(8); w.i64(offset);
 }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
 import { encodeEvent } from '../../src/codec/encode.js';
-import type { MarketEvent } from '../../src/codec/event.js';
+import type { MarketEvent, Verdict } from '../../src/codec/event.js';
 import { migrate } from '../../src/db/migrate.js';
 import { EventChunk } from '../../src/sinks/chunk.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
@@ -13,6 +13,11 @@ import { checkBatch, configureChecks } from '../../workers/check-worker.js';
 import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
 import { checkById } from '../../src/checks/registry.js';
 import { cleanup, redisClient, testConfig, withPg } from '../helpers/services.js';
+import { RECORDINGS_DIR, recordingFiles } from '../helpers/recordings.js';
+import { normalizeRecording } from '../../src/replay/recording.js';
+import { ByteWriter } from '../../src/sinks/byte-writer.js';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMNS, EVENT_COLUMN_NAMES, encodeCopyRow, writeBinaryRow } from '../../src/sinks/pg-row.js';
+import { from as copyFrom } from 'pg-copy-streams';
 
 const T0 = 1_790_000_000_000_000;
 const TOPIC = 'replay.topic';
@@ -33,7 +38,7 @@ function chunkOf(events: MarketEvent[], offsets: number[], partition = 0): Event
   const buffer = new ArrayBuffer(packedSize(values.length, values.reduce((n, v) => n + v.length, 0)));
   const packer = new BatchPacker(buffer);
   packer.reset(buffer, values.length);
-  values.forEach((v, i) => packer.append(v, offsets[i]!));
+  values.forEach((v, i) => packer.append(v, offsets[i]!, partition));
   const result = checkBatch({ batch: packer.finish(), topic: TOPIC, partition });
   const ticket = new OffsetTracker().partition(TOPIC, partition).track(offsets[0]!, offsets[offsets.length - 1]!, 1);
   return new EventChunk(result, new PackedBatch(result.batch), TOPIC, partition, 0, events.length, ticket, new Float64Array(events.length));
@@ -154,6 +159,51 @@ describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }
     assert.ok(entries[0]![1].includes('SOL-USDT'));
     const row = await withPg(config, async (c) => (await c.query(`SELECT verdict, failed_checks FROM ${config.postgres.table} WHERE src_offset = 200`)).rows[0]);
     assert.deepEqual(row, { verdict: 2, failed_checks: String(1 << checkById('M1')!.bit) });
+  });
+});
+
+describe('binary COPY rows (real PostgreSQL)', { timeout: 120_000 }, () => {
+  const { config } = testConfig();
+  after(async () => {
+    await cleanup(config);
+  });
+
+  it('load exactly what the text rows load, for every event of the real recordings', async (t) => {
+    const files = recordingFiles();
+    if (files.length === 0) return t.skip(`no recordings in ${RECORDINGS_DIR}`);
+    // The recordings hold books, quotes and trades; liquidations and the optional fields are added.
+    const events: MarketEvent[] = [...files.flatMap((f) => normalizeRecording(f)),
+      { v: 1, type: 'liquidation', venue: 'binance-futures', symbol: 'BTC-USDT-PERP', ts: T0, recvTs: T0 + 5, id: 'liq\t"1"\\', posSide: 'long', price: 64123.5, size: 0.002 },
+      { v: 1, type: 'liquidation', venue: 'bybit', symbol: 'ETH-USDT-PERP', ts: T0 + 1, recvTs: T0 + 6, posSide: 'short', price: 3000.25, size: 1e-8 },
+      { v: 1, type: 'trade', venue: 'okx', symbol: 'BTC-USDT', ts: T0 + 2, recvTs: T0 + 7, id: 'é✓\n', price: 0.1 + 0.2, size: 123456789.123, side: '', offBook: true },
+      { v: 1, type: 'quote', venue: 'kraken', symbol: 'BTC-USD', ts: T0 + 3, recvTs: T0 + 8, bid: 1, bidSize: 2, ask: 3, askSize: 4 },
+    ];
+    assert.equal(new Set(events.map((e) => e.type)).size, 4);
+    // Verdict fields that exercise the sign bit of the bigint and a fractional real.
+    const outcome = (i: number) => ({ verdict: (i % 3) as Verdict, failedLo: (i * 2654435761) >>> 0, failedHi: i % 5 === 0 ? 0x80000000 : i, score: (i % 100) / 64 });
+    const text = new ByteWriter(1 << 20);
+    const binary = new ByteWriter(1 << 20);
+    binary.writeBytes(BINARY_COPY_HEADER);
+    events.forEach((e, i) => {
+      text.write(encodeCopyRow(e, outcome(i), i % 7, i));
+      writeBinaryRow(binary, e, outcome(i), i % 7, i);
+    });
+    binary.writeBytes(BINARY_COPY_TRAILER);
+    await withPg(config, async (c) => {
+      const cols = EVENT_COLUMNS.map(([n, type]) => `${n} ${type.replace(' NOT NULL', '')}`).join(', ');
+      const names = EVENT_COLUMN_NAMES.join(', ');
+      for (const table of ['rows_text', 'rows_binary']) await c.query(`CREATE TEMP TABLE ${table} (${cols})`);
+      for (const [table, format, bytes] of [['rows_text', 'text', text.take()], ['rows_binary', 'binary', binary.take()]] as const) {
+        const stream = c.query(copyFrom(`COPY ${table} (${names}) FROM STDIN (FORMAT ${format})`));
+        await new Promise<void>((resolve, reject) => { stream.on('finish', resolve); stream.on('error', reject); stream.end(bytes); });
+      }
+      const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM rows_binary');
+      assert.equal(n.rows[0]!.n, events.length);
+      // jsonb compares by value; every other column exactly (floats included: both carry every bit).
+      const diff = await c.query(`SELECT count(*)::int AS n FROM ((SELECT * FROM rows_text EXCEPT ALL SELECT * FROM rows_binary)
+        UNION ALL (SELECT * FROM rows_binary EXCEPT ALL SELECT * FROM rows_text)) d`);
+      assert.equal(diff.rows[0].n, 0);
+    });
   });
 });
 
