@@ -40,6 +40,12 @@ export class LatencyHistogram {
 
   private static index(v: number): number {
     if (v < SUB_COUNT) return v;
+    // Below 2^31 µs (36 min), integer bit arithmetic; log2 and pow cost ~1 % of the main
+    // thread's CPU when every event is recorded for two sinks.
+    if (v < 0x80000000) {
+      const m = 31 - Math.clz32(v) - SUB_BITS + 1;
+      return m * SUB_COUNT + SUB_COUNT / 2 + ((v >> m) - SUB_COUNT / 2);
+    }
     const magnitude = Math.floor(Math.log2(v)) - SUB_BITS + 1;
     const m = Math.min(magnitude, MAGNITUDES - 1);
     const sub = Math.min(SUB_COUNT - 1, Math.floor(v / 2 ** m) - SUB_COUNT / 2);

@@ -18,6 +18,20 @@ describe('latency histogram', () => {
     assert.equal(h.total, values.length);
   });
 
+  it('puts values on both sides of every power of two (the integer and the large-value paths) in order, within 1.6 %', () => {
+    let previous = -1;
+    for (let k = 7; k <= 33; k++) {
+      for (const v of [2 ** k - 1, 2 ** k, 2 ** k + 1, 3 * 2 ** (k - 1)]) {
+        const h = new LatencyHistogram();
+        h.record(v);
+        const got = h.quantile(1);
+        assert.ok(got >= v && (got - v) / v <= 0.016, `${v} reported as ${got}`);
+        assert.ok(got >= previous, `${v}: buckets out of order`);
+        previous = got;
+      }
+    }
+  });
+
   it('is exact for small values and merges', () => {
     const a = new LatencyHistogram();
     const b = new LatencyHistogram();
