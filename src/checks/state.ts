@@ -1,10 +1,18 @@
+import type { EventType } from '../codec/event.js';
 import type { Thresholds } from './check.js';
 import { OrderBook } from './book.js';
 import type { SharedReference } from './reference.js';
 
-const TYPE_INDEX = { trade: 0, quote: 1, liquidation: 2, book: 3 } as const;
-export function typeIndex(type: keyof typeof TYPE_INDEX): number {
-  return TYPE_INDEX[type];
+/** Position of an event type in `EVENT_TYPES`: trade 0, quote 1, liquidation 2, book 3. */
+export function typeIndex(type: EventType): number {
+  // A switch rather than a lookup in an object keyed by the type: V8 compiles that keyed load
+  // to a generic call.
+  switch (type) {
+    case 'trade': return 0;
+    case 'quote': return 1;
+    case 'liquidation': return 2;
+    default: return 3;
+  }
 }
 
 /** A fixed-capacity ring of numbers; O(1) push, no allocation after construction. */
@@ -384,9 +392,15 @@ export class SymbolState {
   refInstrument = -1;
   refEntry = -1;
   refPrice = 0;
-  /** Exchange time and price (trades, liquidations) of the event being checked. */
+  /**
+   * The event being checked, staged by the engine before the checks: its exchange time; its
+   * price (a trade's or liquidation's price, a quote's mid, a synced book's mid, else NaN); a
+   * quote's bid and ask.
+   */
   eventTs = 0;
   eventPrice = 0;
+  eventBid = 0;
+  eventAsk = 0;
   /** Its trade id as a number (NaN when not numeric): Q7 and the id bookkeeping. */
   tradeIdNum = NaN;
   spotInstrument = -1;
