@@ -15,6 +15,16 @@ export function typeIndex(type: EventType): number {
   }
 }
 
+/*
+ * Boxing traps these classes avoid (V8 boxes a double it cannot keep in a register or a
+ * number field: 16 bytes per occurrence):
+ * - a double passed to, or returned from, a call V8 does not inline: numbers cross calls
+ *   through fields (`staged`, `probe`, results such as `median`);
+ * - `c ? NaN : x` (or `Infinity`) where the NaN branch never ran before V8 optimized the code:
+ *   `NaN` is then a generic global load, the merged value is tagged, and `x` is boxed; such
+ *   results are stored from separate branches instead.
+ */
+
 /** A fixed-capacity ring of numbers; O(1) push, no allocation after construction. */
 export class NumberRing {
   readonly values: Float64Array;
@@ -27,8 +37,18 @@ export class NumberRing {
   }
   /** Sets `median` (insertion sort into `scratch`: rings here are at most 64 long; callers amortize it). */
   computeMedian(scratch: Float64Array): void {
-    this.median = ringMedian(this, scratch);
+    const n = this.size;
+    if (n === 0) { this.median = NaN; return; }
+    for (let i = 0; i < n; i++) {
+      const v = this.values[i]!;
+      let j = i - 1;
+      while (j >= 0 && scratch[j]! > v) { scratch[j + 1] = scratch[j]!; j--; }
+      scratch[j + 1] = v;
+    }
+    if (n % 2 === 1) this.median = scratch[(n - 1) >> 1]!;
+    else this.median = (scratch[n / 2 - 1]! + scratch[n / 2]!) / 2;
   }
+  /** Tests and cold paths; the hot paths push `staged`. */
   push(v: number): void {
     this.staged = v;
     this.pushStaged();
@@ -70,6 +90,7 @@ export class SortedWindow {
   staged = 0;
   private probe = 0;
 
+  /** Tests and cold paths; the hot paths push `staged`. */
   push(v: number): void {
     this.staged = v;
     this.pushStaged();
@@ -109,7 +130,9 @@ export class SortedWindow {
   computeMedian(): void {
     const n = this.size;
     const a = this.sorted;
-    this.median = n === 0 ? NaN : n % 2 === 1 ? a[(n - 1) >> 1]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
+    if (n === 0) this.median = NaN;
+    else if (n % 2 === 1) this.median = a[(n - 1) >> 1]!;
+    else this.median = (a[n / 2 - 1]! + a[n / 2]!) / 2;
   }
 
   /**
@@ -131,10 +154,10 @@ export class SortedWindow {
     let prev = 0;
     let cur = 0;
     for (let step = 0; step <= k + 1 && step < n; step++) {
-      const dl = left >= 0 ? m - a[left]! : Infinity;
-      const dr = right < n ? a[right]! - m : Infinity;
       prev = cur;
-      if (dl <= dr) { cur = dl; left--; } else { cur = dr; right++; }
+      // The nearer of the next value below and the next above (one side may be used up).
+      if (left >= 0 && (right >= n || m - a[left]! <= a[right]! - m)) { cur = m - a[left]!; left--; }
+      else { cur = a[right]! - m; right++; }
       if (step === k && n % 2 === 1) { this.mad = cur; return; }
       if (step === k + 1) { this.mad = (prev + cur) / 2; return; }
     }
@@ -158,6 +181,8 @@ export class RecentNumbers {
   private size = 0;
   private readonly keys: Float64Array;
   private readonly mask: number;
+  /** The number being hashed, looked up or removed (a field: a double passed to a call is boxed). */
+  private probe = 0;
 
   constructor(private readonly capacity: number) {
     this.ring = new Float64Array(capacity);
@@ -170,12 +195,18 @@ export class RecentNumbers {
   /** Adds `src.tradeIdNum`; false when it was already among the last `capacity`. */
   addFrom(src: { readonly tradeIdNum: number }): boolean {
     const v = src.tradeIdNum;
-    if (this.slotOf(v) >= 0) return false;
-    if (this.size === this.capacity) this.remove(this.ring[this.head]!);
-    else this.size++;
+    this.probe = v;
+    if (this.slotOfProbe() >= 0) return false;
+    if (this.size === this.capacity) {
+      this.probe = this.ring[this.head]!;
+      this.removeProbe();
+      this.probe = v;
+    } else {
+      this.size++;
+    }
     this.ring[this.head] = v;
     this.head = (this.head + 1) % this.capacity;
-    let i = this.hash(v);
+    let i = this.hashProbe();
     while (this.keys[i] !== -1) i = (i + 1) & this.mask;
     this.keys[i] = v;
     return true;
@@ -187,15 +218,17 @@ export class RecentNumbers {
     this.size = 0;
   }
 
-  private hash(v: number): number {
+  private hashProbe(): number {
     // Mix the low and high 32 bits (ids exceed 2^32 on busy venues).
+    const v = this.probe;
     const lo = v % 4294967296;
     const hi = (v - lo) / 4294967296;
     return (Math.imul(lo | 0, 0x9e3779b1) ^ Math.imul(hi | 0, 0x85ebca6b)) & this.mask;
   }
 
-  private slotOf(v: number): number {
-    let i = this.hash(v);
+  private slotOfProbe(): number {
+    const v = this.probe;
+    let i = this.hashProbe();
     for (;;) {
       const k = this.keys[i]!;
       if (k === v) return i;
@@ -204,8 +237,8 @@ export class RecentNumbers {
     }
   }
 
-  private remove(v: number): void {
-    let i = this.slotOf(v);
+  private removeProbe(): void {
+    let i = this.slotOfProbe();
     if (i < 0) return;
     // Backward-shift deletion: move later entries of the probe run into the hole.
     let j = i;
@@ -213,7 +246,8 @@ export class RecentNumbers {
       j = (j + 1) & this.mask;
       const k = this.keys[j]!;
       if (k === -1) break;
-      const home = this.hash(k);
+      this.probe = k;
+      const home = this.hashProbe();
       // Move k into the hole at i unless its home lies cyclically in (i, j].
       if (i <= j ? home <= i || home > j : home <= i && home > j) {
         this.keys[i] = k;
@@ -465,17 +499,4 @@ export class SymbolState {
     this.rvFirstTs = 0;
     this.rvTs = 0;
   }
-}
-
-/** Median of the first `n` values of a ring, using `scratch` (insertion sort: n <= 50). */
-export function ringMedian(ring: NumberRing, scratch: Float64Array, absDevFrom = NaN): number {
-  const n = ring.size;
-  for (let i = 0; i < n; i++) {
-    const v = Number.isNaN(absDevFrom) ? ring.values[i]! : Math.abs(ring.values[i]! - absDevFrom);
-    let j = i - 1;
-    while (j >= 0 && scratch[j]! > v) { scratch[j + 1] = scratch[j]!; j--; }
-    scratch[j + 1] = v;
-  }
-  if (n === 0) return NaN;
-  return n % 2 === 1 ? scratch[(n - 1) >> 1]! : (scratch[n / 2 - 1]! + scratch[n / 2]!) / 2;
 }

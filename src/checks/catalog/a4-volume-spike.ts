@@ -14,7 +14,8 @@ export const volumeSpike: Check = {
       if (sec !== s.volumeSec) {
         // The second closed: its notional joins the history, whose median is computed once here.
         if (s.volumeNotional > 0 && sec > s.volumeSec) {
-          s.volumeHistory.push(s.volumeNotional);
+          s.volumeHistory.staged = s.volumeNotional;
+          s.volumeHistory.pushStaged();
           s.volumeHistory.computeMedian(s.sortScratch);
         }
         if (sec > s.volumeSec) { s.volumeSec = sec; s.volumeNotional = 0; }

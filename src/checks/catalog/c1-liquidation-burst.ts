@@ -20,8 +20,10 @@ export const liquidationBurst: Check = {
         if (times[at]! < from) break;
         sum += notionals[at]!;
       }
-      s.liqTimes.push(e.ts);
-      s.liqNotional.push(e.price * e.size);
+      s.liqTimes.staged = e.ts;
+      s.liqTimes.pushStaged();
+      s.liqNotional.staged = e.price * e.size;
+      s.liqNotional.pushStaged();
       if (sum < t.minNotional!) return false;
       s.lastValue = sum; s.lastThreshold = t.minNotional!;
       return true;

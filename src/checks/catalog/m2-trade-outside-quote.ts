@@ -16,7 +16,9 @@ export const tradeOutsideQuote: Check = {
       const spread = s.ask - s.bid;
       const margin = t.maxSpreads! * spread;
       if (e.price <= s.ask + margin && e.price >= s.bid - margin) return false;
-      s.lastValue = spread > 0 ? (e.price > s.ask ? e.price - s.ask : s.bid - e.price) / spread : Infinity;
+      // Separate stores: `c ? x : Infinity` would box x (see state.ts).
+      if (spread > 0) s.lastValue = (e.price > s.ask ? e.price - s.ask : s.bid - e.price) / spread;
+      else s.lastValue = Infinity;
       s.lastThreshold = t.maxSpreads!;
       return true;
     },

@@ -21,7 +21,8 @@ export const depthCollapse: Check = {
       // depth stays out of the baseline it is judged against.
       if (sec > s.depthSampleSec && !collapsed) {
         s.depthSampleSec = sec;
-        s.depthSamples.push(depth);
+        s.depthSamples.staged = depth;
+        s.depthSamples.pushStaged();
         s.depthSamples.computeMedian(s.sortScratch);
       }
       if (!collapsed) return false;
