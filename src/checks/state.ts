@@ -259,6 +259,81 @@ export class RecentNumbers {
 }
 
 /**
+ * The last `capacity` strings seen, with O(1) membership: the trade ids that are not numbers
+ * (UUIDs, composite keys). The same design as `RecentNumbers`, with the strings and their home
+ * slots in fixed arrays: a Set that churns allocates, since deleted entries stay in its table
+ * until it rehashes into a new one.
+ */
+export class RecentStrings {
+  private readonly ring: (string | undefined)[];
+  private head = 0;
+  private size = 0;
+  /** `undefined` marks a free slot. */
+  private readonly keys: (string | undefined)[];
+  /** Home slot of each key (its hash, masked), so deletion never rehashes a string. */
+  private readonly homes: Int32Array;
+  private readonly mask: number;
+
+  constructor(private readonly capacity: number) {
+    this.ring = new Array<string | undefined>(capacity).fill(undefined);
+    let slots = 1;
+    while (slots < capacity * 2) slots <<= 1;
+    this.keys = new Array<string | undefined>(slots).fill(undefined);
+    this.homes = new Int32Array(slots);
+    this.mask = slots - 1;
+  }
+
+  /** Adds `id`; false when it was already among the last `capacity`. */
+  add(id: string): boolean {
+    const home = hashString(id) & this.mask;
+    if (this.slotOf(id, home) >= 0) return false;
+    if (this.size === this.capacity) this.remove(this.ring[this.head]!);
+    else this.size++;
+    this.ring[this.head] = id;
+    this.head = (this.head + 1) % this.capacity;
+    let i = home;
+    while (this.keys[i] !== undefined) i = (i + 1) & this.mask;
+    this.keys[i] = id;
+    this.homes[i] = home;
+    return true;
+  }
+
+  private slotOf(id: string, home: number): number {
+    for (let i = home; ; i = (i + 1) & this.mask) {
+      const k = this.keys[i];
+      if (k === undefined) return -1;
+      if (k === id) return i;
+    }
+  }
+
+  private remove(id: string): void {
+    let i = this.slotOf(id, hashString(id) & this.mask);
+    if (i < 0) return;
+    // Backward-shift deletion, as in RecentNumbers.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const k = this.keys[j];
+      if (k === undefined) break;
+      const home = this.homes[j]!;
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        this.keys[i] = k;
+        this.homes[i] = home;
+        i = j;
+      }
+    }
+    this.keys[i] = undefined;
+  }
+}
+
+/** FNV-1a over the UTF-16 code units. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/**
  * Extreme (max or min) of the values of a sliding time window: a monotonic deque in fixed
  * arrays, amortized O(1) per push and query. Holds at most `capacity` entries (the oldest
  * fall out first).
@@ -331,10 +406,9 @@ export class SymbolState {
   // trades
   lastTradePrice = NaN;
   lastTradeIdNum = NaN;
-  readonly tradeIds = new Set<string>();
   readonly recentNumericIds = new RecentNumbers(ID_WINDOW);
-  readonly tradeIdRing: string[] = new Array<string>(ID_WINDOW).fill('');
-  tradeIdHead = 0;
+  /** Created on the stream's first non-numeric trade id. */
+  private recentStringIds: RecentStrings | undefined;
 
   // best bid/ask
   bid = NaN;
@@ -448,17 +522,11 @@ export class SymbolState {
 
   /**
    * Remembers the current trade's id; false when it is a repeat. Numeric ids (most venues) go
-   * to a typed-array table (no allocation); other ids (UUIDs, composite keys) to a Set.
+   * to a table of numbers, other ids (UUIDs, composite keys) to a table of strings.
    */
   rememberTradeId(id: string): boolean {
     if (!Number.isNaN(this.tradeIdNum)) return this.recentNumericIds.addFrom(this);
-    if (this.tradeIds.has(id)) return false;
-    const evicted = this.tradeIdRing[this.tradeIdHead]!;
-    if (evicted !== '') this.tradeIds.delete(evicted);
-    this.tradeIdRing[this.tradeIdHead] = id;
-    this.tradeIdHead = (this.tradeIdHead + 1) % ID_WINDOW;
-    this.tradeIds.add(id);
-    return true;
+    return (this.recentStringIds ??= new RecentStrings(ID_WINDOW)).add(id);
   }
 
   /**

@@ -111,3 +111,23 @@ describe('recent numbers (trade ids without allocation)', () => {
     }
   });
 });
+
+describe('recent strings (non-numeric trade ids without allocation)', () => {
+  it('agrees with a Set over a sliding window, with collisions and the empty id', async () => {
+    const { RecentStrings } = await import('../../src/checks/state.js');
+    let seed = 13;
+    const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    for (const capacity of [1, 3, 64]) {
+      const recent = new RecentStrings(capacity);
+      const order: string[] = [];
+      for (let i = 0; i < 5000; i++) {
+        // Few distinct ids force repeats and probe collisions.
+        const n = Math.floor(rand() * capacity * 3);
+        const id = n === 0 ? '' : `${n.toString(16)}-${'x'.repeat(n % 5)}`;
+        const expected = !order.includes(id);
+        assert.equal(recent.add(id), expected, `capacity ${capacity}, step ${i}, id '${id}'`);
+        if (expected) { order.push(id); if (order.length > capacity) order.shift(); }
+      }
+    }
+  });
+});
