@@ -117,7 +117,9 @@ export class OrderBook {
   applyDelta(bids: readonly Level[], asks: readonly Level[]): void {
     for (let i = 0; i < bids.length; i++) this.bids.set(bids[i]!, this.depth);
     for (let i = 0; i < asks.length; i++) this.asks.set(asks[i]!, this.depth);
-    this.midPrice = this.bids.length === 0 || this.asks.length === 0 ? NaN : (this.bids.prices[0]! + this.asks.prices[0]!) / 2;
+    // Separate stores: `c ? NaN : mid` would box the mid (see state.ts).
+    if (this.bids.length === 0 || this.asks.length === 0) this.midPrice = NaN;
+    else this.midPrice = (this.bids.prices[0]! + this.asks.prices[0]!) / 2;
   }
 
   /** Sets `depthNotional`: sizes within `bandPct` % of the mid on both sides, times the mid. */

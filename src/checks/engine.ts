@@ -1,5 +1,5 @@
-import { Verdict, type BookEvent, type MarketEvent } from '../codec/event.js';
-import { checkMask, type Check, type Thresholds } from './check.js';
+import { EVENT_TYPES, Verdict, type BookEvent, type EventType, type MarketEvent } from '../codec/event.js';
+import { checkMask, type Check, type EventOf, type Judge, type Thresholds } from './check.js';
 import { SymbolState, typeIndex } from './state.js';
 import { instrumentKey, instrumentKind, SharedReference, spotKeyOf } from './reference.js';
 import { DEFAULT_CHECK_CONFIG, resolveThresholds, type CheckConfig } from './thresholds.js';
@@ -24,6 +24,51 @@ const FLAG_WEIGHT = 0.25;
 /** Checks whose failure keeps a trade out of the price statistics it would distort. */
 const PRICE_STAT_EXCLUDING = ['V7', 'M2', 'A1', 'A2', 'T4', 'T6', 'X3'];
 const LAMBDA = 0.94;
+/** The thresholds handed to the engine's own preparation step (it has none). */
+const NO_THRESHOLDS: Thresholds = Object.freeze({});
+
+/**
+ * What runs on an event of one type, in order: the engine's preparation, then the judges of the
+ * checks that examine the type, in registry order. `owners[i]` is step i's index in the
+ * engine's check list and in every state's `thresholds`; the preparation's is one past the last
+ * check (its slot holds `NO_THRESHOLDS`).
+ */
+interface TypePlan {
+  readonly steps: readonly Judge[];
+  readonly owners: readonly number[];
+}
+
+/**
+ * The engine's step before the checks, per event type: stages the event's numbers in the state
+ * (the checks that span several event types, and the engine's own update, read them from there)
+ * and applies a book update. It runs as the first step of the type's plan, from the call site
+ * that runs the checks' judges, for the same reason the judges are split by type (see `Judges`):
+ * that site sees dozens of functions, so V8 compiles each on its own with feedback from one event
+ * shape, and the shape-specific numbers it reads are not boxed. Never fails.
+ */
+const PREPARE: { readonly [T in EventType]: Judge<EventOf<T>> } = {
+  trade(e, s) {
+    s.eventPrice = e.price;
+    parseTradeId(s, e.id);
+    return false;
+  },
+  quote(e, s) {
+    s.eventBid = e.bid;
+    s.eventAsk = e.ask;
+    s.eventPrice = (e.bid + e.ask) / 2;
+    return false;
+  },
+  liquidation(e, s) {
+    s.eventPrice = e.price;
+    return false;
+  },
+  book(e, s) {
+    applyBook(e, s);
+    if (s.bookSynced && s.book !== undefined) s.eventPrice = s.book.midPrice;
+    else s.eventPrice = NaN;
+    return false;
+  },
+};
 
 /**
  * Runs the checks over events of many symbols, keeping one `SymbolState` per venue and symbol
@@ -36,6 +81,8 @@ export class CheckEngine {
     verdict: Verdict.ACCEPTED, failedLo: 0, failedHi: 0, score: 1, resync: false, values: new Float64Array(64), limits: new Float64Array(64),
   };
   private readonly states = new Map<string, Map<string, SymbolState>>();
+  /** By event type index (`typeIndex`). */
+  private readonly plans: readonly TypePlan[];
   private readonly priceStatMaskLo: number;
   private readonly priceStatMaskHi: number;
   private count = 0;
@@ -51,6 +98,15 @@ export class CheckEngine {
     }
     const disabled = new Set(config.disabled);
     this.checks = checks.filter((c) => !disabled.has(c.id));
+    this.plans = EVENT_TYPES.map((type): TypePlan => {
+      const steps: Judge[] = [PREPARE[type] as Judge];
+      const owners = [this.checks.length];
+      this.checks.forEach((c, k) => {
+        const judge = c.evaluate[type] as Judge | undefined;
+        if (judge !== undefined) { steps.push(judge); owners.push(k); }
+      });
+      return { steps, owners };
+    });
     const priceStat = checkMask(checks, (c) => PRICE_STAT_EXCLUDING.includes(c.id));
     this.priceStatMaskLo = priceStat.lo;
     this.priceStatMaskHi = priceStat.hi;
@@ -76,6 +132,7 @@ export class CheckEngine {
   private createState(byVenue: Map<string, SymbolState>, venue: string, symbol: string): SymbolState {
     const s = new SymbolState(venue, symbol);
     s.thresholds = this.checks.map((c): Thresholds => resolveThresholds(c, venue, symbol, this.config));
+    s.thresholds.push(NO_THRESHOLDS);
     const ref = this.reference;
     s.ref = ref;
     s.refInstrument = ref.instrument(instrumentKey(venue, symbol));
@@ -95,19 +152,22 @@ export class CheckEngine {
     let resync = false;
     let verdict: Verdict = Verdict.ACCEPTED;
     const o = this.outcome;
+    const ti = typeIndex(e.type);
     // Per-event values the checks share, kept in the state's number fields: a double handed to
-    // a function as an argument or a return value is boxed, one allocation per call.
+    // a function as an argument or a return value is boxed, one allocation per call. The
+    // type-specific ones are staged by the plan's first step.
     s.eventTs = e.ts;
-    if (e.type === 'trade') { s.eventPrice = e.price; parseTradeId(s, e.id); }
-    else if (e.type === 'book') applyBook(e, s);
     const checks = this.checks;
+    const thresholds = s.thresholds;
+    const { steps, owners } = this.plans[ti]!;
     // A failing check may leave what it measured in lastValue / lastThreshold; reset after each
     // failure (not before every check: two stores x 42 checks per event for nothing).
     s.lastValue = NaN;
     s.lastThreshold = NaN;
-    for (let i = 0; i < checks.length; i++) {
-      const check = checks[i]!;
-      if (!check.evaluate(e, s, s.thresholds[i]!, nowUs)) continue;
+    for (let i = 0; i < steps.length; i++) {
+      const k = owners[i]!;
+      if (!steps[i]!(e, s, thresholds[k]!, nowUs)) continue;
+      const check = checks[k]!;
       o.values[check.bit] = s.lastValue;
       o.limits[check.bit] = s.lastThreshold;
       s.lastValue = NaN;
@@ -128,7 +188,7 @@ export class CheckEngine {
     o.failedHi = hi >>> 0;
     o.score = penalty >= 1 ? 0 : 1 - penalty;
     o.resync = resync;
-    this.update(e, s, o);
+    this.update(e, s, o, ti);
     this.publish(e, s, o, nowUs);
     return o;
   }
@@ -138,16 +198,18 @@ export class CheckEngine {
     if (s.refEntry < 0) return;
     s.refPrice = 0;
     if (o.verdict !== Verdict.REJECTED) {
-      if (e.type === 'quote') s.refPrice = (e.bid + e.ask) / 2;
-      // Venues without a best bid/ask feed contribute their book's mid, or else their trades.
+      // The quote's mid; venues without a best bid/ask feed contribute their book's mid, or else
+      // their trades' prices.
+      if (e.type === 'quote') s.refPrice = s.eventPrice;
       else if (s.quoteTs === 0 && e.type === 'book' && s.bookSynced && s.book !== undefined) s.refPrice = s.book.midPrice;
-      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.priceStatMaskLo) === 0 && (o.failedHi & this.priceStatMaskHi) === 0) s.refPrice = e.price;
+      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.priceStatMaskLo) === 0 && (o.failedHi & this.priceStatMaskHi) === 0) s.refPrice = s.eventPrice;
     }
     if (!(s.refPrice > 0)) s.refPrice = 0;
     s.ref!.publish(s, nowUs);
   }
 
-  private update(e: MarketEvent, s: SymbolState, o: CheckOutcome): void {
+  /** Folds the event into the state; its type-specific numbers come from the state (staged by `PREPARE`). */
+  private update(e: MarketEvent, s: SymbolState, o: CheckOutcome, ti: number): void {
     if (s.firstRecvUs === 0) s.firstRecvUs = e.recvTs;
     s.lastRecvUs = e.recvTs;
     if (s.afterGap) {
@@ -156,7 +218,6 @@ export class CheckEngine {
     }
     // A book snapshot's time is when it was taken (often the receive time when the venue gives
     // none), not a point in the update stream: only deltas advance the book's clock for T4.
-    const ti = typeIndex(e.type);
     if (e.ts > s.lastTsByType[ti]! && !(e.type === 'book' && e.action === 'snapshot')) s.lastTsByType[ti] = e.ts;
     if (e.type === 'book') {
       // A resync failure unsyncs the book whatever else failed; a snapshot syncs it.
@@ -176,8 +237,9 @@ export class CheckEngine {
       case 'trade': {
         const id = s.tradeIdNum;
         if (!Number.isNaN(id) && !(id <= s.lastTradeIdNum)) s.lastTradeIdNum = id;
+        const price = s.eventPrice;
         s.rawPrice0 = s.rawPrice1;
-        s.rawPrice1 = e.price;
+        s.rawPrice1 = price;
         if ((o.failedLo & this.priceStatMaskLo) !== 0 || (o.failedHi & this.priceStatMaskHi) !== 0) { s.rvPending = false; return; }
         if (s.rvPending) {
           s.rvFast = s.rvFastNext;
@@ -188,19 +250,19 @@ export class CheckEngine {
         if (s.rvFirstTs === 0) s.rvFirstTs = e.ts;
         s.rvTs = e.ts;
         if (s.lastTradePrice > 0) {
-          const r = Math.log(e.price / s.lastTradePrice);
+          const r = Math.log(price / s.lastTradePrice);
           s.ewmaVar = Number.isNaN(s.ewmaVar) ? r * r : LAMBDA * s.ewmaVar + (1 - LAMBDA) * r * r;
           s.returnsSeen++;
         }
-        s.lastTradePrice = e.price;
+        s.lastTradePrice = price;
         s.pushPrice();
         return;
       }
       case 'quote':
-        s.bid = e.bid;
-        s.ask = e.ask;
+        s.bid = s.eventBid;
+        s.ask = s.eventAsk;
         s.quoteTs = e.ts;
-        if (o.verdict === Verdict.ACCEPTED) { s.spreads.staged = e.ask - e.bid; s.spreads.pushStaged(); }
+        if (o.verdict === Verdict.ACCEPTED) { s.spreads.staged = s.eventAsk - s.eventBid; s.spreads.pushStaged(); }
         return;
       default:
         return;

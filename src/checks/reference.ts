@@ -167,7 +167,9 @@ export class SharedReference {
   private claim(table: Int32Array, slots: number, name: string): number {
     const h1 = fnv1a(name, 0x811c9dc5);
     const h2 = fnv1a(name, 0x9e3779b9);
-    let i = (h1 >>> 0) % slots;
+    // `| 0`: the slot is an int (`>>> 0` makes a double), and the states keep it in fields that
+    // are passed to calls and used as typed-array indexes on every event.
+    let i = ((h1 >>> 0) % slots) | 0;
     for (let probe = 0; probe < slots; probe++, i = (i + 1) % slots) {
       const seen = Atomics.compareExchange(table, 2 * i, 0, h1);
       if (seen === 0) {

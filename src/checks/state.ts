@@ -1,11 +1,29 @@
+import type { EventType } from '../codec/event.js';
 import type { Thresholds } from './check.js';
 import { OrderBook } from './book.js';
 import type { SharedReference } from './reference.js';
 
-const TYPE_INDEX = { trade: 0, quote: 1, liquidation: 2, book: 3 } as const;
-export function typeIndex(type: keyof typeof TYPE_INDEX): number {
-  return TYPE_INDEX[type];
+/** Position of an event type in `EVENT_TYPES`: trade 0, quote 1, liquidation 2, book 3. */
+export function typeIndex(type: EventType): number {
+  // A switch rather than a lookup in an object keyed by the type: V8 compiles that keyed load
+  // to a generic call.
+  switch (type) {
+    case 'trade': return 0;
+    case 'quote': return 1;
+    case 'liquidation': return 2;
+    default: return 3;
+  }
 }
+
+/*
+ * Boxing traps these classes avoid (V8 boxes a double it cannot keep in a register or a
+ * number field: 16 bytes per occurrence):
+ * - a double passed to, or returned from, a call V8 does not inline: numbers cross calls
+ *   through fields (`staged`, `probe`, results such as `median`);
+ * - `c ? NaN : x` (or `Infinity`) where the NaN branch never ran before V8 optimized the code:
+ *   `NaN` is then a generic global load, the merged value is tagged, and `x` is boxed; such
+ *   results are stored from separate branches instead.
+ */
 
 /** A fixed-capacity ring of numbers; O(1) push, no allocation after construction. */
 export class NumberRing {
@@ -19,8 +37,18 @@ export class NumberRing {
   }
   /** Sets `median` (insertion sort into `scratch`: rings here are at most 64 long; callers amortize it). */
   computeMedian(scratch: Float64Array): void {
-    this.median = ringMedian(this, scratch);
+    const n = this.size;
+    if (n === 0) { this.median = NaN; return; }
+    for (let i = 0; i < n; i++) {
+      const v = this.values[i]!;
+      let j = i - 1;
+      while (j >= 0 && scratch[j]! > v) { scratch[j + 1] = scratch[j]!; j--; }
+      scratch[j + 1] = v;
+    }
+    if (n % 2 === 1) this.median = scratch[(n - 1) >> 1]!;
+    else this.median = (scratch[n / 2 - 1]! + scratch[n / 2]!) / 2;
   }
+  /** Tests and cold paths; the hot paths push `staged`. */
   push(v: number): void {
     this.staged = v;
     this.pushStaged();
@@ -62,6 +90,7 @@ export class SortedWindow {
   staged = 0;
   private probe = 0;
 
+  /** Tests and cold paths; the hot paths push `staged`. */
   push(v: number): void {
     this.staged = v;
     this.pushStaged();
@@ -101,7 +130,9 @@ export class SortedWindow {
   computeMedian(): void {
     const n = this.size;
     const a = this.sorted;
-    this.median = n === 0 ? NaN : n % 2 === 1 ? a[(n - 1) >> 1]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
+    if (n === 0) this.median = NaN;
+    else if (n % 2 === 1) this.median = a[(n - 1) >> 1]!;
+    else this.median = (a[n / 2 - 1]! + a[n / 2]!) / 2;
   }
 
   /**
@@ -123,10 +154,10 @@ export class SortedWindow {
     let prev = 0;
     let cur = 0;
     for (let step = 0; step <= k + 1 && step < n; step++) {
-      const dl = left >= 0 ? m - a[left]! : Infinity;
-      const dr = right < n ? a[right]! - m : Infinity;
       prev = cur;
-      if (dl <= dr) { cur = dl; left--; } else { cur = dr; right++; }
+      // The nearer of the next value below and the next above (one side may be used up).
+      if (left >= 0 && (right >= n || m - a[left]! <= a[right]! - m)) { cur = m - a[left]!; left--; }
+      else { cur = a[right]! - m; right++; }
       if (step === k && n % 2 === 1) { this.mad = cur; return; }
       if (step === k + 1) { this.mad = (prev + cur) / 2; return; }
     }
@@ -150,6 +181,8 @@ export class RecentNumbers {
   private size = 0;
   private readonly keys: Float64Array;
   private readonly mask: number;
+  /** The number being hashed, looked up or removed (a field: a double passed to a call is boxed). */
+  private probe = 0;
 
   constructor(private readonly capacity: number) {
     this.ring = new Float64Array(capacity);
@@ -162,12 +195,18 @@ export class RecentNumbers {
   /** Adds `src.tradeIdNum`; false when it was already among the last `capacity`. */
   addFrom(src: { readonly tradeIdNum: number }): boolean {
     const v = src.tradeIdNum;
-    if (this.slotOf(v) >= 0) return false;
-    if (this.size === this.capacity) this.remove(this.ring[this.head]!);
-    else this.size++;
+    this.probe = v;
+    if (this.slotOfProbe() >= 0) return false;
+    if (this.size === this.capacity) {
+      this.probe = this.ring[this.head]!;
+      this.removeProbe();
+      this.probe = v;
+    } else {
+      this.size++;
+    }
     this.ring[this.head] = v;
     this.head = (this.head + 1) % this.capacity;
-    let i = this.hash(v);
+    let i = this.hashProbe();
     while (this.keys[i] !== -1) i = (i + 1) & this.mask;
     this.keys[i] = v;
     return true;
@@ -179,15 +218,17 @@ export class RecentNumbers {
     this.size = 0;
   }
 
-  private hash(v: number): number {
+  private hashProbe(): number {
     // Mix the low and high 32 bits (ids exceed 2^32 on busy venues).
+    const v = this.probe;
     const lo = v % 4294967296;
     const hi = (v - lo) / 4294967296;
     return (Math.imul(lo | 0, 0x9e3779b1) ^ Math.imul(hi | 0, 0x85ebca6b)) & this.mask;
   }
 
-  private slotOf(v: number): number {
-    let i = this.hash(v);
+  private slotOfProbe(): number {
+    const v = this.probe;
+    let i = this.hashProbe();
     for (;;) {
       const k = this.keys[i]!;
       if (k === v) return i;
@@ -196,8 +237,8 @@ export class RecentNumbers {
     }
   }
 
-  private remove(v: number): void {
-    let i = this.slotOf(v);
+  private removeProbe(): void {
+    let i = this.slotOfProbe();
     if (i < 0) return;
     // Backward-shift deletion: move later entries of the probe run into the hole.
     let j = i;
@@ -205,7 +246,8 @@ export class RecentNumbers {
       j = (j + 1) & this.mask;
       const k = this.keys[j]!;
       if (k === -1) break;
-      const home = this.hash(k);
+      this.probe = k;
+      const home = this.hashProbe();
       // Move k into the hole at i unless its home lies cyclically in (i, j].
       if (i <= j ? home <= i || home > j : home <= i && home > j) {
         this.keys[i] = k;
@@ -214,6 +256,81 @@ export class RecentNumbers {
     }
     this.keys[i] = -1;
   }
+}
+
+/**
+ * The last `capacity` strings seen, with O(1) membership: the trade ids that are not numbers
+ * (UUIDs, composite keys). The same design as `RecentNumbers`, with the strings and their home
+ * slots in fixed arrays: a Set that churns allocates, since deleted entries stay in its table
+ * until it rehashes into a new one.
+ */
+export class RecentStrings {
+  private readonly ring: (string | undefined)[];
+  private head = 0;
+  private size = 0;
+  /** `undefined` marks a free slot. */
+  private readonly keys: (string | undefined)[];
+  /** Home slot of each key (its hash, masked), so deletion never rehashes a string. */
+  private readonly homes: Int32Array;
+  private readonly mask: number;
+
+  constructor(private readonly capacity: number) {
+    this.ring = new Array<string | undefined>(capacity).fill(undefined);
+    let slots = 1;
+    while (slots < capacity * 2) slots <<= 1;
+    this.keys = new Array<string | undefined>(slots).fill(undefined);
+    this.homes = new Int32Array(slots);
+    this.mask = slots - 1;
+  }
+
+  /** Adds `id`; false when it was already among the last `capacity`. */
+  add(id: string): boolean {
+    const home = hashString(id) & this.mask;
+    if (this.slotOf(id, home) >= 0) return false;
+    if (this.size === this.capacity) this.remove(this.ring[this.head]!);
+    else this.size++;
+    this.ring[this.head] = id;
+    this.head = (this.head + 1) % this.capacity;
+    let i = home;
+    while (this.keys[i] !== undefined) i = (i + 1) & this.mask;
+    this.keys[i] = id;
+    this.homes[i] = home;
+    return true;
+  }
+
+  private slotOf(id: string, home: number): number {
+    for (let i = home; ; i = (i + 1) & this.mask) {
+      const k = this.keys[i];
+      if (k === undefined) return -1;
+      if (k === id) return i;
+    }
+  }
+
+  private remove(id: string): void {
+    let i = this.slotOf(id, hashString(id) & this.mask);
+    if (i < 0) return;
+    // Backward-shift deletion, as in RecentNumbers.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const k = this.keys[j];
+      if (k === undefined) break;
+      const home = this.homes[j]!;
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        this.keys[i] = k;
+        this.homes[i] = home;
+        i = j;
+      }
+    }
+    this.keys[i] = undefined;
+  }
+}
+
+/** FNV-1a over the UTF-16 code units. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
 }
 
 /**
@@ -289,10 +406,9 @@ export class SymbolState {
   // trades
   lastTradePrice = NaN;
   lastTradeIdNum = NaN;
-  readonly tradeIds = new Set<string>();
   readonly recentNumericIds = new RecentNumbers(ID_WINDOW);
-  readonly tradeIdRing: string[] = new Array<string>(ID_WINDOW).fill('');
-  tradeIdHead = 0;
+  /** Created on the stream's first non-numeric trade id. */
+  private recentStringIds: RecentStrings | undefined;
 
   // best bid/ask
   bid = NaN;
@@ -384,9 +500,15 @@ export class SymbolState {
   refInstrument = -1;
   refEntry = -1;
   refPrice = 0;
-  /** Exchange time and price (trades, liquidations) of the event being checked. */
+  /**
+   * The event being checked, staged by the engine before the checks: its exchange time; its
+   * price (a trade's or liquidation's price, a quote's mid, a synced book's mid, else NaN); a
+   * quote's bid and ask.
+   */
   eventTs = 0;
   eventPrice = 0;
+  eventBid = 0;
+  eventAsk = 0;
   /** Its trade id as a number (NaN when not numeric): Q7 and the id bookkeeping. */
   tradeIdNum = NaN;
   spotInstrument = -1;
@@ -400,17 +522,11 @@ export class SymbolState {
 
   /**
    * Remembers the current trade's id; false when it is a repeat. Numeric ids (most venues) go
-   * to a typed-array table (no allocation); other ids (UUIDs, composite keys) to a Set.
+   * to a table of numbers, other ids (UUIDs, composite keys) to a table of strings.
    */
   rememberTradeId(id: string): boolean {
     if (!Number.isNaN(this.tradeIdNum)) return this.recentNumericIds.addFrom(this);
-    if (this.tradeIds.has(id)) return false;
-    const evicted = this.tradeIdRing[this.tradeIdHead]!;
-    if (evicted !== '') this.tradeIds.delete(evicted);
-    this.tradeIdRing[this.tradeIdHead] = id;
-    this.tradeIdHead = (this.tradeIdHead + 1) % ID_WINDOW;
-    this.tradeIds.add(id);
-    return true;
+    return (this.recentStringIds ??= new RecentStrings(ID_WINDOW)).add(id);
   }
 
   /**
@@ -451,17 +567,4 @@ export class SymbolState {
     this.rvFirstTs = 0;
     this.rvTs = 0;
   }
-}
-
-/** Median of the first `n` values of a ring, using `scratch` (insertion sort: n <= 50). */
-export function ringMedian(ring: NumberRing, scratch: Float64Array, absDevFrom = NaN): number {
-  const n = ring.size;
-  for (let i = 0; i < n; i++) {
-    const v = Number.isNaN(absDevFrom) ? ring.values[i]! : Math.abs(ring.values[i]! - absDevFrom);
-    let j = i - 1;
-    while (j >= 0 && scratch[j]! > v) { scratch[j + 1] = scratch[j]!; j--; }
-    scratch[j + 1] = v;
-  }
-  if (n === 0) return NaN;
-  return n % 2 === 1 ? scratch[(n - 1) >> 1]! : (scratch[n / 2 - 1]! + scratch[n / 2]!) / 2;
 }

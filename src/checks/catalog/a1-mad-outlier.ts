@@ -7,15 +7,17 @@ export const madOutlier: Check = {
     k: threshold(10, 'distance from the median in median absolute deviations', 1),
     minSamples: threshold(20, 'prices needed before the check applies', 5, 50),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || s.prices.size < t.minSamples!) return false;
-    s.prices.computeMad();
-    const mad = s.prices.mad;
-    const median = s.prices.median;
-    if (!(mad > 0)) return false;
-    const distance = Math.abs(e.price - median) / mad;
-    if (distance <= t.k!) return false;
-    s.lastValue = distance; s.lastThreshold = t.k!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      if (s.prices.size < t.minSamples!) return false;
+      s.prices.computeMad();
+      const mad = s.prices.mad;
+      const median = s.prices.median;
+      if (!(mad > 0)) return false;
+      const distance = Math.abs(e.price - median) / mad;
+      if (distance <= t.k!) return false;
+      s.lastValue = distance; s.lastThreshold = t.k!;
+      return true;
+    },
   },
 };

@@ -9,12 +9,14 @@ export const returnZScore: Check = {
     maxZ: threshold(6, 'absolute z-score of the log return', 1),
     minVolBp: threshold(2, 'floor of the per-trade volatility, basis points', 0),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || !(s.lastTradePrice > 0) || !(s.ewmaVar >= 0) || s.returnsSeen < 20) return false;
-    const r = Math.log(e.price / s.lastTradePrice);
-    const z = Math.abs(r) / Math.max(Math.sqrt(s.ewmaVar), t.minVolBp! / 10_000);
-    if (z <= t.maxZ!) return false;
-    s.lastValue = z; s.lastThreshold = t.maxZ!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      if (!(s.lastTradePrice > 0) || !(s.ewmaVar >= 0) || s.returnsSeen < 20) return false;
+      const r = Math.log(e.price / s.lastTradePrice);
+      const z = Math.abs(r) / Math.max(Math.sqrt(s.ewmaVar), t.minVolBp! / 10_000);
+      if (z <= t.maxZ!) return false;
+      s.lastValue = z; s.lastThreshold = t.maxZ!;
+      return true;
+    },
   },
 };

@@ -7,23 +7,26 @@ export const volumeSpike: Check = {
     factor: threshold(20, 'multiple of the median 1 s notional', 1),
     minSeconds: threshold(10, 'seconds with trades needed before the check applies', 3, 60),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || !(e.price > 0) || !(e.size > 0)) return false;
-    const sec = Math.floor(e.ts / 1_000_000);
-    if (sec !== s.volumeSec) {
-      // The second closed: its notional joins the history, whose median is computed once here.
-      if (s.volumeNotional > 0 && sec > s.volumeSec) {
-        s.volumeHistory.push(s.volumeNotional);
-        s.volumeHistory.computeMedian(s.sortScratch);
+  evaluate: {
+    trade(e, s, t) {
+      if (!(e.price > 0) || !(e.size > 0)) return false;
+      const sec = Math.floor(e.ts / 1_000_000);
+      if (sec !== s.volumeSec) {
+        // The second closed: its notional joins the history, whose median is computed once here.
+        if (s.volumeNotional > 0 && sec > s.volumeSec) {
+          s.volumeHistory.staged = s.volumeNotional;
+          s.volumeHistory.pushStaged();
+          s.volumeHistory.computeMedian(s.sortScratch);
+        }
+        if (sec > s.volumeSec) { s.volumeSec = sec; s.volumeNotional = 0; }
       }
-      if (sec > s.volumeSec) { s.volumeSec = sec; s.volumeNotional = 0; }
-    }
-    s.volumeNotional += e.price * e.size;
-    const median = s.volumeHistory.median;
-    if (s.volumeHistory.size < t.minSeconds! || !(median > 0)) return false;
-    const ratio = s.volumeNotional / median;
-    if (ratio <= t.factor!) return false;
-    s.lastValue = ratio; s.lastThreshold = t.factor!;
-    return true;
+      s.volumeNotional += e.price * e.size;
+      const median = s.volumeHistory.median;
+      if (s.volumeHistory.size < t.minSeconds! || !(median > 0)) return false;
+      const ratio = s.volumeNotional / median;
+      if (ratio <= t.factor!) return false;
+      s.lastValue = ratio; s.lastThreshold = t.factor!;
+      return true;
+    },
   },
 };

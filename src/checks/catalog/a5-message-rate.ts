@@ -1,4 +1,4 @@
-import { threshold, type Check } from '../check.js';
+import { everyEvent, threshold, type Check } from '../check.js';
 
 const ALPHA = 0.05;
 
@@ -11,7 +11,7 @@ export const messageRate: Check = {
     warmupSeconds: threshold(60, 'seconds of baseline needed before the check applies', 1),
     minBaseline: threshold(1, 'baseline (messages/s) below which the stream is too thin to judge', 0),
   },
-  evaluate(e, s, t) {
+  evaluate: everyEvent((e, s, t) => {
     const sec = Math.floor(e.recvTs / 1_000_000);
     let lowRate = NaN;
     if (sec > s.rateSec) {
@@ -34,5 +34,5 @@ export const messageRate: Check = {
     if (s.rateCount <= t.highFactor! * s.rateBaseline) return false;
     s.lastValue = s.rateCount / s.rateBaseline; s.lastThreshold = t.highFactor!;
     return true;
-  },
+  }),
 };

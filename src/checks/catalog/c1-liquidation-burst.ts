@@ -7,23 +7,26 @@ export const liquidationBurst: Check = {
     windowMs: threshold(60_000, 'window of the sum', 1),
     minNotional: threshold(100_000, 'liquidated notional (quote currency) that makes a burst', 0),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'liquidation') return false;
-    let sum = e.price * e.size;
-    const from = e.ts - t.windowMs! * 1000;
-    // Newest first, straight from the rings' arrays (a method returning each number would box it).
-    const times = s.liqTimes.values;
-    const notionals = s.liqNotional.values;
-    const cap = s.liqTimes.capacity;
-    for (let i = 0, at = s.liqTimes.head - 1; i < s.liqTimes.size; i++, at--) {
-      if (at < 0) at += cap;
-      if (times[at]! < from) break;
-      sum += notionals[at]!;
-    }
-    s.liqTimes.push(e.ts);
-    s.liqNotional.push(e.price * e.size);
-    if (sum < t.minNotional!) return false;
-    s.lastValue = sum; s.lastThreshold = t.minNotional!;
-    return true;
+  evaluate: {
+    liquidation(e, s, t) {
+      let sum = e.price * e.size;
+      const from = e.ts - t.windowMs! * 1000;
+      // Newest first, straight from the rings' arrays (a method returning each number would box it).
+      const times = s.liqTimes.values;
+      const notionals = s.liqNotional.values;
+      const cap = s.liqTimes.capacity;
+      for (let i = 0, at = s.liqTimes.head - 1; i < s.liqTimes.size; i++, at--) {
+        if (at < 0) at += cap;
+        if (times[at]! < from) break;
+        sum += notionals[at]!;
+      }
+      s.liqTimes.staged = e.ts;
+      s.liqTimes.pushStaged();
+      s.liqNotional.staged = e.price * e.size;
+      s.liqNotional.pushStaged();
+      if (sum < t.minNotional!) return false;
+      s.lastValue = sum; s.lastThreshold = t.minNotional!;
+      return true;
+    },
   },
 };

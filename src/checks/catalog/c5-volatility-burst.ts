@@ -10,21 +10,23 @@ export const volatilityBurst: Check = {
     warmupS: threshold(600, 'history needed before the check applies, seconds', 0),
     minReturns: threshold(50, 'returns needed before the check applies', 2),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || !(e.price > 0)) return false;
-    s.rvPending = false;
-    const prev = s.lastTradePrice;
-    if (!(prev > 0)) return false;
-    const dt = s.rvTs > 0 ? Math.max(0, (e.ts - s.rvTs) / 1_000_000) : 0;
-    const r = Math.log(e.price / prev);
-    // Computed here, committed by the engine only if the trade stays in the price statistics.
-    s.rvFastNext = s.rvFast * Math.exp(-dt / t.fastS!) + r * r;
-    s.rvSlowNext = s.rvSlow * Math.exp(-dt / t.slowS!) + r * r;
-    s.rvPending = true;
-    if (s.rvReturns < t.minReturns! || e.ts - s.rvFirstTs < t.warmupS! * 1_000_000 || !(s.rvSlowNext > 0)) return false;
-    const ratio = Math.sqrt((s.rvFastNext / t.fastS!) / (s.rvSlowNext / t.slowS!));
-    if (ratio <= t.factor!) return false;
-    s.lastValue = ratio; s.lastThreshold = t.factor!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      if (!(e.price > 0)) return false;
+      s.rvPending = false;
+      const prev = s.lastTradePrice;
+      if (!(prev > 0)) return false;
+      const dt = s.rvTs > 0 ? Math.max(0, (e.ts - s.rvTs) / 1_000_000) : 0;
+      const r = Math.log(e.price / prev);
+      // Computed here, committed by the engine only if the trade stays in the price statistics.
+      s.rvFastNext = s.rvFast * Math.exp(-dt / t.fastS!) + r * r;
+      s.rvSlowNext = s.rvSlow * Math.exp(-dt / t.slowS!) + r * r;
+      s.rvPending = true;
+      if (s.rvReturns < t.minReturns! || e.ts - s.rvFirstTs < t.warmupS! * 1_000_000 || !(s.rvSlowNext > 0)) return false;
+      const ratio = Math.sqrt((s.rvFastNext / t.fastS!) / (s.rvSlowNext / t.slowS!));
+      if (ratio <= t.factor!) return false;
+      s.lastValue = ratio; s.lastThreshold = t.factor!;
+      return true;
+    },
   },
 };

@@ -13,15 +13,17 @@ export const marketBreadth: Check = {
     minShare: threshold(0.3, 'share of instruments moving together', 0, 1),
     minInstruments: threshold(5, 'instruments with fresh prices needed before the check applies', 1),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || s.ref === undefined || Number.isNaN(s.moveBp)) return false;
-    if (s.ref.activeInstruments < t.minInstruments!) return false;
-    let share: number;
-    if (s.moveBp <= -t.moveBp!) share = s.ref.breadthDown;
-    else if (s.moveBp >= t.moveBp!) share = s.ref.breadthUp;
-    else return false;
-    if (share < t.minShare!) return false;
-    s.lastValue = share; s.lastThreshold = t.minShare!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      if (s.ref === undefined || Number.isNaN(s.moveBp)) return false;
+      if (s.ref.activeInstruments < t.minInstruments!) return false;
+      let share: number;
+      if (s.moveBp <= -t.moveBp!) share = s.ref.breadthDown;
+      else if (s.moveBp >= t.moveBp!) share = s.ref.breadthUp;
+      else return false;
+      if (share < t.minShare!) return false;
+      s.lastValue = share; s.lastThreshold = t.minShare!;
+      return true;
+    },
   },
 };

@@ -9,14 +9,18 @@ export const tradeOutsideQuote: Check = {
     maxSpreads: threshold(1, 'distance beyond the quote, in spreads', 0),
     maxQuoteAgeMs: threshold(500, 'only quotes at most this old (exchange time) are compared', 0),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || !(s.bid > 0) || !(s.ask >= s.bid)) return false;
-    if (Math.abs(e.ts - s.quoteTs) > t.maxQuoteAgeMs! * 1000) return false;
-    const spread = s.ask - s.bid;
-    const margin = t.maxSpreads! * spread;
-    if (e.price <= s.ask + margin && e.price >= s.bid - margin) return false;
-    s.lastValue = spread > 0 ? (e.price > s.ask ? e.price - s.ask : s.bid - e.price) / spread : Infinity;
-    s.lastThreshold = t.maxSpreads!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      if (!(s.bid > 0) || !(s.ask >= s.bid)) return false;
+      if (Math.abs(e.ts - s.quoteTs) > t.maxQuoteAgeMs! * 1000) return false;
+      const spread = s.ask - s.bid;
+      const margin = t.maxSpreads! * spread;
+      if (e.price <= s.ask + margin && e.price >= s.bid - margin) return false;
+      // Separate stores: `c ? x : Infinity` would box x (see state.ts).
+      if (spread > 0) s.lastValue = (e.price > s.ask ? e.price - s.ask : s.bid - e.price) / spread;
+      else s.lastValue = Infinity;
+      s.lastThreshold = t.maxSpreads!;
+      return true;
+    },
   },
 };

@@ -7,13 +7,15 @@ export const spreadBlowout: Check = {
     factor: threshold(10, 'multiple of the median spread', 1),
     minSamples: threshold(20, 'spreads needed before the check applies', 1, 50),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'quote' || s.spreads.size < t.minSamples!) return false;
-    const spread = e.ask - e.bid;
-    s.spreads.computeMedian();
-    const median = s.spreads.median;
-    if (!(median > 0) || spread <= t.factor! * median) return false;
-    s.lastValue = spread / median; s.lastThreshold = t.factor!;
-    return true;
+  evaluate: {
+    quote(e, s, t) {
+      if (s.spreads.size < t.minSamples!) return false;
+      const spread = e.ask - e.bid;
+      s.spreads.computeMedian();
+      const median = s.spreads.median;
+      if (!(median > 0) || spread <= t.factor! * median) return false;
+      s.lastValue = spread / median; s.lastThreshold = t.factor!;
+      return true;
+    },
   },
 };

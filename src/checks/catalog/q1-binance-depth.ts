@@ -9,22 +9,24 @@ export const binanceDepthSequence: Check = {
   id: 'Q1', bit: 11, group: 'sequence', severity: 'resync', keeps: 'last applied update id, whether the snapshot is bridged',
   description: 'Binance depth: first delta bridges the snapshot, then U == previous u + 1 (spot) or pu == previous u (futures)',
   thresholds: {},
-  evaluate(e, s) {
-    if (e.type !== 'book' || e.action !== 'delta' || !s.bookSynced) return false;
-    if (e.venue !== 'binance' && e.venue !== 'binance-futures') return false;
-    const last = s.bookSeq;
-    // Older than the snapshot or already applied: dropped, not an error (spot: u <= lastUpdateId;
-    // futures: u < lastUpdateId, the bridging event may end exactly at it).
-    if (e.venue === 'binance' ? e.seq <= last : e.seq < last) return false;
-    const first = e.firstSeq ?? e.seq;
-    let ok: boolean;
-    if (!s.bookBridged) ok = e.venue === 'binance' ? first <= last + 1 && last + 1 <= e.seq : first <= last && last <= e.seq;
-    else ok = e.venue === 'binance-futures' && e.prevSeq !== undefined ? e.prevSeq === last : first === last + 1;
-    if (ok) {
-      s.bookBridged = true;
-      return false;
-    }
-    s.lastValue = first; s.lastThreshold = last + 1;
-    return true;
+  evaluate: {
+    book(e, s) {
+      if (e.action !== 'delta' || !s.bookSynced) return false;
+      if (e.venue !== 'binance' && e.venue !== 'binance-futures') return false;
+      const last = s.bookSeq;
+      // Older than the snapshot or already applied: dropped, not an error (spot: u <= lastUpdateId;
+      // futures: u < lastUpdateId, the bridging event may end exactly at it).
+      if (e.venue === 'binance' ? e.seq <= last : e.seq < last) return false;
+      const first = e.firstSeq ?? e.seq;
+      let ok: boolean;
+      if (!s.bookBridged) ok = e.venue === 'binance' ? first <= last + 1 && last + 1 <= e.seq : first <= last && last <= e.seq;
+      else ok = e.venue === 'binance-futures' && e.prevSeq !== undefined ? e.prevSeq === last : first === last + 1;
+      if (ok) {
+        s.bookBridged = true;
+        return false;
+      }
+      s.lastValue = first; s.lastThreshold = last + 1;
+      return true;
+    },
   },
 };

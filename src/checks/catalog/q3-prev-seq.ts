@@ -4,11 +4,13 @@ export const prevSeqContinuity: Check = {
   id: 'Q3', bit: 12, group: 'sequence', severity: 'resync', keeps: 'last book sequence',
   description: 'book update continuity where the venue sends the previous sequence (OKX prevSeqId == previous seqId)',
   thresholds: {},
-  evaluate(e, s) {
-    if (e.type !== 'book' || e.action !== 'delta' || !s.bookSynced || e.prevSeq === undefined) return false;
-    if (e.venue === 'binance-futures' || e.venue === 'binance') return false; // Q1 owns Binance's rules
-    if (e.prevSeq === s.bookSeq) return false;
-    s.lastValue = e.prevSeq; s.lastThreshold = s.bookSeq;
-    return true;
+  evaluate: {
+    book(e, s) {
+      if (e.action !== 'delta' || !s.bookSynced || e.prevSeq === undefined) return false;
+      if (e.venue === 'binance-futures' || e.venue === 'binance') return false; // Q1 owns Binance's rules
+      if (e.prevSeq === s.bookSeq) return false;
+      s.lastValue = e.prevSeq; s.lastThreshold = s.bookSeq;
+      return true;
+    },
   },
 };

@@ -5,21 +5,23 @@ export const bookChecksum: Check = {
   id: 'Q5', bit: 28, group: 'sequence', severity: 'resync', keeps: 'the order book (snapshot + deltas, depth as the snapshot\'s)',
   description: 'book checksum: the book rebuilt from snapshot and deltas must match the venue\'s CRC32 (Kraken: top 10, printed digits; OKX: top 25, interleaved, signed)',
   thresholds: {},
-  evaluate(e, s) {
-    if (e.type !== 'book' || e.checksum === undefined || s.book === undefined) return false;
-    if (e.action === 'delta' && !s.bookSynced) return false;
-    // The checksum functions leave their result in CHECKSUM[0] (a uint32 returned as a number
-    // would be boxed on every book event).
-    if (e.venue === 'kraken') {
-      if (e.priceDp === undefined || e.sizeDp === undefined) return false;
-      krakenChecksum(s.book, e.priceDp, e.sizeDp);
-    } else if (e.venue === 'okx') {
-      okxChecksum(s.book);
-    } else {
-      return false;
-    }
-    if ((CHECKSUM[0]! | 0) === (e.checksum | 0)) return false;
-    s.lastValue = CHECKSUM[0]!; s.lastThreshold = e.checksum;
-    return true;
+  evaluate: {
+    book(e, s) {
+      if (e.checksum === undefined || s.book === undefined) return false;
+      if (e.action === 'delta' && !s.bookSynced) return false;
+      // The checksum functions leave their result in CHECKSUM[0] (a uint32 returned as a number
+      // would be boxed on every book event).
+      if (e.venue === 'kraken') {
+        if (e.priceDp === undefined || e.sizeDp === undefined) return false;
+        krakenChecksum(s.book, e.priceDp, e.sizeDp);
+      } else if (e.venue === 'okx') {
+        okxChecksum(s.book);
+      } else {
+        return false;
+      }
+      if ((CHECKSUM[0]! | 0) === (e.checksum | 0)) return false;
+      s.lastValue = CHECKSUM[0]!; s.lastThreshold = e.checksum;
+      return true;
+    },
   },
 };

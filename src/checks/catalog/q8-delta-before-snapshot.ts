@@ -4,7 +4,5 @@ export const deltaBeforeSnapshot: Check = {
   id: 'Q8', bit: 16, group: 'sequence', severity: 'resync', keeps: 'whether the book is synced',
   description: 'book delta while the book is not synced (before any snapshot, or after a resync)',
   thresholds: {},
-  evaluate(e, s) {
-    return e.type === 'book' && e.action === 'delta' && !s.bookSynced;
-  },
+  evaluate: { book: (e, s) => e.action === 'delta' && !s.bookSynced },
 };

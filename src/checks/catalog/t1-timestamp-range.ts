@@ -1,4 +1,4 @@
-import { threshold, type Check } from '../check.js';
+import { everyEvent, threshold, type Check } from '../check.js';
 
 const YEAR_2009_US = 1_230_768_000_000_000;
 const YEAR_2100_US = 4_102_444_800_000_000;
@@ -10,10 +10,10 @@ export const timestampRange: Check = {
     maxAgeMs: threshold(86_400_000, 'oldest acceptable exchange time before the receive time', 1),
     maxAheadMs: threshold(60_000, 'latest acceptable exchange time after the receive time', 0),
   },
-  evaluate(e, s, t) {
+  evaluate: everyEvent((e, s, t) => {
     const d = e.ts - e.recvTs;
     if (e.ts > YEAR_2009_US && e.ts < YEAR_2100_US && d <= t.maxAheadMs! * 1000 && -d <= t.maxAgeMs! * 1000) return false;
     s.lastValue = d / 1000; s.lastThreshold = d > 0 ? t.maxAheadMs! : -t.maxAgeMs!;
     return true;
-  },
+  }),
 };

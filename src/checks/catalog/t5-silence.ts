@@ -1,4 +1,4 @@
-import { threshold, type Check } from '../check.js';
+import { everyEvent, threshold, type Check } from '../check.js';
 
 /**
  * Both halves of silence detection share the limit this check learns. The timer half runs on
@@ -13,7 +13,7 @@ export const streamSilence: Check = {
     minSilenceMs: threshold(5_000, 'never call a stream silent sooner than this', 100),
     gapMultiple: threshold(20, 'silence limit in median receive gaps', 1),
   },
-  evaluate(e, s, t) {
+  evaluate: everyEvent((e, s, t) => {
     if (s.lastRecvUs === 0) return false;
     const gap = e.recvTs - s.lastRecvUs;
     const limit = s.silenceUs;
@@ -30,5 +30,5 @@ export const streamSilence: Check = {
     if (limit === 0 || gap <= limit) return false;
     s.lastValue = gap / 1000; s.lastThreshold = limit / 1000;
     return true;
-  },
+  }),
 };

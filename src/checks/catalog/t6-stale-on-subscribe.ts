@@ -7,13 +7,14 @@ export const staleOnSubscribe: Check = {
     maxAgeMs: threshold(5000, 'age of a trade at receipt that counts as replayed history', 1),
     warmupMs: threshold(30_000, 'how long after the first event of a stream the check applies', 0),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade') return false;
-    const first = s.firstRecvUs === 0 ? e.recvTs : s.firstRecvUs;
-    if (e.recvTs - first > t.warmupMs! * 1000) return false;
-    const age = (e.recvTs - e.ts) / 1000;
-    if (age <= t.maxAgeMs!) return false;
-    s.lastValue = age; s.lastThreshold = t.maxAgeMs!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      const first = s.firstRecvUs === 0 ? e.recvTs : s.firstRecvUs;
+      if (e.recvTs - first > t.warmupMs! * 1000) return false;
+      const age = (e.recvTs - e.ts) / 1000;
+      if (age <= t.maxAgeMs!) return false;
+      s.lastValue = age; s.lastThreshold = t.maxAgeMs!;
+      return true;
+    },
   },
 };

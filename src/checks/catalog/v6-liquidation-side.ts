@@ -7,12 +7,14 @@ export const liquidationSide: Check = {
     toleranceBp: threshold(50, 'how far past the touch the liquidation price may be, bp', 0),
     maxQuoteAgeMs: threshold(10_000, 'only compare with a quote at most this old', 1),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'liquidation' || !(s.bid > 0) || !(s.ask > 0)) return false;
-    if (Math.abs(e.ts - s.quoteTs) > t.maxQuoteAgeMs! * 1000) return false;
-    const pastBp = e.posSide === 'long' ? ((e.price - s.ask) / s.ask) * 10_000 : ((s.bid - e.price) / s.bid) * 10_000;
-    if (pastBp <= t.toleranceBp!) return false;
-    s.lastValue = pastBp; s.lastThreshold = t.toleranceBp!;
-    return true;
+  evaluate: {
+    liquidation(e, s, t) {
+      if (!(s.bid > 0) || !(s.ask > 0)) return false;
+      if (Math.abs(e.ts - s.quoteTs) > t.maxQuoteAgeMs! * 1000) return false;
+      const pastBp = e.posSide === 'long' ? ((e.price - s.ask) / s.ask) * 10_000 : ((s.bid - e.price) / s.bid) * 10_000;
+      if (pastBp <= t.toleranceBp!) return false;
+      s.lastValue = pastBp; s.lastThreshold = t.toleranceBp!;
+      return true;
+    },
   },
 };

@@ -1,4 +1,19 @@
-import { threshold, type Check } from '../check.js';
+import { threshold, type Check, type Judge } from '../check.js';
+
+const deviation: Judge = (_e, s, t) => {
+  if (s.ref === undefined || s.refEntry < 0) return false;
+  // This venue's price: a quote's mid, or a synced book's (staged by the engine).
+  const price = s.eventPrice;
+  if (!(price > 0)) return false;
+  const q = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!);
+  if (q.venues < t.minVenues!) return false;
+  const devBp = (Math.abs(price - q.median) / q.median) * 10_000;
+  if (devBp >= t.excludeBp!) { if (!s.ref.isExcluded(s.refEntry)) s.ref.setExcluded(s.refEntry, true); }
+  else if (devBp < t.flagBp! / 2 && s.ref.isExcluded(s.refEntry)) s.ref.setExcluded(s.refEntry, false);
+  if (devBp < t.flagBp!) return false;
+  s.lastValue = devBp; s.lastThreshold = t.flagBp!;
+  return true;
+};
 
 export const venueDeviation: Check = {
   id: 'X1', bit: 33, group: 'cross-venue', severity: 'flag', keeps: 'an entry in the shared cross-venue reference (price, time, excluded)',
@@ -9,20 +24,5 @@ export const venueDeviation: Check = {
     maxAgeMs: threshold(2_000, 'other venues\' prices older than this (exchange time) are left out', 1),
     minVenues: threshold(2, 'other venues needed for a median', 1, 7),
   },
-  evaluate(e, s, t) {
-    if (s.ref === undefined || s.refEntry < 0) return false;
-    // This venue's price: a quote's mid, or a synced book's.
-    let price = NaN;
-    if (e.type === 'quote') price = (e.bid + e.ask) / 2;
-    else if (e.type === 'book' && s.bookSynced && s.book !== undefined) price = s.book.midPrice;
-    if (!(price > 0)) return false;
-    const q = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!);
-    if (q.venues < t.minVenues!) return false;
-    const devBp = (Math.abs(price - q.median) / q.median) * 10_000;
-    if (devBp >= t.excludeBp!) { if (!s.ref.isExcluded(s.refEntry)) s.ref.setExcluded(s.refEntry, true); }
-    else if (devBp < t.flagBp! / 2 && s.ref.isExcluded(s.refEntry)) s.ref.setExcluded(s.refEntry, false);
-    if (devBp < t.flagBp!) return false;
-    s.lastValue = devBp; s.lastThreshold = t.flagBp!;
-    return true;
-  },
+  evaluate: { quote: deviation, book: deviation },
 };

@@ -1,4 +1,13 @@
-import { threshold, type Check } from '../check.js';
+import { threshold, type Check, type Judge } from '../check.js';
+
+const quorumLost: Judge = (_e, s, t) => {
+  if (s.ref === undefined || s.refEntry < 0) return false;
+  if (s.ref.knownVenues(s.refInstrument) < t.quorum!) return false;
+  const fresh = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!).venues + (s.ref.isExcluded(s.refEntry) ? 0 : 1);
+  if (fresh >= t.quorum!) return false;
+  s.lastValue = fresh; s.lastThreshold = t.quorum!;
+  return true;
+};
 
 export const referenceQuorum: Check = {
   id: 'X2', bit: 34, group: 'cross-venue', severity: 'flag', keeps: 'reads the shared cross-venue reference',
@@ -7,12 +16,5 @@ export const referenceQuorum: Check = {
     quorum: threshold(3, 'venues a trustworthy reference needs', 2, 8),
     maxAgeMs: threshold(2_000, 'a venue\'s price older than this (exchange time) is stale', 1),
   },
-  evaluate(e, s, t) {
-    if (s.ref === undefined || s.refEntry < 0 || (e.type !== 'trade' && e.type !== 'quote')) return false;
-    if (s.ref.knownVenues(s.refInstrument) < t.quorum!) return false;
-    const fresh = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!).venues + (s.ref.isExcluded(s.refEntry) ? 0 : 1);
-    if (fresh >= t.quorum!) return false;
-    s.lastValue = fresh; s.lastThreshold = t.quorum!;
-    return true;
-  },
+  evaluate: { trade: quorumLost, quote: quorumLost },
 };

@@ -8,13 +8,15 @@ export const tradeVsReference: Check = {
     maxAgeMs: threshold(2_000, 'other venues\' prices older than this (exchange time) are left out', 1),
     minVenues: threshold(2, 'other venues needed for a median', 1, 7),
   },
-  evaluate(e, s, t) {
-    if (e.type !== 'trade' || s.ref === undefined || s.refEntry < 0 || !(e.price > 0)) return false;
-    const q = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!);
-    if (q.venues < t.minVenues!) return false;
-    const devBp = (Math.abs(e.price - q.median) / q.median) * 10_000;
-    if (devBp <= t.maxBp!) return false;
-    s.lastValue = devBp; s.lastThreshold = t.maxBp!;
-    return true;
+  evaluate: {
+    trade(e, s, t) {
+      if (s.ref === undefined || s.refEntry < 0 || !(e.price > 0)) return false;
+      const q = s.ref.median(s.refInstrument, s.refEntry, s, t.maxAgeMs!);
+      if (q.venues < t.minVenues!) return false;
+      const devBp = (Math.abs(e.price - q.median) / q.median) * 10_000;
+      if (devBp <= t.maxBp!) return false;
+      s.lastValue = devBp; s.lastThreshold = t.maxBp!;
+      return true;
+    },
   },
 };
