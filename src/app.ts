@@ -16,8 +16,15 @@ import { ensureTopics } from './source/kafka-admin.js';
 import pg from 'pg';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
+/** The latency report's entry that is a stage of the processor, not a sink. */
+export const DISPATCH_STAGE = 'dispatch';
 
-/** Latencies (send → confirmed write, µs) of every sink, as `/debug/latency` serves them. */
+/**
+ * Latencies (µs from the send time), as `/debug/latency` serves them: to the confirmed write of
+ * every sink, and to the stage `dispatch` (packed for a worker: Kafka's transit and the waits
+ * before the checks), which tells how much of a sink's latency is spent before the processor
+ * works on the event.
+ */
 export interface LatencyReport {
   /** The processor's clock when answering, Unix ms. */
   nowMs: number;
@@ -84,7 +91,10 @@ export class App {
     return {
       nowMs,
       consumed: this.pipeline.totals.consumed,
-      sinks: this.pipeline.sinks.map((s) => ({ name: s.name, total: s.latency.encode(), seconds: s.latencySeries.completed(afterSec, nowMs) })),
+      sinks: [
+        ...this.pipeline.sinks.map((s) => ({ name: s.name, total: s.latency.encode(), seconds: s.latencySeries.completed(afterSec, nowMs) })),
+        { name: DISPATCH_STAGE, total: this.pipeline.dispatchLatency.encode(), seconds: this.pipeline.dispatchSeries.completed(afterSec, nowMs) },
+      ],
     };
   }
 

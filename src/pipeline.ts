@@ -15,6 +15,9 @@ import { SinkCore, type SinkDriver } from './sinks/core.js';
 import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
 import { DeadLetterIndex } from './sinks/dead-letter-index.js';
 import { intendedSendMs } from './source/intended-send.js';
+import { wallClockMs } from './obs/clock.js';
+import { LatencyHistogram } from './obs/latency-histogram.js';
+import { LatencySeries } from './obs/latency-series.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
 import type { CheckWorkerData } from '../workers/check-worker.js';
@@ -95,6 +98,13 @@ export class Pipeline {
   readonly committed = new Map<string, number>();
   private commitTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /**
+   * Send time (intended, else Kafka timestamp) to the message being packed for its worker, µs:
+   * Kafka's transit plus the wait on this thread and for the worker. The sinks' latencies go on
+   * from here; the load test reports it as the stage `dispatch`.
+   */
+  readonly dispatchLatency = new LatencyHistogram();
+  readonly dispatchSeries = new LatencySeries();
   /** The cross-venue reference every worker maps; swept here for silences and breadth. */
   readonly reference: SharedReference;
   private readonly breadthMoveBp: number;
@@ -291,11 +301,19 @@ export class Pipeline {
     this.waiting -= taken;
 
     const sentMs = new Float64Array(taken);
+    const now = wallClockMs();
+    const second = this.dispatchSeries.at(now);
     for (let i = 0; i < taken; i++) {
       const m = messages[i]!;
       // node-rdkafka hands over headers only when a message has some: the common case costs one check.
       const intended = m.headers === undefined ? -1 : intendedSendMs(m.headers);
-      sentMs[i] = intended >= 0 ? intended : m.timestamp ?? 0;
+      const sent = intended >= 0 ? intended : m.timestamp ?? 0;
+      sentMs[i] = sent;
+      if (sent > 0) {
+        const us = (now - sent) * 1000;
+        this.dispatchLatency.record(us);
+        second.record(us);
+      }
     }
     this.metrics.workerBatchSize.observe(taken);
     const first = parts[0]!.backlog;

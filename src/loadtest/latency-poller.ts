@@ -1,4 +1,4 @@
-import type { LatencyReport } from '../app.js';
+import { DISPATCH_STAGE, type LatencyReport } from '../app.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
 
 /**
@@ -8,7 +8,7 @@ import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogra
  * since-start histogram is kept as a cross-check.
  */
 export class LatencyPoller {
-  /** sink → Unix second → histogram of latencies (µs) confirmed in that second. */
+  /** sink or stage → Unix second → histogram of latencies (µs) confirmed in that second. */
   readonly seconds = new Map<string, Map<number, LatencyHistogram>>();
   /** The processor's since-start histogram per sink, from the last poll. */
   readonly processorTotals = new Map<string, EncodedHistogram>();
@@ -39,7 +39,12 @@ export class LatencyPoller {
     return h;
   }
 
-  get sinks(): string[] {
+  /** Every latency the processor reports: its sinks and the `dispatch` stage. */
+  get stages(): string[] {
     return [...this.seconds.keys()].sort();
+  }
+
+  get sinks(): string[] {
+    return this.stages.filter((s) => s !== DISPATCH_STAGE);
   }
 }

@@ -275,10 +275,10 @@ class Sampler {
 
 function latencyRows(poller: LatencyPoller, t0Ms: number): LatencyRow[] {
   const secs = new Set<number>();
-  for (const s of poller.sinks) for (const sec of poller.seconds.get(s)!.keys()) secs.add(sec);
+  for (const s of poller.stages) for (const sec of poller.seconds.get(s)!.keys()) secs.add(sec);
   return [...secs].sort((a, b) => a - b).map((sec) => {
     const sinks: Record<string, LatencySummaryMs> = {};
-    for (const s of poller.sinks) {
+    for (const s of poller.stages) {
       const h = poller.seconds.get(s)!.get(sec);
       if (h !== undefined) sinks[s] = summarizeMs(h);
     }
@@ -288,7 +288,7 @@ function latencyRows(poller: LatencyPoller, t0Ms: number): LatencyRow[] {
 
 function latencyTotals(poller: LatencyPoller): LoadtestResult['latency'] {
   const out: LoadtestResult['latency'] = {};
-  for (const s of poller.sinks) {
+  for (const s of poller.stages) {
     const h = poller.merged(s);
     out[s] = {
       summary: summarizeMs(h),
@@ -529,7 +529,7 @@ async function findMax(
     const recoveryS = recovered ? Math.round((performance.now() - recoverStart) / 100) / 10 : null;
     await sleep(1100);
     const latency: Record<string, LatencySummaryMs> = {};
-    for (const s of poller.sinks) latency[s] = summarizeMs(poller.merged(s, Math.floor(startMs / 1000), Math.ceil(endMs / 1000)));
+    for (const s of poller.stages) latency[s] = summarizeMs(poller.merged(s, Math.floor(startMs / 1000), Math.ceil(endMs / 1000)));
     steps.push({
       rate, achievedRate, startT: Math.round(startMs - t0) / 1000, endT: Math.round(endMs - t0) / 1000, passed, verdict, lagSamples, latency,
       cpuUsPerMessage: cpuBefore !== null && cpuAfter !== null && stats.produced > 0 ? Math.round(((cpuAfter.cpuMs - cpuBefore.cpuMs) * 1000 * 10) / stats.produced) / 10 : 0,

@@ -31,12 +31,15 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     ...o,
   });
 
-  it('open loop: every sent message is measured once per sink, and the report has every section', async () => {
+  it('open loop: every sent message is measured once per sink and at dispatch, and the report has every section', async () => {
     const r = await runLoadtest(config, await options({}));
     assert.equal(r.generator.produced, 1000);
     assert.equal(r.generator.delivered, 1000);
     assert.equal(r.processor.messages, 1000);
-    assert.deepEqual(Object.keys(r.latency).sort(), ['postgres', 'redis']);
+    assert.deepEqual(Object.keys(r.latency).sort(), ['dispatch', 'postgres', 'redis']);
+    // Dispatch (packed for a worker) comes before either sink's confirmed write.
+    assert.ok(r.latency.dispatch!.summary.p50 <= r.latency.redis!.summary.p50 && r.latency.dispatch!.summary.p50 <= r.latency.postgres!.summary.p50);
+    assert.deepEqual(Object.keys(r.sinkWrites).sort(), ['postgres', 'redis']);
     for (const [sink, l] of Object.entries(r.latency)) {
       assert.equal(l.summary.count, 1000, `${sink}: merged per-second histograms hold every message`);
       assert.equal(l.processorTotalCount, 1000, `${sink}: the processor's own total agrees`);
