@@ -157,7 +157,7 @@ export class SinkCore extends EventEmitter {
       this.sealed.shift();
       // The write is confirmed now (the driver's COMMIT / EVAL reply has returned).
       const now = wallClockMs();
-      const e2e = m.endToEnd.labels({ sink: this.name });
+      const e2e = m.endToEnd.labels(this.name);
       const second = this.latencySeries.at(now);
       for (const chunk of landed) {
         const verdicts = chunk.result.verdicts;
