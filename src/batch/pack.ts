@@ -37,6 +37,7 @@ export class BatchPacker {
   private count = 0;
   private capacity = 0;
   private dataStart = 0;
+  private partitionsAt = 0;
   private offsetsAt = 0;
   private cursor = 0;
 
@@ -55,6 +56,7 @@ export class BatchPacker {
     }
     this.count = 0;
     this.capacity = capacity;
+    this.partitionsAt = partitionsStart(capacity);
     this.offsetsAt = offsetsStart(capacity);
     this.dataStart = this.offsetsAt + 8 * capacity;
     this.cursor = this.dataStart;
@@ -66,7 +68,7 @@ export class BatchPacker {
     this.bytes.set(value, this.cursor);
     this.cursor += value.byteLength;
     this.view.setUint32(HEADER_BYTES + 4 * this.count, this.cursor - this.dataStart, true);
-    this.view.setUint32(partitionsStart(this.capacity) + 4 * this.count, partition, true);
+    this.view.setUint32(this.partitionsAt + 4 * this.count, partition, true);
     this.view.setFloat64(this.offsetsAt + 8 * this.count, offset, true);
     this.count++;
     return true;

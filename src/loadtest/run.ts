@@ -376,9 +376,8 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
     const { high } = await probe.ends();
     const caughtUp = await waitCaughtUp(probe, high, 120_000);
     if (!caughtUp) o.log('the processor did not catch up within 120 s after the generator stopped');
-    const { processor, sinkWrites } = await stopAndSummarize(o, child, sampler, poller, atReady);
-    const result = assemble(o, names, startedAt, loadavgAtStart, processor, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
-    result.sinkWrites = sinkWrites;
+    const summary = await stopAndSummarize(o, child, sampler, poller, atReady);
+    const result = assemble(o, names, startedAt, loadavgAtStart, summary, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
     return write(o, result);
   } finally {
     if (child !== null) await child.stop();
@@ -388,11 +387,20 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
   }
 }
 
-/** Stops sampling, takes the last latency and sink numbers, stops the processor and sums it up. */
-async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampler: Sampler, poller: LatencyPoller, atReady: ProcSample | null): Promise<{ processor: LoadtestResult['processor']; sinkWrites: Record<string, SinkWriteStats> }> {
+interface ProcessorSummary {
+  processor: LoadtestResult['processor'];
+  sinkWrites: Record<string, SinkWriteStats>;
+}
+
+/**
+ * Stops sampling, takes the last latency and sink numbers, stops the processor and sums it up;
+ * its CPU is counted up to `endSample` (default: after the last latency poll).
+ */
+async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampler: Sampler, poller: LatencyPoller, atReady: ProcSample | null,
+  endSample?: ProcSample | null): Promise<ProcessorSummary> {
   await sampler.stop();
   await finalPoll(poller);
-  const atEnd = child.sample();
+  const atEnd = endSample === undefined ? child.sample() : endSample;
   const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
   const stopped = await child.stop();
   const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
@@ -414,7 +422,7 @@ function processorSummary(child: ProcessorChild, atReady: ProcSample | null, atE
 }
 
 function assemble(
-  o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], processor: LoadtestResult['processor'],
+  o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], { processor, sinkWrites }: ProcessorSummary,
   stats: ProduceStats, gen: OpenLoopGenerator | null, samples: SampleRow[], latencyOverTime: LatencyRow[], latency: LoadtestResult['latency'],
 ): LoadtestResult {
   const { log: _log, ...options } = o;
@@ -424,7 +432,7 @@ function assemble(
     machine: { cores: availableParallelism(), node: process.version, loadavgAtStart },
     names, processor,
     generator: { ...stats, durationS, achievedRate: durationS > 0 ? Math.round(stats.produced / durationS) : 0, lateness: summarizeMs(gen?.lateness ?? new LatencyHistogram()) },
-    sinkWrites: {}, latency, samples, latencyOverTime,
+    sinkWrites, latency, samples, latencyOverTime,
     files: { json: '', html: '' },
   };
 }
@@ -462,23 +470,19 @@ async function finishDrain(
   const atEnd = child.sample();
   await sampler.stop();
   if (!done) throw new Error(`the processor did not drain ${o.count} events within 30 minutes`);
-  await finalPoll(poller);
-  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
-  const stopped = await child.stop();
-  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+  const summary = await stopAndSummarize(o, child, sampler, poller, atReady, atEnd);
   const eventsPerSec = (o.count * 1000) / drainMs;
   o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);
   const ceiling = await measureReadCeiling({ ...config.kafka, topics: [names.topic] }, names.topic, high);
-  const result = assemble(o, names, startedAt, loadavgAtStart, processor, pre.stats, null, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
-  result.sinkWrites = sinkWrites;
+  const result = assemble(o, names, startedAt, loadavgAtStart, summary, pre.stats, null, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
   result.drain = {
     count: o.count,
     produceMs: Math.round(pre.ms),
     produceRate: Math.round((o.count * 1000) / pre.ms),
     drainMs: Math.round(drainMs),
     eventsPerSec: Math.round(eventsPerSec),
-    cpuUsPerEvent: Math.round((processor.cpuMs * 1000 * 10) / o.count) / 10,
-    peakRssBytes: processor.peakRssBytes,
+    cpuUsPerEvent: Math.round((summary.processor.cpuMs * 1000 * 10) / o.count) / 10,
+    peakRssBytes: summary.processor.peakRssBytes,
     ceiling,
     ratioToCeiling: ceiling.eventsPerSec > 0 ? Math.round((eventsPerSec / ((ceiling.messages * 1000) / ceiling.totalMs)) * 1000) / 1000 : 0,
   };
@@ -537,10 +541,9 @@ async function findMax(
     });
     o.log(`  ${passed ? 'bounded' : 'NOT bounded'}: ${verdict.reason}; lag slope ${Math.round(verdict.slopePerS)}/s, final ${verdict.finalLag}; recovered in ${recoveryS ?? '>90'} s`);
   }
-  const { processor, sinkWrites } = await stopAndSummarize(o, child, sampler, poller, atReady);
+  const summary = await stopAndSummarize(o, child, sampler, poller, atReady);
   const gen = { lateness } as unknown as OpenLoopGenerator;
-  const result = assemble(o, names, startedAt, loadavgAtStart, processor, total, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
-  result.sinkWrites = sinkWrites;
+  const result = assemble(o, names, startedAt, loadavgAtStart, summary, total, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
   const passedRates = steps.filter((s) => s.passed).map((s) => s.rate);
   result.findMax = {
     criterion: `a step of ${o.stepS} s at rate R passes when the generator sends at least 0.95 R and the consumer lag is bounded: `

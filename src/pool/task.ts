@@ -26,7 +26,7 @@ export interface CheckResult {
   verdicts: Uint8Array;
   /** Symbol per message (the output topic's key); '' for dead letters. */
   symbols: string[];
-  /** COPY text rows; message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */
+  /** Binary COPY rows (`writeBinaryRow`); message i's row is `copyRows[copyEnds[i-1] .. copyEnds[i])` (empty for dead letters). */
   copyRows: Uint8Array;
   copyEnds: Uint32Array;
   /**

@@ -33,11 +33,6 @@ export class ByteWriter {
     return written;
   }
 
-  writeBytes(bytes: Uint8Array): void {
-    const at = this.reserve(bytes.byteLength);
-    this.buf.set(bytes, at);
-  }
-
   /** Reserves `n` bytes (little-endian fields filled later with `setU16`/`setU32`/`setF64`/`setU8`); returns where. */
   reserve(n: number): number {
     if (this.pos + n > this.buf.length) this.grow(this.pos + n);

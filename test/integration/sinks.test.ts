@@ -183,17 +183,15 @@ describe('binary COPY rows (real PostgreSQL)', { timeout: 120_000 }, () => {
     const outcome = (i: number) => ({ verdict: (i % 3) as Verdict, failedLo: (i * 2654435761) >>> 0, failedHi: i % 5 === 0 ? 0x80000000 : i, score: (i % 100) / 64 });
     const text = new ByteWriter(1 << 20);
     const binary = new ByteWriter(1 << 20);
-    binary.writeBytes(BINARY_COPY_HEADER);
     events.forEach((e, i) => {
       text.write(encodeCopyRow(e, outcome(i), i % 7, i));
       writeBinaryRow(binary, e, outcome(i), i % 7, i);
     });
-    binary.writeBytes(BINARY_COPY_TRAILER);
     await withPg(config, async (c) => {
       const cols = EVENT_COLUMNS.map(([n, type]) => `${n} ${type.replace(' NOT NULL', '')}`).join(', ');
       const names = EVENT_COLUMN_NAMES.join(', ');
       for (const table of ['rows_text', 'rows_binary']) await c.query(`CREATE TEMP TABLE ${table} (${cols})`);
-      for (const [table, format, bytes] of [['rows_text', 'text', text.take()], ['rows_binary', 'binary', binary.take()]] as const) {
+      for (const [table, format, bytes] of [['rows_text', 'text', text.take()], ['rows_binary', 'binary', Buffer.concat([BINARY_COPY_HEADER, binary.take(), BINARY_COPY_TRAILER])]] as const) {
         const stream = c.query(copyFrom(`COPY ${table} (${names}) FROM STDIN (FORMAT ${format})`));
         await new Promise<void>((resolve, reject) => { stream.on('finish', resolve); stream.on('error', reject); stream.end(bytes); });
       }
