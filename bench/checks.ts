@@ -6,7 +6,7 @@ import { Bench } from 'tinybench';
 import { CheckEngine } from '../src/checks/engine.js';
 import { SharedReference } from '../src/checks/reference.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
-import { SyntheticMarket, symbolNames } from '../src/cli/synthetic.js';
+import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { decodeEvent } from '../src/codec/decode.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { EVENT_TYPES, type MarketEvent } from '../src/codec/event.js';

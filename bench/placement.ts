@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { BatchPacker, packedSize } from '../src/batch/pack.js';
-import { SyntheticMarket, symbolNames } from '../src/cli/synthetic.js';
+import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
 import { sinkPolicy } from '../src/config/schema.js';

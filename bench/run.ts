@@ -8,7 +8,7 @@ import { Bench } from 'tinybench';
 import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine } from '../src/checks/engine.js';
-import { SyntheticMarket, symbolNames } from '../src/cli/synthetic.js';
+import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { decodeEvent } from '../src/codec/decode.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import type { MarketEvent } from '../src/codec/event.js';

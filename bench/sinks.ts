@@ -6,7 +6,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import pino from 'pino';
 import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
-import { SyntheticMarket, symbolNames } from '../src/cli/synthetic.js';
+import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
 import { migrate } from '../src/db/migrate.js';

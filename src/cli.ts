@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { ALL_CHECKS, checkByBit } from './checks/registry.js';
 import { checksMarkdownTable } from './checks/docs.js';
-import { DEFAULT_VENUES } from './cli/synthetic.js';
+import { DEFAULT_VENUES } from './codec/synthetic.js';
 import { produce } from './cli/produce.js';
 import { VERDICT_NAMES } from './codec/event.js';
 import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from './config/load.js';

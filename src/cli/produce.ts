@@ -6,7 +6,7 @@ import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { INTENDED_SEND_HEADER, intendedSendValue } from '../source/intended-send.js';
 import { ensureTopics } from '../source/kafka-admin.js';
-import { SyntheticMarket, poisonMessage, symbolNames } from './synthetic.js';
+import { SyntheticMarket, poisonMessage, symbolNames } from '../codec/synthetic.js';
 
 export { INTENDED_SEND_HEADER } from '../source/intended-send.js';
 

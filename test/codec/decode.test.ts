@@ -4,7 +4,7 @@ import { pack } from 'msgpackr';
 import { decodeEvent } from '../../src/codec/decode.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import { canonicalEvent, type MarketEvent } from '../../src/codec/event.js';
-import { poisonMessage } from '../../src/cli/synthetic.js';
+import { poisonMessage } from '../../src/codec/synthetic.js';
 
 const trade: MarketEvent = { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: 1_700_000_000_000_000, recvTs: 1_700_000_000_001_000, id: '42', price: 65000.5, size: 0.01, side: 'buy' };
 

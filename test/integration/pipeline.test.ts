@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { App } from '../../src/app.js';
-import { poisonMessage } from '../../src/cli/synthetic.js';
+import { poisonMessage } from '../../src/codec/synthetic.js';
 import { normalizeRecording } from '../../src/replay/recording.js';
 import { replay } from '../../src/replay/replay.js';
 import { recordingFiles } from '../helpers/recordings.js';

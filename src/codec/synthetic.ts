@@ -1,4 +1,4 @@
-import type { MarketEvent } from '../codec/event.js';
+import type { MarketEvent } from './event.js';
 
 export const DEFAULT_VENUES = ['binance', 'coinbase', 'okx', 'bybit', 'kraken'] as const;
 
