@@ -160,7 +160,7 @@ export class Pipeline {
       ...this.sinks.map((s) => s.connect()),
       this.deadLetters.connect(),
       this.source.connect(),
-      this.pool.warm(() => this.emptyBatch()),
+      this.pool.warm(() => this.emptyBatch(), this.config.workers.warmupEvents),
     ]);
     this.source.start();
     this.commitTimer = setInterval(() => this.commitConfirmed(), this.config.kafka.commitIntervalMs);

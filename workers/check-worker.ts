@@ -1,7 +1,9 @@
 import { Piscina } from 'piscina';
 import { decodeEvent } from '../src/codec/decode.js';
 import { Verdict, type MarketEvent } from '../src/codec/event.js';
-import { PackedBatch } from '../src/batch/pack.js';
+import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
+import { encodeEvent } from '../src/codec/encode.js';
+import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { checkMask, hasCheckBit } from '../src/checks/check.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
@@ -28,11 +30,13 @@ export interface CheckWorkerData {
 }
 const workerData = Piscina.workerData as CheckWorkerData | undefined;
 const sharedReference = workerData?.reference === undefined ? undefined : new SharedReference(workerData.reference);
-let engine = new CheckEngine(ALL_CHECKS, workerData?.checks ?? DEFAULT_CHECK_CONFIG, sharedReference);
+let checkConfig = workerData?.checks ?? DEFAULT_CHECK_CONFIG;
+let engine = new CheckEngine(ALL_CHECKS, checkConfig, sharedReference);
 const idleUs = (workerData?.symbolIdleMs ?? 3_600_000) * 1000;
 if (Piscina.isWorkerThread) setInterval(() => engine.evictIdle(Date.now() * 1000, idleUs), 60_000).unref();
 
 export function configureChecks(config: CheckConfig, reference?: SharedReference): void {
+  checkConfig = config;
   engine = new CheckEngine(ALL_CHECKS, config, reference);
 }
 
@@ -94,7 +98,11 @@ class MovedResult {
 
 /** Decodes and checks one packed batch (exported on its own for tests and benchmarks). */
 export function checkBatch(task: CheckTask): CheckResult {
-  const batch = new PackedBatch(task.batch);
+  return checkBatchWith(engine, task.batch, Date.now() * 1000);
+}
+
+function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number): CheckResult {
+  const batch = new PackedBatch(packed);
   const n = batch.count;
   const verdicts = new Uint8Array(n);
   const copyEnds = new Uint32Array(n);
@@ -102,7 +110,6 @@ export function checkBatch(task: CheckTask): CheckResult {
   const checkFailures = new Uint32Array(64);
   const symbols: string[] = new Array<string>(n);
   const deadLetters: DeadLetterReport[] = [];
-  const nowUs = Date.now() * 1000;
 
   for (let i = 0; i < n; i++) {
     const decoded = decodeEvent(batch.bytes, batch.messageStart(i), batch.messageEnd(i));
@@ -125,7 +132,7 @@ export function checkBatch(task: CheckTask): CheckResult {
   }
 
   const result: CheckResult = {
-    batch: task.batch, count: n, verdicts, symbols,
+    batch: packed, count: n, verdicts, symbols,
     copyRows: copyWriter.take(), copyEnds, redisRecords: redisWriter.take(), redisEnds, deadLetters, checkFailures,
   };
   return result;
@@ -138,7 +145,44 @@ function countBits(counts: Uint32Array, lo: number, hi: number): void {
   }
 }
 
+/** Simulated time between warm-up events: 30,000 of them span the 10 minutes C5 needs. */
+const WARMUP_STEP_US = 25_000;
+const WARMUP_BATCH = 1000;
+
+/**
+ * Runs `count` synthetic trades, quotes and liquidations through the whole per-batch path
+ * (decode, every check, COPY row, Redis record) so that V8 has compiled it before the first real
+ * event. The events span minutes of simulated time, so the checks that need history run all of
+ * their code. They go to an engine and a cross-venue reference of their own, thrown away after:
+ * no real per-symbol state or shared price sees them. Returns the time it took, ms.
+ */
+export function warmUp(count: number): number {
+  const started = performance.now();
+  const warmEngine = new CheckEngine(ALL_CHECKS, checkConfig, SharedReference.create(64));
+  const market = new SyntheticMarket(DEFAULT_VENUES, symbolNames(8), 7);
+  let nowUs = Date.now() * 1000 - count * WARMUP_STEP_US;
+  const values: Uint8Array[] = [];
+  for (let done = 0; done < count; done += WARMUP_BATCH) {
+    const n = Math.min(WARMUP_BATCH, count - done);
+    values.length = 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const v = encodeEvent(market.next(nowUs));
+      values.push(v);
+      bytes += v.length;
+      nowUs += WARMUP_STEP_US;
+    }
+    const buffer = new ArrayBuffer(packedSize(n, bytes));
+    const packer = new BatchPacker(buffer);
+    packer.reset(buffer, n);
+    for (let i = 0; i < n; i++) packer.append(values[i]!, done + i, 0);
+    checkBatchWith(warmEngine, packer.finish(), nowUs);
+  }
+  return performance.now() - started;
+}
+
 /** The Piscina entry point: the result's buffers are moved to the main thread, not copied. */
 export default function runCheckTask(task: CheckTask): CheckResult {
+  if (task.warmupEvents !== undefined && task.warmupEvents > 0) warmUp(task.warmupEvents);
   return Piscina.move(new MovedResult(checkBatch(task)) as never) as unknown as CheckResult;
 }

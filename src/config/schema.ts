@@ -47,6 +47,8 @@ const workers = z.strictObject({
     .describe('Most messages packed into one worker task (one moved buffer).'),
   taskRetries: z.number().int().min(0).max(10).default(3)
     .describe('How often a batch whose worker crashed is retried on a fresh worker before its messages are dead-lettered.'),
+  warmupEvents: z.number().int().min(0).max(1_000_000).default(30_000)
+    .describe('Synthetic events each worker checks before the processor reports ready (on state of its own, thrown away), so the first real events meet compiled code; 0 skips.'),
 });
 
 const retry = z.strictObject({

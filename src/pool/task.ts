@@ -9,6 +9,11 @@ export interface CheckTask {
   topic: string;
   /** For logs: their partition, or -1 when they come from several (each message's is in the batch). */
   partition: number;
+  /**
+   * Start-up only, with an empty batch: check this many synthetic events first, on state of
+   * their own that is then thrown away (see `warmUp` in the worker).
+   */
+  warmupEvents?: number;
 }
 
 /** A message that never became an event; goes to the dead-letter topic. Plain data. */

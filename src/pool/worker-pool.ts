@@ -82,10 +82,13 @@ export class CheckWorkerPool {
     return this.slots.length;
   }
 
-  /** Starts every thread and pins it to its slot (an empty task each). */
-  async warm(empty: () => ArrayBuffer): Promise<void> {
+  /**
+   * Starts every thread and pins it to its slot: an empty task each, which first checks
+   * `warmupEvents` synthetic events on throwaway state (the worker's `warmUp`).
+   */
+  async warm(empty: () => ArrayBuffer, warmupEvents = 0): Promise<void> {
     await Promise.all(this.slots.map((_, slot) => new Promise<void>((resolve, reject) => {
-      this.enqueue(slot, () => ({ task: { batch: empty(), topic: '', partition: -1 }, repack: empty, onResult: () => resolve(), onFailure: reject }));
+      this.enqueue(slot, () => ({ task: { batch: empty(), topic: '', partition: -1, warmupEvents }, repack: empty, onResult: () => resolve(), onFailure: reject }));
     })));
   }
 

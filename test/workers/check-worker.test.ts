@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BatchPacker, packedSize } from '../../src/batch/pack.js';
+import { SharedReference } from '../../src/checks/reference.js';
+import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
+import { encodeEvent } from '../../src/codec/encode.js';
+import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../../src/codec/synthetic.js';
+import type { CheckResult } from '../../src/pool/task.js';
+import { checkBatch, configureChecks, warmUp } from '../../workers/check-worker.js';
+
+const START_US = Date.now() * 1000 - 3_000_000;
+
+/** The same synthetic ticks every call: 3,000 events of 4 symbols over the last 3 s. */
+function realBatch(): ArrayBuffer {
+  const market = new SyntheticMarket(DEFAULT_VENUES, symbolNames(4), 11);
+  const n = 3000;
+  const start = START_US;
+  const values = Array.from({ length: n }, (_, i) => encodeEvent(market.next(start + i * 1000)));
+  const buffer = new ArrayBuffer(packedSize(n, values.reduce((s, v) => s + v.length, 0)));
+  const packer = new BatchPacker(buffer);
+  packer.reset(buffer, n);
+  values.forEach((v, i) => packer.append(v, i, 0));
+  return packer.finish();
+}
+
+function run(reference: SharedReference, warmupEvents: number): CheckResult {
+  configureChecks(DEFAULT_CHECK_CONFIG, reference);
+  if (warmupEvents > 0) warmUp(warmupEvents);
+  return checkBatch({ batch: realBatch(), topic: 't', partition: 0 });
+}
+
+describe('check worker warm-up', () => {
+  it('leaves no trace: the real events get the same verdicts, rows and records as without it', () => {
+    const cold = run(SharedReference.create(64), 0);
+    const warm = run(SharedReference.create(64), 5000);
+    assert.equal(warm.count, 3000);
+    assert.deepEqual(warm.verdicts, cold.verdicts);
+    assert.deepEqual(warm.checkFailures, cold.checkFailures);
+    assert.deepEqual(Buffer.from(warm.redisRecords), Buffer.from(cold.redisRecords));
+    assert.deepEqual(Buffer.from(warm.copyRows), Buffer.from(cold.copyRows));
+  });
+
+  it('publishes nothing to the shared cross-venue reference', () => {
+    const sweep = (r: SharedReference) => { r.sweep(Date.now() * 1000, 50, 120_000_000); return r.activeInstruments; };
+    const cold = SharedReference.create(64);
+    run(cold, 0);
+    const reference = SharedReference.create(64);
+    configureChecks(DEFAULT_CHECK_CONFIG, reference);
+    warmUp(5000);
+    assert.equal(sweep(reference), 0);
+    checkBatch({ batch: realBatch(), topic: 't', partition: 0 });
+    assert.equal(sweep(reference), sweep(cold));
+    assert.ok(sweep(cold) > 0);
+  });
+});
