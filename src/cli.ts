@@ -238,6 +238,10 @@ function loadtestSummary(r: LoadtestResult): string {
   for (const [sink, w] of Object.entries(r.sinkWrites)) {
     lines.push(`  ${(sink + ' writes').padEnd(14)} ${w.writes} writes, mean ${w.meanWriteMs} ms for ${w.meanRows} events, busy ${Math.round(w.busyShare * 100)} % of the run; flushes ${Object.entries(w.flushReasons).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
+  if (r.workerTasks !== undefined) {
+    const t = r.workerTasks;
+    lines.push(`  worker tasks   ${t.tasks} tasks, mean ${t.meanMessages} messages, round trip ${t.meanRoundTripMs} ms`);
+  }
   if (r.drain !== undefined) {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);

@@ -42,3 +42,24 @@ export function sinkWriteStats(text: string, sink: string, wallMs: number): Sink
     busyShare: wallMs > 0 ? Math.round((seconds * 1000 * 1000) / wallMs) / 1000 : 0,
   };
 }
+
+/** How the processor used its worker threads: every task is a wake-up each way. */
+export interface WorkerTaskStats {
+  tasks: number;
+  /** Mean messages per task. */
+  meanMessages: number;
+  /** Mean round trip of a task (queue, checks, transfer back), ms. */
+  meanRoundTripMs: number;
+}
+
+export function workerTaskStats(text: string): WorkerTaskStats {
+  const tasks = promSum(text, 'himari_worker_task_seconds_count');
+  const seconds = promSum(text, 'himari_worker_task_seconds_sum');
+  const batched = promSum(text, 'himari_worker_batch_messages_count');
+  const messages = promSum(text, 'himari_worker_batch_messages_sum');
+  return {
+    tasks,
+    meanMessages: batched > 0 ? Math.round((messages * 10) / batched) / 10 : 0,
+    meanRoundTripMs: tasks > 0 ? Math.round((seconds * 1e6) / tasks) / 1000 : 0,
+  };
+}

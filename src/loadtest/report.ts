@@ -150,7 +150,8 @@ export function renderReport(r: LoadtestResult): string {
   sections.push(`<section id="summary"><h2>Summary</h2>${table(['', ''], summaryRows)}
 <h3>End-to-end latency: intended send → confirmed write (dispatch: → packed for a worker, before the checks)</h3>${table(['sink or stage', 'count', 'p50', 'p90', 'p99', 'p99.9', 'max'], sinks.map((s) => [s, ...latencyCells(r.latency[s]!.summary)]))}
 <h3>Sink writes (processor's /metrics at the end)</h3>${table(['sink', 'writes', 'mean write', 'mean events per write', 'busy share of the run', 'flushes by reason'],
-    Object.entries(r.sinkWrites ?? {}).map(([s, w]) => [s, int(w.writes), ms(w.meanWriteMs), w.meanRows, `${(w.busyShare * 100).toFixed(0)} %`, Object.entries(w.flushReasons).map(([k, v]) => `${k} ${int(v)}`).join(', ')]))}</section>`);
+    Object.entries(r.sinkWrites ?? {}).map(([s, w]) => [s, int(w.writes), ms(w.meanWriteMs), w.meanRows, `${(w.busyShare * 100).toFixed(0)} %`, Object.entries(w.flushReasons).map(([k, v]) => `${k} ${int(v)}`).join(', ')]))}
+${r.workerTasks === undefined ? '' : `<h3>Worker tasks</h3>${table(['tasks', 'mean messages per task', 'mean round trip'], [[int(r.workerTasks.tasks), r.workerTasks.meanMessages, ms(r.workerTasks.meanRoundTripMs)]])}`}</section>`);
 
   const lat = r.latencyOverTime;
   const latCharts = sinks.map((s) => lineChart({

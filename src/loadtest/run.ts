@@ -15,7 +15,7 @@ import { GroupLagProbe, measureReadCeiling, type ReadCeiling } from './kafka-pro
 import { DEFAULT_LAG_CRITERION, judgeLag, nextSearchRate, type LagSample, type LagVerdict } from './lag.js';
 import { LatencyPoller } from './latency-poller.js';
 import { ProcessorChild } from './processor-child.js';
-import { sinkWriteStats, type SinkWriteStats } from './prom-scrape.js';
+import { sinkWriteStats, workerTaskStats, type SinkWriteStats, type WorkerTaskStats } from './prom-scrape.js';
 import type { ProcSample } from './proc-stats.js';
 import { renderReport } from './report.js';
 import { RateSchedule, type RateStep } from './schedule.js';
@@ -118,6 +118,8 @@ export interface LoadtestResult {
   generator: ProduceStats & { durationS: number; achievedRate: number; lateness: LatencySummaryMs };
   /** From the processor's /metrics at the end: how the sinks wrote (why latency is what it is). */
   sinkWrites: Record<string, SinkWriteStats>;
+  /** From the same scrape: worker tasks (absent when the scrape failed). */
+  workerTasks?: WorkerTaskStats;
   latency: Record<string, { summary: LatencySummaryMs; percentiles: Array<{ p: number; ms: number }>; histogram: EncodedHistogram; processorTotalCount: number }>;
   samples: SampleRow[];
   latencyOverTime: LatencyRow[];
@@ -300,17 +302,18 @@ function latencyTotals(poller: LatencyPoller): LoadtestResult['latency'] {
   return out;
 }
 
-async function scrapeSinkWrites(o: LoadtestOptions, child: ProcessorChild, sinks: string[]): Promise<Record<string, SinkWriteStats>> {
-  const out: Record<string, SinkWriteStats> = {};
+async function scrapeMetrics(o: LoadtestOptions, child: ProcessorChild, sinks: string[]): Promise<Pick<ProcessorSummary, 'sinkWrites' | 'workerTasks'>> {
+  const sinkWrites: Record<string, SinkWriteStats> = {};
   try {
     const res = await fetch(`http://127.0.0.1:${o.metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
     const text = await res.text();
     const wallMs = performance.now() - child.readyAt;
-    for (const s of sinks) out[s] = sinkWriteStats(text, s, wallMs);
+    for (const s of sinks) sinkWrites[s] = sinkWriteStats(text, s, wallMs);
+    return { sinkWrites, workerTasks: workerTaskStats(text) };
   } catch (err) {
     o.log(`metrics scrape failed: ${(err as Error).message}`);
+    return { sinkWrites };
   }
-  return out;
 }
 
 /** Waits until the group committed everything produced, or the timeout; true when it did. */
@@ -390,6 +393,7 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
 interface ProcessorSummary {
   processor: LoadtestResult['processor'];
   sinkWrites: Record<string, SinkWriteStats>;
+  workerTasks?: WorkerTaskStats;
 }
 
 /**
@@ -401,10 +405,10 @@ async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampl
   await sampler.stop();
   await finalPoll(poller);
   const atEnd = endSample === undefined ? child.sample() : endSample;
-  const sinkWrites = await scrapeSinkWrites(o, child, poller.sinks);
+  const scraped = await scrapeMetrics(o, child, poller.sinks);
   const stopped = await child.stop();
   const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
-  return { processor, sinkWrites };
+  return { processor, ...scraped };
 }
 
 function processorSummary(child: ProcessorChild, atReady: ProcSample | null, atEnd: ProcSample | null, peakRss: number, messages: number, exitCode: number | null): LoadtestResult['processor'] {
@@ -422,7 +426,7 @@ function processorSummary(child: ProcessorChild, atReady: ProcSample | null, atE
 }
 
 function assemble(
-  o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], { processor, sinkWrites }: ProcessorSummary,
+  o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], { processor, sinkWrites, workerTasks }: ProcessorSummary,
   stats: ProduceStats, gen: OpenLoopGenerator | null, samples: SampleRow[], latencyOverTime: LatencyRow[], latency: LoadtestResult['latency'],
 ): LoadtestResult {
   const { log: _log, ...options } = o;
@@ -432,7 +436,7 @@ function assemble(
     machine: { cores: availableParallelism(), node: process.version, loadavgAtStart },
     names, processor,
     generator: { ...stats, durationS, achievedRate: durationS > 0 ? Math.round(stats.produced / durationS) : 0, lateness: summarizeMs(gen?.lateness ?? new LatencyHistogram()) },
-    sinkWrites, latency, samples, latencyOverTime,
+    sinkWrites, ...(workerTasks === undefined ? {} : { workerTasks }), latency, samples, latencyOverTime,
     files: { json: '', html: '' },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { promSum, sinkWriteStats } from '../../src/loadtest/prom-scrape.js';
+import { promSum, sinkWriteStats, workerTaskStats } from '../../src/loadtest/prom-scrape.js';
 
 const TEXT = `# HELP himari_sink_write_seconds Duration of one sink batch write.
 himari_sink_write_seconds_bucket{le="0.001",sink="redis"} 3
@@ -12,6 +12,11 @@ himari_sink_flush_rows_sum{sink="redis"} 25000
 himari_sink_flushes_total{sink="redis",reason="rows"} 90
 himari_sink_flushes_total{sink="redis",reason="idle"} 10
 himari_sink_flushes_total{sink="postgres",reason="rows"} 50
+himari_worker_task_seconds_sum 0.8
+himari_worker_task_seconds_count 400
+himari_worker_batch_messages_bucket{le="10"} 300
+himari_worker_batch_messages_sum 9000
+himari_worker_batch_messages_count 400
 `;
 
 describe('metrics scrape', () => {
@@ -23,5 +28,10 @@ describe('metrics scrape', () => {
 
   it('derives mean write time, rows per write, flush reasons and busy share', () => {
     assert.deepEqual(sinkWriteStats(TEXT, 'redis', 10_000), { writes: 100, meanWriteMs: 25, meanRows: 250, flushReasons: { rows: 90, idle: 10 }, busyShare: 0.25 });
+  });
+
+  it('derives worker tasks, messages per task and the mean round trip', () => {
+    assert.deepEqual(workerTaskStats(TEXT), { tasks: 400, meanMessages: 22.5, meanRoundTripMs: 2 });
+    assert.deepEqual(workerTaskStats(''), { tasks: 0, meanMessages: 0, meanRoundTripMs: 0 });
   });
 });
