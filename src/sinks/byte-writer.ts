@@ -46,6 +46,9 @@ export class ByteWriter {
   setU32(at: number, v: number): void { this.view.setUint32(at, v, true); }
   setF64(at: number, v: number): void { this.view.setFloat64(at, v, true); }
 
+  /** Appends one byte. */
+  u8(v: number): void { const at = this.reserve(1); this.buf[at] = v; }
+
   // Big-endian fields (PostgreSQL's binary COPY is in network byte order), appended.
   i16(v: number): void { const at = this.reserve(2); this.view.setInt16(at, v); }
   i32(v: number): void { const at = this.reserve(4); this.view.setInt32(at, v); }

@@ -5,9 +5,9 @@
 export const APPLY_BATCH_LUA = `
 -- Applies one batch of checked events; atomic, and idempotent through a per-partition watermark.
 -- ARGV: prefix, recentMax, topic, quarantineMaxLen, cascadeMaxLen, then per chunk: partition and
---   a buffer of packed records (src/sinks/redis-record.ts: '<ddBHHHII' header, then venue, symbol,
---   event key, event JSON, details), read with struct.unpack: one argument per chunk, not eight
---   per event
+--   a buffer of packed records (src/sinks/redis-record.ts: '<ddBHHHII' header, then
+--   venue:symbol, venue|event key, event JSON, details), read with struct.unpack: one argument
+--   per chunk, not eight per event
 -- Keys (all under prefix):
 --   applied:<topic>            hash  partition -> last applied offset (replays below it are skipped)
 --   latest:<venue>:<symbol>    hash  ts, offset, event: newest accepted/flagged event by exchange time
@@ -24,11 +24,19 @@ local topic = ARGV[3]
 local quarantineMaxLen = ARGV[4]
 local cascadeMaxLen = ARGV[5]
 local appliedKey = prefix .. 'applied:' .. topic
-local verdictNames = { ['0'] = 'accepted', ['1'] = 'flagged', ['2'] = 'rejected' }
+local verdictNames = { [0] = 'accepted', [1] = 'flagged', [2] = 'rejected' }
+local sub, fmt, unpackRecord, call = string.sub, string.format, struct.unpack, redis.call
 
-local latest = {}    -- latest key -> { ts, offset, json }
-local recent = {}    -- recent key -> { score, member, score, member, ... }
-local counters = {}  -- quality key -> { accepted = n, ... }
+-- Per event only what cannot wait: the record's strings are taken as they are (the worker joined
+-- venue:symbol and venue|key), and everything keyed by them is gathered in one table per stream
+-- and one per symbol, made on the stream's first event of the call. Keys are built, and numbers
+-- formatted, once per stream or symbol at the end. Measured against building them per event
+-- (Redis's own time per event, INFO commandstats, medians of 3 alternating runs): 20 symbols in
+-- batches of 1000, 8.8 -> 5.3 µs; 50 symbols, 1000: 8.9 -> 7.2 µs; 50 symbols, 250: 11.8 -> 9.0 µs.
+local streams = {}     -- venue:symbol -> { vs, ts, offset, json, recent, [0..2] = verdict counts }
+local streamList = {}
+local recent = {}      -- symbol -> { symbol, n, scores, data }
+local recentList = {}
 local applied = 0
 
 local i = 6
@@ -36,81 +44,96 @@ while i <= #ARGV do
   local partition = ARGV[i]
   local blob = ARGV[i + 1]
   i = i + 2
-  local watermark = tonumber(redis.call('HGET', appliedKey, partition) or '-1')
+  local watermark = tonumber(call('HGET', appliedKey, partition) or '-1')
   local newMark = watermark
   local pos = 1
   local size = #blob
   while pos <= size do
-    local offset, ts, verdictNum, lv, ls, lk, lj, ld, p = struct.unpack('<ddBHHHII', blob, pos)
-    local venue = string.sub(blob, p, p + lv - 1); p = p + lv
-    local symbol = string.sub(blob, p, p + ls - 1); p = p + ls
-    local eventKey = string.sub(blob, p, p + lk - 1); p = p + lk
-    local jsonFrom = p; p = p + lj
-    local detailsFrom = p; p = p + ld
-    pos = p
+    local offset, ts, verdict, lv, ls, lk, lj, ld, p = unpackRecord('<ddBHHHII', blob, pos)
+    local vsEnd = p + lv + ls
+    local vs = sub(blob, p, vsEnd)
+    local memberFrom = vsEnd + 1
+    local memberEnd = memberFrom + lv + lk
+    local jsonFrom = memberEnd + 1
+    local detailsFrom = jsonFrom + lj
+    pos = detailsFrom + ld
     if offset > watermark then
-      local verdict = tostring(verdictNum)
-      local json = string.sub(blob, jsonFrom, jsonFrom + lj - 1)
-      local offsetText = string.format('%d', offset)
-      local vs = venue .. ':' .. symbol
-      if ld > 0 then
-        redis.call('XADD', prefix .. 'cascade', 'MAXLEN', '~', cascadeMaxLen, '*',
-          'venue', venue, 'symbol', symbol, 'ts', string.format('%d', ts), 'verdict', verdictNames[verdict],
-          'checks', string.sub(blob, detailsFrom, detailsFrom + ld - 1),
-          'topic', topic, 'partition', partition, 'offset', offsetText)
-      end
-      if verdict == '2' then
-        redis.call('XADD', prefix .. 'quarantine', 'MAXLEN', '~', quarantineMaxLen, '*',
-          'venue', venue, 'symbol', symbol, 'topic', topic, 'partition', partition, 'offset', offsetText, 'event', json)
-      else
-        local lkey = prefix .. 'latest:' .. vs
-        local best = latest[lkey]
-        if best == nil or ts >= best[1] then latest[lkey] = { ts, offset, json } end
+      local st = streams[vs]
+      if st == nil then
+        local symbol = sub(vs, lv + 2)
         local r = recent[symbol]
-        if r == nil then r = { scores = {}, data = {} }; recent[symbol] = r end
-        local member = venue .. '|' .. eventKey
-        r.scores[#r.scores + 1] = ts
-        r.scores[#r.scores + 1] = member
-        r.data[#r.data + 1] = member
-        r.data[#r.data + 1] = json
+        if r == nil then
+          r = { symbol = symbol, n = 0, scores = {}, data = {} }
+          recent[symbol] = r
+          recentList[#recentList + 1] = r
+        end
+        st = { vs = vs, ts = -1, offset = 0, json = false, recent = r, [0] = 0, [1] = 0, [2] = 0 }
+        streams[vs] = st
+        streamList[#streamList + 1] = st
       end
-      local qk = prefix .. 'quality:' .. vs
-      local q = counters[qk]
-      if q == nil then q = {}; counters[qk] = q end
-      local name = verdictNames[verdict]
-      q[name] = (q[name] or 0) + 1
+      local json = sub(blob, jsonFrom, detailsFrom - 1)
+      if ld > 0 or verdict == 2 then
+        local venue, symbol, offsetText = sub(vs, 1, lv), st.recent.symbol, fmt('%d', offset)
+        if ld > 0 then
+          call('XADD', prefix .. 'cascade', 'MAXLEN', '~', cascadeMaxLen, '*',
+            'venue', venue, 'symbol', symbol, 'ts', fmt('%d', ts), 'verdict', verdictNames[verdict],
+            'checks', sub(blob, detailsFrom, pos - 1),
+            'topic', topic, 'partition', partition, 'offset', offsetText)
+        end
+        if verdict == 2 then
+          call('XADD', prefix .. 'quarantine', 'MAXLEN', '~', quarantineMaxLen, '*',
+            'venue', venue, 'symbol', symbol, 'topic', topic, 'partition', partition, 'offset', offsetText, 'event', json)
+        end
+      end
+      if verdict ~= 2 then
+        if ts >= st.ts then st.ts = ts; st.offset = offset; st.json = json end
+        local r = st.recent
+        local n = r.n
+        local member = sub(blob, memberFrom, memberEnd)
+        r.scores[n + 1] = ts; r.scores[n + 2] = member
+        r.data[n + 1] = member; r.data[n + 2] = json
+        r.n = n + 2
+      end
+      st[verdict] = st[verdict] + 1
       if offset > newMark then newMark = offset end
       applied = applied + 1
     end
   end
-  if newMark > watermark then redis.call('HSET', appliedKey, partition, string.format('%d', newMark)) end
+  if newMark > watermark then call('HSET', appliedKey, partition, fmt('%d', newMark)) end
 end
 
-for lk, best in pairs(latest) do
-  local cur = redis.call('HGET', lk, 'ts')
-  -- A replayed or late event never moves the latest view back in time.
-  if cur == false or tonumber(cur) <= best[1] then
-    redis.call('HSET', lk, 'ts', string.format('%d', best[1]), 'offset', string.format('%d', best[2]), 'event', best[3])
-  end
-end
-for symbol, r in pairs(recent) do
-  local rk = prefix .. 'recent:' .. symbol
-  local hk = prefix .. 'recent-events:' .. symbol
-  -- unpack() has a C-stack limit: add in slices.
-  for s = 1, #r.scores, 1000 do
-    redis.call('ZADD', rk, unpack(r.scores, s, math.min(s + 999, #r.scores)))
-    redis.call('HSET', hk, unpack(r.data, s, math.min(s + 999, #r.data)))
-  end
-  local evicted = redis.call('ZRANGE', rk, 0, -recentMax - 1)
-  if #evicted > 0 then
-    for s = 1, #evicted, 1000 do
-      redis.call('HDEL', hk, unpack(evicted, s, math.min(s + 999, #evicted)))
+for _, st in ipairs(streamList) do
+  if st.json then
+    local lk = prefix .. 'latest:' .. st.vs
+    local cur = call('HGET', lk, 'ts')
+    -- A replayed or late event never moves the latest view back in time.
+    if cur == false or tonumber(cur) <= st.ts then
+      call('HSET', lk, 'ts', fmt('%d', st.ts), 'offset', fmt('%d', st.offset), 'event', st.json)
     end
-    redis.call('ZREMRANGEBYRANK', rk, 0, -recentMax - 1)
+  end
+  local qk = prefix .. 'quality:' .. st.vs
+  for v = 0, 2 do
+    if st[v] > 0 then call('HINCRBY', qk, verdictNames[v], st[v]) end
   end
 end
-for qk, q in pairs(counters) do
-  for name, n in pairs(q) do redis.call('HINCRBY', qk, name, n) end
+for _, r in ipairs(recentList) do
+  local n = r.n
+  if n > 0 then
+    local rk = prefix .. 'recent:' .. r.symbol
+    local hk = prefix .. 'recent-events:' .. r.symbol
+    -- unpack() has a C-stack limit: add in slices.
+    for s = 1, n, 1000 do
+      call('ZADD', rk, unpack(r.scores, s, math.min(s + 999, n)))
+      call('HSET', hk, unpack(r.data, s, math.min(s + 999, n)))
+    end
+    local evicted = call('ZRANGE', rk, 0, -recentMax - 1)
+    if #evicted > 0 then
+      for s = 1, #evicted, 1000 do
+        call('HDEL', hk, unpack(evicted, s, math.min(s + 999, #evicted)))
+      end
+      call('ZREMRANGEBYRANK', rk, 0, -recentMax - 1)
+    end
+  end
 end
 return applied
 `;
