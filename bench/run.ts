@@ -5,7 +5,7 @@ import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_thread
 import { Redis } from 'ioredis';
 import { Packr, unpack } from 'msgpackr';
 import { Bench } from 'tinybench';
-import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
+import { BatchPacker, PackedBatch, packValues, packedSize } from '../src/batch/pack.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine } from '../src/checks/engine.js';
 import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
@@ -44,11 +44,7 @@ const outcome = { verdict: 0 as const, failedLo: 0, failedHi: 0, score: 1, resyn
 const payloadBytes = msgpack.reduce((n, b) => n + b.length, 0);
 
 function packed(): ArrayBuffer {
-  const buffer = new ArrayBuffer(packedSize(N, payloadBytes));
-  const p = new BatchPacker(buffer);
-  p.reset(buffer, N);
-  msgpack.forEach((b, i) => p.append(b, i));
-  return p.finish();
+  return packValues(msgpack);
 }
 const packBuffer = new ArrayBuffer(packedSize(N, payloadBytes));
 const packer = new BatchPacker(packBuffer);

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import pino from 'pino';
-import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
+import { PackedBatch, packValues } from '../src/batch/pack.js';
 import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
@@ -36,11 +36,7 @@ function makeChunks(batchRows: number): EventChunk[] {
   for (let base = 0; base < ROWS; base += batchRows) {
     const n = Math.min(batchRows, ROWS - base);
     const values = Array.from({ length: n }, (_, i) => encodeEvent(market.next(now + base + i)));
-    const buffer = new ArrayBuffer(packedSize(n, values.reduce((s, v) => s + v.length, 0)));
-    const packer = new BatchPacker(buffer);
-    packer.reset(buffer, n);
-    values.forEach((v, i) => packer.append(v, base + i));
-    const result = checkBatch({ batch: packer.finish(), topic: 'bench', partition: 0 });
+    const result = checkBatch({ batch: packValues(values, base), topic: 'bench', partition: 0 });
     const ticket = tracker.partition('bench', 0).track(base, base + n - 1, 1);
     chunks.push(new EventChunk(result, new PackedBatch(result.batch), 'bench', 0, 0, n, ticket, new Float64Array(n)));
   }

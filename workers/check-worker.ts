@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import { decodeEvent } from '../src/codec/decode.js';
 import { Verdict, type MarketEvent } from '../src/codec/event.js';
-import { BatchPacker, PackedBatch, packedSize } from '../src/batch/pack.js';
+import { PackedBatch, packValues } from '../src/batch/pack.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { checkMask, hasCheckBit } from '../src/checks/check.js';
@@ -154,31 +154,21 @@ const WARMUP_BATCH = 1000;
  * (decode, every check, COPY row, Redis record) so that V8 has compiled it before the first real
  * event. The events span minutes of simulated time, so the checks that need history run all of
  * their code. They go to an engine and a cross-venue reference of their own, thrown away after:
- * no real per-symbol state or shared price sees them. Returns the time it took, ms.
+ * no real per-symbol state or shared price sees them.
  */
-export function warmUp(count: number): number {
-  const started = performance.now();
+export function warmUp(count: number): void {
   const warmEngine = new CheckEngine(ALL_CHECKS, checkConfig, SharedReference.create(64));
   const market = new SyntheticMarket(DEFAULT_VENUES, symbolNames(8), 7);
   let nowUs = Date.now() * 1000 - count * WARMUP_STEP_US;
-  const values: Uint8Array[] = [];
   for (let done = 0; done < count; done += WARMUP_BATCH) {
+    const values: Uint8Array[] = [];
     const n = Math.min(WARMUP_BATCH, count - done);
-    values.length = 0;
-    let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const v = encodeEvent(market.next(nowUs));
-      values.push(v);
-      bytes += v.length;
+      values.push(encodeEvent(market.next(nowUs)));
       nowUs += WARMUP_STEP_US;
     }
-    const buffer = new ArrayBuffer(packedSize(n, bytes));
-    const packer = new BatchPacker(buffer);
-    packer.reset(buffer, n);
-    for (let i = 0; i < n; i++) packer.append(values[i]!, done + i, 0);
-    checkBatchWith(warmEngine, packer.finish(), nowUs);
+    checkBatchWith(warmEngine, packValues(values, done), nowUs);
   }
-  return performance.now() - started;
 }
 
 /** The Piscina entry point: the result's buffers are moved to the main thread, not copied. */

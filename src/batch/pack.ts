@@ -90,6 +90,20 @@ export class BatchPacker {
   }
 }
 
+/**
+ * A fresh, exactly sized batch of `values` with offsets `firstOffset, firstOffset + 1, ...` on one
+ * partition (the worker's warm-up, tests and benchmarks; the pipeline packs into recycled buffers).
+ */
+export function packValues(values: readonly Uint8Array[], firstOffset = 0, partition = 0): ArrayBuffer {
+  let bytes = 0;
+  for (const v of values) bytes += v.byteLength;
+  const buffer = new ArrayBuffer(packedSize(values.length, bytes));
+  const packer = new BatchPacker(buffer);
+  packer.reset(buffer, values.length);
+  for (let i = 0; i < values.length; i++) packer.append(values[i]!, firstOffset + i, partition);
+  return packer.finish();
+}
+
 /** Read side, used by the worker. Holds views only; `messageStart/End` index into `bytes`. */
 export class PackedBatch {
   readonly bytes: Uint8Array;

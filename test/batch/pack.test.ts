@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
+import { BatchPacker, PackedBatch, packValues, packedSize } from '../../src/batch/pack.js';
 
 describe('batch packing', () => {
   it('round-trips values, offsets and partitions through the moved buffer layout', () => {
@@ -17,6 +17,19 @@ describe('batch packing', () => {
       assert.deepEqual(Buffer.from(batch.bytes.subarray(batch.messageStart(i), batch.messageEnd(i))), values[i]);
       assert.equal(batch.offset(i), offsets[i]);
       assert.equal(batch.partition(i), partitions[i]);
+    }
+  });
+
+  it('packs a list of values into an exactly sized batch with consecutive offsets', () => {
+    const values = [Buffer.from('ab'), Buffer.alloc(0), Buffer.from('xyz')];
+    const buffer = packValues(values, 40, 5);
+    assert.equal(buffer.byteLength, packedSize(3, 5));
+    const batch = new PackedBatch(buffer);
+    assert.equal(batch.count, 3);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(Buffer.from(batch.value(i)), values[i]);
+      assert.equal(batch.offset(i), 40 + i);
+      assert.equal(batch.partition(i), 5);
     }
   });
 

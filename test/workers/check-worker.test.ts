@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BatchPacker, packedSize } from '../../src/batch/pack.js';
+import { packValues } from '../../src/batch/pack.js';
 import { SharedReference } from '../../src/checks/reference.js';
 import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
 import { encodeEvent } from '../../src/codec/encode.js';
@@ -13,14 +13,7 @@ const START_US = Date.now() * 1000 - 3_000_000;
 /** The same synthetic ticks every call: 3,000 events of 4 symbols over the last 3 s. */
 function realBatch(): ArrayBuffer {
   const market = new SyntheticMarket(DEFAULT_VENUES, symbolNames(4), 11);
-  const n = 3000;
-  const start = START_US;
-  const values = Array.from({ length: n }, (_, i) => encodeEvent(market.next(start + i * 1000)));
-  const buffer = new ArrayBuffer(packedSize(n, values.reduce((s, v) => s + v.length, 0)));
-  const packer = new BatchPacker(buffer);
-  packer.reset(buffer, n);
-  values.forEach((v, i) => packer.append(v, i, 0));
-  return packer.finish();
+  return packValues(Array.from({ length: 3000 }, (_, i) => encodeEvent(market.next(START_US + i * 1000))));
 }
 
 function run(reference: SharedReference, warmupEvents: number): CheckResult {
