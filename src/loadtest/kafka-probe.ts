@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
+import { wallClockMs } from '../obs/clock.js';
+import { LatencyHistogram } from '../obs/latency-histogram.js';
+import { intendedSendMs } from '../source/intended-send.js';
 
 /** Offsets of a topic summed over its partitions. */
 export interface GroupOffsets {
@@ -126,4 +129,82 @@ export async function measureReadCeiling(config: KafkaConfig, topic: string, exp
   }
   const readMs = first === 0 ? 0 : last - first;
   return { messages, bytes, totalMs: (last || performance.now()) - started, readMs, eventsPerSec: readMs > 0 ? (messages * 1000) / readMs : 0 };
+}
+
+/**
+ * Kafka's own transit on this machine: a bare consumer (no checks, no sinks, nothing but the
+ * clock read) on the topic, with the processor's fetch settings and its consume loop (block for
+ * the first message of a burst, then take what is queued without waiting). It records intended
+ * send → in the consumer's hands for each message whose intended send time is at or after
+ * `measureFromMs()`: the floor under the processor's end-to-end latency at the same rate.
+ */
+export class TransitProbe {
+  readonly latency = new LatencyHistogram();
+  received = 0;
+  private readonly consumer: Kafka.KafkaConsumer;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(private readonly config: KafkaConfig, private readonly topic: string, private readonly measureFromMs: () => number) {
+    this.consumer = new Kafka.KafkaConsumer({
+      'metadata.broker.list': config.brokers,
+      'group.id': `lt-transit-${randomBytes(4).toString('hex')}`,
+      'client.id': `${config.clientId}-transit`,
+      'enable.auto.commit': false,
+      'fetch.wait.max.ms': config.fetchWaitMaxMs,
+      'fetch.min.bytes': config.fetchMinBytes,
+      'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
+      'fetch.queue.backoff.ms': 5,
+      'socket.nagle.disable': true,
+    }, { 'auto.offset.reset': 'earliest' });
+  }
+
+  /** Connects, subscribes and returns once the topic's partitions are assigned (so no message waits for the join). */
+  async start(timeoutMs = 30_000): Promise<void> {
+    await connect(this.consumer);
+    this.consumer.subscribe([this.topic]);
+    const deadline = performance.now() + timeoutMs;
+    this.consumer.setDefaultConsumeTimeout(50);
+    while (this.consumer.assignments().length === 0) {
+      if (performance.now() > deadline) {
+        await disconnect(this.consumer);
+        throw new Error(`transit probe: no partition of ${this.topic} assigned after ${timeoutMs} ms`);
+      }
+      const early = await new Promise<Kafka.Message[]>((resolve) => this.consumer.consume(1, (_err, m) => resolve(m ?? [])));
+      this.take(early);
+    }
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    let idle = true;
+    while (this.running) {
+      this.consumer.setDefaultConsumeTimeout(idle ? this.config.consumeTimeoutMs : 0);
+      const n = idle ? 1 : this.config.consumeBatchSize;
+      const batch = await new Promise<Kafka.Message[]>((resolve) => this.consumer.consume(n, (_err, m) => resolve(m ?? [])));
+      idle = batch.length === 0;
+      this.take(batch);
+    }
+  }
+
+  private take(batch: Kafka.Message[]): void {
+    if (batch.length === 0) return;
+    const now = wallClockMs();
+    const from = this.measureFromMs();
+    this.received += batch.length;
+    for (const m of batch) {
+      const intended = intendedSendMs(m.headers);
+      if (intended >= from) this.latency.record((now - intended) * 1000);
+    }
+  }
+
+  /** Waits until `count` messages arrived (or the timeout), then stops and disconnects. */
+  async stop(count: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.received < count && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.running = false;
+    await this.loopDone;
+    await disconnect(this.consumer);
+  }
 }

@@ -124,14 +124,15 @@ export function renderReport(r: LoadtestResult): string {
   const what = r.mode === 'drain'
     ? `drain of a ${int(r.options.count)}-event backlog`
     : r.mode === 'find-max' ? `max-rate search, ${r.options.stepS} s steps`
-      : `open loop, ${r.options.steps.map((s) => `${int(s.rate)}/s from ${s.fromS} s`).join(', ')} for ${r.options.durationS} s`;
+      : `open loop, ${r.options.steps.map((s) => `${int(s.rate)}/s from ${s.fromS} s`).join(', ')} for ${r.options.durationS} s`
+        + (r.warmup === undefined ? '' : ` after ${r.warmup.seconds} s of warm-up`);
   const summaryRows: Array<Array<string | number>> = [
     ['mode', what],
     ['started', r.startedAt],
     ['machine', `${r.machine.cores} cores, Node ${r.machine.node}, load average at start ${r.machine.loadavgAtStart.map((v) => v.toFixed(2)).join(' ')}`],
     ['processor start-up', `${int(r.processor.readyAfterMs)} ms from spawn to ready (it reports ${int(r.processor.reportedStartupMs)} ms for App.start)`],
     ['messages processed', int(r.processor.messages)],
-    ['processor CPU', `${int(r.processor.cpuMs)} ms user+system after ready = ${r.processor.cpuUsPerMessage} µs per message`],
+    ['processor CPU', `${int(r.processor.cpuMs)} ms user+system ${r.warmup === undefined ? 'after ready' : 'in the measured window'} = ${r.processor.cpuUsPerMessage} µs per message`],
     ['peak RSS (VmHWM)', mb(r.processor.peakRssBytes)],
     ['generator', `${int(r.generator.produced)} sent, ${int(r.generator.delivered)} delivered, ${r.generator.failed} failed in ${r.generator.durationS.toFixed(1)} s (${int(r.generator.achievedRate)}/s); send lateness p99 ${ms(r.generator.lateness.p99)}, max ${ms(r.generator.lateness.max)}`],
   ];
@@ -145,10 +146,24 @@ export function renderReport(r: LoadtestResult): string {
     );
   }
   if (r.findMax !== undefined) summaryRows.push(['highest rate with bounded lag', `${int(r.findMax.foundRate)} events/s`]);
+  if (r.warmup !== undefined) {
+    summaryRows.push(['warm-up', `${int(r.warmup.messages)} events in the ${r.warmup.seconds} s before t = 0 at the first rate: not in the latency totals or the CPU per message (their latencies are in the table below); `
+      + 'the totals start at the first whole second after it'])
+  }
+  if (r.transit !== undefined) {
+    const t = r.transit;
+    summaryRows.push(['Kafka transit alone', `before the processor started: ${int(t.rate)}/s on ${t.partitions} partitions for ${t.warmupS} s of warm-up and ${t.seconds} s measured, `
+      + `read by a bare consumer with the processor's fetch settings: p50 ${ms(t.latency.p50)}, p99 ${ms(t.latency.p99)}, p99.9 ${ms(t.latency.p999)}, max ${ms(t.latency.max)} `
+      + `(${int(t.latency.count)} messages; generator lateness p99 ${ms(t.generatorLateness.p99)}): the floor under the processor's latencies on this machine`]);
+  }
 
   const sections: string[] = [];
   sections.push(`<section id="summary"><h2>Summary</h2>${table(['', ''], summaryRows)}
 <h3>End-to-end latency: intended send → confirmed write (dispatch: → packed for a worker, before the checks)</h3>${table(['sink or stage', 'count', 'p50', 'p90', 'p99', 'p99.9', 'max'], sinks.map((s) => [s, ...latencyCells(r.latency[s]!.summary)]))}
+${r.transit === undefined && r.warmup === undefined ? '' : `<h3>For comparison: Kafka alone, and the warm-up</h3>${table(['what', 'count', 'p50', 'p90', 'p99', 'p99.9', 'max'], [
+    ...(r.transit === undefined ? [] : [['Kafka transit, bare consumer (intended send → consumed)', ...latencyCells(r.transit.latency)]]),
+    ...Object.entries(r.warmup?.latency ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([s, l]) => [`warm-up: ${s}`, ...latencyCells(l)]),
+  ])}`}
 <h3>Sink writes (processor's /metrics at the end)</h3>${table(['sink', 'writes', 'mean write', 'mean events per write', 'busy share of the run', 'flushes by reason'],
     Object.entries(r.sinkWrites ?? {}).map(([s, w]) => [s, int(w.writes), ms(w.meanWriteMs), w.meanRows, `${(w.busyShare * 100).toFixed(0)} %`, Object.entries(w.flushReasons).map(([k, v]) => `${k} ${int(v)}`).join(', ')]))}
 ${r.workerTasks === undefined ? '' : `<h3>Worker tasks</h3>${table(['tasks', 'mean messages per task', 'mean round trip'], [[int(r.workerTasks.tasks), r.workerTasks.meanMessages, ms(r.workerTasks.meanRoundTripMs)]])}`}</section>`);
@@ -158,7 +173,8 @@ ${r.workerTasks === undefined ? '' : `<h3>Worker tasks</h3>${table(['tasks', 'me
     title: `${s}: latency per second (events confirmed in that second)`, xLabel: 'seconds', yLabel: 'ms', logY: true,
     series: (['p50', 'p90', 'p99', 'p999', 'max'] as const).map((k) => ({ name: k === 'p999' ? 'p99.9' : k, points: lat.filter((row) => row.sinks[s] !== undefined).map((row) => [row.t, row.sinks[s]![k]] as [number, number]) })),
   }));
-  sections.push(`<section id="latency-over-time"><h2>Latency percentiles over time</h2>${latCharts.join('\n')}</section>`);
+  const warmupNote = r.warmup === undefined ? '' : `<p>Seconds before 0 are the warm-up (not in the totals).</p>`;
+  sections.push(`<section id="latency-over-time"><h2>Latency percentiles over time</h2>${warmupNote}${latCharts.join('\n')}</section>`);
 
   sections.push(`<section id="latency-distribution"><h2>Latency distribution</h2>${lineChart({
     title: 'percentile plot, whole run', xLabel: 'percentile', yLabel: 'ms', logY: true, percentileX: true,

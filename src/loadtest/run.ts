@@ -11,14 +11,14 @@ import { WATERMARK_TABLE } from '../db/migrate.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
 import { ensureTopics } from '../source/kafka-admin.js';
-import { GroupLagProbe, measureReadCeiling, type ReadCeiling } from './kafka-probe.js';
+import { GroupLagProbe, TransitProbe, measureReadCeiling, type ReadCeiling } from './kafka-probe.js';
 import { DEFAULT_LAG_CRITERION, judgeLag, nextSearchRate, type LagSample, type LagVerdict } from './lag.js';
 import { LatencyPoller } from './latency-poller.js';
 import { ProcessorChild } from './processor-child.js';
 import { sinkWriteStats, workerTaskStats, type SinkWriteStats, type WorkerTaskStats } from './prom-scrape.js';
 import type { ProcSample } from './proc-stats.js';
 import { renderReport } from './report.js';
-import { RateSchedule, type RateStep } from './schedule.js';
+import { RateSchedule, withWarmup, type RateStep } from './schedule.js';
 
 export type LoadtestMode = 'rate' | 'drain' | 'find-max';
 
@@ -27,6 +27,16 @@ export interface LoadtestOptions {
   /** Open-loop rate steps (rate mode); a fixed rate is one step. */
   steps: RateStep[];
   durationS: number;
+  /**
+   * Rate mode: seconds at the first rate before the measured window (the generator, the run's
+   * new partitions and the processor's connections reach their steady state). Reported apart.
+   */
+  warmupS: number;
+  /**
+   * Rate mode: seconds of Kafka transit alone, measured before the processor starts (the same
+   * rate, partitions and fetch settings, a bare consumer; after a warm-up of `warmupS`); 0 skips.
+   */
+  transitS: number;
   /** Drain mode: backlog size. */
   count: number;
   symbols: number;
@@ -123,6 +133,10 @@ export interface LoadtestResult {
   latency: Record<string, { summary: LatencySummaryMs; percentiles: Array<{ p: number; ms: number }>; histogram: EncodedHistogram; processorTotalCount: number }>;
   samples: SampleRow[];
   latencyOverTime: LatencyRow[];
+  /** Rate mode: the seconds before the measured window, which `latency` and `processor` leave out. */
+  warmup?: { seconds: number; messages: number; latency: Record<string, LatencySummaryMs> };
+  /** Rate mode: intended send → in a bare consumer's hands, before the processor started (TransitProbe). */
+  transit?: { topic: string; rate: number; seconds: number; warmupS: number; partitions: number; received: number; latency: LatencySummaryMs; generatorLateness: LatencySummaryMs };
   drain?: {
     count: number;
     produceMs: number;
@@ -194,7 +208,7 @@ async function cleanupRun(config: Readonly<Config>, o: LoadtestOptions, names: L
     redis.disconnect();
   }
   const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.kafka.brokers });
-  for (const topic of [names.topic, `${names.topic}.dlq`]) await new Promise<void>((resolve) => admin.deleteTopic(topic, 10_000, () => resolve()));
+  for (const topic of [names.topic, `${names.topic}.dlq`, transitTopic(names)]) await new Promise<void>((resolve) => admin.deleteTopic(topic, 10_000, () => resolve()));
   admin.disconnect();
 }
 
@@ -288,10 +302,11 @@ function latencyRows(poller: LatencyPoller, t0Ms: number): LatencyRow[] {
   });
 }
 
-function latencyTotals(poller: LatencyPoller): LoadtestResult['latency'] {
+/** Every stage's latencies confirmed in Unix seconds [fromSec, ∞). */
+function latencyTotals(poller: LatencyPoller, fromSec = -Infinity): LoadtestResult['latency'] {
   const out: LoadtestResult['latency'] = {};
   for (const s of poller.stages) {
-    const h = poller.merged(s);
+    const h = poller.merged(s, fromSec);
     out[s] = {
       summary: summarizeMs(h),
       percentiles: PERCENTILES.map((p) => ({ p, ms: h.total === 0 ? 0 : (p === 0 ? h.min : h.quantile(p)) / 1000 })),
@@ -356,6 +371,8 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
       if (stats.delivered !== o.count) throw new Error(`backlog: delivered ${stats.delivered} of ${o.count}`);
       o.log(`backlog produced in ${(drainPre.ms / 1000).toFixed(1)} s (${Math.round((o.count * 1000) / drainPre.ms)}/s)`);
     }
+    const transit = o.mode === 'rate' && o.transitS > 0 && (o.steps[0]?.rate ?? 0) > 0
+      ? await measureTransit(kafka, o, transitTopic(names), producer, genOptions) : undefined;
     await probe.connect();
     child = new ProcessorChild(childEnv(o, config, names));
     await child.ready();
@@ -367,20 +384,35 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
     if (o.mode === 'drain') return await finishDrain(config, o, names, startedAt, loadavgAtStart, child, atReady, probe, poller, drainPre!);
     if (o.mode === 'find-max') return await findMax(o, names, startedAt, loadavgAtStart, child, atReady, probe, poller, producer, genOptions);
 
-    const schedule = new RateSchedule(o.steps, o.durationS);
-    const gen = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: o.durationS, schedule });
-    const t0 = wallClockMs();
+    const w = o.warmupS;
+    const schedule = new RateSchedule(withWarmup(o.steps, w), w + o.durationS);
+    // Messages due before the measured window: k < ∫rate over the warm-up.
+    const warmupMessages = Math.ceil(schedule.expectedAt(w) - 1e-9);
+    const gen = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: schedule.durationS, schedule });
+    // t = 0 is the measured window's start: the warm-up's seconds are negative in every series.
+    const t0 = wallClockMs() + w * 1000;
     const sampler = new Sampler(child, probe, poller, t0, o.log);
     sampler.sent = () => gen.stats.produced;
     await sampler.tick();
     sampler.start();
-    o.log(`sending ${schedule.total} events over ${o.durationS} s (${o.steps.map((s) => `${s.fromS}s:${s.rate}/s`).join(', ')})`);
-    const stats = await gen.run();
+    if (w > 0) o.log(`warming up: ${warmupMessages} events over ${w} s at ${o.steps[0]!.rate}/s, not measured`);
+    o.log(`sending ${schedule.total - warmupMessages} events over ${o.durationS} s (${o.steps.map((s) => `${s.fromS}s:${s.rate}/s`).join(', ')})`);
+    let atWindow = atReady;
+    const windowTimer = w > 0 ? setTimeout(() => { atWindow = child!.sample() ?? atReady; }, w * 1000) : null;
+    const stats = await gen.run().finally(() => { if (windowTimer !== null) clearTimeout(windowTimer); });
     const { high } = await probe.ends();
     const caughtUp = await waitCaughtUp(probe, high, 120_000);
     if (!caughtUp) o.log('the processor did not catch up within 120 s after the generator stopped');
-    const summary = await stopAndSummarize(o, child, sampler, poller, atReady);
-    const result = assemble(o, names, startedAt, loadavgAtStart, summary, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+    const summary = await stopAndSummarize(o, child, sampler, poller, atWindow, undefined, warmupMessages);
+    // The window's totals start at its first whole second: events confirmed before it count as warm-up.
+    const fromSec = w > 0 ? Math.ceil(t0 / 1000) : -Infinity;
+    const result = assemble(o, names, startedAt, loadavgAtStart, summary, stats, gen, sampler.rows, latencyRows(poller, t0), latencyTotals(poller, fromSec));
+    if (w > 0) {
+      const latency: Record<string, LatencySummaryMs> = {};
+      for (const s of poller.stages) latency[s] = summarizeMs(poller.merged(s, -Infinity, fromSec));
+      result.warmup = { seconds: w, messages: warmupMessages, latency };
+    }
+    if (transit !== undefined) result.transit = transit;
     return write(o, result);
   } finally {
     if (child !== null) await child.stop();
@@ -398,16 +430,17 @@ interface ProcessorSummary {
 
 /**
  * Stops sampling, takes the last latency and sink numbers, stops the processor and sums it up;
- * its CPU is counted up to `endSample` (default: after the last latency poll).
+ * its CPU is counted from `atReady` (the measured window's start) up to `endSample` (default:
+ * after the last latency poll), for the messages it consumed less `skipMessages` (a warm-up's).
  */
 async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampler: Sampler, poller: LatencyPoller, atReady: ProcSample | null,
-  endSample?: ProcSample | null): Promise<ProcessorSummary> {
+  endSample?: ProcSample | null, skipMessages = 0): Promise<ProcessorSummary> {
   await sampler.stop();
   await finalPoll(poller);
   const atEnd = endSample === undefined ? child.sample() : endSample;
   const scraped = await scrapeMetrics(o, child, poller.sinks);
   const stopped = await child.stop();
-  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), poller.consumed, stopped.code);
+  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), Math.max(0, poller.consumed - skipMessages), stopped.code);
   return { processor, ...scraped };
 }
 
@@ -457,6 +490,37 @@ function write(o: LoadtestOptions, result: LoadtestResult): LoadtestResult {
     writeFileSync(join(o.outDir, `${o.name}.html`), html);
   }
   return result;
+}
+
+function transitTopic(names: LoadtestResult['names']): string {
+  return `${names.topic}.transit`;
+}
+
+/**
+ * Kafka alone at the run's first rate: the generator and a bare consumer (TransitProbe) on a
+ * topic of its own with the same partitions, before the processor starts. What the processor's
+ * latencies are to be compared with on this machine.
+ */
+async function measureTransit(kafka: Config['kafka'], o: LoadtestOptions, topic: string, producer: Kafka.Producer,
+  genOptions: { symbols: number; venues: string[]; bad: number; seed: number }): Promise<NonNullable<LoadtestResult['transit']>> {
+  await ensureTopics(kafka, [topic], o.partitions);
+  const rate = o.steps[0]!.rate;
+  const schedule = new RateSchedule(withWarmup([{ fromS: 0, rate }], o.warmupS), o.warmupS + o.transitS);
+  const gen = new OpenLoopGenerator(producer, { ...genOptions, topic, rate: 0, durationS: schedule.durationS, schedule });
+  const probe = new TransitProbe(kafka, topic, () => gen.startedMs + o.warmupS * 1000);
+  await probe.start();
+  o.log(`Kafka transit alone (no processor): ${rate}/s for ${o.warmupS} s of warm-up and ${o.transitS} s measured, a bare consumer`);
+  let sent = 0;
+  try {
+    sent = (await gen.run()).produced;
+  } finally {
+    await probe.stop(sent);
+  }
+  if (probe.received < sent) o.log(`transit: the bare consumer got ${probe.received} of ${sent} messages`);
+  return {
+    topic, rate, seconds: o.transitS, warmupS: o.warmupS, partitions: o.partitions, received: probe.received,
+    latency: summarizeMs(probe.latency), generatorLateness: summarizeMs(gen.lateness),
+  };
 }
 
 async function finishDrain(

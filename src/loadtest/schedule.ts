@@ -97,3 +97,14 @@ export function parsePattern(text: string): RateStep[] {
   }
   return steps;
 }
+
+/**
+ * `steps` preceded by `warmupS` seconds at their first rate, the rest shifted by as much: the
+ * generator, the broker's new partitions and the processor's connections reach their steady
+ * state before the window that is measured.
+ */
+export function withWarmup(steps: readonly RateStep[], warmupS: number): RateStep[] {
+  if (!(warmupS >= 0) || !Number.isFinite(warmupS)) throw new RangeError(`warm-up must be a non-negative number of seconds, got ${warmupS}`);
+  if (warmupS === 0 || steps.length === 0) return steps.map((s) => ({ ...s }));
+  return [{ fromS: 0, rate: steps[0]!.rate }, ...steps.map((s) => ({ fromS: s.fromS + warmupS, rate: s.rate }))];
+}

@@ -24,7 +24,7 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
   after(() => rmSync(out, { recursive: true, force: true }));
 
   const options = async (o: Partial<LoadtestOptions>): Promise<LoadtestOptions> => ({
-    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, count: 0, symbols: 5, venues: ['binance', 'okx'], seed: 7,
+    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, warmupS: 0, transitS: 0, count: 0, symbols: 5, venues: ['binance', 'okx'], seed: 7,
     stepS: 5, startRate: 500, maxRate: 1000, maxSteps: 1,
     postgresUrl: env.HIMARI_POSTGRES_URL!, redisUrl: env.HIMARI_REDIS_URL!, metricsPort: await freePort(), partitions: 2, threads: 1,
     outDir: out, keep: false, log: () => {},
@@ -65,6 +65,30 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     } finally {
       await c.end();
     }
+  });
+
+  it('warm-up and Kafka transit: the warm-up is left out of the totals and reported apart; the bare consumer measures the transit window', async () => {
+    const r = await runLoadtest(config, await options({ warmupS: 1, transitS: 1 }));
+    // 1 s of warm-up then 2 s measured, at 500/s.
+    assert.equal(r.generator.produced, 1500);
+    assert.equal(r.warmup?.messages, 500);
+    assert.equal(r.processor.messages, 1000, 'CPU per message counts the measured window only');
+    for (const [stage, l] of Object.entries(r.latency)) {
+      const warmCount: number = r.warmup?.latency[stage]?.count ?? -1;
+      assert.equal(l.summary.count + warmCount, 1500, `${stage}: every event is either in the window or in the warm-up`);
+      assert.ok(l.summary.count >= 500, `${stage}: the window holds at least its last whole second`);
+      const perSecond = r.latencyOverTime.reduce((n, row) => n + (row.sinks[stage]?.count ?? 0), 0);
+      assert.equal(perSecond, 1500);
+    }
+    assert.ok(r.latencyOverTime.some((row) => row.t < 0), 'warm-up seconds are before t = 0');
+    // Transit: 1 s warm-up + 1 s at 500/s, all received; only the second's 500 measured.
+    assert.ok(r.transit !== undefined);
+    assert.equal(r.transit.received, 1000);
+    assert.equal(r.transit.latency.count, 500);
+    assert.ok(r.transit.latency.p50 > 0 && r.transit.latency.max >= r.transit.latency.p50);
+    const html = readFileSync(r.files.html, 'utf8');
+    assert.match(html, /Kafka transit alone/);
+    assert.match(html, /warm-up: redis/);
   });
 
   it('drain: the backlog is drained and read again by the bare consumer', async () => {

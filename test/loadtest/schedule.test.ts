@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RateSchedule, parsePattern } from '../../src/loadtest/schedule.js';
+import { RateSchedule, parsePattern, withWarmup } from '../../src/loadtest/schedule.js';
 
 describe('rate pattern', () => {
   it('parses SECOND:RATE steps', () => {
@@ -50,5 +50,22 @@ describe('open-loop schedule', () => {
   it('steps past the duration are ignored; a bad duration is refused', () => {
     assert.equal(new RateSchedule([{ fromS: 0, rate: 10 }, { fromS: 50, rate: 1e6 }], 5).total, 50);
     assert.throws(() => RateSchedule.fixed(10, 0), /duration/);
+  });
+});
+
+describe('warm-up before the measured window', () => {
+  it('runs the first rate for the warm-up and shifts every step by it', () => {
+    const steps = withWarmup(parsePattern('0:1000,30:10000'), 5);
+    assert.deepEqual(steps, [{ fromS: 0, rate: 1000 }, { fromS: 5, rate: 1000 }, { fromS: 35, rate: 10000 }]);
+    const s = new RateSchedule(steps, 5 + 60);
+    assert.equal(s.total, 5 * 1000 + 30 * 1000 + 30 * 10000);
+    // The measured window's first message is due exactly at the end of the warm-up.
+    assert.equal(s.timeOf(5000), 5);
+    assert.equal(s.rateAt(36), 10000);
+  });
+
+  it('no warm-up leaves the steps as they are; a negative one is refused', () => {
+    assert.deepEqual(withWarmup([{ fromS: 0, rate: 50 }], 0), [{ fromS: 0, rate: 50 }]);
+    assert.throws(() => withWarmup([{ fromS: 0, rate: 50 }], -1), /non-negative/);
   });
 });
