@@ -117,8 +117,9 @@ export interface LoadtestResult {
   processor: {
     readyAfterMs: number;
     reportedStartupMs: number;
-    cpuMsAtReady: number;
-    /** Child CPU (all threads) from ready to the end of the measured window. */
+    /** Child CPU (all threads) when the measured window began: at ready, or after the warm-up. */
+    cpuMsAtStart: number;
+    /** Child CPU (all threads) from `cpuMsAtStart` to the end of the measured window. */
     cpuMs: number;
     messages: number;
     cpuUsPerMessage: number;
@@ -430,26 +431,26 @@ interface ProcessorSummary {
 
 /**
  * Stops sampling, takes the last latency and sink numbers, stops the processor and sums it up;
- * its CPU is counted from `atReady` (the measured window's start) up to `endSample` (default:
+ * its CPU is counted from `fromSample` (ready, or the measured window's start) up to `endSample` (default:
  * after the last latency poll), for the messages it consumed less `skipMessages` (a warm-up's).
  */
-async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampler: Sampler, poller: LatencyPoller, atReady: ProcSample | null,
+async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampler: Sampler, poller: LatencyPoller, fromSample: ProcSample | null,
   endSample?: ProcSample | null, skipMessages = 0): Promise<ProcessorSummary> {
   await sampler.stop();
   await finalPoll(poller);
   const atEnd = endSample === undefined ? child.sample() : endSample;
   const scraped = await scrapeMetrics(o, child, poller.sinks);
   const stopped = await child.stop();
-  const processor = processorSummary(child, atReady, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), Math.max(0, poller.consumed - skipMessages), stopped.code);
+  const processor = processorSummary(child, fromSample, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), Math.max(0, poller.consumed - skipMessages), stopped.code);
   return { processor, ...scraped };
 }
 
-function processorSummary(child: ProcessorChild, atReady: ProcSample | null, atEnd: ProcSample | null, peakRss: number, messages: number, exitCode: number | null): LoadtestResult['processor'] {
-  const cpuMs = (atEnd?.cpuMs ?? 0) - (atReady?.cpuMs ?? 0);
+function processorSummary(child: ProcessorChild, atStart: ProcSample | null, atEnd: ProcSample | null, peakRss: number, messages: number, exitCode: number | null): LoadtestResult['processor'] {
+  const cpuMs = (atEnd?.cpuMs ?? 0) - (atStart?.cpuMs ?? 0);
   return {
     readyAfterMs: Math.round(child.readyAfterMs),
     reportedStartupMs: child.reportedStartupMs,
-    cpuMsAtReady: atReady?.cpuMs ?? 0,
+    cpuMsAtStart: atStart?.cpuMs ?? 0,
     cpuMs,
     messages,
     cpuUsPerMessage: messages > 0 ? Math.round((cpuMs * 1000 * 10) / messages) / 10 : 0,
