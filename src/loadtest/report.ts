@@ -148,7 +148,7 @@ export function renderReport(r: LoadtestResult): string {
   if (r.findMax !== undefined) summaryRows.push(['highest rate with bounded lag', `${int(r.findMax.foundRate)} events/s`]);
   if (r.warmup !== undefined) {
     summaryRows.push(['warm-up', `${int(r.warmup.messages)} events in the ${r.warmup.seconds} s before t = 0 at the first rate: not in the latency totals or the CPU per message (their latencies are in the table below); `
-      + 'the totals start at the first whole second after it'])
+      + 'the totals start at the first whole second after it']);
   }
   if (r.transit !== undefined) {
     const t = r.transit;
