@@ -23,6 +23,26 @@ function disconnect(client: Kafka.KafkaConsumer): Promise<void> {
   return new Promise((resolve) => (client.isConnected() ? client.disconnect(() => resolve()) : resolve()));
 }
 
+/** One consume call (errors count as an empty batch: the callers just call again). */
+function consume(client: Kafka.KafkaConsumer, n: number): Promise<Kafka.Message[]> {
+  return new Promise((resolve) => client.consume(n, (_err, m) => resolve(m ?? [])));
+}
+
+/** A consumer of a fresh group that reads the topic from the start, with the processor's fetch settings but `fetch.min.bytes`. */
+function bareConsumer(config: KafkaConfig, role: string, fetchMinBytes: number): Kafka.KafkaConsumer {
+  return new Kafka.KafkaConsumer({
+    'metadata.broker.list': config.brokers,
+    'group.id': `lt-${role}-${randomBytes(4).toString('hex')}`,
+    'client.id': `${config.clientId}-${role}`,
+    'enable.auto.commit': false,
+    'fetch.wait.max.ms': config.fetchWaitMaxMs,
+    'fetch.min.bytes': fetchMinBytes,
+    'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
+    'fetch.queue.backoff.ms': 5,
+    'socket.nagle.disable': true,
+  }, { 'auto.offset.reset': 'earliest' });
+}
+
 /**
  * Consumer lag of a group, from outside it: high watermarks and the group's committed offsets
  * (an OffsetFetch request; this client never joins the group, so it does not disturb it). One
@@ -94,17 +114,7 @@ export interface ReadCeiling {
  * processor's fetch settings. What the pipeline's drain rate is compared with.
  */
 export async function measureReadCeiling(config: KafkaConfig, topic: string, expected: number, timeoutMs = 300_000): Promise<ReadCeiling> {
-  const consumer = new Kafka.KafkaConsumer({
-    'metadata.broker.list': config.brokers,
-    'group.id': `lt-ceiling-${randomBytes(4).toString('hex')}`,
-    'client.id': `${config.clientId}-read-ceiling`,
-    'enable.auto.commit': false,
-    'fetch.wait.max.ms': config.fetchWaitMaxMs,
-    'fetch.min.bytes': 1,
-    'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
-    'fetch.queue.backoff.ms': 5,
-    'socket.nagle.disable': true,
-  }, { 'auto.offset.reset': 'earliest' });
+  const consumer = bareConsumer(config, 'read-ceiling', 1);
   await connect(consumer);
   consumer.setDefaultConsumeTimeout(100);
   const started = performance.now();
@@ -116,7 +126,7 @@ export async function measureReadCeiling(config: KafkaConfig, topic: string, exp
     consumer.subscribe([topic]);
     const deadline = started + timeoutMs;
     while (messages < expected && performance.now() < deadline) {
-      const batch = await new Promise<Kafka.Message[]>((resolve) => consumer.consume(config.consumeBatchSize, (_err, m) => resolve(m ?? [])));
+      const batch = await consume(consumer, config.consumeBatchSize);
       if (batch.length > 0) {
         last = performance.now();
         if (first === 0) first = last;
@@ -146,17 +156,7 @@ export class TransitProbe {
   private loopDone: Promise<void> = Promise.resolve();
 
   constructor(private readonly config: KafkaConfig, private readonly topic: string, private readonly measureFromMs: () => number) {
-    this.consumer = new Kafka.KafkaConsumer({
-      'metadata.broker.list': config.brokers,
-      'group.id': `lt-transit-${randomBytes(4).toString('hex')}`,
-      'client.id': `${config.clientId}-transit`,
-      'enable.auto.commit': false,
-      'fetch.wait.max.ms': config.fetchWaitMaxMs,
-      'fetch.min.bytes': config.fetchMinBytes,
-      'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
-      'fetch.queue.backoff.ms': 5,
-      'socket.nagle.disable': true,
-    }, { 'auto.offset.reset': 'earliest' });
+    this.consumer = bareConsumer(config, 'transit', config.fetchMinBytes);
   }
 
   /** Connects, subscribes and returns once the topic's partitions are assigned (so no message waits for the join). */
@@ -170,8 +170,7 @@ export class TransitProbe {
         await disconnect(this.consumer);
         throw new Error(`transit probe: no partition of ${this.topic} assigned after ${timeoutMs} ms`);
       }
-      const early = await new Promise<Kafka.Message[]>((resolve) => this.consumer.consume(1, (_err, m) => resolve(m ?? [])));
-      this.take(early);
+      this.take(await consume(this.consumer, 1));
     }
     this.running = true;
     this.loopDone = this.loop();
@@ -181,8 +180,7 @@ export class TransitProbe {
     let idle = true;
     while (this.running) {
       this.consumer.setDefaultConsumeTimeout(idle ? this.config.consumeTimeoutMs : 0);
-      const n = idle ? 1 : this.config.consumeBatchSize;
-      const batch = await new Promise<Kafka.Message[]>((resolve) => this.consumer.consume(n, (_err, m) => resolve(m ?? [])));
+      const batch = await consume(this.consumer, idle ? 1 : this.config.consumeBatchSize);
       idle = batch.length === 0;
       this.take(batch);
     }

@@ -165,6 +165,15 @@ export function summarizeMs(h: LatencyHistogram): LatencySummaryMs {
   return { count: s.count, p50: ms(s.p50), p90: ms(s.p90), p99: ms(s.p99), p999: ms(s.p999), max: ms(s.max), mean: ms(s.mean) };
 }
 
+/** What every generator of a run shares (each phase adds its topic, rate and schedule). */
+interface GeneratorBase {
+  topic: string;
+  symbols: number;
+  venues: string[];
+  bad: number;
+  seed: number;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Per-run names: topic, group, table and key prefix nobody else uses. */
@@ -503,7 +512,7 @@ function transitTopic(names: LoadtestResult['names']): string {
  * latencies are to be compared with on this machine.
  */
 async function measureTransit(kafka: Config['kafka'], o: LoadtestOptions, topic: string, producer: Kafka.Producer,
-  genOptions: { symbols: number; venues: string[]; bad: number; seed: number }): Promise<NonNullable<LoadtestResult['transit']>> {
+  genOptions: GeneratorBase): Promise<NonNullable<LoadtestResult['transit']>> {
   await ensureTopics(kafka, [topic], o.partitions);
   const rate = o.steps[0]!.rate;
   const schedule = new RateSchedule(withWarmup([{ fromS: 0, rate }], o.warmupS), o.warmupS + o.transitS);
@@ -560,7 +569,7 @@ async function finishDrain(
 
 async function findMax(
   o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], child: ProcessorChild, atReady: ProcSample | null,
-  probe: GroupLagProbe, poller: LatencyPoller, producer: Kafka.Producer, genOptions: { topic: string; symbols: number; venues: string[]; bad: number; seed: number },
+  probe: GroupLagProbe, poller: LatencyPoller, producer: Kafka.Producer, genOptions: GeneratorBase,
 ): Promise<LoadtestResult> {
   const t0 = wallClockMs();
   const sampler = new Sampler(child, probe, poller, t0, o.log);
