@@ -246,7 +246,7 @@ function loadtestSummary(r: LoadtestResult): string {
   for (const [sink, l] of Object.entries(r.latency)) lines.push(latencyLine(sink, l.summary));
   if (r.warmup !== undefined) for (const [sink, s] of Object.entries(r.warmup.latency)) lines.push(latencyLine(`warm-up ${sink}`, s));
   for (const [sink, w] of Object.entries(r.sinkWrites)) {
-    lines.push(`  ${(sink + ' writes').padEnd(14)} ${w.writes} writes, mean ${w.meanWriteMs} ms for ${w.meanRows} events, busy ${Math.round(w.busyShare * 100)} % of the run; flushes ${Object.entries(w.flushReasons).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    lines.push(`  ${(sink + ' writes').padEnd(14)} ${w.writes} writes, mean ${w.meanWriteMs} ms for ${w.meanRows} events, busy ${Math.round(w.busyShare * 100)} % of the run${w.connections > 1 ? ` on each of ${w.connections} connections` : ''}; flushes ${Object.entries(w.flushReasons).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
   if (r.workerTasks !== undefined) {
     const t = r.workerTasks;

@@ -74,7 +74,7 @@ const sink = z.strictObject({
   batchMaxBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024)
     .describe('... or at this many encoded bytes.'),
   maxInFlightBatches: z.number().int().min(1).max(1024).default(4)
-    .describe('Batches queued or being written per sink before the consumer pauses (backpressure). More buys no throughput (the sink writes one at a time) and costs memory: draining at 32 in flight peaked at 665 MB RSS, at 4 at 482 MB.'),
+    .describe('Batches queued or being written per sink connection before the consumer pauses (backpressure). More buys no throughput (a connection writes one at a time) and costs memory: draining at 32 in flight peaked at 665 MB RSS, at 4 at 482 MB.'),
   redis: flushPolicy('Redis', 50, true, 'On: Redis is the latency path.').prefault({}),
   postgres: flushPolicy('PostgreSQL', 20, false,
     'Off: every write is a transaction with a WAL flush, and at 1,000 events/s writing at once made ~370 transactions/s of 2.7 events.').prefault({}),
@@ -92,6 +92,8 @@ const redis = z.strictObject({
   keyPrefix: z.string().default('l0:').describe('Prefix of every key the processor writes.'),
   recentMax: z.number().int().min(1).max(1_000_000).default(1000)
     .describe('Recent events kept per symbol in the sorted set.'),
+  connections: z.number().int().min(1).max(64).default(1)
+    .describe('Connections the sink writes with, one batch script in flight on each; a Kafka partition always uses the same one (partition modulo this), so its events apply in order. More overlap the client\'s work with the server\'s; on 2 shared cores 2 drained no faster than 1.'),
   cascadeMaxLen: z.number().int().min(100).max(10_000_000).default(100_000)
     .describe('Approximate length bound (XADD MAXLEN ~) of the cascade stream: rejects, cascade indicators, silent streams.'),
 });
@@ -105,6 +107,8 @@ const postgres = z.strictObject({
     .describe('Days of events kept; older partitions / chunks are dropped.'),
   partitionsAheadDays: z.number().int().min(1).max(60).default(3)
     .describe('Daily partitions created ahead of time on the plain-PostgreSQL path.'),
+  connections: z.number().int().min(1).max(64).default(1)
+    .describe('Connections the sink writes with concurrently, each its own transactions; a Kafka partition always uses the same one (partition modulo this), so its rows stay in order. More pay when the database server has cores to spare: on 2 shared cores 2 drained no faster than 1.'),
 });
 
 const metrics = z.strictObject({

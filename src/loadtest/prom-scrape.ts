@@ -7,7 +7,9 @@ export interface SinkWriteStats {
   meanRows: number;
   /** Flushes by reason: rows (batch full), bytes, time, idle (sink free), close. */
   flushReasons: Record<string, number>;
-  /** Share of the run the sink was writing: sum of write durations / wall time. */
+  /** Connections the sink wrote over concurrently. */
+  connections: number;
+  /** Share of the run a connection was writing: sum of write durations / wall time / connections. */
   busyShare: number;
 }
 
@@ -29,6 +31,8 @@ export function sinkWriteStats(text: string, sink: string, wallMs: number): Sink
   const writes = promSum(text, 'himari_sink_write_seconds_count', { sink });
   const seconds = promSum(text, 'himari_sink_write_seconds_sum', { sink });
   const rows = promSum(text, 'himari_sink_flush_rows_sum', { sink });
+  // Older processors do not export it: they wrote over one connection.
+  const connections = promSum(text, 'himari_sink_connections', { sink }) || 1;
   const flushReasons: Record<string, number> = {};
   for (const reason of ['rows', 'bytes', 'time', 'idle', 'close']) {
     const n = promSum(text, 'himari_sink_flushes_total', { sink, reason });
@@ -39,7 +43,8 @@ export function sinkWriteStats(text: string, sink: string, wallMs: number): Sink
     meanWriteMs: writes > 0 ? Math.round((seconds * 1e6) / writes) / 1000 : 0,
     meanRows: writes > 0 ? Math.round((rows * 10) / writes) / 10 : 0,
     flushReasons,
-    busyShare: wallMs > 0 ? Math.round((seconds * 1000 * 1000) / wallMs) / 1000 : 0,
+    connections,
+    busyShare: wallMs > 0 ? Math.round((seconds * 1000 * 1000) / wallMs / connections) / 1000 : 0,
   };
 }
 

@@ -16,16 +16,28 @@ import type { EventChunk } from './chunk.js';
 export interface SinkDriver {
   /** Metric label and log name. */
   readonly name: string;
+  /**
+   * Independent writers (connections) the driver has, 1 when absent. The core keeps one batch
+   * queue per lane and writes the lanes concurrently; a partition always goes to the same lane
+   * (`laneOf`), so per-partition order, and with it the drivers' watermarks, hold.
+   */
+  readonly lanes?: number;
   /** Opens and warms connections. Called once before the first write; may throw a retriable error. */
   connect(): Promise<void>;
   /**
    * Writes every event of the chunks, atomically and idempotently: a batch written twice (a
    * replay after a crash) must leave the sink as if written once. Throws on failure; the core
-   * classifies the error with `isRetriable`.
+   * classifies the error with `isRetriable`. Every chunk of a call is of partitions of `lane`,
+   * and no other call for that lane is in flight.
    */
-  writeBatch(chunks: readonly EventChunk[]): Promise<void>;
+  writeBatch(chunks: readonly EventChunk[], lane: number): Promise<void>;
   isRetriable(err: unknown): boolean;
   close(): Promise<void>;
+}
+
+/** The lane a partition's events are written by, of `lanes`. */
+export function laneOf(partition: number, lanes: number): number {
+  return partition % lanes;
 }
 
 /** Where events that a sink refuses for good (non-retriable, isolated to one event) go. */
@@ -46,12 +58,31 @@ export interface SinkCoreOptions {
 }
 
 /**
+ * One writer's share of a sink: its open batch, the sealed batches waiting for it, and whether
+ * a write is in flight. A sink has one lane per driver connection.
+ */
+class Lane {
+  open: EventChunk[] = [];
+  openRows = 0;
+  openBytes = 0;
+  timer: NodeJS.Timeout | null = null;
+  /** Sealed batches, the one being written first. */
+  readonly sealed: SealedBatch[] = [];
+  writing = false;
+  /** When this lane's current outage began (0: none), and its last error. */
+  failingSince = 0;
+  lastError = '';
+  constructor(readonly index: number) {}
+}
+
+/**
  * Batching and delivery core shared by every sink. `push` takes chunks; a batch is sealed at
  * `batchMaxRows` events, `batchMaxBytes` bytes, or `batchMaxMs` after its first event, whichever
  * comes first; with `flushWhenIdle`, also at once when no write is in flight (batches then grow
- * only while the sink is busy, so light load costs no batching delay). Batches are written one at a time, in order (per-partition order is what makes
- * the sinks' offset watermarks exact). `push` returns false once `maxInFlightBatches` are
- * queued: the source pauses until 'drain'.
+ * only while the sink is busy, so light load costs no batching delay). Within a lane batches are
+ * written one at a time, in order (per-partition order is what makes the sinks' offset
+ * watermarks exact); lanes write concurrently. `push` returns false once a lane has
+ * `maxInFlightBatches` queued: the source pauses until 'drain'.
  *
  * Retriable errors are retried forever with capped exponential backoff and full jitter (an
  * outage stops consumption; it never drops or dead-letters data). A non-retriable error is
@@ -59,16 +90,9 @@ export interface SinkCoreOptions {
  * failure handler; the rest is written.
  */
 export class SinkCore extends EventEmitter {
-  private open: EventChunk[] = [];
-  private openRows = 0;
-  private openBytes = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly sealed: SealedBatch[] = [];
-  private writing = false;
+  private readonly lanes: Lane[];
   private closed = false;
   private connected = false;
-  private failingSince = 0;
-  private lastError = '';
   private readonly idleWaiters: Array<() => void> = [];
   readonly name: string;
   /** Send time (intended, else Kafka timestamp) to confirmed write, µs, since start. */
@@ -79,82 +103,84 @@ export class SinkCore extends EventEmitter {
   constructor(private readonly driver: SinkDriver, private readonly options: SinkCoreOptions) {
     super();
     this.name = driver.name;
+    const lanes = driver.lanes ?? 1;
+    if (!Number.isInteger(lanes) || lanes < 1) throw new RangeError(`${driver.name}: lanes must be a positive integer, got ${lanes}`);
+    this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(i));
+    options.metrics.sinkConnections.set({ sink: this.name }, lanes);
   }
 
   async connect(): Promise<void> {
-    await this.retrying('connect', () => this.driver.connect());
+    await this.retrying(this.lanes[0]!, 'connect', () => this.driver.connect());
     this.connected = true;
   }
 
   /** Accepts a chunk (always); returns false when the source should pause. */
   push(chunk: EventChunk): boolean {
     if (this.closed) throw new Error(`${this.name} sink is closed`);
+    const lane = this.lanes[laneOf(chunk.partition, this.lanes.length)]!;
     const { batchMaxRows, batchMaxBytes, batchMaxMs } = this.options.policy;
     for (;;) {
-      const room = batchMaxRows - this.openRows;
+      const room = batchMaxRows - lane.openRows;
       if (chunk.rows > room) {
-        this.append(chunk.splitFront(room));
-        this.seal('rows');
+        append(lane, chunk.splitFront(room));
+        this.seal(lane, 'rows');
         continue;
       }
-      this.append(chunk);
+      append(lane, chunk);
       break;
     }
-    if (this.openRows >= batchMaxRows) this.seal('rows');
-    else if (this.openBytes >= batchMaxBytes) this.seal('bytes');
-    else if (this.options.policy.flushWhenIdle && !this.writing) this.seal('idle');
-    else if (this.openRows > 0 && this.timer === null) {
-      if (batchMaxMs === 0) this.seal('time');
-      else this.timer = setTimeout(() => { this.timer = null; this.seal('time'); }, batchMaxMs);
+    if (lane.openRows >= batchMaxRows) this.seal(lane, 'rows');
+    else if (lane.openBytes >= batchMaxBytes) this.seal(lane, 'bytes');
+    else if (this.options.policy.flushWhenIdle && !lane.writing) this.seal(lane, 'idle');
+    else if (lane.openRows > 0 && lane.timer === null) {
+      if (batchMaxMs === 0) this.seal(lane, 'time');
+      else lane.timer = setTimeout(() => { lane.timer = null; this.seal(lane, 'time'); }, batchMaxMs);
     }
     return !this.saturated;
   }
 
-  private append(chunk: EventChunk): void {
-    this.open.push(chunk);
-    this.openRows += chunk.rows;
-    this.openBytes += chunk.bytes;
-  }
-
-  /** True while the in-flight budget is used up (`sealed` includes the batch being written). */
+  /** True while a lane's in-flight budget is used up (`sealed` includes the batch being written). */
   get saturated(): boolean {
-    return this.sealed.length >= this.options.policy.maxInFlightBatches;
+    const max = this.options.policy.maxInFlightBatches;
+    for (const lane of this.lanes) if (lane.sealed.length >= max) return true;
+    return false;
   }
 
-  /** Ready for traffic: connected and not in an outage. */
+  /** Ready for traffic: connected and no lane in an outage. */
   get healthy(): boolean {
-    return this.connected && this.failingSince === 0;
+    return this.connected && this.lanes.every((l) => l.failingSince === 0);
   }
 
   get statusText(): string {
     if (!this.connected) return `${this.name}: not connected`;
-    if (this.failingSince !== 0) return `${this.name}: failing for ${Math.round((Date.now() - this.failingSince) / 1000)} s: ${this.lastError}`;
+    const failing = this.lanes.find((l) => l.failingSince !== 0);
+    if (failing !== undefined) return `${this.name}: failing for ${Math.round((Date.now() - failing.failingSince) / 1000)} s: ${failing.lastError}`;
     return `${this.name}: ok`;
   }
 
-  private seal(reason: FlushReason): void {
-    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
-    if (this.openRows === 0) return;
+  private seal(lane: Lane, reason: FlushReason): void {
+    if (lane.timer !== null) { clearTimeout(lane.timer); lane.timer = null; }
+    if (lane.openRows === 0) return;
     this.options.metrics.flushes.inc({ sink: this.name, reason });
-    this.sealed.push({ chunks: this.open, rows: this.openRows });
-    this.open = [];
-    this.openRows = 0;
-    this.openBytes = 0;
-    if (!this.writing) void this.writeLoop();
+    lane.sealed.push({ chunks: lane.open, rows: lane.openRows });
+    lane.open = [];
+    lane.openRows = 0;
+    lane.openBytes = 0;
+    if (!lane.writing) void this.writeLoop(lane);
   }
 
-  private async writeLoop(): Promise<void> {
-    this.writing = true;
+  private async writeLoop(lane: Lane): Promise<void> {
+    lane.writing = true;
     const m = this.options.metrics;
-    while (this.sealed.length > 0) {
-      const batch = this.sealed[0]!;
+    while (lane.sealed.length > 0) {
+      const batch = lane.sealed[0]!;
       const started = performance.now();
       const landed: EventChunk[] = [];
-      await this.writeIsolating(batch.chunks, landed);
+      await this.writeIsolating(lane, batch.chunks, landed);
       m.writeSeconds.observe({ sink: this.name }, (performance.now() - started) / 1000);
       m.flushRows.observe({ sink: this.name }, batch.rows);
       m.written.inc({ sink: this.name }, batch.rows);
-      this.sealed.shift();
+      lane.sealed.shift();
       // The write is confirmed now (the driver's COMMIT / EVAL reply has returned).
       const now = wallClockMs();
       const e2e = m.endToEnd.labels(this.name);
@@ -175,17 +201,22 @@ export class SinkCore extends EventEmitter {
       }
       if (!this.saturated) this.emit('drain');
     }
-    this.writing = false;
-    for (const w of this.idleWaiters.splice(0)) w();
+    lane.writing = false;
+    if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Nothing sealed or being written in any lane. */
+  private get idle(): boolean {
+    return this.lanes.every((l) => !l.writing && l.sealed.length === 0);
   }
 
   /**
    * Writes with retries; on a permanent error, bisects to the failing event. Every piece that
    * landed (written, or dead-lettered) is appended to `landed`, to be acknowledged.
    */
-  private async writeIsolating(chunks: EventChunk[], landed: EventChunk[]): Promise<void> {
+  private async writeIsolating(lane: Lane, chunks: EventChunk[], landed: EventChunk[]): Promise<void> {
     try {
-      await this.retrying('write', () => this.driver.writeBatch(chunks));
+      await this.retrying(lane, 'write', () => this.driver.writeBatch(chunks, lane.index));
       for (const c of chunks) landed.push(c);
       return;
     } catch (err) {
@@ -198,20 +229,20 @@ export class SinkCore extends EventEmitter {
         return;
       }
       const [left, right] = bisect(chunks, rows);
-      await this.writeIsolating(left, landed);
-      await this.writeIsolating(right, landed);
+      await this.writeIsolating(lane, left, landed);
+      await this.writeIsolating(lane, right, landed);
     }
   }
 
   /** Runs `op` until it succeeds or throws a non-retriable error (which it rethrows). */
-  private async retrying(what: string, op: () => Promise<void>): Promise<void> {
+  private async retrying(lane: Lane, what: string, op: () => Promise<void>): Promise<void> {
     const { initialMs, maxMs } = this.options.policy.retry;
     for (let attempt = 0; ; attempt++) {
       try {
         await op();
-        if (this.failingSince !== 0) {
-          this.options.log.info({ sink: this.name, downMs: Date.now() - this.failingSince }, `${this.name} recovered`);
-          this.failingSince = 0;
+        if (lane.failingSince !== 0) {
+          this.options.log.info({ sink: this.name, lane: lane.index, downMs: Date.now() - lane.failingSince }, `${this.name} recovered`);
+          lane.failingSince = 0;
         }
         return;
       } catch (err) {
@@ -220,22 +251,22 @@ export class SinkCore extends EventEmitter {
         const retriable = typeof typed === 'boolean' ? typed : this.driver.isRetriable(err);
         this.options.metrics.sinkErrors.inc({ sink: this.name, retriable: String(retriable) });
         if (!retriable) throw err;
-        if (this.failingSince === 0) this.failingSince = Date.now();
-        this.lastError = errorMessage(err);
+        if (lane.failingSince === 0) lane.failingSince = Date.now();
+        lane.lastError = errorMessage(err);
         const delay = Math.random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20));
         this.options.metrics.retries.inc({ sink: this.name });
         if (attempt === 0 || attempt % 10 === 0) {
-          this.options.log.warn({ sink: this.name, attempt, err: this.lastError }, `${this.name} ${what} failed; retrying`);
+          this.options.log.warn({ sink: this.name, lane: lane.index, attempt, err: lane.lastError }, `${this.name} ${what} failed; retrying`);
         }
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  /** Seals the open batch and resolves when everything pushed so far is written. */
+  /** Seals the open batches and resolves when everything pushed so far is written. */
   flush(): Promise<void> {
-    this.seal('close');
-    if (!this.writing && this.sealed.length === 0) return Promise.resolve();
+    for (const lane of this.lanes) this.seal(lane, 'close');
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -244,6 +275,12 @@ export class SinkCore extends EventEmitter {
     this.closed = true;
     await this.driver.close();
   }
+}
+
+function append(lane: Lane, chunk: EventChunk): void {
+  lane.open.push(chunk);
+  lane.openRows += chunk.rows;
+  lane.openBytes += chunk.bytes;
 }
 
 /** Splits chunks holding `rows` events into two halves of events (a chunk may be cut in two). */

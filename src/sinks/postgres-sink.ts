@@ -4,34 +4,48 @@ import type { PostgresConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { WATERMARK_TABLE } from '../db/migrate.js';
 import type { EventChunk } from './chunk.js';
-import type { SinkDriver } from './core.js';
+import { laneOf, type SinkDriver } from './core.js';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMN_NAMES } from './pg-row.js';
 
 /** SQLSTATE classes that no retry can fix: data exceptions (22) and integrity violations (23). */
 const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23']);
+
+/** One connection of the sink and the watermarks of the partitions it writes. */
+interface Lane {
+  readonly index: number;
+  client: pg.Client | null;
+  /** Watermarks as committed; trusted only while the connection that wrote them is healthy. */
+  readonly watermarks: Map<string, number>;
+  watermarksValid: boolean;
+}
 
 /**
  * PostgreSQL sink: one binary COPY per batch (rows built by the workers), exactly once. Each batch runs in one transaction that
  * also advances a per-partition watermark (next offset to apply) in `himari_sink_offsets`.
  * Rows below the watermark are skipped, so a batch replayed after a crash writes nothing twice.
  * Measured against staging + `INSERT ... ON CONFLICT DO NOTHING` in `bench/pg-strategies.ts`.
+ *
+ * `postgres.connections` connections write concurrently, one per lane of the sink core; a
+ * partition is only ever written by its lane's connection, which alone reads and advances its
+ * watermark.
  */
 export class PostgresSink implements SinkDriver {
   readonly name = 'postgres';
-  private client: pg.Client | null = null;
-  /** Watermarks as committed; trusted only while the connection that wrote them is healthy. */
-  private readonly watermarks = new Map<string, number>();
-  private watermarksValid = false;
+  readonly lanes: number;
+  private readonly lane: Lane[];
   private readonly copySql: string;
 
   constructor(private readonly config: PostgresConfig) {
     this.copySql = `COPY ${config.table} (${EVENT_COLUMN_NAMES.join(', ')}) FROM STDIN (FORMAT binary)`;
+    this.lanes = config.connections;
+    this.lane = Array.from({ length: this.lanes }, (_, index) => ({ index, client: null, watermarks: new Map(), watermarksValid: false }));
   }
 
   async connect(): Promise<void> {
     try {
-      await this.ensureClient();
+      await Promise.all(this.lane.map((l) => this.ensureClient(l)));
     } catch (err) {
+      for (const l of this.lane) this.drop(l);
       // Refused credentials (28xxx) or a missing database (3D000) need an operator: fail start-up.
       const code = String((err as { code?: unknown }).code ?? '');
       const fatal = code.startsWith('28') || code === '3D000';
@@ -39,39 +53,54 @@ export class PostgresSink implements SinkDriver {
     }
   }
 
-  private async ensureClient(): Promise<pg.Client> {
-    if (this.client !== null) return this.client;
+  private async ensureClient(lane: Lane): Promise<pg.Client> {
+    if (lane.client !== null) return lane.client;
     const client = new pg.Client({ connectionString: this.config.url, keepAlive: true, application_name: 'himari-l0' });
     // An idle client that loses its connection emits 'error'; the next write reconnects.
-    client.on('error', () => { if (this.client === client) this.drop(); });
-    await client.connect();
-    await client.query('SELECT 1'); // warm: first round trip, catalog caches
-    this.client = client;
+    client.on('error', () => { if (lane.client === client) this.drop(lane); });
+    try {
+      await client.connect();
+      await client.query('SELECT 1'); // warm: first round trip, catalog caches
+    } catch (err) {
+      client.end().catch(() => {});
+      throw err;
+    }
+    lane.client = client;
     return client;
   }
 
-  private drop(): void {
-    const c = this.client;
-    this.client = null;
-    this.watermarksValid = false;
+  private drop(lane: Lane): void {
+    const c = lane.client;
+    lane.client = null;
+    lane.watermarksValid = false;
     if (c !== null) c.end().catch(() => {});
   }
 
-  private async loadWatermarks(client: pg.Client): Promise<void> {
+  /** The lane's partitions' watermarks (`laneOf` in SQL: partition modulo the lane count). */
+  private async loadWatermarks(lane: Lane, client: pg.Client): Promise<void> {
     const res = await client.query<{ topic: string; partition: number; next_offset: string }>(
-      `SELECT topic, partition, next_offset FROM ${WATERMARK_TABLE} WHERE target = $1`, [this.config.table]);
-    this.watermarks.clear();
-    for (const r of res.rows) this.watermarks.set(`${r.topic}\u0000${r.partition}`, Number(r.next_offset));
-    this.watermarksValid = true;
+      `SELECT topic, partition, next_offset FROM ${WATERMARK_TABLE} WHERE target = $1 AND partition % $2 = $3`,
+      [this.config.table, this.lanes, lane.index]);
+    lane.watermarks.clear();
+    for (const r of res.rows) lane.watermarks.set(`${r.topic}\u0000${r.partition}`, Number(r.next_offset));
+    lane.watermarksValid = true;
   }
 
-  async writeBatch(chunks: readonly EventChunk[]): Promise<void> {
+  /** `laneIndex` defaults to the first chunk's lane (for callers without a core). */
+  async writeBatch(chunks: readonly EventChunk[], laneIndex = chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, this.lanes)): Promise<void> {
+    const lane = this.lane[laneIndex]!;
+    // A partition written by two connections could commit out of order under one watermark.
+    for (const chunk of chunks) {
+      if (laneOf(chunk.partition, this.lanes) !== laneIndex) {
+        throw new RangeError(`partition ${chunk.partition} is not written by connection ${laneIndex} of ${this.lanes}`);
+      }
+    }
     let client: pg.Client;
     try {
-      client = await this.ensureClient();
-      if (!this.watermarksValid) await this.loadWatermarks(client);
+      client = await this.ensureClient(lane);
+      if (!lane.watermarksValid) await this.loadWatermarks(lane, client);
     } catch (err) {
-      this.drop();
+      this.drop(lane);
       throw err;
     }
     const next = new Map<string, { topic: string; partition: number; offset: number }>();
@@ -86,7 +115,7 @@ export class PostgresSink implements SinkDriver {
       stream.write(BINARY_COPY_HEADER);
       for (const chunk of chunks) {
         const key = `${chunk.topic}\u0000${chunk.partition}`;
-        const applied = this.watermarks.get(key) ?? -1;
+        const applied = lane.watermarks.get(key) ?? -1;
         let first = chunk.from;
         while (first < chunk.to && chunk.offset(first) < applied) first++;
         if (first < chunk.to) {
@@ -103,23 +132,22 @@ export class PostgresSink implements SinkDriver {
       await done;
       // The watermark and the COMMIT travel in one simple query (one round trip, not two): the
       // values are integers and quoted identifiers-as-literals, so no parameters are needed.
-      let tail = 'COMMIT';
-      if (next.size > 0) {
-        const rows: string[] = [];
-        for (const v of next.values()) rows.push(`(${sqlLiteral(this.config.table)}, ${sqlLiteral(v.topic)}, ${v.partition | 0}, ${Math.trunc(v.offset)})`);
-        tail = `INSERT INTO ${WATERMARK_TABLE} (target, topic, partition, next_offset) VALUES ${rows.join(', ')}
-           ON CONFLICT (target, topic, partition) DO UPDATE
-             SET next_offset = GREATEST(${WATERMARK_TABLE}.next_offset, EXCLUDED.next_offset), updated_at = now();
-           COMMIT`;
-      }
-      await client.query(tail);
+      await client.query(next.size > 0 ? `${this.watermarkSql(next.values())}; COMMIT` : 'COMMIT');
     } catch (err) {
       // The transaction's fate is unknown if the connection broke during COMMIT: reconnect and
       // re-read the watermarks, which tell exactly what is in the table.
-      this.drop();
+      this.drop(lane);
       throw err;
     }
-    for (const [key, v] of next) this.watermarks.set(key, v.offset);
+    for (const [key, v] of next) lane.watermarks.set(key, v.offset);
+  }
+
+  private watermarkSql(next: Iterable<{ topic: string; partition: number; offset: number }>): string {
+    const values: string[] = [];
+    for (const v of next) values.push(`(${sqlLiteral(this.config.table)}, ${sqlLiteral(v.topic)}, ${v.partition | 0}, ${Math.trunc(v.offset)})`);
+    return `INSERT INTO ${WATERMARK_TABLE} (target, topic, partition, next_offset) VALUES ${values.join(', ')}
+      ON CONFLICT (target, topic, partition) DO UPDATE
+        SET next_offset = GREATEST(${WATERMARK_TABLE}.next_offset, EXCLUDED.next_offset), updated_at = now()`;
   }
 
   isRetriable(err: unknown): boolean {
@@ -129,9 +157,11 @@ export class PostgresSink implements SinkDriver {
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    this.client = null;
-    if (c !== null) await c.end();
+    await Promise.all(this.lane.map(async (l) => {
+      const c = l.client;
+      l.client = null;
+      if (c !== null) await c.end();
+    }));
   }
 }
 

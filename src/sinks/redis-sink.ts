@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import type { EventChunk } from './chunk.js';
-import type { SinkDriver } from './core.js';
+import { laneOf, type SinkDriver } from './core.js';
 import { APPLY_BATCH_LUA } from './redis-script.js';
 
 /** Approximate bound of the quarantine stream (XADD MAXLEN ~). */
@@ -42,24 +42,38 @@ export function redisOptions(config: RedisConfig): RedisOptions {
  */
 export class RedisSink implements SinkDriver {
   readonly name = 'redis';
-  readonly client: Redis;
-  private readonly apply: ApplyBatch;
-  private readonly args: Array<string | number | Uint8Array> = [];
+  readonly lanes: number;
+  /** One connection per lane of the sink core; the first also publishes silences. */
+  readonly clients: Redis[];
+  private readonly apply: ApplyBatch[];
+  /** Each lane's script arguments, reused call after call (lanes are written concurrently). */
+  private readonly args: Array<Array<string | number | Uint8Array>>;
   /** ioredis reports why a connection failed on 'error'; the connect promise only says "closed". */
   private lastConnectionError = '';
 
   constructor(private readonly config: RedisConfig) {
-    this.client = new Redis(redisOptions(config));
-    // Connection errors surface through failed writes; without a listener ioredis would log them.
-    this.client.on('error', (err: Error) => { this.lastConnectionError = err.message; });
-    this.client.defineCommand('himariApplyBatch', { numberOfKeys: 0, lua: APPLY_BATCH_LUA });
-    this.apply = (this.client as unknown as { himariApplyBatch: ApplyBatch }).himariApplyBatch.bind(this.client);
+    this.lanes = config.connections;
+    this.clients = Array.from({ length: this.lanes }, () => new Redis(redisOptions(config)));
+    this.apply = this.clients.map((client) => {
+      // Connection errors surface through failed writes; without a listener ioredis would log them.
+      client.on('error', (err: Error) => { this.lastConnectionError = err.message; });
+      client.defineCommand('himariApplyBatch', { numberOfKeys: 0, lua: APPLY_BATCH_LUA });
+      return (client as unknown as { himariApplyBatch: ApplyBatch }).himariApplyBatch.bind(client);
+    });
+    this.args = this.clients.map(() => []);
+  }
+
+  /** The first connection (silences, and tests that read what the sink wrote). */
+  get client(): Redis {
+    return this.clients[0]!;
   }
 
   async connect(): Promise<void> {
     try {
-      if (this.client.status === 'wait' || this.client.status === 'end') await this.client.connect();
-      await this.client.ping(); // warm the connection
+      await Promise.all(this.clients.map(async (client) => {
+        if (client.status === 'wait' || client.status === 'end') await client.connect();
+        await client.ping(); // warm the connection
+      }));
     } catch (err) {
       const why = this.lastConnectionError || (err as Error).message;
       const { host, port } = this.client.options;
@@ -69,40 +83,43 @@ export class RedisSink implements SinkDriver {
     }
   }
 
-  async writeBatch(chunks: readonly EventChunk[]): Promise<void> {
-    const a = this.args;
+  /** `lane` defaults to the first chunk's lane (for callers without a core). */
+  async writeBatch(chunks: readonly EventChunk[], lane = chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, this.lanes)): Promise<void> {
+    const a = this.args[lane]!;
     a.length = 0;
     a.push(this.config.keyPrefix, this.config.recentMax, '', QUARANTINE_MAX_LEN, this.config.cascadeMaxLen);
     let topic = '';
     for (const chunk of chunks) {
+      // The watermark of a partition is only safe if one connection applies its batches in order.
+      if (laneOf(chunk.partition, this.lanes) !== lane) throw new RangeError(`partition ${chunk.partition} is not written by connection ${lane} of ${this.lanes}`);
       if (topic === '') topic = chunk.topic;
       else if (chunk.topic !== topic) {
         // One watermark hash per topic per call: write mixed-topic batches topic by topic.
-        await this.writeByTopic(chunks);
+        await this.writeByTopic(chunks, lane);
         return;
       }
-      this.appendChunk(chunk);
+      this.appendChunk(a, chunk);
     }
     if (a.length === HEADER_ARGS) return;
     a[2] = topic;
-    await this.apply(...(a as Array<string | number | Uint8Array>));
+    await this.apply[lane]!(...a);
   }
 
-  private async writeByTopic(chunks: readonly EventChunk[]): Promise<void> {
+  private async writeByTopic(chunks: readonly EventChunk[], lane: number): Promise<void> {
     const topics = [...new Set(chunks.map((c) => c.topic))];
-    for (const t of topics) await this.writeBatch(chunks.filter((c) => c.topic === t));
+    for (const t of topics) await this.writeBatch(chunks.filter((c) => c.topic === t), lane);
   }
 
   /**
    * One partition and one buffer per chunk: the worker's packed records of its events, as a view
    * (ioredis writes Buffers as they are). Dead letters have no record.
    */
-  private appendChunk(chunk: EventChunk): void {
+  private appendChunk(args: Array<string | number | Uint8Array>, chunk: EventChunk): void {
     const r = chunk.result;
     const start = chunk.from === 0 ? 0 : r.redisEnds[chunk.from - 1]!;
     const end = r.redisEnds[chunk.to - 1]!;
     if (end === start) return;
-    this.args.push(chunk.partition, Buffer.from(r.redisRecords.buffer, r.redisRecords.byteOffset + start, end - start));
+    args.push(chunk.partition, Buffer.from(r.redisRecords.buffer, r.redisRecords.byteOffset + start, end - start));
   }
 
   isRetriable(err: unknown): boolean {
@@ -124,6 +141,6 @@ export class RedisSink implements SinkDriver {
   }
 
   async close(): Promise<void> {
-    await this.client.quit().catch(() => this.client.disconnect());
+    await Promise.all(this.clients.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

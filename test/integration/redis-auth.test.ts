@@ -54,7 +54,7 @@ describe('Redis authentication and TLS', { timeout: 60_000 }, () => {
     const wrong = new RedisSink({ ...config.redis, username: user, password: 'nope' });
     await assert.rejects(wrong.connect(), (err: Error & { retriable?: boolean }) =>
       /WRONGPASS|invalid username-password/.test(err.message) && err.retriable === false);
-    wrong.client.disconnect();
+    for (const c of wrong.clients) c.disconnect();
   });
 
   it('connects over TLS, verifying the server certificate against a configured CA', async () => {
@@ -71,7 +71,7 @@ describe('Redis authentication and TLS', { timeout: 60_000 }, () => {
     const redisConfig = { ...config.redis, url: `rediss://127.0.0.1:${port}/0`, tlsCaFile: join(dir, 'ca.pem') };
     await waitUntil('the TLS server', async () => {
       const probe = new RedisSink(redisConfig);
-      try { await probe.connect(); return true; } catch { return false; } finally { probe.client.disconnect(); }
+      try { await probe.connect(); return true; } catch { return false; } finally { for (const c of probe.clients) c.disconnect(); }
     }, 10_000);
     const sink = new RedisSink(redisConfig);
     try {
@@ -86,6 +86,6 @@ describe('Redis authentication and TLS', { timeout: 60_000 }, () => {
     const untrusted = new RedisSink({ ...redisConfig, tlsCaFile: undefined });
     await assert.rejects(untrusted.connect(), (err: Error & { retriable?: boolean }) =>
       /self.signed|certificate/i.test(err.message) && err.retriable === false);
-    untrusted.client.disconnect();
+    for (const c of untrusted.clients) c.disconnect();
   });
 });

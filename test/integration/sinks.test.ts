@@ -6,6 +6,9 @@ import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent, Verdict } from '../../src/codec/event.js';
 import { migrate } from '../../src/db/migrate.js';
 import { EventChunk } from '../../src/sinks/chunk.js';
+import { SinkCore } from '../../src/sinks/core.js';
+import { sinkPolicy } from '../../src/config/schema.js';
+import { Metrics } from '../../src/obs/metrics.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { RedisSink } from '../../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../../src/source/offset-tracker.js';
@@ -159,6 +162,93 @@ describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }
     assert.ok(entries[0]![1].includes('SOL-USDT'));
     const row = await withPg(config, async (c) => (await c.query(`SELECT verdict, failed_checks FROM ${config.postgres.table} WHERE src_offset = 200`)).rows[0]);
     assert.deepEqual(row, { verdict: 2, failed_checks: String(1 << checkById('M1')!.bit) });
+  });
+});
+
+describe('sinks over several connections (real PostgreSQL and Redis)', { timeout: 60_000 }, () => {
+  const { config } = testConfig();
+  const pg2 = { ...config.postgres, connections: 2 };
+
+  before(() => migrate(config.postgres, pino({ level: 'silent' })));
+  after(() => cleanup(config));
+
+  const perPartition = () => withPg(config, async (c) => (await c.query(
+    `SELECT src_partition AS p, count(*)::int AS n, count(DISTINCT src_offset)::int AS d, max(src_offset)::int AS hi
+       FROM ${config.postgres.table} GROUP BY 1 ORDER BY 1`)).rows);
+
+  it('each connection writes its own partitions concurrently, exactly once across restarts with another connection count', async () => {
+    const sink = new PostgresSink(pg2);
+    await sink.connect();
+    const batch = (partition: number, from: number, to: number) => chunkOf(range(from, to).map((i) => trade(i)), range(from, to), partition);
+    // Partitions 0 and 2 are connection 0's, 1 and 3 connection 1's: both transactions are open at once.
+    await Promise.all([sink.writeBatch([batch(0, 0, 50), batch(2, 0, 50)], 0), sink.writeBatch([batch(1, 0, 50), batch(3, 0, 50)], 1)]);
+    await assert.rejects(sink.writeBatch([batch(1, 50, 60)], 0), /partition 1 is not written by connection 0 of 2/);
+    await sink.close();
+    assert.deepEqual(await perPartition(), [0, 1, 2, 3].map((p) => ({ p, n: 50, d: 50, hi: 49 })));
+
+    // A restart with three connections: each loads the watermarks of its own partitions
+    // (partition modulo 3) and skips what is applied; only the new tails land.
+    const three = new PostgresSink({ ...config.postgres, connections: 3 });
+    await three.connect();
+    await Promise.all([
+      three.writeBatch([batch(0, 40, 60), batch(3, 0, 60)], 0),
+      three.writeBatch([batch(1, 0, 70)], 1),
+      three.writeBatch([batch(2, 30, 80)], 2),
+    ]);
+    await three.close();
+    assert.deepEqual(await perPartition(), [
+      { p: 0, n: 60, d: 60, hi: 59 }, { p: 1, n: 70, d: 70, hi: 69 }, { p: 2, n: 80, d: 80, hi: 79 }, { p: 3, n: 60, d: 60, hi: 59 },
+    ]);
+  });
+
+  it('a row the server refuses aborts only its own transaction; the core isolates it and the rest lands', async () => {
+    await withPg(config, (c) => c.query(`ALTER TABLE ${config.postgres.table} ADD CONSTRAINT it_price_cap CHECK (price < 1000000) NOT VALID`));
+    const failures: number[] = [];
+    const sink = new SinkCore(new PostgresSink(pg2), {
+      policy: { ...sinkPolicy(config.sink, 'postgres'), batchMaxRows: 100, batchMaxMs: 1, retry: { initialMs: 1, maxMs: 5 } },
+      metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
+      onPermanentFailure: async (chunk, i) => { failures.push(chunk.partition * 1000 + chunk.offset(i)); },
+    });
+    await sink.connect();
+    const offsets = range(100, 110);
+    sink.push(chunkOf(offsets.map((i) => ({ ...trade(i), price: i === 105 ? 5_000_000 : 100 + i })), offsets, 0));
+    sink.push(chunkOf(offsets.map((i) => trade(i)), offsets, 1));
+    await sink.flush();
+    await sink.close();
+    await withPg(config, (c) => c.query(`ALTER TABLE ${config.postgres.table} DROP CONSTRAINT it_price_cap`));
+    assert.deepEqual(failures, [105], 'partition 0, offset 105 refused (check_violation, class 23)');
+    const landed = await withPg(config, async (c) => (await c.query(
+      `SELECT src_partition AS p, array_agg(src_offset::int ORDER BY src_offset) AS o FROM ${config.postgres.table} WHERE src_offset >= 100 GROUP BY 1 ORDER BY 1`)).rows);
+    assert.deepEqual(landed, [{ p: 0, o: offsets.filter((o) => o !== 105) }, { p: 1, o: offsets }]);
+  });
+
+  it('Redis: two connections apply their partitions concurrently; a replay over three changes nothing', async () => {
+    const redis = redisClient(config);
+    const state = async () => {
+      const out: Record<string, unknown> = {};
+      for (const k of (await redis.keys(`${config.redis.keyPrefix}*`)).sort()) {
+        const type = await redis.type(k);
+        out[k] = type === 'hash' ? await redis.hgetall(k) : type === 'zset' ? await redis.zrange(k, '0', '-1', 'WITHSCORES') : await redis.xlen(k);
+      }
+      return out;
+    };
+    // Each partition its own symbol, so every partition's events land in keys of their own.
+    const batch = (partition: number, from: number, to: number) =>
+      chunkOf(range(from, to).map((i) => trade(i, T0 + i * 1000, `P${partition}-USDT`)), range(from, to), partition);
+    const two = new RedisSink({ ...config.redis, connections: 2 });
+    await two.connect();
+    await Promise.all([two.writeBatch([batch(0, 0, 40), batch(2, 0, 40)], 0), two.writeBatch([batch(1, 0, 40), batch(3, 0, 40)], 1)]);
+    await assert.rejects(two.writeBatch([batch(0, 40, 50)], 1), /partition 0 is not written by connection 1 of 2/);
+    await two.close();
+    const written = await state();
+    for (const p of [0, 1, 2, 3]) assert.equal((written[`${config.redis.keyPrefix}latest:binance:P${p}-USDT`] as Record<string, string>).offset, '39');
+
+    const three = new RedisSink({ ...config.redis, connections: 3 });
+    await three.connect();
+    await Promise.all([three.writeBatch([batch(0, 0, 40), batch(3, 0, 40)], 0), three.writeBatch([batch(1, 0, 40)], 1), three.writeBatch([batch(2, 0, 40)], 2)]);
+    await three.close();
+    assert.deepEqual(await state(), written);
+    redis.disconnect();
   });
 });
 

@@ -12,6 +12,7 @@ himari_sink_flush_rows_sum{sink="redis"} 25000
 himari_sink_flushes_total{sink="redis",reason="rows"} 90
 himari_sink_flushes_total{sink="redis",reason="idle"} 10
 himari_sink_flushes_total{sink="postgres",reason="rows"} 50
+himari_sink_connections{sink="postgres"} 2
 himari_worker_task_seconds_sum 0.8
 himari_worker_task_seconds_count 400
 himari_worker_batch_messages_bucket{le="10"} 300
@@ -26,8 +27,11 @@ describe('metrics scrape', () => {
     assert.equal(promSum(TEXT, 'himari_sink_write_seconds'), 0);
   });
 
-  it('derives mean write time, rows per write, flush reasons and busy share', () => {
-    assert.deepEqual(sinkWriteStats(TEXT, 'redis', 10_000), { writes: 100, meanWriteMs: 25, meanRows: 250, flushReasons: { rows: 90, idle: 10 }, busyShare: 0.25 });
+  it('derives mean write time, rows per write, flush reasons and busy share per connection', () => {
+    // No connections gauge (an older processor): one connection.
+    assert.deepEqual(sinkWriteStats(TEXT, 'redis', 10_000), { writes: 100, meanWriteMs: 25, meanRows: 250, flushReasons: { rows: 90, idle: 10 }, connections: 1, busyShare: 0.25 });
+    // 9 s of writes in 10 s over 2 connections: each busy 45 %.
+    assert.deepEqual(sinkWriteStats(TEXT, 'postgres', 10_000), { writes: 50, meanWriteMs: 180, meanRows: 0, flushReasons: { rows: 50 }, connections: 2, busyShare: 0.45 });
   });
 
   it('derives worker tasks, messages per task and the mean round trip', () => {

@@ -119,4 +119,61 @@ describe('sink core', () => {
     await sink.flush();
     assert.deepEqual(driver.batches, [[0], [1]]);
   });
+
+  it('writes the lanes concurrently, each partition always in its lane and in order', { timeout: 5000 }, async () => {
+    // Two lanes; each write of lane 0 waits until lane 1 has started one: one lane at a time would deadlock.
+    const writes: Array<{ lane: number; partitions: number[]; offsets: number[] }> = [];
+    let laneOneStarted: () => void = () => {};
+    const laneOneWriting = new Promise<void>((r) => { laneOneStarted = r; });
+    const driver: SinkDriver = {
+      name: 'lanes', lanes: 2, connect: async () => {}, close: async () => {}, isRetriable: () => true,
+      writeBatch: async (chunks, lane) => {
+        if (lane === 1) laneOneStarted();
+        else await laneOneWriting;
+        writes.push({ lane, partitions: [...new Set(chunks.map((c) => c.partition))], offsets: chunks.flatMap((c) => range(c.from, c.to).map((i) => c.offset(i))) });
+      },
+    };
+    const sink = core(driver, policy({ batchMaxRows: 2, maxInFlightBatches: 8 }));
+    const tracker = new OffsetTracker();
+    for (let b = 0; b < 3; b++) {
+      for (const partition of [0, 1, 2, 3]) sink.push(fakeChunk(2, b * 2, tracker.partition('t', partition).track(b * 2, b * 2 + 1, 1), partition));
+    }
+    await sink.flush();
+    for (const w of writes) assert.deepEqual(w.partitions.map((p) => p % 2), w.partitions.map(() => w.lane), `lane ${w.lane} got partitions ${w.partitions}`);
+    for (const partition of [0, 1, 2, 3]) {
+      const offsets = writes.filter((w) => w.partitions.includes(partition)).flatMap((w) => w.offsets);
+      assert.deepEqual(offsets, [0, 1, 2, 3, 4, 5], `partition ${partition} in order, once`);
+    }
+    assert.deepEqual(tracker.takeCommits().map((c) => c.offset), [6, 6, 6, 6]);
+  });
+
+  it('backpressure: one lane out of budget pauses the source; an outage in one lane makes the sink unhealthy', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => { release = r; });
+    let failLaneOne = 2;
+    const driver: SinkDriver = {
+      name: 'lanes', lanes: 2, connect: async () => {}, close: async () => {}, isRetriable: () => true,
+      writeBatch: async (_chunks, lane) => {
+        if (lane === 0) { await gate; return; }
+        if (failLaneOne-- > 0) throw new HimariError(ErrorCode.SINK_WRITE_FAILED, 'connection reset', { retriable: true });
+      },
+    };
+    const sink = core(driver, policy({ batchMaxRows: 1, maxInFlightBatches: 2, retry: { initialMs: 20, maxMs: 20 } }));
+    await sink.connect();
+    const tracker = new OffsetTracker();
+    assert.equal(sink.push(fakeChunk(1, 0, tracker.partition('t', 0).track(0, 0, 1), 0)), true);
+    assert.equal(sink.push(fakeChunk(1, 0, tracker.partition('t', 1).track(0, 0, 1), 1)), true, 'lane 1 has its own budget');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(sink.healthy, false, 'lane 1 is retrying');
+    assert.match(sink.statusText, /connection reset/);
+    assert.equal(sink.push(fakeChunk(1, 1, tracker.partition('t', 0).track(1, 1, 1), 0)), false, 'lane 0 has 2 in flight');
+    release();
+    await sink.flush();
+    assert.equal(sink.healthy, true);
+    assert.deepEqual(tracker.takeCommits().map((c) => [c.partition, c.offset]), [[0, 2], [1, 1]]);
+  });
 });
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
