@@ -103,39 +103,42 @@ export class PostgresSink implements SinkDriver {
       this.drop(lane);
       throw err;
     }
+    // What is new: the rows at or above each partition's watermark, and the watermarks after them.
     const next = new Map<string, { topic: string; partition: number; offset: number }>();
+    const rows: Uint8Array[] = [];
+    for (const chunk of chunks) {
+      const key = `${chunk.topic}\u0000${chunk.partition}`;
+      const applied = lane.watermarks.get(key) ?? -1;
+      let first = chunk.from;
+      while (first < chunk.to && chunk.offset(first) < applied) first++;
+      if (first === chunk.to) continue;
+      const ends = chunk.result.copyEnds;
+      const start = first === 0 ? 0 : ends[first - 1]!;
+      const end = ends[chunk.to - 1]!;
+      if (end > start) rows.push(chunk.result.copyRows.subarray(start, end));
+      const last = chunk.offset(chunk.to - 1) + 1;
+      const prev = next.get(key);
+      if (prev === undefined || prev.offset < last) next.set(key, { topic: chunk.topic, partition: chunk.partition, offset: last });
+    }
+    if (next.size === 0) return; // all of it applied before (a replay)
     try {
-      await client.query('BEGIN');
-      const stream = client.query(copyFrom(this.copySql));
+      // BEGIN, the COPY, the watermark and COMMIT are one simple query, so one round trip: the
+      // server takes the COPY data in the middle of it and runs the rest after the data ends.
+      // The watermark values are integers and literals, so no parameters are needed.
+      const stream = client.query(copyFrom(`BEGIN; ${this.copySql}; ${this.watermarkSql(next.values())}; COMMIT`));
       const done = new Promise<void>((resolve, reject) => {
         stream.on('finish', resolve);
         stream.on('error', reject);
       });
       done.catch(() => {}); // observed below; a write that throws first must not leave it unhandled
       stream.write(BINARY_COPY_HEADER);
-      for (const chunk of chunks) {
-        const key = `${chunk.topic}\u0000${chunk.partition}`;
-        const applied = lane.watermarks.get(key) ?? -1;
-        let first = chunk.from;
-        while (first < chunk.to && chunk.offset(first) < applied) first++;
-        if (first < chunk.to) {
-          const ends = chunk.result.copyEnds;
-          const start = first === 0 ? 0 : ends[first - 1]!;
-          const end = ends[chunk.to - 1]!;
-          if (end > start) stream.write(chunk.result.copyRows.subarray(start, end));
-          const last = chunk.offset(chunk.to - 1) + 1;
-          const prev = next.get(key);
-          if (prev === undefined || prev.offset < last) next.set(key, { topic: chunk.topic, partition: chunk.partition, offset: last });
-        }
-      }
+      for (const r of rows) stream.write(r);
       stream.end(BINARY_COPY_TRAILER);
       await done;
-      // The watermark and the COMMIT travel in one simple query (one round trip, not two): the
-      // values are integers and quoted identifiers-as-literals, so no parameters are needed.
-      await client.query(next.size > 0 ? `${this.watermarkSql(next.values())}; COMMIT` : 'COMMIT');
     } catch (err) {
-      // The transaction's fate is unknown if the connection broke during COMMIT: reconnect and
-      // re-read the watermarks, which tell exactly what is in the table.
+      // The transaction's fate is unknown if the connection broke during COMMIT, and after an
+      // error inside it the session is in an aborted transaction: reconnect and re-read the
+      // watermarks, which tell exactly what is in the table.
       this.drop(lane);
       throw err;
     }
