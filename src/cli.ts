@@ -255,7 +255,7 @@ function loadtestSummary(r: LoadtestResult): string {
   if (r.drain !== undefined) {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);
-    lines.push(`  read ceiling   ${Math.round((d.ceiling.messages * 1000) / d.ceiling.totalMs)}/s incl. joining (${Math.round(d.ceiling.eventsPerSec)}/s first to last); pipeline at ${(d.ratioToCeiling * 100).toFixed(1)} % of it`);
+    lines.push(`  read ceiling   ${Math.round((d.ceiling.messages * 1000) / d.ceiling.totalMs)}/s incl. joining (${Math.round(d.ceiling.eventsPerSec)}/s first to last); pipeline at ${(d.ratioToCeiling * 100).toFixed(1)} % of it; ${d.ceiling.cpuUsPerMessage} µs CPU per message (consume alone)`);
   }
   if (r.findMax !== undefined) {
     for (const s of r.findMax.steps) lines.push(`  step ${String(s.rate).padStart(7)}/s  ${s.passed ? 'bounded    ' : 'NOT bounded'}  ${s.verdict.reason}`);

@@ -106,6 +106,12 @@ export interface ReadCeiling {
   /** From the first message to the last, ms: the read rate proper. */
   readMs: number;
   eventsPerSec: number;
+  /**
+   * CPU of this process (user + system, all threads: librdkafka's and the consume loop's) per
+   * message over the pass, µs; the process does nothing else meanwhile. What node-rdkafka's
+   * consume costs before any check or sink: the floor under the processor's CPU per event.
+   */
+  cpuUsPerMessage: number;
 }
 
 /**
@@ -118,6 +124,7 @@ export async function measureReadCeiling(config: KafkaConfig, topic: string, exp
   await connect(consumer);
   consumer.setDefaultConsumeTimeout(100);
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   let first = 0;
   let last = 0;
   let messages = 0;
@@ -137,8 +144,12 @@ export async function measureReadCeiling(config: KafkaConfig, topic: string, exp
   } finally {
     await disconnect(consumer);
   }
+  const cpu = process.cpuUsage(cpuStart);
   const readMs = first === 0 ? 0 : last - first;
-  return { messages, bytes, totalMs: (last || performance.now()) - started, readMs, eventsPerSec: readMs > 0 ? (messages * 1000) / readMs : 0 };
+  return {
+    messages, bytes, totalMs: (last || performance.now()) - started, readMs, eventsPerSec: readMs > 0 ? (messages * 1000) / readMs : 0,
+    cpuUsPerMessage: messages > 0 ? Math.round(((cpu.user + cpu.system) / messages) * 100) / 100 : 0,
+  };
 }
 
 /**
