@@ -8,15 +8,20 @@
 # Each run: a fresh topic; the processor starts first (`run --stop-when-idle`), then the load
 # generator (`produce --rate R --duration S`); the processor drains, commits and exits by itself
 # when the topic goes quiet, and clinic writes its report on that exit.
-# Env: PROFILE_RATE (events/s, 10000), PROFILE_DURATION (s, 20), PROFILE_TOOLS ("doctor flame
-# cpuprof"), PROFILE_TOPIC_PREFIX (profile), PROFILE_DIR; any HIMARI_* config (Redis/PostgreSQL
-# URLs, metrics port ...) passes through to the processor.
+# With PROFILE_COUNT=N the run profiles a drain instead: N events are produced first, as fast as
+# the generator goes, and the processor starts on the backlog (the generator then competes for
+# no core while it is profiled).
+# Env: PROFILE_RATE (events/s, 10000), PROFILE_DURATION (s, 20), PROFILE_COUNT (unset: the rate
+# run), PROFILE_TOOLS ("doctor flame cpuprof"), PROFILE_TOPIC_PREFIX (profile), PROFILE_DIR; any
+# HIMARI_* config (Redis/PostgreSQL URLs, metrics port ...) passes through to the processor.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 RATE=${PROFILE_RATE:-10000}
 DURATION=${PROFILE_DURATION:-20}
+COUNT=${PROFILE_COUNT:-}
+[ -z "$COUNT" ] || [[ "$COUNT" =~ ^[1-9][0-9]*$ ]] || die "PROFILE_COUNT must be a positive number of events, got '$COUNT'"
 TOOLS=${PROFILE_TOOLS:-doctor flame cpuprof}
 PREFIX=${PROFILE_TOPIC_PREFIX:-profile}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -31,17 +36,35 @@ mkdir -p "$out"
 export NO_INSIGHT=true
 cli="$ROOT/dist/src/cli.js"
 
+if [ -n "$COUNT" ]; then
+  LOAD="a drain of $COUNT events"
+  MAX_SECONDS=3600
+else
+  LOAD="$RATE events/s for $DURATION s"
+  MAX_SECONDS=$((DURATION + 300))
+fi
+
 # Runs the processor with the profiler command in "$@" (which ends where the processor's node
-# arguments begin), waits until it is ready, produces the load, then waits for it to exit.
+# arguments begin), waits until it is ready, produces the load (or, for a drain, produces the
+# backlog first), then waits for it to exit.
 profile_one() {
   local name=$1; shift
   local topic="$PREFIX-$name-$stamp"
   local log="$out/$name.log"
-  say "$name: processor on topic $topic, then $RATE events/s for $DURATION s"
+  produce() {
+    HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq" \
+      node "$cli" produce "$@" >"$out/$name.produce.log" 2>&1
+  }
+  if [ -n "$COUNT" ]; then
+    say "$name: a backlog of $COUNT events on topic $topic, then the processor drains it"
+    produce --rate 0 --count "$COUNT" || die "$name: producing the backlog failed (see $out/$name.produce.log)"
+  else
+    say "$name: processor on topic $topic, then $RATE events/s for $DURATION s"
+  fi
   (
     export HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_GROUP_ID="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq"
     cd "$out"
-    exec "$@" "$cli" run --stop-when-idle 3000 --max-seconds $((DURATION + 300))
+    exec "$@" "$cli" run --stop-when-idle 3000 --max-seconds "$MAX_SECONDS"
   ) >"$log" 2>&1 &
   local pid=$!
   local deadline=$((SECONDS + 120))
@@ -50,9 +73,9 @@ profile_one() {
     [ "$SECONDS" -lt "$deadline" ] || { kill -INT "$pid"; die "$name: not ready after 120 s (see $log)"; }
     sleep 0.5
   done
-  HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq" \
-    node "$cli" produce --rate "$RATE" --duration "$DURATION" >"$out/$name.produce.log" 2>&1 \
-    || { kill -INT "$pid"; die "$name: the load generator failed (see $out/$name.produce.log)"; }
+  if [ -z "$COUNT" ]; then
+    produce --rate "$RATE" --duration "$DURATION" || { kill -INT "$pid"; die "$name: the load generator failed (see $out/$name.produce.log)"; }
+  fi
   # The processor stops 3 s after the last message; clinic then analyses and writes the HTML.
   wait "$pid" || die "$name: the processor or the profiler failed (see $log)"
   grep -A 4 'himari-l0 run summary' "$log" | sed -n '2p' >&2 || true
@@ -78,7 +101,7 @@ for tool in $TOOLS; do
     cpuprof)
       profile_one cpuprof node --cpu-prof --cpu-prof-dir="$out/cpuprofile"
       {
-        echo "# CPU profile: self time per function, $RATE events/s for $DURATION s ($stamp)"
+        echo "# CPU profile: self time per function, $LOAD ($stamp)"
         echo
         echo "One profile per thread (file name: CPU.<date>.<time>.<pid>.<thread id>.<seq>; thread 0 is the main thread)."
         echo
