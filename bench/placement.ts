@@ -9,7 +9,7 @@ import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
 import { sinkPolicy } from '../src/config/schema.js';
-import { migrate } from '../src/db/migrate.js';
+import { ensureDatabase, migrate } from '../src/db/migrate.js';
 import { Metrics } from '../src/obs/metrics.js';
 import type { CheckResult } from '../src/pool/task.js';
 import { CheckWorkerPool } from '../src/pool/worker-pool.js';
@@ -272,11 +272,12 @@ try {
   if (at >= 0) conclusion = previous.slice(at + 1);
 } catch { /* first run */ }
 
+await ensureDatabase(config.postgres.url);
 await migrate(config.postgres, log);
 const admin = new pg.Client({ connectionString: config.postgres.url });
 await admin.connect();
 const redis = new Redis(config.redis.url);
-const pgVersion = (await admin.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
+const pgVersion = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
 const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
 
 const results: RunResult[] = [];

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { OpenLoopGenerator, connectProducer, createProducer, type ProduceStats } from '../cli/produce.js';
-import { WATERMARK_TABLE } from '../db/migrate.js';
+import { WATERMARK_TABLE, ensureDatabase } from '../db/migrate.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
 import { ensureTopics } from '../source/kafka-admin.js';
@@ -180,22 +180,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function runNames(): LoadtestResult['names'] & { id: string } {
   const id = `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}${randomBytes(2).toString('hex')}`;
   return { id, topic: `lt-${id}`, group: `lt-${id}`, table: `lt_${id}`, redisPrefix: `lt:${id}:` };
-}
-
-async function ensureDatabase(url: string): Promise<void> {
-  const u = new URL(url);
-  const db = decodeURIComponent(u.pathname.slice(1));
-  if (db === '' || db === 'postgres') return;
-  if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`database name ${db} must be a plain identifier`);
-  u.pathname = '/postgres';
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
-  try {
-    const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
-    if (r.rowCount === 0) await c.query(`CREATE DATABASE ${db}`);
-  } finally {
-    await c.end();
-  }
 }
 
 async function cleanupRun(config: Readonly<Config>, o: LoadtestOptions, names: LoadtestResult['names']): Promise<void> {
