@@ -165,7 +165,7 @@ ${r.transit === undefined && r.warmup === undefined ? '' : `<h3>For comparison: 
     ...Object.entries(r.warmup?.latency ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([s, l]) => [`warm-up: ${s}`, ...latencyCells(l)]),
   ])}`}
 <h3>Sink writes (processor's /metrics at the end)</h3>${table(['sink', 'writes', 'mean write', 'mean events per write', 'connections', 'busy share of the run (per connection)', 'flushes by reason'],
-    Object.entries(r.sinkWrites ?? {}).map(([s, w]) => [s, int(w.writes), ms(w.meanWriteMs), w.meanRows, int(w.connections ?? 1), `${(w.busyShare * 100).toFixed(0)} %`, Object.entries(w.flushReasons).map(([k, v]) => `${k} ${int(v)}`).join(', ')]))}
+    Object.entries(r.sinkWrites ?? {}).map(([s, w]) => [s, int(w.writes), ms(w.meanWriteMs), w.meanRows, int(w.connections), `${(w.busyShare * 100).toFixed(0)} %`, Object.entries(w.flushReasons).map(([k, v]) => `${k} ${int(v)}`).join(', ')]))}
 ${r.workerTasks === undefined ? '' : `<h3>Worker tasks</h3>${table(['tasks', 'mean messages per task', 'mean round trip'], [[int(r.workerTasks.tasks), r.workerTasks.meanMessages, ms(r.workerTasks.meanRoundTripMs)]])}`}</section>`);
 
   const lat = r.latencyOverTime;

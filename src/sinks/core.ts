@@ -40,6 +40,19 @@ export function laneOf(partition: number, lanes: number): number {
   return partition % lanes;
 }
 
+/**
+ * The lane a driver's `writeBatch` writes `chunks` with: `lane` as the core passed it, else (a
+ * caller without a core) the first chunk's. Throws when a chunk is of another lane's partition:
+ * a partition written over two connections could commit out of order under one watermark.
+ */
+export function checkedLane(chunks: readonly EventChunk[], lanes: number, lane?: number): number {
+  const l = lane ?? (chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, lanes));
+  for (const c of chunks) {
+    if (laneOf(c.partition, lanes) !== l) throw new RangeError(`partition ${c.partition} is not written by connection ${l} of ${lanes}`);
+  }
+  return l;
+}
+
 /** Where events that a sink refuses for good (non-retriable, isolated to one event) go. */
 export type PermanentFailureHandler = (chunk: EventChunk, index: number, err: unknown) => Promise<void>;
 

@@ -4,7 +4,7 @@ import type { PostgresConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { WATERMARK_TABLE } from '../db/migrate.js';
 import type { EventChunk } from './chunk.js';
-import { laneOf, type SinkDriver } from './core.js';
+import { checkedLane, type SinkDriver } from './core.js';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMN_NAMES } from './pg-row.js';
 
 /** SQLSTATE classes that no retry can fix: data exceptions (22) and integrity violations (23). */
@@ -23,7 +23,7 @@ interface Lane {
  * PostgreSQL sink: one binary COPY per batch (rows built by the workers), exactly once. Each batch runs in one transaction that
  * also advances a per-partition watermark (next offset to apply) in `himari_sink_offsets`.
  * Rows below the watermark are skipped, so a batch replayed after a crash writes nothing twice.
- * Measured against staging + `INSERT ... ON CONFLICT DO NOTHING` in `bench/pg-strategies.ts`.
+ * Measured against staging + `INSERT ... ON CONFLICT DO NOTHING` in `bench/sinks.ts`.
  *
  * `postgres.connections` connections write concurrently, one per lane of the sink core; a
  * partition is only ever written by its lane's connection, which alone reads and advances its
@@ -86,15 +86,9 @@ export class PostgresSink implements SinkDriver {
     lane.watermarksValid = true;
   }
 
-  /** `laneIndex` defaults to the first chunk's lane (for callers without a core). */
-  async writeBatch(chunks: readonly EventChunk[], laneIndex = chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, this.lanes)): Promise<void> {
+  async writeBatch(chunks: readonly EventChunk[], laneArg?: number): Promise<void> {
+    const laneIndex = checkedLane(chunks, this.lanes, laneArg);
     const lane = this.lane[laneIndex]!;
-    // A partition written by two connections could commit out of order under one watermark.
-    for (const chunk of chunks) {
-      if (laneOf(chunk.partition, this.lanes) !== laneIndex) {
-        throw new RangeError(`partition ${chunk.partition} is not written by connection ${laneIndex} of ${this.lanes}`);
-      }
-    }
     let client: pg.Client;
     try {
       client = await this.ensureClient(lane);

@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import type { EventChunk } from './chunk.js';
-import { laneOf, type SinkDriver } from './core.js';
+import { checkedLane, type SinkDriver } from './core.js';
 import { APPLY_BATCH_LUA } from './redis-script.js';
 
 /** Approximate bound of the quarantine stream (XADD MAXLEN ~). */
@@ -83,15 +83,13 @@ export class RedisSink implements SinkDriver {
     }
   }
 
-  /** `lane` defaults to the first chunk's lane (for callers without a core). */
-  async writeBatch(chunks: readonly EventChunk[], lane = chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, this.lanes)): Promise<void> {
+  async writeBatch(chunks: readonly EventChunk[], laneArg?: number): Promise<void> {
+    const lane = checkedLane(chunks, this.lanes, laneArg);
     const a = this.args[lane]!;
     a.length = 0;
     a.push(this.config.keyPrefix, this.config.recentMax, '', QUARANTINE_MAX_LEN, this.config.cascadeMaxLen);
     let topic = '';
     for (const chunk of chunks) {
-      // The watermark of a partition is only safe if one connection applies its batches in order.
-      if (laneOf(chunk.partition, this.lanes) !== lane) throw new RangeError(`partition ${chunk.partition} is not written by connection ${lane} of ${this.lanes}`);
       if (topic === '') topic = chunk.topic;
       else if (chunk.topic !== topic) {
         // One watermark hash per topic per call: write mixed-topic batches topic by topic.

@@ -49,6 +49,18 @@ function chunkOf(events: MarketEvent[], offsets: number[], partition = 0): Event
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
+/** Every key under `prefix`: hashes and sorted sets whole, streams by length. */
+async function redisDump(redis: ReturnType<typeof redisClient>, prefix: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const k of (await redis.keys(`${prefix}*`)).sort()) {
+    const type = await redis.type(k);
+    if (type === 'hash') out[k] = await redis.hgetall(k);
+    else if (type === 'zset') out[k] = await redis.zrange(k, '0', '-1', 'WITHSCORES');
+    else if (type === 'stream') out[k] = await redis.xlen(k);
+  }
+  return out;
+}
+
 describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }, () => {
   const { config } = testConfig();
   const pgSink = new PostgresSink(config.postgres);
@@ -72,17 +84,7 @@ describe('sinks replay exactly (real Redis and PostgreSQL)', { timeout: 60_000 }
       `SELECT count(*)::int AS n, count(DISTINCT src_offset)::int AS d, min(src_offset)::int AS lo, max(src_offset)::int AS hi, sum(price) AS s FROM ${config.postgres.table}`)).rows[0]);
   }
 
-  async function redisState(): Promise<Record<string, unknown>> {
-    const keys = (await redis.keys(`${config.redis.keyPrefix}*`)).sort();
-    const out: Record<string, unknown> = {};
-    for (const k of keys) {
-      const type = await redis.type(k);
-      if (type === 'hash') out[k] = await redis.hgetall(k);
-      else if (type === 'zset') out[k] = await redis.zrange(k, '0', '-1', 'WITHSCORES');
-      else if (type === 'stream') out[k] = await redis.xlen(k);
-    }
-    return out;
-  }
+  const redisState = () => redisDump(redis, config.redis.keyPrefix);
 
   it('a batch written twice changes nothing the second time; an overlapping one adds only its new tail', async () => {
     const first = range(0, 100);
@@ -224,14 +226,7 @@ describe('sinks over several connections (real PostgreSQL and Redis)', { timeout
 
   it('Redis: two connections apply their partitions concurrently; a replay over three changes nothing', async () => {
     const redis = redisClient(config);
-    const state = async () => {
-      const out: Record<string, unknown> = {};
-      for (const k of (await redis.keys(`${config.redis.keyPrefix}*`)).sort()) {
-        const type = await redis.type(k);
-        out[k] = type === 'hash' ? await redis.hgetall(k) : type === 'zset' ? await redis.zrange(k, '0', '-1', 'WITHSCORES') : await redis.xlen(k);
-      }
-      return out;
-    };
+    const state = () => redisDump(redis, config.redis.keyPrefix);
     // Each partition its own symbol, so every partition's events land in keys of their own.
     const batch = (partition: number, from: number, to: number) =>
       chunkOf(range(from, to).map((i) => trade(i, T0 + i * 1000, `P${partition}-USDT`)), range(from, to), partition);

@@ -147,15 +147,21 @@ describe('sink core', () => {
     assert.deepEqual(tracker.takeCommits().map((c) => c.offset), [6, 6, 6, 6]);
   });
 
-  it('backpressure: one lane out of budget pauses the source; an outage in one lane makes the sink unhealthy', async () => {
+  it('backpressure: one lane out of budget pauses the source; an outage in one lane makes the sink unhealthy', { timeout: 5000 }, async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => { release = r; });
-    let failLaneOne = 2;
+    // Lane 1 fails until the test heals it (a count of failures raced the retries' random delays).
+    let laneOneDown = true;
+    let laneOneFailed: () => void = () => {};
+    const firstFailure = new Promise<void>((r) => { laneOneFailed = r; });
     const driver: SinkDriver = {
       name: 'lanes', lanes: 2, connect: async () => {}, close: async () => {}, isRetriable: () => true,
       writeBatch: async (_chunks, lane) => {
         if (lane === 0) { await gate; return; }
-        if (failLaneOne-- > 0) throw new HimariError(ErrorCode.SINK_WRITE_FAILED, 'connection reset', { retriable: true });
+        if (laneOneDown) {
+          laneOneFailed();
+          throw new HimariError(ErrorCode.SINK_WRITE_FAILED, 'connection reset', { retriable: true });
+        }
       },
     };
     const sink = core(driver, policy({ batchMaxRows: 1, maxInFlightBatches: 2, retry: { initialMs: 20, maxMs: 20 } }));
@@ -163,10 +169,12 @@ describe('sink core', () => {
     const tracker = new OffsetTracker();
     assert.equal(sink.push(fakeChunk(1, 0, tracker.partition('t', 0).track(0, 0, 1), 0)), true);
     assert.equal(sink.push(fakeChunk(1, 0, tracker.partition('t', 1).track(0, 0, 1), 1)), true, 'lane 1 has its own budget');
-    await new Promise((r) => setTimeout(r, 5));
+    await firstFailure;
+    await new Promise((r) => setImmediate(r)); // the core's catch runs after the driver's throw
     assert.equal(sink.healthy, false, 'lane 1 is retrying');
     assert.match(sink.statusText, /connection reset/);
     assert.equal(sink.push(fakeChunk(1, 1, tracker.partition('t', 0).track(1, 1, 1), 0)), false, 'lane 0 has 2 in flight');
+    laneOneDown = false;
     release();
     await sink.flush();
     assert.equal(sink.healthy, true);
