@@ -482,6 +482,7 @@ export class Pipeline {
       this.tracker.forget(p.topic, p.partition);
       this.pool.release(p.topic, p.partition);
       this.deadLetterIndex.forget(p.topic, p.partition);
+      for (const s of this.sinks) s.release(p.topic, p.partition);
       const key = `${p.topic}\u0000${p.partition}`;
       const backlog = this.backlogs.get(key);
       if (backlog !== undefined) {

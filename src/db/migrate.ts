@@ -5,6 +5,13 @@ import { EVENT_COLUMNS } from '../sinks/pg-row.js';
 
 /** Per-partition applied-offset watermarks, written in the same transaction as each COPY. */
 export const WATERMARK_TABLE = 'himari_sink_offsets';
+/**
+ * Locks a batch's watermark rows before its COPY and refuses the batch when another writer has
+ * moved one past the first offset the batch writes (see `PostgresSink`).
+ */
+export const CLAIM_WATERMARKS = 'himari_claim_watermarks';
+/** SQLSTATE `CLAIM_WATERMARKS` raises: a watermark moved under the writer (its cache was stale). */
+export const WATERMARK_MOVED_SQLSTATE = 'HLW01';
 const DAY_MS = 86_400_000;
 
 export type StorageMode = 'timescaledb' | 'partitioned';
@@ -51,6 +58,7 @@ export async function migrate(config: PostgresConfig, log: Logger, client?: pg.C
       await c.query(`CREATE TABLE IF NOT EXISTS ${WATERMARK_TABLE} (
         target text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target, topic, partition))`);
+      await c.query(claimWatermarksDdl());
       const timescale = await detectTimescale(c);
       const report = timescale ? await migrateTimescale(c, config) : await migratePartitioned(c, config, new Date());
       log.info(report, 'schema ready');
@@ -61,6 +69,42 @@ export async function migrate(config: PostgresConfig, log: Logger, client?: pg.C
   } finally {
     if (own !== null) await own.end();
   }
+}
+
+/**
+ * The guard that makes a partition's rows exact whoever writes them: a processor that took the
+ * partition over from a dead owner, or a late owner whose partition was already handed on. Each
+ * batch calls it first, in its own transaction, with the first offset it writes per partition.
+ * The rows it locks stay locked until the batch commits, so a second writer of the same partition
+ * waits, then sees the watermark the first one committed and is refused with `HLW01` (the sink
+ * re-reads its watermarks and retries without the rows already there). A missing row is
+ * inserted at the batch's first offset (a concurrent insert of the same row waits for the other
+ * transaction, then finds its row). A procedure, not a function: `CALL` returns no rows, which
+ * the COPY stream that carries the batch's query would not know what to do with.
+ */
+function claimWatermarksDdl(): string {
+  return `CREATE OR REPLACE PROCEDURE ${CLAIM_WATERMARKS}(p_target text, p_topics text[], p_partitions integer[], p_first bigint[])
+  LANGUAGE plpgsql AS $$
+  DECLARE
+    i integer;
+    stored bigint;
+  BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_topics, 1), 0) LOOP
+      SELECT next_offset INTO stored FROM ${WATERMARK_TABLE}
+        WHERE target = p_target AND topic = p_topics[i] AND partition = p_partitions[i] FOR UPDATE;
+      IF NOT FOUND THEN
+        INSERT INTO ${WATERMARK_TABLE} (target, topic, partition, next_offset)
+          VALUES (p_target, p_topics[i], p_partitions[i], p_first[i]) ON CONFLICT DO NOTHING;
+        SELECT next_offset INTO stored FROM ${WATERMARK_TABLE}
+          WHERE target = p_target AND topic = p_topics[i] AND partition = p_partitions[i] FOR UPDATE;
+      END IF;
+      IF stored > p_first[i] THEN
+        RAISE EXCEPTION 'watermark of %[%] in % is at %, past this batch''s first offset %',
+          p_topics[i], p_partitions[i], p_target, stored, p_first[i]
+          USING ERRCODE = '${WATERMARK_MOVED_SQLSTATE}';
+      END IF;
+    END LOOP;
+  END $$`;
 }
 
 async function migrateTimescale(c: pg.ClientBase, config: PostgresConfig): Promise<MigrationReport> {

@@ -32,6 +32,11 @@ export interface SinkDriver {
    */
   writeBatch(chunks: readonly EventChunk[], lane: number): Promise<void>;
   isRetriable(err: unknown): boolean;
+  /**
+   * The partition was revoked and its batches are written (or abandoned): forget what the driver
+   * remembers of it (a cached watermark), since its next owner may move it.
+   */
+  release?(topic: string, partition: number): void;
   close(): Promise<void>;
 }
 
@@ -274,6 +279,11 @@ export class SinkCore extends EventEmitter {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  /** See `SinkDriver.release`. */
+  release(topic: string, partition: number): void {
+    this.driver.release?.(topic, partition);
   }
 
   /** Seals the open batches and resolves when everything pushed so far is written. */

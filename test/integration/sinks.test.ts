@@ -4,7 +4,7 @@ import pino from 'pino';
 import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent, Verdict } from '../../src/codec/event.js';
-import { migrate } from '../../src/db/migrate.js';
+import { WATERMARK_MOVED_SQLSTATE, migrate } from '../../src/db/migrate.js';
 import { EventChunk } from '../../src/sinks/chunk.js';
 import { SinkCore } from '../../src/sinks/core.js';
 import { sinkPolicy } from '../../src/config/schema.js';
@@ -244,6 +244,83 @@ describe('sinks over several connections (real PostgreSQL and Redis)', { timeout
     await three.close();
     assert.deepEqual(await state(), written);
     redis.disconnect();
+  });
+});
+
+describe('a partition that moves between instances (real PostgreSQL and Redis)', { timeout: 60_000 }, () => {
+  const { config } = testConfig();
+  const redis = redisClient(config);
+  const opened: Array<{ close(): Promise<void> }> = [];
+  async function pgInstance(): Promise<PostgresSink> {
+    const s = new PostgresSink(config.postgres);
+    await s.connect();
+    opened.push(s);
+    return s;
+  }
+  before(async () => { await migrate(config.postgres, pino({ level: 'silent' })); });
+  after(async () => {
+    for (const s of opened) await s.close();
+    redis.disconnect();
+    await cleanup(config);
+  });
+
+  const rowsOf = () => withPg(config, async (c) => (await c.query(
+    `SELECT count(*)::int AS n, count(DISTINCT src_offset)::int AS d, max(src_offset)::int AS hi FROM ${config.postgres.table}`)).rows[0]);
+  const batch = (from: number, to: number) => [chunkOf(range(from, to).map((i) => trade(i)), range(from, to))];
+  const sqlState = (err: unknown) => (err as { code?: string }).code;
+
+  it('an owner whose watermark is stale is refused before it writes, then writes only what is new', async () => {
+    const survivor = await pgInstance();
+    const other = await pgInstance();
+    await survivor.writeBatch(batch(0, 100));
+    // The partition moves to the other instance, which writes on (the survivor still caches 100).
+    await other.writeBatch(batch(100, 200));
+    // It moves back (the other one was killed before its offsets were committed): the survivor
+    // replays from the last commit with its stale watermark.
+    const refused = await survivor.writeBatch(batch(100, 250)).then(() => null, (err: unknown) => err);
+    assert.equal(sqlState(refused), WATERMARK_MOVED_SQLSTATE, `expected the claim to refuse the batch, got ${String(refused)}`);
+    assert.equal(survivor.isRetriable(refused), true);
+    assert.deepEqual(await rowsOf(), { n: 200, d: 200, hi: 199 }, 'nothing of the refused batch landed');
+    // The core retries: the watermark is read again and only 200..249 are new.
+    await survivor.writeBatch(batch(100, 250));
+    assert.deepEqual(await rowsOf(), { n: 250, d: 250, hi: 249 });
+  });
+
+  it('a released partition reads its watermark again: a replay of what another instance wrote writes nothing', async () => {
+    const a = await pgInstance();
+    const b = await pgInstance();
+    await a.writeBatch(batch(250, 260));
+    await b.writeBatch(batch(260, 300));
+    a.release(TOPIC, 0);
+    await a.writeBatch(batch(250, 300)); // no refusal: every row is below the watermark it reads
+    assert.deepEqual(await rowsOf(), { n: 300, d: 300, hi: 299 });
+  });
+
+  it('two writers of one partition at once: one commits, the other is refused and then adds only its tail', async () => {
+    const a = await pgInstance();
+    const b = await pgInstance();
+    await a.writeBatch(batch(300, 310));
+    await b.writeBatch(batch(300, 310)); // both now cache 310
+    const outcomes = await Promise.allSettled([a.writeBatch(batch(310, 400)), b.writeBatch(batch(310, 450))]);
+    const refusedAt = outcomes.findIndex((o) => o.status === 'rejected');
+    assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 1, 'exactly one writer is refused');
+    assert.equal(sqlState((outcomes[refusedAt] as PromiseRejectedResult).reason), WATERMARK_MOVED_SQLSTATE);
+    await (refusedAt === 0 ? a.writeBatch(batch(310, 400)) : b.writeBatch(batch(310, 450)));
+    assert.deepEqual(await rowsOf(), { n: 450, d: 450, hi: 449 });
+  });
+
+  it('Redis: two instances replaying each other\'s ranges of one partition apply each event once', async () => {
+    const a = new RedisSink(config.redis);
+    const b = new RedisSink(config.redis);
+    await a.connect();
+    await b.connect();
+    opened.push(a, b);
+    await a.writeBatch(batch(0, 100));
+    await b.writeBatch(batch(50, 200));
+    await Promise.all([a.writeBatch(batch(100, 300)), b.writeBatch(batch(150, 300))]);
+    const q = await redis.hgetall(`${config.redis.keyPrefix}quality:binance:BTC-USDT`);
+    assert.equal(Number(q.accepted), 150, 'each of the 300 events counted once (half are BTC-USDT)');
+    assert.equal(await redis.hget(`${config.redis.keyPrefix}applied:${TOPIC}`, '0'), '299');
   });
 });
 
