@@ -151,6 +151,9 @@ export class Pipeline {
       onMessages: (messages) => this.dispatch(messages),
       onAssigned: () => {},
       onRevoked: (partitions) => this.drainPartitions(partitions),
+      onCommitFailed: (points) => {
+        for (const p of points) this.tracker.commitFailed(p.topic, p.partition, p.offset);
+      },
     });
   }
 

@@ -16,6 +16,8 @@ export interface SourceHandlers {
    * the source unassigns them after that (bounded by the rebalance deadline).
    */
   onRevoked(partitions: Kafka.TopicPartition[]): Promise<void>;
+  /** The broker refused these commit points; they are to be committed again. */
+  onCommitFailed(points: CommitPoint[]): void;
 }
 
 const REVOKE_DEADLINE_MS = 30_000;
@@ -46,6 +48,7 @@ export class KafkaSource {
   private resumeWaiter: (() => void) | null = null;
   private assignment: Kafka.TopicPartition[] = [];
   private lastError = '';
+  private commitFailures = 0;
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly handlers: SourceHandlers) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -58,9 +61,7 @@ export class KafkaSource {
       // Cooperative rebalancing: a joining instance does not stop every partition.
       'partition.assignment.strategy': 'cooperative-sticky',
       rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.onRebalance(err, assignment as Kafka.TopicPartition[]),
-      offset_commit_cb: (err: Kafka.LibrdKafkaError | null) => {
-        if (err) this.log.warn({ err: err.message }, 'offset commit failed (retried with the next commit)');
-      },
+      offset_commit_cb: (err: Kafka.LibrdKafkaError | null | undefined, points: Kafka.TopicPartitionOffset[] | undefined) => this.onCommitted(err, points ?? []),
       'fetch.wait.max.ms': config.fetchWaitMaxMs,
       'fetch.min.bytes': config.fetchMinBytes,
       // Prefetch bound (memory during a sink outage); with a low bound, also lower the backoff
@@ -173,7 +174,29 @@ export class KafkaSource {
     return this.pausedFor;
   }
 
-  /** Commits confirmed offsets (async; failures are logged and covered by the next commit). */
+  /**
+   * The commit's outcome. A refused point goes back to the pipeline to be committed again: the
+   * commit that a rebalance refuses is often the last one an idle partition will ever make, and
+   * without a retry the group shows a false lag and a failover replays the tail.
+   */
+  private onCommitted(err: Kafka.LibrdKafkaError | null | undefined, points: Kafka.TopicPartitionOffset[]): void {
+    const failed: CommitPoint[] = [];
+    for (const p of points) {
+      if (err || (p as { error?: unknown }).error) failed.push({ topic: p.topic, partition: p.partition, offset: p.offset });
+    }
+    if (!err && failed.length === 0) {
+      this.commitFailures = 0;
+      return;
+    }
+    // One line for the first failure of a run and every 50th: a rebalance may refuse several in a row.
+    if (this.commitFailures++ % 50 === 0) {
+      this.log.warn({ err: err ?? undefined, failures: this.commitFailures, partitions: failed.map((p) => `${p.topic}[${p.partition}]@${p.offset}`) },
+        'offset commit refused; committing again');
+    }
+    this.handlers.onCommitFailed(failed);
+  }
+
+  /** Commits confirmed offsets (async; a refused commit comes back through `onCommitFailed`). */
   commit(points: readonly CommitPoint[]): void {
     if (points.length === 0 || !this.consumer.isConnected()) return;
     try {

@@ -129,6 +129,18 @@ export class OffsetTracker {
     return out;
   }
 
+  /**
+   * The broker refused a commit (a rebalance in progress: "generation id is not valid"). Unless a
+   * later commit of the partition was sent since, its point is taken again by the next
+   * `takeCommits`, so an idle partition's commit is retried until it lands or is revoked.
+   */
+  commitFailed(topic: string, partition: number, offset: number): void {
+    const p = this.partitions.get(`${topic}\u0000${partition}`);
+    if (p === undefined || p.committed !== offset) return;
+    p.committed = -1;
+    this.advanced.add(p);
+  }
+
   /** Current commit points of every partition (for the final commit). */
   allCommits(): CommitPoint[] {
     const out: CommitPoint[] = [];

@@ -21,6 +21,27 @@ describe('offset tracking', () => {
     assert.equal(tracker.inFlight(), 0);
   });
 
+  it('a refused commit is taken again until it lands, unless a later one was sent or the partition was revoked', () => {
+    const tracker = new OffsetTracker();
+    tracker.partition('t', 0).track(0, 9, 1).ack();
+    assert.deepEqual(tracker.takeCommits(), [{ topic: 't', partition: 0, offset: 10 }]);
+    assert.deepEqual(tracker.takeCommits(), [], 'an idle partition has nothing new');
+    tracker.commitFailed('t', 0, 10);
+    assert.deepEqual(tracker.takeCommits(), [{ topic: 't', partition: 0, offset: 10 }], 'retried with no new message');
+    tracker.commitFailed('t', 0, 10);
+    tracker.commitFailed('t', 0, 10);
+    assert.deepEqual(tracker.takeCommits(), [{ topic: 't', partition: 0, offset: 10 }], 'once per refusal round');
+    // A later commit was sent before the earlier one's refusal arrived: the later one stands.
+    tracker.partition('t', 0).track(10, 19, 1).ack();
+    assert.deepEqual(tracker.takeCommits(), [{ topic: 't', partition: 0, offset: 20 }]);
+    tracker.commitFailed('t', 0, 10);
+    assert.deepEqual(tracker.takeCommits(), []);
+    // Revoked: its next owner commits it.
+    tracker.commitFailed('t', 0, 20);
+    tracker.forget('t', 0);
+    assert.deepEqual(tracker.takeCommits(), []);
+  });
+
   it('tracks partitions independently and reports only changes', () => {
     const tracker = new OffsetTracker();
     const p0 = tracker.partition('t', 0).track(100, 100, 1);
