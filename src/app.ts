@@ -6,7 +6,7 @@ import { wallClockMs } from './obs/clock.js';
 import type { EncodedHistogram } from './obs/latency-histogram.js';
 import type { LatencySecond } from './obs/latency-series.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
-import { Pipeline } from './pipeline.js';
+import { Pipeline, type CloseOutcome } from './pipeline.js';
 import { DeadLetterProducer } from './sinks/dead-letter.js';
 import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
@@ -111,9 +111,13 @@ export class App {
     }
   }
 
-  async close(deadlineMs?: number): Promise<void> {
+  /** Stops within `deadlineMs` (`shutdown.deadlineMs` by default): see `Pipeline.close`. */
+  async close(deadlineMs = this.config.shutdown.deadlineMs): Promise<CloseOutcome> {
     if (this.maintenance !== null) clearInterval(this.maintenance);
-    await this.pipeline.close(deadlineMs);
+    const outcome = await this.pipeline.close(deadlineMs);
+    // Keep-alive connections (a scraper) would hold server.close() open past the deadline.
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));
+    return outcome;
   }
 }

@@ -56,8 +56,12 @@ Common options:
   --config FILE   JSON config file (also HIMARI_CONFIG). Environment variables
                   HIMARI_<SECTION>_<KEY> override it; 'himari-l0 config' lists them.
 
-Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration, 3 stopped at the shutdown
+deadline (shutdown.deadlineMs) with unconfirmed batches left to be replayed on the next start.
 `;
+
+/** Exit code of a stop that reached `shutdown.deadlineMs` and abandoned unconfirmed batches. */
+const EXIT_DEADLINE = 3;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`himari-l0: ${message}\n`);
@@ -89,13 +93,24 @@ async function cmdRun(args: string[]): Promise<void> {
   const app = new App(config, log);
   const startedAt = Date.now();
   let stopping = false;
+  let ready = false;
+  const exit = (code: number) => { log.flush(); setTimeout(() => process.exit(code), 50); };
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ why }, 'stopping');
+    log.info({ why, deadlineMs: config.shutdown.deadlineMs }, 'stopping');
+    // The deadline holds even if a step of the close hangs in native code: exit regardless.
+    setTimeout(() => {
+      log.error({ deadlineMs: config.shutdown.deadlineMs }, 'shutdown deadline passed; exiting now (unconfirmed batches are replayed on the next start)');
+      log.flush();
+      process.exit(EXIT_DEADLINE);
+    }, config.shutdown.deadlineMs).unref();
     app.close().then(
-      () => { printSummary(app, Date.now() - startedAt); log.flush(); setTimeout(() => process.exit(0), 50); },
-      (err: Error) => { log.error({ err: err.message }, 'close failed'); log.flush(); setTimeout(() => process.exit(1), 50); },
+      (outcome) => {
+        if (ready) printSummary(app, Date.now() - startedAt);
+        exit(outcome === 'drained' ? 0 : EXIT_DEADLINE);
+      },
+      (err: Error) => { log.error({ err }, 'close failed'); exit(1); },
     );
   };
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -107,12 +122,16 @@ async function cmdRun(args: string[]): Promise<void> {
   try {
     await app.start();
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'start failed');
+    // A signal during start-up: the close it started ends the process (exit 0: nothing was taken).
+    if (stopping) return;
+    log.fatal({ err }, 'start failed');
     process.stderr.write(`himari-l0: start failed: ${(err as Error).message}\n`);
     await app.close(5_000).catch(() => {});
     log.flush();
     process.exit(1);
   }
+  if (stopping) return;
+  ready = true;
   log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, storage: app.migration?.mode }, 'ready');
   // Also said on stderr whatever the log level: scripts and tests wait for this line.
   process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.migration?.mode} storage)\n`);

@@ -6,7 +6,7 @@ import { VERDICT_NAMES, Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
 import { checkById } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
-import { ErrorCode, errorMessage } from './errors.js';
+import { ErrorCode, HimariError, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool, type PreparedTask } from './pool/worker-pool.js';
 import type { CheckResult } from './pool/task.js';
@@ -110,7 +110,9 @@ export class Pipeline {
   private readonly breadthMoveBp: number;
   private readonly onSilence: ((alert: SilenceAlert) => void) | undefined;
   private started = false;
-  private closing: Promise<void> | null = null;
+  private closing: Promise<CloseOutcome> | null = null;
+  /** `start` while it runs: a close waits for it (bounded) before closing what it opened. */
+  private starting: Promise<void> | null = null;
   private readonly config: Readonly<Config>;
   private readonly log: Logger;
   private readonly metrics: Metrics;
@@ -158,13 +160,20 @@ export class Pipeline {
   }
 
   /** Connects everything, warms connections and threads, then starts consuming. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.closing !== null) throw new HimariError(ErrorCode.CLOSED, 'stopped during start-up');
     await Promise.all([
       ...this.sinks.map((s) => s.connect()),
       this.deadLetters.connect(),
       this.source.connect(),
       this.pool.warm(() => this.emptyBatch(), this.config.workers.warmupEvents),
     ]);
+    if (this.closing !== null) throw new HimariError(ErrorCode.CLOSED, 'stopped during start-up');
     this.source.start();
     this.commitTimer = setInterval(() => this.commitConfirmed(), this.config.kafka.commitIntervalMs);
     this.sweepTimer = setInterval(() => this.sweepReference(), this.config.checks.sweepMs);
@@ -476,7 +485,8 @@ export class Pipeline {
     await Promise.all(this.sinks.map((s) => s.flush()));
     const deadline = Date.now() + 25_000;
     const busy = () => partitions.some((p) => this.tracker.partition(p.topic, p.partition).inFlight > 0);
-    while (busy() && Date.now() < deadline) {
+    // An aborted close leaves batches unconfirmed for good: nothing to wait for.
+    while (busy() && Date.now() < deadline && !this.deliveryAborted) {
       await Promise.all(this.sinks.map((s) => s.flush()));
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -498,37 +508,85 @@ export class Pipeline {
 
   /**
    * Graceful stop: no new messages, every taken batch through the workers and sinks, final
-   * commit, then disconnect. Idempotent; bounded by `deadlineMs` (then it gives up waiting and
-   * commits what is confirmed: the rest is replayed on the next start).
+   * commit, then disconnect. Idempotent. Every step is bounded so the whole keeps `deadlineMs`
+   * in every state (a sink down or black-holed, the broker gone, a dead letter that cannot be
+   * stored, a rebalance under way): the drain gets the deadline less `CLOSE_RESERVE_MS`, and past
+   * it the sinks and the dead-letter producer are aborted, what is confirmed is committed, and
+   * the rest is abandoned: its offsets were not committed, so the next start replays it (the
+   * sinks skip what they already hold). Resolves `'drained'` or `'abandoned'`.
    */
-  close(deadlineMs = 30_000): Promise<void> {
+  close(deadlineMs = 30_000): Promise<CloseOutcome> {
     this.closing ??= this.doClose(deadlineMs);
     return this.closing;
   }
 
-  private async doClose(deadlineMs: number): Promise<void> {
-    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadlineMs).unref());
-    await this.source.stop();
+  private async doClose(deadlineMs: number): Promise<CloseOutcome> {
+    const endsAt = Date.now() + deadlineMs;
+    const left = (reserve = 0) => Math.max(0, endsAt - reserve - Date.now());
+    // A close during start: start's connects retry forever against a service that is down.
+    if (!this.started) this.abortDelivery();
+    await withinMs(this.starting ?? Promise.resolve(), left(CLOSE_RESERVE_MS));
+    await withinMs(this.source.stop(), left(CLOSE_RESERVE_MS));
     const drained = (async () => {
       for (;;) {
         await Promise.all(this.sinks.map((s) => s.flush()));
-        if (this.tracker.inFlight() === 0) return 'drained' as const;
+        if (this.tracker.inFlight() === 0 || this.deliveryAborted) return;
         await Promise.race([this.tracker.whenIdle(), new Promise((r) => setTimeout(r, 20))]);
       }
     })();
-    const outcome = await Promise.race([drained, deadline]);
-    if (outcome === 'timeout') this.log.warn({ inFlight: this.tracker.inFlight() }, 'close deadline passed; unconfirmed batches will be replayed');
+    let outcome: CloseOutcome = await withinMs(drained, left(CLOSE_RESERVE_MS)) && this.tracker.inFlight() === 0 ? 'drained' : 'abandoned';
+    if (outcome === 'abandoned') {
+      this.log.warn({ inFlight: this.tracker.inFlight(), deadlineMs }, 'close deadline reached: unconfirmed batches abandoned (replayed on the next start)');
+      this.abortDelivery();
+    }
     if (this.commitTimer !== null) clearInterval(this.commitTimer);
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     const points = this.tracker.allCommits();
-    try {
-      this.source.commitSync(points);
-    } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'final commit failed; the tail will be replayed (sinks skip it)');
+    if (points.length > 0) {
+      const committed = await this.source.commitAndWait(points, Math.min(FINAL_COMMIT_MS, left(500)));
+      if (committed) this.noteCommitted(points);
+      else {
+        this.log.error({ points: points.length }, 'final commit not confirmed in time; the tail will be replayed (sinks skip it)');
+        outcome = 'abandoned';
+      }
     }
-    this.noteCommitted(points);
-    await this.source.disconnect();
-    await Promise.allSettled([this.deadLetters.close(), ...this.sinks.map((s) => s.close()), this.pool.close()]);
+    const closed = await withinMs(Promise.allSettled([
+      this.source.disconnect(), this.deadLetters.close(), this.pool.close(),
+      ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),
+    ]), left());
+    if (!closed) {
+      this.log.warn('connections still closing at the deadline; leaving them');
+      outcome = 'abandoned';
+    }
+    return outcome;
+  }
+
+  private deliveryAborted = false;
+
+  /** Stops every retry loop of delivery: sinks and dead letters. */
+  private abortDelivery(): void {
+    this.deliveryAborted = true;
+    for (const s of this.sinks) s.abort();
+    this.deadLetters.abort();
+  }
+}
+
+/** How a close ended: everything taken was delivered and committed, or some was left for a replay. */
+export type CloseOutcome = 'drained' | 'abandoned';
+
+/** Of the close deadline, what is kept for the final commit and the disconnects. */
+const CLOSE_RESERVE_MS = 5_000;
+/** Longest wait for the final commit's answer (a broker that is gone never answers). */
+const FINAL_COMMIT_MS = 3_000;
+
+/** Waits for `p` at most `ms`; true when it settled in time (its rejection counts as settled). */
+async function withinMs(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

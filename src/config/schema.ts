@@ -80,6 +80,8 @@ const sink = z.strictObject({
     'Off: every write is a transaction with a WAL flush, and at 1,000 events/s writing at once made ~370 transactions/s of 2.7 events.').prefault({}),
   output: flushPolicy('Kafka output topic', 50, true, 'On: the producer batches again (linger) behind it.').prefault({}),
   retry: retry.prefault({}),
+  probeIntervalMs: z.number().int().min(100).max(600_000).default(5_000)
+    .describe('A sink connection that has not written for this long is probed (Redis PING, PostgreSQL SELECT 1), so /readyz turns 503 within about this plus the command timeout when a server stops answering while traffic is light.'),
 });
 
 const redis = z.strictObject({
@@ -94,6 +96,8 @@ const redis = z.strictObject({
     .describe('Recent events kept per symbol in the sorted set.'),
   connections: z.number().int().min(1).max(64).default(1)
     .describe('Connections the sink writes with, one batch script in flight on each; a Kafka partition always uses the same one (partition modulo this), so its events apply in order. More overlap the client\'s work with the server\'s; on 2 shared cores 2 drained no faster than 1.'),
+  commandTimeoutMs: z.number().int().min(100).max(600_000).default(5_000)
+    .describe('A Redis command (a batch script, a probe) that gets no reply in this long fails and is retried on a new connection: a server that accepts and never answers makes the sink unhealthy (/readyz 503) instead of hanging. A batch script takes ~1-2 ms here.'),
   cascadeMaxLen: z.number().int().min(100).max(10_000_000).default(100_000)
     .describe('Approximate length bound (XADD MAXLEN ~) of the cascade stream: rejects, cascade indicators, silent streams.'),
 });
@@ -107,6 +111,8 @@ const postgres = z.strictObject({
     .describe('Days of events kept; older partitions / chunks are dropped.'),
   partitionsAheadDays: z.number().int().min(1).max(60).default(3)
     .describe('Daily partitions created ahead of time on the plain-PostgreSQL path.'),
+  queryTimeoutMs: z.number().int().min(100).max(600_000).default(15_000)
+    .describe('A PostgreSQL connect or batch transaction (COPY and watermarks) without an answer in this long fails and is retried on a new connection, so a server that stops answering makes the sink unhealthy (/readyz 503) instead of hanging. A 1,000-row batch takes ~16 ms under load here.'),
   connections: z.number().int().min(1).max(64).default(1)
     .describe('Connections the sink writes with concurrently, each its own transactions; a Kafka partition always uses the same one (partition modulo this), so its rows stay in order. More pay when the database server has cores to spare: on 2 shared cores 2 drained no faster than 1.'),
 });
@@ -114,6 +120,11 @@ const postgres = z.strictObject({
 const metrics = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address of the /metrics, /healthz and /readyz endpoint.'),
   port: z.number().int().min(0).max(65_535).default(9464).describe('Port of that endpoint (0 disables it).'),
+});
+
+const shutdown = z.strictObject({
+  deadlineMs: z.number().int().min(1000).max(600_000).default(30_000)
+    .describe('SIGTERM: longest the processor takes to stop. It drains and commits until this less 5 s, then abandons what is not confirmed (replayed on the next start) and exits with code 3. Keep systemd\'s TimeoutStopSec above it.'),
 });
 
 const log = z.strictObject({
@@ -144,6 +155,7 @@ export const ConfigSchema = z.strictObject({
   metrics: metrics.prefault({}),
   log: log.prefault({}),
   checks: checks.prefault({}),
+  shutdown: shutdown.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -151,12 +163,12 @@ export type KafkaConfig = Config['kafka'];
 export type WorkersConfig = Config['workers'];
 export type SinkConfig = Config['sink'];
 /** The batching rules of one sink: the shared keys plus that sink's flush policy. */
-export type SinkPolicy = Pick<SinkConfig, 'batchMaxRows' | 'batchMaxBytes' | 'maxInFlightBatches' | 'retry'> & SinkConfig['redis'];
+export type SinkPolicy = Pick<SinkConfig, 'batchMaxRows' | 'batchMaxBytes' | 'maxInFlightBatches' | 'retry' | 'probeIntervalMs'> & SinkConfig['redis'];
 
 /** The policy of the sink named `name` ('redis', 'postgres', anything else: the output topic's). */
 export function sinkPolicy(sink: SinkConfig, name: string): SinkPolicy {
   const flush = name === 'redis' ? sink.redis : name === 'postgres' ? sink.postgres : sink.output;
-  return { batchMaxRows: sink.batchMaxRows, batchMaxBytes: sink.batchMaxBytes, maxInFlightBatches: sink.maxInFlightBatches, retry: sink.retry, ...flush };
+  return { batchMaxRows: sink.batchMaxRows, batchMaxBytes: sink.batchMaxBytes, maxInFlightBatches: sink.maxInFlightBatches, retry: sink.retry, probeIntervalMs: sink.probeIntervalMs, ...flush };
 }
 export type RedisConfig = Config['redis'];
 export type PostgresConfig = Config['postgres'];

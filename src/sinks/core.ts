@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { SinkPolicy } from '../config/schema.js';
 import { Verdict } from '../codec/event.js';
-import { errorMessage } from '../errors.js';
+import { ErrorCode, HimariError, errorMessage } from '../errors.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { LatencySeries } from '../obs/latency-series.js';
@@ -37,6 +37,12 @@ export interface SinkDriver {
    * remembers of it (a cached watermark), since its next owner may move it.
    */
   release?(topic: string, partition: number): void;
+  /**
+   * Checks that `lane`'s connection answers (bounded by the driver's timeouts). The core calls it
+   * on a lane that has not written for `sink.probeIntervalMs`, never while the lane writes; a
+   * failure marks the lane failing (not ready) until a probe or a write succeeds.
+   */
+  probe?(lane: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,6 +96,9 @@ class Lane {
   /** When this lane's current outage began (0: none), and its last error. */
   failingSince = 0;
   lastError = '';
+  /** Last time a write or a probe of this lane succeeded (ms). */
+  lastOkAt = Date.now();
+  probing = false;
   constructor(readonly index: number) {}
 }
 
@@ -111,6 +120,11 @@ export class SinkCore extends EventEmitter {
   private readonly lanes: Lane[];
   private closed = false;
   private connected = false;
+  /** Set by `abort`: retries stop, batches not yet written stay unacknowledged. */
+  private aborted = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** Wakes the retry delays at once (abort). */
+  private readonly sleepers = new Set<() => void>();
   private readonly idleWaiters: Array<() => void> = [];
   readonly name: string;
   /** Send time (intended, else Kafka timestamp) to confirmed write, µs, since start. */
@@ -130,6 +144,38 @@ export class SinkCore extends EventEmitter {
   async connect(): Promise<void> {
     await this.retrying(this.lanes[0]!, 'connect', () => this.driver.connect());
     this.connected = true;
+    if (this.driver.probe !== undefined) {
+      const every = this.options.policy.probeIntervalMs;
+      this.probeTimer = setInterval(() => { for (const lane of this.lanes) void this.probeIdle(lane, every); }, Math.max(100, every / 2));
+      this.probeTimer.unref();
+    }
+  }
+
+  /** Probes a lane that neither wrote nor was probed successfully for `every` ms. */
+  private async probeIdle(lane: Lane, every: number): Promise<void> {
+    if (lane.writing || lane.probing || this.closed || this.aborted || Date.now() - lane.lastOkAt < every) return;
+    lane.probing = true;
+    try {
+      await this.driver.probe!(lane.index);
+      this.succeeded(lane);
+    } catch (err) {
+      if (lane.failingSince === 0) {
+        lane.failingSince = Date.now();
+        this.options.log.warn({ sink: this.name, lane: lane.index, err }, `${this.name} probe failed: not ready`);
+      }
+      lane.lastError = errorMessage(err);
+      this.options.metrics.sinkErrors.inc({ sink: this.name, retriable: 'true' });
+    } finally {
+      lane.probing = false;
+    }
+  }
+
+  private succeeded(lane: Lane): void {
+    lane.lastOkAt = Date.now();
+    if (lane.failingSince !== 0) {
+      this.options.log.info({ sink: this.name, lane: lane.index, downMs: Date.now() - lane.failingSince }, `${this.name} recovered`);
+      lane.failingSince = 0;
+    }
   }
 
   /** Accepts a chunk (always); returns false when the source should pause. */
@@ -190,11 +236,19 @@ export class SinkCore extends EventEmitter {
   private async writeLoop(lane: Lane): Promise<void> {
     lane.writing = true;
     const m = this.options.metrics;
-    while (lane.sealed.length > 0) {
+    while (lane.sealed.length > 0 && !this.aborted) {
       const batch = lane.sealed[0]!;
       const started = performance.now();
       const landed: EventChunk[] = [];
-      await this.writeIsolating(lane, batch.chunks, landed);
+      try {
+        await this.writeIsolating(lane, batch.chunks, landed);
+      } catch (err) {
+        // Only an abort ends a write without its batch landing (`retrying` retries everything
+        // else, and bisection isolates what the driver refuses). The batch stays unacknowledged,
+        // so its offsets are not committed and the next owner replays it.
+        if (!this.aborted) this.options.log.error({ err, sink: this.name }, 'sink write loop failed');
+        break;
+      }
       m.writeSeconds.observe({ sink: this.name }, (performance.now() - started) / 1000);
       m.flushRows.observe({ sink: this.name }, batch.rows);
       m.written.inc({ sink: this.name }, batch.rows);
@@ -223,9 +277,9 @@ export class SinkCore extends EventEmitter {
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Nothing sealed or being written in any lane. */
+  /** Nothing sealed or being written in any lane (after an abort: nothing being written). */
   private get idle(): boolean {
-    return this.lanes.every((l) => !l.writing && l.sealed.length === 0);
+    return this.lanes.every((l) => !l.writing && (this.aborted || l.sealed.length === 0));
   }
 
   /**
@@ -238,6 +292,8 @@ export class SinkCore extends EventEmitter {
       for (const c of chunks) landed.push(c);
       return;
     } catch (err) {
+      // Abandoned, not refused: nothing to bisect or dead-letter.
+      if (this.aborted) throw err;
       const rows = chunks.reduce((n, c) => n + c.rows, 0);
       if (rows === 1) {
         const chunk = chunks.find((c) => c.rows === 1)!;
@@ -256,12 +312,10 @@ export class SinkCore extends EventEmitter {
   private async retrying(lane: Lane, what: string, op: () => Promise<void>): Promise<void> {
     const { initialMs, maxMs } = this.options.policy.retry;
     for (let attempt = 0; ; attempt++) {
+      if (this.aborted) throw new HimariError(ErrorCode.CLOSED, `${this.name}: ${what} abandoned: the sink was aborted`);
       try {
         await op();
-        if (lane.failingSince !== 0) {
-          this.options.log.info({ sink: this.name, lane: lane.index, downMs: Date.now() - lane.failingSince }, `${this.name} recovered`);
-          lane.failingSince = 0;
-        }
+        this.succeeded(lane);
         return;
       } catch (err) {
         // A typed error says for itself (drivers type their connect errors); otherwise the driver decides.
@@ -276,9 +330,18 @@ export class SinkCore extends EventEmitter {
         if (attempt === 0 || attempt % 10 === 0) {
           this.options.log.warn({ sink: this.name, lane: lane.index, attempt, err: lane.lastError }, `${this.name} ${what} failed; retrying`);
         }
-        await new Promise((r) => setTimeout(r, delay));
+        await this.sleep(delay);
       }
     }
+  }
+
+  /** A retry delay that `abort` cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.sleepers.delete(wake); resolve(); };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
   }
 
   /** See `SinkDriver.release`. */
@@ -296,7 +359,32 @@ export class SinkCore extends EventEmitter {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
     await this.driver.close();
+  }
+
+  /**
+   * Gives up on what is not written (the shutdown deadline passed): retry delays end at once,
+   * no new write starts, and `flush` no longer waits for sealed batches. Their offsets stay
+   * uncommitted, so the next start replays them. A write already on the wire ends when the driver
+   * answers or is closed.
+   */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const wake of [...this.sleepers]) wake();
+    if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Closes the driver without waiting for anything still queued (after `abort`). */
+  async closeNow(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    await this.driver.close();
+  }
+
+  get isAborted(): boolean {
+    return this.aborted;
   }
 }
 

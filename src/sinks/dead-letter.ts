@@ -26,6 +26,8 @@ export class DeadLetterProducer {
   private readonly producer: Kafka.Producer;
   private readonly pollTimer: NodeJS.Timeout;
   private partitions = 1;
+  private aborted = false;
+  private readonly sleepers = new Set<() => void>();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
     this.producer = new Kafka.Producer({
@@ -70,14 +72,30 @@ export class DeadLetterProducer {
   /** Resolves when the broker has the dead letter; retries delivery failures until it does. */
   async send(dl: DeadLetter): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      if (this.aborted) throw new HimariError(ErrorCode.CLOSED, 'dead-letter send abandoned: the producer was aborted');
       try {
         await this.produceOnce(dl);
         return;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, attempt }, 'dead-letter send failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+        await this.sleep(Math.min(5000, 100 * 2 ** attempt));
       }
     }
+  }
+
+  /** A retry delay that `abort` cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.sleepers.delete(wake); resolve(); };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** The shutdown deadline passed: sends in their retry delay give up (their offsets stay uncommitted). */
+  abort(): void {
+    this.aborted = true;
+    for (const wake of [...this.sleepers]) wake();
   }
 
   private produceOnce(dl: DeadLetter): Promise<void> {

@@ -69,7 +69,11 @@ export class PostgresSink implements SinkDriver {
 
   private async ensureClient(lane: Lane): Promise<pg.Client> {
     if (lane.client !== null) return lane.client;
-    const client = new pg.Client({ connectionString: this.config.url, keepAlive: true, application_name: 'himari-l0' });
+    const client = new pg.Client({
+      connectionString: this.config.url, keepAlive: true, application_name: 'himari-l0',
+      // A server that accepts and never answers fails the connect or the batch instead of hanging it.
+      connectionTimeoutMillis: this.config.queryTimeoutMs, query_timeout: this.config.queryTimeoutMs,
+    });
     // An idle client that loses its connection emits 'error'; the next write reconnects.
     client.on('error', () => { if (lane.client === client) this.drop(lane); });
     try {
@@ -166,6 +170,17 @@ export class PostgresSink implements SinkDriver {
       throw err;
     }
     for (const w of ordered) lane.watermarks.set(partitionKey(w.topic, w.partition), w.next);
+  }
+
+  async probe(laneIndex: number): Promise<void> {
+    const lane = this.lane[laneIndex]!;
+    try {
+      const client = await this.ensureClient(lane);
+      await client.query('SELECT 1');
+    } catch (err) {
+      this.drop(lane);
+      throw err;
+    }
   }
 
   /**

@@ -31,6 +31,8 @@ export function redisOptions(config: RedisConfig): RedisOptions {
     // offline queue would hide an outage behind growing memory.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
+    commandTimeout: config.commandTimeoutMs,
+    connectTimeout: config.commandTimeoutMs,
     connectionName: 'himari-l0',
   };
 }
@@ -100,7 +102,27 @@ export class RedisSink implements SinkDriver {
     }
     if (a.length === HEADER_ARGS) return;
     a[2] = topic;
-    await this.apply[lane]!(...a);
+    await this.timed(lane, this.apply[lane]!(...a));
+  }
+
+  /**
+   * A command that timed out leaves its connection suspect (a server that accepts and never
+   * answers): reconnect, so the retry does not queue behind the lost reply. The script is
+   * idempotent, so a late execution of the timed-out call changes nothing.
+   */
+  private async timed<T>(lane: number, command: Promise<T>): Promise<T> {
+    try {
+      return await command;
+    } catch (err) {
+      if (/timed out/i.test((err as Error).message)) this.clients[lane]!.disconnect(true);
+      throw err;
+    }
+  }
+
+  async probe(lane: number): Promise<void> {
+    const client = this.clients[lane]!;
+    if (client.status === 'wait' || client.status === 'end') await client.connect();
+    await this.timed(lane, client.ping());
   }
 
   private async writeByTopic(chunks: readonly EventChunk[], lane: number): Promise<void> {

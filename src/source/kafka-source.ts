@@ -212,24 +212,73 @@ export class KafkaSource {
     this.consumer.commitSync(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
   }
 
-  private onRebalance(err: Kafka.LibrdKafkaError, partitions: Kafka.TopicPartition[]): void {
-    if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
-      this.consumer.incrementalAssign(partitions);
-      this.assignment = [...this.assignment, ...partitions.map((p) => ({ topic: p.topic, partition: p.partition }))];
-      if (this.hardPaused) this.consumer.pause(partitions);
-      this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions assigned');
-      this.handlers.onAssigned(partitions);
-    } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
-      const revoked = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
-      this.assignment = this.assignment.filter((p) => !revoked.has(`${p.topic}\u0000${p.partition}`));
-      this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions revoked; draining them');
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, REVOKE_DEADLINE_MS).unref());
-      void Promise.race([this.handlers.onRevoked(partitions), deadline]).finally(() => {
-        if (this.consumer.isConnected()) this.consumer.incrementalUnassign(partitions);
-      });
-    } else {
-      this.log.error({ err: err.message }, 'rebalance error');
+  /**
+   * The final commit: commits and resolves true once the broker confirmed every point, false when
+   * it refused one, the consumer is not connected, or `timeoutMs` passed (a broker that is gone
+   * never answers). Call it after `stop`: librdkafka hands over the commit's answer only inside a
+   * consume call, so this polls with the partitions paused (nothing is consumed) until it has it.
+   */
+  async commitAndWait(points: readonly CommitPoint[], timeoutMs: number): Promise<boolean> {
+    if (points.length === 0) return true;
+    if (!this.consumer.isConnected()) return false;
+    const wanted = new Set(points.map((p) => `${p.topic}\u0000${p.partition}\u0000${p.offset}`));
+    let outcome: boolean | null = null;
+    const onCommit = (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[] | undefined) => {
+      const ours = (offsets ?? []).filter((o) => wanted.has(`${o.topic}\u0000${o.partition}\u0000${o.offset}`));
+      if (ours.length > 0) outcome = !err && !ours.some((o) => (o as { error?: unknown }).error);
+    };
+    this.consumer.on('offset.commit', onCommit);
+    const until = Date.now() + timeoutMs;
+    try {
+      if (this.assignment.length > 0) this.consumer.pause(this.assignment);
+      this.consumer.commit(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
+      while (outcome === null && Date.now() < until) await this.consumeOnce(1, Math.min(100, Math.max(1, until - Date.now())));
+    } catch (err) {
+      this.log.warn({ err }, 'final commit not sent');
+      return false;
+    } finally {
+      this.consumer.off('offset.commit', onCommit);
     }
+    return outcome === true;
+  }
+
+  /**
+   * librdkafka calls this on its own schedule, also while the consumer disconnects (a close
+   * during a rebalance): nothing thrown here may reach node-rdkafka, which would end the process.
+   */
+  private onRebalance(err: Kafka.LibrdKafkaError, partitions: Kafka.TopicPartition[]): void {
+    try {
+      if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) this.assign(partitions);
+      else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) this.revoke(partitions);
+      else this.log.error({ err }, 'rebalance error');
+    } catch (thrown) {
+      this.log.warn({ err: thrown, partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'rebalance step failed (consumer closing?)');
+    }
+  }
+
+  private assign(partitions: Kafka.TopicPartition[]): void {
+    this.consumer.incrementalAssign(partitions);
+    this.assignment = [...this.assignment, ...partitions.map((p) => ({ topic: p.topic, partition: p.partition }))];
+    if (this.hardPaused) this.consumer.pause(partitions);
+    this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions assigned');
+    this.handlers.onAssigned(partitions);
+  }
+
+  private revoke(partitions: Kafka.TopicPartition[]): void {
+    const revoked = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
+    this.assignment = this.assignment.filter((p) => !revoked.has(`${p.topic}\u0000${p.partition}`));
+    this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions revoked; draining them');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, REVOKE_DEADLINE_MS); });
+    const drained = this.handlers.onRevoked(partitions).catch((e: unknown) => this.log.error({ err: e }, 'draining revoked partitions failed'));
+    void Promise.race([drained, deadline]).finally(() => {
+      clearTimeout(timer);
+      try {
+        if (this.consumer.isConnected()) this.consumer.incrementalUnassign(partitions);
+      } catch (e) {
+        this.log.warn({ err: e }, 'unassign after revoke failed (consumer closing?)');
+      }
+    });
   }
 
   /** Stops the loop and waits for the in-flight consume call to return. */
@@ -242,6 +291,13 @@ export class KafkaSource {
   async disconnect(): Promise<void> {
     await this.stop();
     if (!this.consumer.isConnected()) return;
-    await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
+    await new Promise<void>((resolve) => {
+      try {
+        this.consumer.disconnect(() => resolve());
+      } catch (err) {
+        this.log.warn({ err }, 'consumer disconnect failed');
+        resolve();
+      }
+    });
   }
 }

@@ -32,7 +32,7 @@ class RecordingDriver implements SinkDriver {
 }
 
 const policy = (o: Partial<SinkPolicy> = {}): SinkPolicy => ({
-  batchMaxRows: 4, batchMaxBytes: 1 << 20, batchMaxMs: 20, flushWhenIdle: false, maxInFlightBatches: 2, retry: { initialMs: 1, maxMs: 5 }, ...o,
+  batchMaxRows: 4, batchMaxBytes: 1 << 20, batchMaxMs: 20, flushWhenIdle: false, maxInFlightBatches: 2, retry: { initialMs: 1, maxMs: 5 }, probeIntervalMs: 60_000, ...o,
 });
 
 function core(driver: SinkDriver, p: SinkPolicy, failures: Array<[number, string]> = []) {
@@ -40,6 +40,11 @@ function core(driver: SinkDriver, p: SinkPolicy, failures: Array<[number, string
     policy: p, metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
     onPermanentFailure: async (chunk, i, err) => { failures.push([chunk.offset(i), (err as Error).message]); },
   });
+}
+
+/** Polls a condition of the core every few ms (bounded by the test's own timeout). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe('sink core', () => {
@@ -74,6 +79,40 @@ describe('sink core', () => {
     sink.push(fakeChunk(3, 3, p.track(3, 5, 1)));
     await sink.flush();
     assert.deepEqual(driver.batches, [[0], [1, 2, 3, 4, 5]]);
+  });
+
+  it('abort ends an outage\'s retries at once: flush resolves, the batch stays unacknowledged, nothing else is written', async () => {
+    const driver = new RecordingDriver();
+    driver.failTimes = 1_000_000;
+    const sink = core(driver, policy({ retry: { initialMs: 60_000, maxMs: 60_000 } }));
+    const ticket = new OffsetTracker().partition('t', 0).track(0, 3, 1);
+    sink.push(fakeChunk(4, 0, ticket));
+    await waitFor(() => !sink.healthy);
+    // The retry now sleeps up to a minute; abort must not wait for it.
+    sink.abort();
+    await sink.flush();
+    assert.equal(ticket.done, false, 'abandoned: the offsets are not committed, the next start replays them');
+    assert.deepEqual(driver.batches, []);
+    sink.push(fakeChunk(1, 4, new OffsetTracker().partition('t', 0).track(4, 4, 1)));
+    await sink.flush();
+    assert.deepEqual(driver.batches, [], 'no write starts after an abort');
+  });
+
+  it('probes a lane that has not written: a failing probe makes the sink unhealthy, a good one heals it', async () => {
+    const driver = new RecordingDriver() as RecordingDriver & { probe(lane: number): Promise<void> };
+    let answering = true;
+    let probes = 0;
+    driver.probe = async () => { probes++; if (!answering) throw new Error('Command timed out'); };
+    const sink = core(driver, policy({ probeIntervalMs: 100 }));
+    await sink.connect();
+    await waitFor(() => probes > 0);
+    assert.equal(sink.healthy, true);
+    answering = false;
+    await waitFor(() => !sink.healthy);
+    assert.match(sink.statusText, /memory: failing for \d+ s: Command timed out/);
+    answering = true;
+    await waitFor(() => sink.healthy);
+    await sink.close();
   });
 
   it('retries retriable errors, then reports healthy again', async () => {
