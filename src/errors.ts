@@ -16,6 +16,11 @@ export const ErrorCode = {
   SINK_WRITE_FAILED: 'SINK_WRITE_FAILED',
   /** A sink rejected one event for good (e.g. a value PostgreSQL refuses). */
   SINK_REJECTED: 'SINK_REJECTED',
+  /**
+   * A dead letter the broker refused for good (`kafka.deadLetterMaxAttempts` times): its source
+   * partition stops, since its offset cannot be committed without losing the message.
+   */
+  DEAD_LETTER_FAILED: 'DEAD_LETTER_FAILED',
   /** A worker thread died or a task failed; the batch is retried on a fresh worker. */
   WORKER_FAILED: 'WORKER_FAILED',
   /** Kafka client error (connection, metadata, commit). */

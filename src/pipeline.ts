@@ -182,7 +182,7 @@ export class Pipeline {
   }
 
   get ready(): boolean {
-    return this.started && this.closing === null && this.sinks.every((s) => s.healthy) && this.source.assigned.length > 0;
+    return this.started && this.closing === null && this.sinks.every((s) => s.healthy) && this.source.assigned.length > 0 && this.source.stopped.size === 0;
   }
 
   notReadyReasons(): string[] {
@@ -191,6 +191,7 @@ export class Pipeline {
     if (this.closing !== null) reasons.push('closing');
     for (const s of this.sinks) if (!s.healthy) reasons.push(s.statusText);
     if (this.started && this.source.assigned.length === 0) reasons.push('kafka: no partitions assigned yet');
+    for (const [key, why] of this.source.stopped) reasons.push(`kafka: partition ${key.replace('\u0000', '[')}] stopped: ${why}`);
     return reasons;
   }
 
@@ -403,7 +404,20 @@ export class Pipeline {
     this.deadLetter({
       code, message, sourceTopic: m.topic, sourcePartition: m.partition, sourceOffset: m.offset,
       key, value: m.value ?? EMPTY_BUFFER,
-    }).then(() => ticket.ack(), (err: Error) => this.log.fatal({ err: err.message }, 'dead-letter send gave up'));
+    }).then(() => ticket.ack(), (err: unknown) => this.onDeadLetterFailed(m, err));
+  }
+
+  /**
+   * A dead letter that could not be stored leaves its batch unacknowledged, so its partition's
+   * commits stop there. Rather than a silent stall, the partition stops consuming and says why;
+   * an abandoned send (shutdown) needs nothing.
+   */
+  private onDeadLetterFailed(m: SourceMessage, err: unknown): void {
+    if ((err as { code?: unknown }).code === ErrorCode.CLOSED) return;
+    const why = `dead letter of offset ${m.offset} could not be stored: ${errorMessage(err)}`;
+    this.log.error({ err, topic: m.topic, partition: m.partition, offset: m.offset }, 'partition stopped: its dead letter could not be stored; it stays uncommitted from there (a restart or rebalance tries again)');
+    this.source.stopPartition(m.topic, m.partition, why);
+    this.metrics.partitionsStopped.set(this.source.stopped.size);
   }
 
   /**

@@ -93,6 +93,7 @@ export class Metrics {
   readonly breadth = new Gauge({ name: 'himari_market_breadth_ratio', help: 'Share of instruments in a fast move (C6), by direction.', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly commits = new Counter({ name: 'himari_offset_commits_total', help: 'Offset commits sent to Kafka.', registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'himari_committed_offset', help: 'Last committed offset per partition.', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
+  readonly partitionsStopped = new Gauge({ name: 'himari_partitions_stopped', help: 'Partitions that stopped consuming because a dead letter of theirs could not be stored (see the log and /readyz).', registers: [this.registry] });
   readonly paused = new Gauge({ name: 'himari_consumer_paused', help: '1 while the consumer is paused by sink backpressure.', registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
@@ -15,6 +16,17 @@ export interface DeadLetter {
 }
 
 type Pending = { resolve: () => void; reject: (err: Error) => void };
+
+/** Room kept in a dead letter for the headers this producer adds and the record's framing. */
+const HEADROOM_BYTES = 1024;
+/** Below this, a refusal as too large is not the value's doing: it is not cut further. */
+const MIN_KEEP_BYTES = 1024;
+// librdkafka error codes send() tells apart (node-rdkafka's CODES.ERRORS).
+const MSG_SIZE_TOO_LARGE = Kafka.CODES.ERRORS.ERR_MSG_SIZE_TOO_LARGE;
+const MSG_TIMED_OUT = Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT;
+const TRANSPORT = Kafka.CODES.ERRORS.ERR__TRANSPORT;
+const ALL_BROKERS_DOWN = Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN;
+const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL;
 
 /**
  * Producer for the dead-letter topic. `send` resolves only on the broker's delivery report
@@ -37,6 +49,8 @@ export class DeadLetterProducer {
       'enable.idempotence': true,
       'linger.ms': 1,
       'socket.nagle.disable': true,
+      // The client refuses larger messages itself (ERR_MSG_SIZE_TOO_LARGE) before the broker would.
+      'message.max.bytes': config.deadLetterMaxMessageBytes,
     }, {
       // Delivery is retried by librdkafka for this long; past it `send` rejects and retries.
       'message.timeout.ms': 30_000,
@@ -44,7 +58,7 @@ export class DeadLetterProducer {
     this.producer.on('delivery-report', (err, report) => {
       const pending = report.opaque as Pending | undefined;
       if (pending === undefined) return;
-      if (err) pending.reject(new HimariError(ErrorCode.KAFKA_ERROR, `dead-letter delivery failed: ${err.message}`, { retriable: true, cause: err }));
+      if (err) pending.reject(err as unknown as Error); // its librdkafka code is what send() reads
       else pending.resolve();
     });
     this.producer.on('event.error', (err) => this.log.warn({ err: err.message }, 'dead-letter producer error'));
@@ -69,16 +83,43 @@ export class DeadLetterProducer {
     return sourcePartition % this.partitions;
   }
 
-  /** Resolves when the broker has the dead letter; retries delivery failures until it does. */
+  /**
+   * Resolves when the broker has the dead letter. A dead letter larger than the topic takes is
+   * stored truncated (headers say so); a refusal as too large halves what is kept. Timeouts and
+   * lost connections are retried until they heal (an outage, like a sink's); any other refusal is
+   * tried `kafka.deadLetterMaxAttempts` times, then rejected with `DEAD_LETTER_FAILED`. Rejects
+   * with `CLOSED` after `abort`.
+   */
   async send(dl: DeadLetter): Promise<void> {
+    // The value's share of a message: the rest is key, headers and record framing.
+    let keep = this.config.deadLetterMaxMessageBytes - (dl.key?.length ?? 0) - dl.message.length - HEADROOM_BYTES;
+    let refused = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.aborted) throw new HimariError(ErrorCode.CLOSED, 'dead-letter send abandoned: the producer was aborted');
       try {
-        await this.produceOnce(dl);
+        await this.produceOnce(dl, Math.max(0, keep));
         return;
       } catch (err) {
-        this.log.warn({ err: (err as Error).message, attempt }, 'dead-letter send failed; retrying');
-        await this.sleep(Math.min(5000, 100 * 2 ** attempt));
+        const code = (err as { code?: unknown }).code;
+        // The broker's refusal arrives in the delivery report without its code (node-rdkafka
+        // reports -1 with "Message size too large"); the client's own has the code. A refused
+        // record batch fails every dead letter in it, small ones too: each is retried.
+        const tooLarge = code === MSG_SIZE_TOO_LARGE || /size too large/i.test((err as Error).message ?? '');
+        // A dead letter of a few hundred bytes was refused for its batch-mates: sent again as it is.
+        if (tooLarge && Math.min(keep, dl.value.length) > MIN_KEEP_BYTES) {
+          keep = Math.min(keep, dl.value.length) >> 1;
+          this.log.warn({ err, sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset, keepBytes: keep },
+            'dead letter refused as too large; sending less of it');
+          continue;
+        }
+        const transient = code === MSG_TIMED_OUT || code === TRANSPORT || code === ALL_BROKERS_DOWN || code === QUEUE_FULL
+          || (err as { isRetriable?: unknown }).isRetriable === true;
+        if (!transient && ++refused >= this.config.deadLetterMaxAttempts) {
+          throw new HimariError(ErrorCode.DEAD_LETTER_FAILED, `dead letter of ${dl.sourceTopic}[${dl.sourcePartition}]@${dl.sourceOffset} refused ${refused} times: ${(err as Error).message}`,
+            { cause: err, context: { sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset } });
+        }
+        if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err, attempt, transient }, 'dead-letter send failed; retrying');
+        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 10)));
       }
     }
   }
@@ -98,19 +139,27 @@ export class DeadLetterProducer {
     for (const wake of [...this.sleepers]) wake();
   }
 
-  private produceOnce(dl: DeadLetter): Promise<void> {
+  /** Produces once, with at most `keep` bytes of the value (the rest described by headers). */
+  private produceOnce(dl: DeadLetter, keep: number): Promise<void> {
+    const truncated = dl.value.length > keep;
+    const headers: Kafka.MessageHeader[] = [
+      { 'x-error-code': dl.code },
+      { 'x-error-message': dl.message },
+      { 'x-source-topic': dl.sourceTopic },
+      { 'x-source-partition': String(dl.sourcePartition) },
+      { 'x-source-offset': String(dl.sourceOffset) },
+      { 'x-failed-at': String(Date.now()) },
+    ];
+    if (truncated) {
+      headers.push({ 'x-truncated': 'true' }, { 'x-original-size': String(dl.value.length) },
+        { 'x-original-sha256': createHash('sha256').update(dl.value).digest('hex') });
+    }
+    const value = truncated ? dl.value.subarray(0, keep) : dl.value;
     return new Promise((resolve, reject) => {
       try {
-        this.producer.produce(this.config.deadLetterTopic, this.partitionFor(dl.sourcePartition), dl.value, dl.key, Date.now(), { resolve, reject }, [
-          { 'x-error-code': dl.code },
-          { 'x-error-message': dl.message },
-          { 'x-source-topic': dl.sourceTopic },
-          { 'x-source-partition': String(dl.sourcePartition) },
-          { 'x-source-offset': String(dl.sourceOffset) },
-          { 'x-failed-at': String(Date.now()) },
-        ]);
+        this.producer.produce(this.config.deadLetterTopic, this.partitionFor(dl.sourcePartition), value, dl.key, Date.now(), { resolve, reject }, headers);
       } catch (err) {
-        reject(err as Error); // local queue full: retried by send()
+        reject(err as Error); // too large for the client, or its queue is full: see send()
       }
     });
   }

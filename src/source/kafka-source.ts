@@ -49,6 +49,8 @@ export class KafkaSource {
   private assignment: Kafka.TopicPartition[] = [];
   private lastError = '';
   private commitFailures = 0;
+  /** Partitions stopped for good (`stopPartition`), `topic\0partition` → why; kept paused until revoked. */
+  readonly stopped = new Map<string, string>();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly handlers: SourceHandlers) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -159,12 +161,26 @@ export class KafkaSource {
     this.pausedSince = Date.now();
   }
 
+  /**
+   * Stops consuming one partition until it is revoked (its next owner tries again): a message of
+   * it cannot be delivered anywhere, and committing past it would lose it.
+   */
+  stopPartition(topic: string, partition: number, why: string): void {
+    this.stopped.set(`${topic}\u0000${partition}`, why);
+    try {
+      this.consumer.pause([{ topic, partition }]);
+    } catch (err) {
+      this.log.warn({ err, topic, partition }, 'pausing a stopped partition failed');
+    }
+  }
+
   resume(): void {
     if (!this.pausedFor) return;
     this.pausedFor = false;
     if (this.hardPaused) {
       this.hardPaused = false;
-      if (this.assignment.length > 0) this.consumer.resume(this.assignment);
+      const resumable = this.assignment.filter((p) => !this.stopped.has(`${p.topic}\u0000${p.partition}`));
+      if (resumable.length > 0) this.consumer.resume(resumable);
       this.log.info({ pausedMs: Date.now() - this.pausedSince }, 'partitions resumed');
     }
     this.resumeWaiter?.();
@@ -267,6 +283,7 @@ export class KafkaSource {
   private revoke(partitions: Kafka.TopicPartition[]): void {
     const revoked = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
     this.assignment = this.assignment.filter((p) => !revoked.has(`${p.topic}\u0000${p.partition}`));
+    for (const key of revoked) this.stopped.delete(key);
     this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions revoked; draining them');
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, REVOKE_DEADLINE_MS); });

@@ -39,8 +39,9 @@ export interface Produced {
 }
 
 /** Produces values keyed as given and waits until the broker acknowledged every one. */
-export async function produceRaw(config: Readonly<Config>, topic: string, messages: Array<{ key: string; value: Buffer }>): Promise<void> {
-  const producer = new Kafka.Producer({ 'metadata.broker.list': config.kafka.brokers, dr_cb: true, 'linger.ms': 2, 'queue.buffering.max.messages': 1_000_000 });
+export async function produceRaw(config: Readonly<Config>, topic: string, messages: Array<{ key: string; value: Buffer }>,
+  producerConfig: Kafka.ProducerGlobalConfig = {}): Promise<void> {
+  const producer = new Kafka.Producer({ 'metadata.broker.list': config.kafka.brokers, dr_cb: true, 'linger.ms': 2, 'queue.buffering.max.messages': 1_000_000, ...producerConfig });
   await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   producer.setPollInterval(5);
   let delivered = 0;

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import Kafka from 'node-rdkafka';
+import { encodeEvent } from '../../src/codec/encode.js';
+import type { MarketEvent } from '../../src/codec/event.js';
+import { cleanup, endOffsets, produceRaw, readTopic, testConfig, waitGroupCommitted, withPg } from '../helpers/services.js';
+import { ProcessorProcess } from '../helpers/processor.js';
+
+const DLQ_LIMIT = 20_000;
+const INPUT_LIMIT = 3_000_000;
+
+function createTopic(brokers: string, topic: string, partitions: number, maxMessageBytes: number): Promise<void> {
+  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': brokers });
+  return new Promise<void>((resolve, reject) => admin.createTopic(
+    { topic, num_partitions: partitions, replication_factor: 1, config: { 'max.message.bytes': String(maxMessageBytes) } }, 15_000,
+    (err) => { admin.disconnect(); if (err) reject(err); else resolve(); }));
+}
+
+function trade(i: number): MarketEvent {
+  const ts = 1_790_000_000_000_000 + i * 1000;
+  return { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts, recvTs: ts + 100, id: String(i), price: 100 + (i % 7), size: 1, side: 'buy' };
+}
+
+describe('dead letters larger than the dead-letter topic takes (real broker)', { timeout: 180_000 }, () => {
+  const { config, env } = testConfig({ HIMARI_KAFKA_TOPIC_PARTITIONS: '2', HIMARI_LOG_LEVEL: 'info' });
+  const processes: ProcessorProcess[] = [];
+  after(async () => {
+    for (const p of processes) await p.stop();
+    await cleanup(config);
+  });
+
+  it('are stored truncated with their size and hash, and the partition commits past them', async () => {
+    // The input topic takes 3 MB messages; the dead-letter topic only 20 kB (its own limit, not
+    // the producer's): the broker's refusal is what the processor meets.
+    await createTopic(config.kafka.brokers, config.kafka.topics[0]!, 2, INPUT_LIMIT);
+    await createTopic(config.kafka.brokers, config.kafka.deadLetterTopic, 2, DLQ_LIMIT);
+    const poison = [
+      { key: 'BTC-USDT', value: Buffer.alloc(60_000, 0xc1) }, // undecodable, larger than the DLQ takes
+      { key: 'BTC-USDT', value: Buffer.alloc(1_500_000, 0x20) }, // over kafka.maxMessageBytes (1 MiB), never decoded
+      { key: 'BTC-USDT', value: Buffer.from([0xc1, 0xc1]) }, // small: stored whole
+    ];
+    const valid = Array.from({ length: 300 }, (_, i) => ({ key: 'BTC-USDT', value: encodeEvent(trade(i)) }));
+    await produceRaw(config, config.kafka.topics[0]!, [...valid.slice(0, 100), poison[0]!, ...valid.slice(100, 200), poison[1]!, poison[2]!, ...valid.slice(200)],
+      { 'message.max.bytes': INPUT_LIMIT });
+
+    const p = new ProcessorProcess(env);
+    processes.push(p);
+    await p.ready();
+    await waitGroupCommitted(config, await endOffsets(config), 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${p.stdout.slice(-6000)}`);
+    });
+    p.kill('SIGTERM');
+    assert.equal((await p.exited).code, 0, p.stderr);
+
+    const rows = await withPg(config, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${config.postgres.table}`)).rows[0].n);
+    assert.equal(rows, 300);
+    const dlq = await readTopic(config, config.kafka.deadLetterTopic, 4, 15_000);
+    assert.equal(dlq.length, 3);
+    const bySize = new Map(dlq.map((m) => [Number(m.headers['x-original-size'] ?? m.value.length), m]));
+    for (const original of poison) {
+      const m = bySize.get(original.value.length);
+      assert.ok(m !== undefined, `no dead letter for the ${original.value.length}-byte message`);
+      assert.ok(m.value.length < DLQ_LIMIT, 'what is stored fits the topic');
+      if (original.value.length > DLQ_LIMIT) {
+        assert.equal(m.headers['x-truncated'], 'true');
+        assert.equal(m.headers['x-original-sha256'], createHash('sha256').update(original.value).digest('hex'));
+        assert.deepEqual(m.value, original.value.subarray(0, m.value.length), 'the kept part is the message\'s head');
+      } else {
+        assert.equal(m.headers['x-truncated'], undefined);
+        assert.deepEqual(m.value, original.value);
+      }
+    }
+    assert.equal(bySize.get(1_500_000)!.headers['x-error-code'], 'MESSAGE_TOO_LARGE');
+    assert.equal(bySize.get(60_000)!.headers['x-error-code'], 'DECODE_FAILED');
+  });
+});
