@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
@@ -103,6 +104,9 @@ async function cmdRun(args: string[]): Promise<void> {
     setTimeout(() => {
       log.error({ deadlineMs: config.shutdown.deadlineMs }, 'shutdown deadline passed; exiting now (unconfirmed batches are replayed on the next start)');
       log.flush();
+      // Node joins libuv's threads at exit, and a native Kafka call that waits for a broker that
+      // is gone would hold the exit with it: a detached watchdog kills what is left 2 s later.
+      spawn('sh', ['-c', `sleep 2; kill -9 ${process.pid} 2>/dev/null`], { detached: true, stdio: 'ignore' }).unref();
       process.exit(EXIT_DEADLINE);
     }, config.shutdown.deadlineMs).unref();
     app.close().then(
