@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { App } from '../../src/app.js';
+import { migrate } from '../../src/db/migrate.js';
 import { poisonMessage } from '../../src/codec/synthetic.js';
 import { normalizeRecording } from '../../src/replay/recording.js';
 import { replay } from '../../src/replay/replay.js';
@@ -161,6 +162,41 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
     // Kafka: the group's committed offsets are the end offsets.
     const committed = await committedOffsets(config);
     for (const [p, end] of ends) if (end > 0) assert.equal(committed.get(p), end, `partition ${p}`);
+  });
+});
+
+describe('an event one sink refuses for good and the other accepted', { timeout: 120_000 }, () => {
+  const { config } = testConfig();
+  after(async () => { await cleanup(config); });
+
+  it('is dead-lettered as SINK_REJECTED naming the sink; the other sink keeps it; the rest lands once', async () => {
+    await createTopics(config);
+    await migrate(config.postgres, pino({ level: 'silent' }));
+    // A rule of this database the decoder cannot know: PostgreSQL refuses that one price.
+    await withPg(config, (c) => c.query(`ALTER TABLE ${config.postgres.table} ADD CONSTRAINT no_magic CHECK (price IS DISTINCT FROM 123.456)`));
+    const ts = Date.now() * 1000 - 10_000_000;
+    const events: MarketEvent[] = Array.from({ length: 50 }, (_, i) => ({
+      v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: ts + i * 1000, recvTs: ts + i * 1000 + 100,
+      id: String(i + 1), price: i === 25 ? 123.456 : 100 + i * 0.01, size: 1, side: 'buy',
+    }));
+    await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
+    await runToEnd(config);
+
+    const rows = await withPg(config, async (c) => (await c.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE price = 123.456)::int AS magic FROM ${config.postgres.table}`)).rows[0]);
+    assert.deepEqual(rows, { n: 49, magic: 0 });
+    const dlq = await readTopic(config, config.kafka.deadLetterTopic, 2, 10_000);
+    assert.equal(dlq.length, 1);
+    assert.equal(dlq[0]!.headers['x-error-code'], 'SINK_REJECTED');
+    assert.match(dlq[0]!.headers['x-error-message']!, /^postgres: .*no_magic/);
+    assert.deepEqual(dlq[0]!.value, encodeEvent(events[25]!), 'the original message, as consumed');
+    const redis = redisClient(config);
+    try {
+      const q = await redis.hgetall(`${config.redis.keyPrefix}quality:binance:BTC-USDT`);
+      assert.equal(Number(q.accepted ?? 0) + Number(q.flagged ?? 0), 50, 'Redis applied all 50, the refused one too');
+    } finally {
+      redis.disconnect();
+    }
+    assert.deepEqual([...(await committedOffsets(config)).values()].reduce((a, b) => a + Math.max(0, b ?? 0), 0), 50, 'committed past it');
   });
 });
 
