@@ -83,6 +83,14 @@ async function benchPostgres(batchRows: number): Promise<void> {
     const wmReplay = await timed(async () => { for (const ch of chunks) await sink.writeBatch([ch]); });
     await sink.close();
 
+    // The same with postgres.uniqueSourceIndex: the cost of the unique index behind the claim.
+    const uqConfig = loadConfig({ env: { HIMARI_POSTGRES_URL: url, HIMARI_POSTGRES_TABLE: `bench_uq_${suffix}`, HIMARI_POSTGRES_UNIQUE_SOURCE_INDEX: 'true' } });
+    await migrate(uqConfig.postgres, log);
+    const uqSink = new PostgresSink(uqConfig.postgres);
+    await uqSink.connect();
+    const uq = await timed(async () => { for (const ch of chunks) await uqSink.writeBatch([ch]); });
+    await uqSink.close();
+
     // Staging: COPY into a temp table, then INSERT ... ON CONFLICT DO NOTHING on a unique key.
     const stConfig = loadConfig({ env: { HIMARI_POSTGRES_URL: url, HIMARI_POSTGRES_TABLE: `bench_st_${suffix}` } });
     await migrate(stConfig.postgres, log);
@@ -102,9 +110,10 @@ async function benchPostgres(batchRows: number): Promise<void> {
 
     lines.push(`| PostgreSQL, ${batchRows} rows/batch | raw COPY, unindexed plain table | ${rate(ROWS, raw)} rows/s | 100 % |`);
     lines.push(`| | **watermark** (COPY + offset row, one transaction; partitioned, indexed) | ${rate(ROWS, wm)} rows/s | ${Math.round((100 * raw) / wm)} % |`);
+    lines.push(`| | watermark + unique index on (src_partition, src_offset, ts) (\`postgres.uniqueSourceIndex\`) | ${rate(ROWS, uq)} rows/s | ${Math.round((100 * raw) / uq)} % |`);
     lines.push(`| | staging + INSERT ON CONFLICT DO NOTHING (partitioned, indexed + unique key) | ${rate(ROWS, staging)} rows/s | ${Math.round((100 * raw) / staging)} % |`);
     lines.push(`| | replay of the same rows: watermark / staging | ${rate(ROWS, wmReplay)} / ${rate(ROWS, stagingReplay)} rows/s | |`);
-    for (const t of [`bench_raw_${suffix}`, wmConfig.postgres.table, st]) await c.query(`DROP TABLE IF EXISTS ${t} CASCADE`);
+    for (const t of [`bench_raw_${suffix}`, wmConfig.postgres.table, uqConfig.postgres.table, st]) await c.query(`DROP TABLE IF EXISTS ${t} CASCADE`);
     await c.query(`DELETE FROM himari_sink_offsets WHERE target LIKE 'bench_%'`);
   } finally {
     await c.end();

@@ -115,6 +115,8 @@ const postgres = z.strictObject({
     .describe('Days of events kept; older partitions / chunks are dropped.'),
   partitionsAheadDays: z.number().int().min(1).max(60).default(3)
     .describe('Daily partitions created ahead of time on the plain-PostgreSQL path.'),
+  uniqueSourceIndex: z.boolean().default(false)
+    .describe('Also create a unique index on (src_partition, src_offset, ts) of the event table, a second guard behind the watermark claim (ts is in it because a partitioned table or hypertable requires its partition key there; a replayed event has the same ts). It assumes one input topic per table. A row it refuses is dead-lettered as SINK_REJECTED. Off by default: see its cost in the README.'),
   queryTimeoutMs: z.number().int().min(100).max(600_000).default(15_000)
     .describe('A PostgreSQL connect or batch transaction (COPY and watermarks) without an answer in this long fails and is retried on a new connection, so a server that stops answering makes the sink unhealthy (/readyz 503) instead of hanging. A 1,000-row batch takes ~16 ms under load here.'),
   connections: z.number().int().min(1).max(64).default(1)

@@ -61,6 +61,9 @@ export async function migrate(config: PostgresConfig, log: Logger, client?: pg.C
       await c.query(claimWatermarksDdl());
       const timescale = await detectTimescale(c);
       const report = timescale ? await migrateTimescale(c, config) : await migratePartitioned(c, config, new Date());
+      if (config.uniqueSourceIndex) {
+        await c.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${config.table}_src_unique ON ${config.table} (src_partition, src_offset, ts)`);
+      }
       log.info(report, 'schema ready');
       return report;
     } finally {
