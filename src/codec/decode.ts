@@ -32,9 +32,10 @@ const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 export const MAX_TEXT_LENGTH = 256;
 /**
  * Characters a stored string may not carry: NUL (PostgreSQL text and jsonb refuse it),
- * surrogates (a lone one cannot be encoded as UTF-8: PostgreSQL refuses it, and the sinks' UTF-8
- * encoder would silently store U+FFFD), and U+FFFD itself (what msgpackr makes of invalid UTF-8
- * in a msgpack string: the message was corrupt; JSON input is decoded with a fatal decoder).
+ * surrogates (a lone one has no UTF-8 form: the sinks' UTF-8 encoder would silently write U+FFFD
+ * into text columns and Redis keys while the event JSON keeps a `\ud800` escape, which jsonb
+ * refuses), and U+FFFD itself (what msgpackr makes of invalid UTF-8 in a msgpack string: the
+ * message was corrupt; JSON input is decoded with a fatal decoder).
  * One scan with this character class per string; only a string that matches (rare) is looked
  * at again, because a valid surrogate pair (an emoji) is fine.
  */
