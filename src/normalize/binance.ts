@@ -1,5 +1,5 @@
 import type { MarketEvent } from '../codec/event.js';
-import { isObject, levels, msToUs, num, splitConcatenated, type Normalizer } from './common.js';
+import { isObject, levels, msToUs, num, splitConcatenated, text, type Normalizer } from './common.js';
 
 /**
  * Binance spot and USD-M futures (combined-stream envelope `{stream, data}` or bare payloads):
@@ -20,14 +20,14 @@ export class BinanceNormalizer implements Normalizer {
         const x = d.X;
         const offBook = x === 'INSURANCE_FUND' || x === 'ADL';
         out.push({
-          v: 1, type: 'trade', venue, symbol: splitConcatenated(String(d.s)), ts: msToUs(d.T ?? d.E), recvTs: recvTsUs,
-          id: String(id), price: num(d.p), size: num(d.q), side: d.m === true ? 'sell' : 'buy', ...(offBook ? { offBook } : {}),
+          v: 1, type: 'trade', venue, symbol: splitConcatenated(text(d.s)), ts: msToUs(d.T ?? d.E), recvTs: recvTsUs,
+          id: text(id), price: num(d.p), size: num(d.q), side: d.m === true ? 'sell' : 'buy', ...(offBook ? { offBook } : {}),
         });
         return;
       }
       case 'depthUpdate':
         out.push({
-          v: 1, type: 'book', venue, symbol: splitConcatenated(String(d.s)), ts: msToUs(d.T ?? d.E), recvTs: recvTsUs,
+          v: 1, type: 'book', venue, symbol: splitConcatenated(text(d.s)), ts: msToUs(d.T ?? d.E), recvTs: recvTsUs,
           action: 'delta', seq: num(d.u), firstSeq: num(d.U), ...(d.pu === undefined ? {} : { prevSeq: num(d.pu) }),
           bids: levels(d.b), asks: levels(d.a),
         });
@@ -36,7 +36,7 @@ export class BinanceNormalizer implements Normalizer {
         const o = isObject(d.o) ? d.o : {};
         const filled = num(o.z);
         out.push({
-          v: 1, type: 'liquidation', venue, symbol: splitConcatenated(String(o.s)), ts: msToUs(o.T ?? d.E), recvTs: recvTsUs,
+          v: 1, type: 'liquidation', venue, symbol: splitConcatenated(text(o.s)), ts: msToUs(o.T ?? d.E), recvTs: recvTsUs,
           posSide: o.S === 'SELL' ? 'long' : 'short', price: num(o.ap ?? o.p), size: filled > 0 ? filled : num(o.q),
         });
         return;
@@ -49,7 +49,7 @@ export class BinanceNormalizer implements Normalizer {
     // Spot bookTicker has no event type and no event time: the receive time stands in.
     if (d.e === 'bookTicker' || (d.e === undefined && d.u !== undefined && d.b !== undefined && d.a !== undefined && typeof d.b === 'string')) {
       out.push({
-        v: 1, type: 'quote', venue, symbol: splitConcatenated(String(d.s)), ts: d.T !== undefined || d.E !== undefined ? msToUs(d.T ?? d.E) : recvTsUs,
+        v: 1, type: 'quote', venue, symbol: splitConcatenated(text(d.s)), ts: d.T !== undefined || d.E !== undefined ? msToUs(d.T ?? d.E) : recvTsUs,
         recvTs: recvTsUs, bid: num(d.b), bidSize: num(d.B), ask: num(d.a), askSize: num(d.A), updateId: num(d.u),
       });
     }

@@ -1,5 +1,5 @@
 import type { Level, MarketEvent } from '../codec/event.js';
-import { isObject, msToUs, num, splitConcatenated, type Normalizer } from './common.js';
+import { isObject, msToUs, num, splitConcatenated, text, type Normalizer } from './common.js';
 
 interface TickerState { bid: number; bidSize: number; ask: number; askSize: number }
 
@@ -25,8 +25,8 @@ export class BybitNormalizer implements Normalizer {
           if (!isObject(t)) continue;
           const v5 = t.T !== undefined;
           out.push({
-            v: 1, type: 'trade', venue: this.venue, symbol: splitConcatenated(String(v5 ? t.s : t.symbol)),
-            ts: msToUs(v5 ? t.T : t.trade_time_ms), recvTs: recvTsUs, id: String(v5 ? t.i : t.trade_id),
+            v: 1, type: 'trade', venue: this.venue, symbol: splitConcatenated(text(v5 ? t.s : t.symbol)),
+            ts: msToUs(v5 ? t.T : t.trade_time_ms), recvTs: recvTsUs, id: text(v5 ? t.i : t.trade_id),
             price: num(v5 ? t.p : t.price), size: num(v5 ? t.v : t.size), side: (v5 ? t.S : t.side) === 'Sell' ? 'sell' : 'buy',
             ...(t.BT === true ? { offBook: true } : {}),
           });
@@ -35,7 +35,7 @@ export class BybitNormalizer implements Normalizer {
       case 'orderbook':
         if (!isObject(data)) return;
         out.push({
-          v: 1, type: 'book', venue: this.venue, symbol: splitConcatenated(String(data.s)), ts: msToUs(raw.cts ?? raw.ts), recvTs: recvTsUs,
+          v: 1, type: 'book', venue: this.venue, symbol: splitConcatenated(text(data.s)), ts: msToUs(raw.cts ?? raw.ts), recvTs: recvTsUs,
           action: raw.type === 'snapshot' || data.u === 1 ? 'snapshot' : 'delta', seq: num(data.u),
           bids: levelsOf(data.b), asks: levelsOf(data.a),
         });
@@ -46,7 +46,7 @@ export class BybitNormalizer implements Normalizer {
         return;
       case 'tickers': {
         if (!isObject(data)) return;
-        const symbol = splitConcatenated(String(data.symbol));
+        const symbol = splitConcatenated(text(data.symbol));
         const prev = this.tickers.get(symbol);
         const next: TickerState = {
           bid: data.bid1Price !== undefined ? num(data.bid1Price) : prev?.bid ?? NaN,
@@ -68,7 +68,7 @@ export class BybitNormalizer implements Normalizer {
           if (!isObject(l)) continue;
           const v5 = l.T !== undefined;
           out.push({
-            v: 1, type: 'liquidation', venue: this.venue, symbol: splitConcatenated(String(v5 ? l.s : l.symbol)),
+            v: 1, type: 'liquidation', venue: this.venue, symbol: splitConcatenated(text(v5 ? l.s : l.symbol)),
             ts: msToUs(v5 ? l.T : l.updatedTime), recvTs: recvTsUs,
             posSide: (v5 ? l.S : l.side) === 'Buy' ? 'long' : 'short', price: num(v5 ? l.p : l.price), size: num(v5 ? l.v : l.size),
           });

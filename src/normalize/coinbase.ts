@@ -1,5 +1,5 @@
 import type { Level, MarketEvent } from '../codec/event.js';
-import { isObject, isoToUs, levels, num, type Normalizer } from './common.js';
+import { isObject, isoToUs, levels, num, text, type Normalizer } from './common.js';
 
 /**
  * Coinbase Exchange feed: match / last_match (trades), ticker (best bid/ask), snapshot and
@@ -11,13 +11,13 @@ export class CoinbaseNormalizer implements Normalizer {
 
   normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): void {
     if (!isObject(raw)) return;
-    const symbol = String(raw.product_id ?? '');
+    const symbol = text(raw.product_id ?? '');
     const ts = typeof raw.time === 'string' ? isoToUs(raw.time) : recvTsUs;
     switch (raw.type) {
       case 'match':
       case 'last_match':
         out.push({
-          v: 1, type: 'trade', venue: this.venue, symbol, ts, recvTs: recvTsUs, id: String(raw.trade_id),
+          v: 1, type: 'trade', venue: this.venue, symbol, ts, recvTs: recvTsUs, id: text(raw.trade_id),
           price: num(raw.price), size: num(raw.size), side: raw.side === 'sell' ? 'buy' : 'sell',
         });
         return;

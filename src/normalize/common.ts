@@ -19,6 +19,16 @@ export function num(v: unknown): number {
   return NaN;
 }
 
+/**
+ * A venue scalar (name, id) as text: what String() gives for a primitive, '' for an object or an
+ * array. String() of a parsed object throws when the object has a `toString` key that is not
+ * a function (`{"toString":1}`), and of deeply nested arrays it overflows the stack (join
+ * recurses); no venue sends either where a name or an id belongs.
+ */
+export function text(v: unknown): string {
+  return typeof v === 'object' && v !== null ? '' : String(v);
+}
+
 export function msToUs(ms: unknown): number {
   return Math.round(num(ms) * 1000);
 }

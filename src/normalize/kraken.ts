@@ -1,5 +1,5 @@
 import type { Level, MarketEvent } from '../codec/event.js';
-import { isObject, isoToUs, krakenPair, num, secondsToUs, type Normalizer } from './common.js';
+import { isObject, isoToUs, krakenPair, num, secondsToUs, text, type Normalizer } from './common.js';
 
 /**
  * Kraken WebSocket v1 (arrays: `[channelID, payload..., channelName, pair]`) and v2 (objects
@@ -29,7 +29,7 @@ export class KrakenNormalizer implements Normalizer {
           if (!Array.isArray(t)) continue;
           const ts = secondsToUs(t[2]);
           // v1 trades carry no id: the exchange time in µs and the price identify one.
-          out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts, recvTs: recvTsUs, id: `${t[2]}-${t[0]}-${t[1]}`, price: num(t[0]), size: num(t[1]), side: t[3] === 's' ? 'sell' : 'buy' });
+          out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts, recvTs: recvTsUs, id: `${text(t[2])}-${text(t[0])}-${text(t[1])}`, price: num(t[0]), size: num(t[1]), side: t[3] === 's' ? 'sell' : 'buy' });
         }
       }
       return;
@@ -72,9 +72,9 @@ export class KrakenNormalizer implements Normalizer {
     if (!Array.isArray(raw.data)) return;
     for (const d of raw.data) {
       if (!isObject(d)) continue;
-      const symbol = krakenPair(String(d.symbol));
+      const symbol = krakenPair(text(d.symbol));
       if (raw.channel === 'trade') {
-        out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts: isoUs(d.timestamp, recvTsUs), recvTs: recvTsUs, id: String(d.trade_id), price: num(d.price), size: num(d.qty), side: d.side === 'sell' ? 'sell' : 'buy' });
+        out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts: isoUs(d.timestamp, recvTsUs), recvTs: recvTsUs, id: text(d.trade_id), price: num(d.price), size: num(d.qty), side: d.side === 'sell' ? 'sell' : 'buy' });
       } else if (raw.channel === 'book') {
         const lv = (x: unknown): Level[] => (Array.isArray(x) ? x.filter(isObject).map((l) => [num(l.price), num(l.qty)] as Level) : []);
         out.push({

@@ -1,5 +1,5 @@
 import type { MarketEvent } from '../codec/event.js';
-import { isObject, levels, msToUs, num, type Normalizer } from './common.js';
+import { isObject, levels, msToUs, num, text, type Normalizer } from './common.js';
 
 /**
  * OKX v5 public channels: trades (side = taker side), tickers (best bid/ask), books
@@ -15,10 +15,10 @@ export class OkxNormalizer implements Normalizer {
     const channel = raw.arg.channel;
     for (const d of raw.data) {
       if (!isObject(d)) continue;
-      const symbol = String(d.instId ?? raw.arg.instId ?? '');
+      const symbol = text(d.instId ?? raw.arg.instId ?? '');
       switch (channel) {
         case 'trades':
-          out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts: msToUs(d.ts), recvTs: recvTsUs, id: String(d.tradeId), price: num(d.px), size: num(d.sz), side: d.side === 'sell' ? 'sell' : 'buy' });
+          out.push({ v: 1, type: 'trade', venue: this.venue, symbol, ts: msToUs(d.ts), recvTs: recvTsUs, id: text(d.tradeId), price: num(d.px), size: num(d.sz), side: d.side === 'sell' ? 'sell' : 'buy' });
           break;
         case 'tickers':
           out.push({ v: 1, type: 'quote', venue: this.venue, symbol, ts: msToUs(d.ts), recvTs: recvTsUs, bid: num(d.bidPx), bidSize: num(d.bidSz), ask: num(d.askPx), askSize: num(d.askSz) });

@@ -99,6 +99,38 @@ describe('venue normalizers: side conventions and fields', () => {
   });
 });
 
+describe('normalizer regressions (fuzzing counterexamples)', () => {
+  // String() of these threw out of normalize(): the first has a `toString` key that is not a
+  // function, the second is 100,000 nested arrays (Array#join recursed past the stack).
+  const objects: Array<[string, unknown]> = [['{"toString":1}', JSON.parse('{"toString":1}')], ['100,000 nested arrays', JSON.parse('['.repeat(100_000) + ']'.repeat(100_000))]];
+  const messages: Array<[Venue, string, (x: unknown) => unknown]> = [
+    ['binance', 'aggTrade symbol', (x) => ({ stream: 'nknusdt@aggTrade', data: { e: 'aggTrade', E: 1633998523963, s: x, a: 15683430, p: '0.3528', q: '58', T: 1633998523963, m: false } })],
+    ['binance-futures', 'forceOrder symbol', (x) => ({ data: { e: 'forceOrder', E: 1634653599186, o: { s: x, S: 'SELL', q: '3661', p: '0.06606', ap: '0.06669', z: '3661', T: 1634653599180 } } })],
+    ['bybit', 'publicTrade symbol', (x) => ({ topic: 'publicTrade.BTCUSDT', data: [{ T: 1786310819680, s: x, S: 'Sell', v: '0.004', p: '65114.20', i: 'a9188a0a' }] })],
+    ['coinbase', 'match product_id', (x) => ({ type: 'match', trade_id: 280232, side: 'sell', size: '985', price: '0.00001305', product_id: x, time: '2021-04-17T16:43:37.089723Z' })],
+    ['kraken', 'v2 trade symbol', (x) => ({ channel: 'trade', type: 'update', data: [{ symbol: x, side: 'buy', price: 1, qty: 1, trade_id: 1, timestamp: '2023-09-25T07:49:37.708706Z' }] })],
+    ['okx', 'trades instId', (x) => ({ arg: { channel: 'trades', instId: 'BTC-USDT' }, data: [{ instId: x, tradeId: '130639474', px: '42219.9', sz: '0.12', side: 'buy', ts: '1630048897897' }] })],
+  ];
+  for (const [venue, field, message] of messages) {
+    for (const [what, x] of objects) {
+      it(`${venue} ${field} = ${what}: an event with an empty symbol, which the decoder refuses`, () => {
+        const out: MarketEvent[] = [];
+        createNormalizer(venue).normalize(message(x), RECV, out);
+        assert.equal(out.length, 1);
+        assert.equal(out[0]!.symbol, '');
+        assert.deepEqual(validateEvent(JSON.parse(JSON.stringify(out[0]))), { ok: false, failure: { code: 'SCHEMA_INVALID', message: 'symbol missing' } });
+      });
+    }
+  }
+
+  it('kraken v1 trade with an object as its time: an id without it, refused for its time', () => {
+    const out: MarketEvent[] = [];
+    createNormalizer('kraken').normalize([993, [['354.11', '0.89', JSON.parse('{"toString":1}'), 's', 'l', '']], 'trade', 'XMR/USD'], RECV, out);
+    assert.equal((out[0] as TradeEvent).id, '-354.11-0.89');
+    assert.equal(validateEvent(JSON.parse(JSON.stringify(out[0]))).ok, false);
+  });
+});
+
 describe('real recordings (../shared/data)', () => {
   const files = recordingFiles();
   it('are present', (t) => {
