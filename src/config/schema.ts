@@ -38,7 +38,7 @@ const kafka = z.strictObject({
   queuedMaxMessagesKbytes: z.number().int().min(1024).max(2_097_151).default(65_536)
     .describe('queued.max.messages.kbytes: prefetch budget per consumer; bounds memory when sinks stall.'),
   deadLetterMaxMessageBytes: z.number().int().min(4096).max(100 * 1024 * 1024).default(1_000_000)
-    .describe('Largest message the dead-letter topic takes (its max.message.bytes; the broker\'s default is 1,048,588, librdkafka\'s 1,000,000). A dead letter that would be larger is stored truncated, with headers x-truncated, x-original-size and x-original-sha256; if the broker still refuses it as too large, the kept part is halved until it is taken.'),
+    .describe('Largest dead letter sent (librdkafka\'s message.max.bytes for that producer). At start the dead-letter topic\'s own max.message.bytes is read from the broker (plaintext listeners) and the smaller of the two is used. A dead letter that would be larger is stored truncated, with headers x-truncated, x-original-size and x-original-sha256; if the broker still refuses it as too large, the kept part is halved until it is taken.'),
   deadLetterMaxAttempts: z.number().int().min(1).max(100).default(5)
     .describe('Attempts at a dead letter the broker refuses for good (not a timeout or a lost connection, which are retried like a sink outage). After the last one the message\'s partition stops consuming and the processor says why (log, /readyz, himari_partitions_stopped), since committing past it would lose it.'),
   maxMessageBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(1024 * 1024)

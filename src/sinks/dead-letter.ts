@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
+import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError } from '../errors.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
@@ -39,9 +40,12 @@ export class DeadLetterProducer {
   private readonly pollTimer: NodeJS.Timeout;
   private partitions = 1;
   private aborted = false;
+  /** What a dead letter may weigh: the configured limit, lowered to the topic's own at connect. */
+  private maxMessageBytes: number;
   private readonly sleepers = new Set<() => void>();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
+    this.maxMessageBytes = config.deadLetterMaxMessageBytes;
     this.producer = new Kafka.Producer({
       'metadata.broker.list': config.brokers,
       'client.id': `${config.clientId}-dlq`,
@@ -73,6 +77,15 @@ export class DeadLetterProducer {
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       this.producer.getMetadata({ topic: this.config.deadLetterTopic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
     this.partitions = Math.max(1, meta.topics.find((t) => t.name === this.config.deadLetterTopic)?.partitions.length ?? 1);
+    try {
+      const entries = await describeTopicConfig(this.config.brokers, this.config.deadLetterTopic, ['max.message.bytes']);
+      const topicMax = Number(entries.get('max.message.bytes'));
+      if (Number.isSafeInteger(topicMax) && topicMax > 0) this.maxMessageBytes = Math.min(this.maxMessageBytes, topicMax);
+      this.log.info({ topic: this.config.deadLetterTopic, topicMaxMessageBytes: topicMax, maxMessageBytes: this.maxMessageBytes }, 'dead-letter topic limit read');
+    } catch (err) {
+      // A broker it cannot read it from: the configured limit, and the broker's refusal, still hold.
+      this.log.warn({ err, maxMessageBytes: this.maxMessageBytes }, 'could not read the dead-letter topic\'s max.message.bytes; using kafka.deadLetterMaxMessageBytes');
+    }
   }
 
   /**
@@ -92,7 +105,7 @@ export class DeadLetterProducer {
    */
   async send(dl: DeadLetter): Promise<void> {
     // The value's share of a message: the rest is key, headers and record framing.
-    let keep = this.config.deadLetterMaxMessageBytes - (dl.key?.length ?? 0) - dl.message.length - HEADROOM_BYTES;
+    let keep = this.maxMessageBytes - (dl.key?.length ?? 0) - dl.message.length - HEADROOM_BYTES;
     let refused = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.aborted) throw new HimariError(ErrorCode.CLOSED, 'dead-letter send abandoned: the producer was aborted');

@@ -4,6 +4,7 @@ import { after, describe, it } from 'node:test';
 import Kafka from 'node-rdkafka';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
+import { describeTopicConfig } from '../../src/source/kafka-topic-config.js';
 import { cleanup, endOffsets, produceRaw, readTopic, testConfig, waitGroupCommitted, withPg } from '../helpers/services.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 
@@ -21,6 +22,19 @@ function trade(i: number): MarketEvent {
   const ts = 1_790_000_000_000_000 + i * 1000;
   return { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts, recvTs: ts + 100, id: String(i), price: 100 + (i % 7), size: 1, side: 'buy' };
 }
+
+describe('DescribeConfigs against the real broker', { timeout: 60_000 }, () => {
+  const { config } = testConfig();
+  after(async () => { await cleanup(config); });
+  it('reads a topic\'s max.message.bytes; an unknown topic is an error naming it', async () => {
+    await createTopic(config.kafka.brokers, config.kafka.deadLetterTopic, 1, 12_345);
+    const entries = await describeTopicConfig(config.kafka.brokers, config.kafka.deadLetterTopic, ['max.message.bytes', 'cleanup.policy']);
+    assert.equal(entries.get('max.message.bytes'), '12345');
+    assert.equal(entries.get('cleanup.policy'), 'delete');
+    await assert.rejects(describeTopicConfig(`127.0.0.1:1,${config.kafka.brokers}`, `${config.kafka.deadLetterTopic}.missing`, ['max.message.bytes']),
+      /DescribeConfigs of topic .*missing.*broker error 3/);
+  });
+});
 
 describe('dead letters larger than the dead-letter topic takes (real broker)', { timeout: 180_000 }, () => {
   const { config, env } = testConfig({ HIMARI_KAFKA_TOPIC_PARTITIONS: '2', HIMARI_LOG_LEVEL: 'info' });
@@ -53,6 +67,7 @@ describe('dead letters larger than the dead-letter topic takes (real broker)', {
     p.kill('SIGTERM');
     assert.equal((await p.exited).code, 0, p.stderr);
 
+    assert.match(p.stdout, /"topicMaxMessageBytes":20000,"maxMessageBytes":20000,"msg":"dead-letter topic limit read"/, 'the limit was read from the broker');
     const rows = await withPg(config, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${config.postgres.table}`)).rows[0].n);
     assert.equal(rows, 300);
     const dlq = await readTopic(config, config.kafka.deadLetterTopic, 4, 15_000);
