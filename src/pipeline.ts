@@ -544,7 +544,8 @@ export class Pipeline {
     const drained = (async () => {
       for (;;) {
         await Promise.all(this.sinks.map((s) => s.flush()));
-        if (this.tracker.inFlight() === 0 || this.deliveryAborted) return;
+        // A stopped partition's batch waits for a dead letter that will not be stored: left for a replay.
+        if (this.tracker.inFlight(this.source.stopped) === 0 || this.deliveryAborted) return;
         await Promise.race([this.tracker.whenIdle(), new Promise((r) => setTimeout(r, 20))]);
       }
     })();

@@ -157,9 +157,10 @@ export class OffsetTracker {
     this.partitions.delete(key);
   }
 
-  inFlight(): number {
+  /** Batches in flight, leaving out the partitions keyed `topic\0partition` in `except`. */
+  inFlight(except?: ReadonlyMap<string, unknown>): number {
     let n = 0;
-    for (const p of this.partitions.values()) n += p.inFlight;
+    for (const [key, p] of this.partitions) if (except === undefined || !except.has(key)) n += p.inFlight;
     return n;
   }
 

@@ -39,7 +39,7 @@ export interface Produced {
 }
 
 /** Produces values keyed as given and waits until the broker acknowledged every one. */
-export async function produceRaw(config: Readonly<Config>, topic: string, messages: Array<{ key: string; value: Buffer }>,
+export async function produceRaw(config: Readonly<Config>, topic: string, messages: Array<{ key: string | null; value: Buffer; partition?: number }>,
   producerConfig: Kafka.ProducerGlobalConfig = {}): Promise<void> {
   const producer = new Kafka.Producer({ 'metadata.broker.list': config.kafka.brokers, dr_cb: true, 'linger.ms': 2, 'queue.buffering.max.messages': 1_000_000, ...producerConfig });
   await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
@@ -50,7 +50,7 @@ export async function produceRaw(config: Readonly<Config>, topic: string, messag
   for (const m of messages) {
     for (;;) {
       try {
-        producer.produce(topic, null, m.value, m.key, Date.now());
+        producer.produce(topic, m.partition ?? null, m.value, m.key, Date.now());
         break;
       } catch {
         await new Promise((r) => setTimeout(r, 5));

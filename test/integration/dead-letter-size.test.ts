@@ -5,7 +5,8 @@ import Kafka from 'node-rdkafka';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import { describeTopicConfig } from '../../src/source/kafka-topic-config.js';
-import { cleanup, endOffsets, produceRaw, readTopic, testConfig, waitGroupCommitted, withPg } from '../helpers/services.js';
+import { cleanup, committedOffsets, endOffsets, produceRaw, readTopic, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
+import { freePort } from '../helpers/outage.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 
 const DLQ_LIMIT = 20_000;
@@ -88,5 +89,47 @@ describe('dead letters larger than the dead-letter topic takes (real broker)', {
     }
     assert.equal(bySize.get(1_500_000)!.headers['x-error-code'], 'MESSAGE_TOO_LARGE');
     assert.equal(bySize.get(60_000)!.headers['x-error-code'], 'DECODE_FAILED');
+  });
+});
+
+describe('a dead letter the broker refuses for good (real broker)', { timeout: 180_000 }, () => {
+  const port = freePort();
+  const setup = port.then((p) => testConfig({ HIMARI_KAFKA_TOPIC_PARTITIONS: '2', HIMARI_LOG_LEVEL: 'info', HIMARI_METRICS_PORT: String(p) }));
+  const processes: ProcessorProcess[] = [];
+  after(async () => {
+    for (const p of processes) await p.stop();
+    await cleanup((await setup).config);
+  });
+
+  it('stops its partition with the reason in the log, /readyz and a metric; the other partition goes on', async () => {
+    const { config, env } = await setup;
+    const metricsPort = await port;
+    await createTopic(config.kafka.brokers, config.kafka.topics[0]!, 2, INPUT_LIMIT);
+    // A compacted topic refuses records without a key (INVALID_RECORD): a refusal no retry heals.
+    const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.kafka.brokers });
+    await new Promise<void>((resolve, reject) => admin.createTopic(
+      { topic: config.kafka.deadLetterTopic, num_partitions: 2, replication_factor: 1, config: { 'cleanup.policy': 'compact' } }, 15_000,
+      (err) => { admin.disconnect(); if (err) reject(err); else resolve(); }));
+    const valid = (i: number, partition: number) => ({ key: 'BTC-USDT', value: encodeEvent(trade(i)), partition });
+    await produceRaw(config, config.kafka.topics[0]!, [
+      ...Array.from({ length: 50 }, (_, i) => valid(i, 0)),
+      { key: null, value: Buffer.from([0xc1, 0xc1]), partition: 0 }, // undecodable, no key
+      ...Array.from({ length: 50 }, (_, i) => valid(50 + i, 0)),
+      ...Array.from({ length: 100 }, (_, i) => valid(1000 + i, 1)),
+    ]);
+    const p = new ProcessorProcess(env);
+    processes.push(p);
+    await p.ready();
+    await waitUntil('partition 0 to stop', async () => p.stdout.includes('partition stopped: its dead letter could not be stored'), 90_000, 100);
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(await ready.text(), /partition .*\[0\] stopped: dead letter of offset 50 could not be stored/);
+    assert.match(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), /^himari_partitions_stopped 1$/m);
+    // Partition 1 commits to its end; partition 0 stays before the message it could not store.
+    await waitUntil('partition 1 committed', async () => (await committedOffsets(config)).get(1) === 100, 60_000);
+    assert.ok(((await committedOffsets(config)).get(0) ?? -1) <= 50, 'partition 0 never commits past offset 50');
+    p.kill('SIGTERM');
+    const exit = await p.exited;
+    assert.equal(exit.code, 3, `${JSON.stringify(exit)}: the stopped partition's batch is left for a replay`);
   });
 });
