@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { connectPostgres } from './db/client-config.js';
 import { migrate, maintainPartitions, type MigrationReport } from './db/migrate.js';
 import { wallClockMs } from './obs/clock.js';
 import type { EncodedHistogram } from './obs/latency-histogram.js';
@@ -13,7 +14,6 @@ import { RedisSink } from './sinks/redis-sink.js';
 import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
 import type { SinkDriver } from './sinks/core.js';
 import { ensureTopics } from './source/kafka-admin.js';
-import pg from 'pg';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
 /** The latency report's entry that is a stage of the processor, not a sink. */
@@ -99,15 +99,15 @@ export class App {
   }
 
   private async maintainPartitions(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.config.postgres.url });
+    let client: Awaited<ReturnType<typeof connectPostgres>> | null = null;
     try {
-      await client.connect();
+      client = await connectPostgres(this.config.postgres);
       const r = await maintainPartitions(client, this.config.postgres, new Date());
       if (r.created.length + r.dropped.length > 0) this.log.info(r, 'partitions maintained');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'partition maintenance failed; retried in an hour');
     } finally {
-      await client.end().catch(() => {});
+      await client?.end().catch(() => {});
     }
   }
 

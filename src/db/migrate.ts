@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresConfig } from '../config/schema.js';
 import { EVENT_COLUMNS } from '../sinks/pg-row.js';
+import { connectPostgres } from './client-config.js';
 
 /** Per-partition applied-offset watermarks, written in the same transaction as each COPY. */
 export const WATERMARK_TABLE = 'himari_sink_offsets';
@@ -41,9 +42,8 @@ export async function detectTimescale(client: pg.ClientBase): Promise<boolean> {
  * retention, and a plain view of 1-minute bars.
  */
 export async function migrate(config: PostgresConfig, log: Logger, client?: pg.ClientBase): Promise<MigrationReport> {
-  const own = client === undefined ? new pg.Client({ connectionString: config.url }) : null;
+  const own = client === undefined ? await connectPostgres(config) : null;
   const c = client ?? own!;
-  if (own !== null) await own.connect();
   try {
     // One migrator at a time (several processors may start together).
     await c.query('SELECT pg_advisory_lock(hashtext($1))', [`himari-migrate:${config.table}`]);

@@ -9,6 +9,7 @@ import type { MarketEvent } from '../../src/codec/event.js';
 import { WATERMARK_TABLE } from '../../src/db/migrate.js';
 import { ensureTopics, topicEndOffsets } from '../../src/source/kafka-admin.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
+import { pgClientConfig } from '../../src/db/client-config.js';
 
 /**
  * Integration tests run against the real broker, Redis and PostgreSQL that `scripts/services.sh`
@@ -126,7 +127,7 @@ export async function readTopic(config: Readonly<Config>, topic: string, expecte
 }
 
 export async function withPg<T>(config: Readonly<Config>, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: config.postgres.url });
+  const client = new pg.Client(pgClientConfig(config.postgres));
   await client.connect();
   try {
     return await fn(client);
