@@ -2,7 +2,9 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { connectPostgres } from './db/client-config.js';
-import { migrate, maintainPartitions, type MigrationReport } from './db/migrate.js';
+import { migrate, type MigrationReport } from './db/migrate.js';
+import { maintainPartitions } from './db/partitions.js';
+import { checkProcessorAccess } from './db/roles.js';
 import { wallClockMs } from './obs/clock.js';
 import type { EncodedHistogram } from './obs/latency-histogram.js';
 import type { LatencySecond } from './obs/latency-series.js';
@@ -69,7 +71,7 @@ export class App {
     await Promise.all([
       ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
         ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])]),
-      migrate(this.config.postgres, this.log).then((r) => { this.migration = r; }),
+      (this.config.postgres.migrateOnStart ? migrate(this.config.postgres, this.log) : this.checkSchema()).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {
       this.server = await startMetricsServer(this.metrics, {
@@ -98,11 +100,28 @@ export class App {
     };
   }
 
+  /**
+   * Without migrate on start (a least-privilege role): the schema must be there and writable by
+   * this role, and the partitions due are made now, as migrate would have, through the owner's
+   * maintenance function.
+   */
+  private async checkSchema(): Promise<MigrationReport> {
+    const client = await connectPostgres(this.config.postgres);
+    try {
+      const report = await checkProcessorAccess(client, this.config.postgres);
+      if (report.mode === 'partitioned') Object.assign(report, await maintainPartitions(client, this.config.postgres));
+      this.log.info(report, 'schema checked');
+      return report;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
   private async maintainPartitions(): Promise<void> {
     let client: Awaited<ReturnType<typeof connectPostgres>> | null = null;
     try {
       client = await connectPostgres(this.config.postgres);
-      const r = await maintainPartitions(client, this.config.postgres, new Date());
+      const r = await maintainPartitions(client, this.config.postgres);
       if (r.created.length + r.dropped.length > 0) this.log.info(r, 'partitions maintained');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'partition maintenance failed; retried in an hour');

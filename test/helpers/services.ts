@@ -10,6 +10,7 @@ import { WATERMARK_TABLE } from '../../src/db/migrate.js';
 import { ensureTopics, topicEndOffsets } from '../../src/source/kafka-admin.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { pgClientConfig } from '../../src/db/client-config.js';
+import { PARTITION_POLICY_TABLE } from '../../src/db/partitions.js';
 
 /**
  * Integration tests run against the real broker, Redis and PostgreSQL that `scripts/services.sh`
@@ -146,6 +147,7 @@ export async function cleanup(config: Readonly<Config>): Promise<void> {
   await withPg(config, async (c) => {
     await c.query(`DROP TABLE IF EXISTS ${t} CASCADE`);
     await c.query(`DELETE FROM ${WATERMARK_TABLE} WHERE target = $1`, [t]).catch(() => {});
+    await c.query(`DELETE FROM ${PARTITION_POLICY_TABLE} WHERE target = $1`, [t]).catch(() => {});
   });
   const redis = redisClient(config);
   try {
