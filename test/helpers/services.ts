@@ -11,6 +11,7 @@ import { ensureTopics, topicEndOffsets } from '../../src/source/kafka-admin.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { pgClientConfig } from '../../src/db/client-config.js';
 import { PARTITION_POLICY_TABLE } from '../../src/db/partitions.js';
+import { redisOptions } from '../../src/sinks/redis-sink.js';
 
 /**
  * Integration tests run against the real broker, Redis and PostgreSQL that `scripts/services.sh`
@@ -137,8 +138,9 @@ export async function withPg<T>(config: Readonly<Config>, fn: (c: pg.Client) => 
   }
 }
 
+/** A client with the processor's connection settings (ACL user, password key, TLS), for tests to look and clean up. */
 export function redisClient(config: Readonly<Config>): Redis {
-  return new Redis(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  return new Redis({ ...redisOptions(config.redis), lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: 3 });
 }
 
 /** Removes what a test created: topics, table, watermarks, keys. */
