@@ -32,14 +32,15 @@ mkdir -p "$HOME_DIR"
 
 # PostgreSQL refuses to run as root. As root, the server runs as the system's `postgres` user,
 # whose data directory must be a path that user can reach: the state directory under /root is
-# not, so then the data lives in that user's home instead (the rest stays in the state dir).
+# not, so then the data lives in that user's home instead (the rest stays in the state dir),
+# under a name that includes the state directory's, so two state directories never share it.
 RUN_AS=""
 DATA="$HOME_DIR/data"
 if [ "$(id -u)" = 0 ]; then
   RUN_AS=${HIMARI_PG_USER:-postgres}
   getent passwd "$RUN_AS" >/dev/null || die "running as root: PostgreSQL needs an unprivileged user to run as; user '$RUN_AS' does not exist (set HIMARI_PG_USER)"
   if ! runuser -u "$RUN_AS" -- test -x "$HOME_DIR" 2>/dev/null; then
-    DATA="$(getent passwd "$RUN_AS" | cut -d: -f6)/himari-l0/$HIMARI_PG_NAME-$HIMARI_PG_PORT"
+    DATA="$(getent passwd "$RUN_AS" | cut -d: -f6)/himari-l0/$(printf %s "$HIMARI_STATE_DIR" | sha256sum | cut -c1-8)-$HIMARI_PG_NAME-$HIMARI_PG_PORT"
   fi
 fi
 

@@ -91,7 +91,7 @@ describe('least-privilege PostgreSQL role', { timeout: 150_000 }, () => {
     }
   });
 
-  it('the role cannot delete, update, truncate or drop events, nor touch the watermarks\' history or the policy (42501)', async () => {
+  it('the role cannot delete, update, truncate or drop events, nor delete watermarks or change the partition policy (42501)', async () => {
     const t = kafkaEnv.config.postgres.table;
     const c = await connectAs('writer');
     try {
