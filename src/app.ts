@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { connectPostgres } from './db/client-config.js';
+import { connectPostgres, describeTarget } from './db/client-config.js';
 import { migrate, type MigrationReport } from './db/migrate.js';
 import { maintainPartitions } from './db/partitions.js';
+import { ErrorCode, HimariError } from './errors.js';
 import { checkProcessorAccess } from './db/roles.js';
 import { wallClockMs } from './obs/clock.js';
 import type { EncodedHistogram } from './obs/latency-histogram.js';
@@ -71,7 +72,7 @@ export class App {
     await Promise.all([
       ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
         ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])]),
-      (this.config.postgres.migrateOnStart ? migrate(this.config.postgres, this.log) : this.checkSchema()).then((r) => { this.migration = r; }),
+      (this.config.postgres.migrateOnStart ? this.migrate() : this.checkSchema()).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {
       this.server = await startMetricsServer(this.metrics, {
@@ -98,6 +99,18 @@ export class App {
         { name: DISPATCH_STAGE, total: this.pipeline.dispatchLatency.encode(), seconds: this.pipeline.dispatchSeries.completed(afterSec, nowMs) },
       ],
     };
+  }
+
+  private async migrate(): Promise<MigrationReport> {
+    try {
+      return await migrate(this.config.postgres, this.log);
+    } catch (err) {
+      // Migrating needs the owner's rights; a processor given a least-privilege role but left
+      // migrating on start should be told what to change, not only "permission denied".
+      if ((err as { code?: unknown }).code !== '42501') throw err;
+      throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `${describeTarget(this.config.postgres)}: migrate on start needs the schema owner's rights (${(err as Error).message}); `
+        + 'for a least-privilege role set postgres.migrateOnStart=false and run \'himari-l0 migrate --grant-to ROLE\' as the owner', { retriable: false, cause: err });
+    }
   }
 
   /**

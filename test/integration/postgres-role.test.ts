@@ -146,6 +146,14 @@ describe('least-privilege PostgreSQL role', { timeout: 150_000 }, () => {
     }
   });
 
+  it('the role left migrating on start is told to turn it off (exit 1)', async () => {
+    const processor = new ProcessorProcess({ ...kafkaEnv.env, ...as('writer') });
+    processes.push(processor);
+    const exit = await processor.exited;
+    assert.equal(exit.code, 1, processor.stderr);
+    assert.match(processor.stderr, /start failed: PostgreSQL at .*: migrate on start needs the schema owner's rights \(permission denied.*set postgres\.migrateOnStart=false/);
+  });
+
   it('a role without the grants cannot start the processor, and start-up says what is missing (exit 1)', async () => {
     const processor = new ProcessorProcess({ ...kafkaEnv.env, ...as('stranger'), HIMARI_POSTGRES_MIGRATE_ON_START: 'false' });
     processes.push(processor);
