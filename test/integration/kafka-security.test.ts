@@ -53,7 +53,8 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
   }
 
   it('a wrong SASL password stops start-up at once with the broker\'s reason (exit 1)', async () => {
-    const { env: processorEnv } = testConfig({ ...env.sasl_ssl, HIMARI_KAFKA_SASL_PASSWORD: 'not-the-password' });
+    const { config, env: processorEnv } = testConfig({ ...env.sasl_ssl, HIMARI_KAFKA_SASL_PASSWORD: 'not-the-password' });
+    used.push(config); // migrate runs beside the Kafka check and may have made its table
     const processor = new ProcessorProcess(processorEnv);
     processes.push(processor);
     const exit = await processor.exited;
@@ -67,7 +68,9 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
 
   it('the SSL listener refuses a client without a certificate, and start-up says so (exit 1)', async () => {
     const { HIMARI_KAFKA_SSL_CERT_FILE: _cert, HIMARI_KAFKA_SSL_KEY_FILE: _key, ...withoutCert } = env.ssl!;
-    const processor = new ProcessorProcess(testConfig(withoutCert).env);
+    const { config, env: processorEnv } = testConfig(withoutCert);
+    used.push(config);
+    const processor = new ProcessorProcess(processorEnv);
     processes.push(processor);
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
