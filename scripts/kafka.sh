@@ -6,8 +6,17 @@
 #   scripts/kafka.sh stop     stop it cleanly (SIGTERM, then SIGKILL after 30 s)
 #   scripts/kafka.sh status   exit 0 when the broker answers metadata requests
 #   scripts/kafka.sh reset    stop and delete its data
+#   scripts/kafka.sh env L    (secured broker) the processor's HIMARI_KAFKA_* settings for listener
+#                             L (sasl_ssl or ssl), one VAR=value a line
+#
+# HIMARI_KAFKA_SECURE=1 (scripts/kafka-secure.sh) makes a secured broker instead: a SASL_SSL
+# listener (SCRAM-SHA-512) on HIMARI_KAFKA_PORT and an SSL listener that requires a client
+# certificate on HIMARI_KAFKA_SSL_PORT, certificates from scripts/tls.sh, the SCRAM user created
+# when the storage is formatted.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+: "${HIMARI_KAFKA_SECURE:=0}"
+: "${HIMARI_KAFKA_SSL_PORT:=$((HIMARI_KAFKA_PORT + 1))}"
 
 KAFKA_HOME="$HIMARI_STATE_DIR/kafka"
 LIB="$KAFKA_HOME/lib"
@@ -16,6 +25,9 @@ PIDFILE="$KAFKA_HOME/broker-$HIMARI_KAFKA_PORT.pid"
 LOG="$KAFKA_HOME/broker-$HIMARI_KAFKA_PORT.log"
 PROPS="$KAFKA_HOME/server-$HIMARI_KAFKA_PORT.properties"
 KAFKA_VERSION_MARK="$LIB/.complete-3.9.1"
+# Secured broker: key stores, generated passwords and client settings (files readable by us only).
+SECURE="$KAFKA_HOME/secure-$HIMARI_KAFKA_PORT"
+SCRAM_USER=himari
 
 need_java() {
   command -v java >/dev/null 2>&1 || die "Java 17+ is needed for the Kafka broker. Install it (Debian: apt-get install openjdk-17-jre-headless), or use Docker: docker compose up -d"
@@ -30,17 +42,75 @@ fetch_jars() {
   rm -rf "$LIB" && mv "$LIB.tmp" "$LIB" && touch "$KAFKA_VERSION_MARK"
 }
 
+secure() { [ "$HIMARI_KAFKA_SECURE" = 1 ]; }
+
+# A random secret in $SECURE/$1, made once (hex: safe in properties files and SCRAM arguments).
+secret() {
+  [ -s "$SECURE/$1" ] || { (umask 077; openssl rand -hex 16 >"$SECURE/$1"); }
+  cat "$SECURE/$1"
+}
+
+# The secured broker's key and trust stores (PKCS12), remade when the certificates are newer,
+# and the librdkafka settings a client needs for each listener (the health check reads them).
+prepare_secure() {
+  command -v keytool >/dev/null 2>&1 || die "keytool (Java 17) is needed for the secured Kafka broker's key stores"
+  local tls; tls=$(bash "$ROOT/scripts/tls.sh" ensure)
+  mkdir -p "$SECURE" && chmod 700 "$SECURE"
+  local pass; pass=$(secret store-password)
+  secret scram-password >/dev/null
+  if [ ! -s "$SECURE/keystore.p12" ] || [ "$tls/server.pem" -nt "$SECURE/keystore.p12" ]; then
+    rm -f "$SECURE/keystore.p12" "$SECURE/truststore.p12"
+    openssl pkcs12 -export -name broker -in "$tls/server.pem" -inkey "$tls/server.key" -certfile "$tls/ca.pem" \
+      -passout "pass:$pass" -out "$SECURE/keystore.p12"
+    keytool -importcert -noprompt -alias ca -file "$tls/ca.pem" -storetype PKCS12 \
+      -keystore "$SECURE/truststore.p12" -storepass "$pass" >/dev/null 2>&1 || die "keytool could not make the trust store"
+  fi
+  (umask 077
+   printf 'security.protocol=sasl_ssl\nsasl.mechanisms=SCRAM-SHA-512\nsasl.username=%s\nsasl.password=%s\nssl.ca.location=%s\n' \
+     "$SCRAM_USER" "$(secret scram-password)" "$tls/ca.pem" >"$SECURE/client-sasl_ssl.properties"
+   printf 'security.protocol=ssl\nssl.ca.location=%s\nssl.certificate.location=%s\nssl.key.location=%s\n' \
+     "$tls/ca.pem" "$tls/client.pem" "$tls/client.key" >"$SECURE/client-ssl.properties")
+}
+
+listener_config() {
+  if ! secure; then
+    cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT,CONTROLLER://127.0.0.1:$HIMARI_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+    return
+  fi
+  local pass; pass=$(secret store-password)
+  # The controller listener stays plaintext on loopback: only this process talks to it.
+  cat <<PROPS
+listeners=SASL_SSL://127.0.0.1:$HIMARI_KAFKA_PORT,SSL://127.0.0.1:$HIMARI_KAFKA_SSL_PORT,CONTROLLER://127.0.0.1:$HIMARI_KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$HIMARI_KAFKA_PORT,SSL://127.0.0.1:$HIMARI_KAFKA_SSL_PORT
+inter.broker.listener.name=SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.ssl.ssl.client.auth=required
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SECURE/keystore.p12
+ssl.keystore.password=$pass
+ssl.key.password=$pass
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$SECURE/truststore.p12
+ssl.truststore.password=$pass
+ssl.endpoint.identification.algorithm=https
+PROPS
+}
+
 write_config() {
   mkdir -p "$KAFKA_HOME"
-  cat >"$PROPS" <<PROPS
+  (umask 077; cat >"$PROPS" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$HIMARI_KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT,CONTROLLER://127.0.0.1:$HIMARI_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT
+$(listener_config)
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$DATA
 num.partitions=8
 offsets.topic.replication.factor=1
@@ -55,6 +125,7 @@ log.segment.bytes=268435456
 num.network.threads=2
 num.io.threads=4
 PROPS
+  )
   cat >"$KAFKA_HOME/log4j.properties" <<'L4J'
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
@@ -79,7 +150,15 @@ healthy() {
   pid_alive || return 1
   port_open "$HIMARI_KAFKA_PORT" || return 1
   [ -f "$ROOT/node_modules/node-rdkafka/package.json" ] || return 0
-  node "$ROOT/scripts/kafka-ready.mjs" "127.0.0.1:$HIMARI_KAFKA_PORT" 5000 >/dev/null 2>&1
+  if secure; then
+    # Both listeners, with the credentials and certificates clients use: a broker formatted
+    # with another SCRAM password, or serving other certificates, is not ours.
+    port_open "$HIMARI_KAFKA_SSL_PORT" || return 1
+    node "$ROOT/scripts/kafka-ready.mjs" "127.0.0.1:$HIMARI_KAFKA_PORT" 5000 "$SECURE/client-sasl_ssl.properties" >/dev/null 2>&1 &&
+      node "$ROOT/scripts/kafka-ready.mjs" "127.0.0.1:$HIMARI_KAFKA_SSL_PORT" 5000 "$SECURE/client-ssl.properties" >/dev/null 2>&1
+  else
+    node "$ROOT/scripts/kafka-ready.mjs" "127.0.0.1:$HIMARI_KAFKA_PORT" 5000 >/dev/null 2>&1
+  fi
 }
 
 stop() {
@@ -96,7 +175,10 @@ stop() {
 format_storage() {
   local id; id=$( (java_cmd kafka.tools.StorageTool random-uuid) 2>/dev/null | tail -n 1)
   [ -n "$id" ] || die "kafka.tools.StorageTool random-uuid failed (see $LOG)"
-  (java_cmd kafka.tools.StorageTool format -t "$id" -c "$PROPS") >>"$LOG" 2>&1 || die "formatting Kafka storage failed (see $LOG)"
+  local scram=()
+  # KRaft has no ZooKeeper to hold SCRAM credentials: the first user goes into the bootstrap metadata.
+  if secure; then scram=(--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(secret scram-password)]"); fi
+  (java_cmd kafka.tools.StorageTool format -t "$id" -c "$PROPS" "${scram[@]}") >>"$LOG" 2>&1 || die "formatting Kafka storage failed (see $LOG)"
 }
 
 launch() {
@@ -110,6 +192,8 @@ launch() {
 
 start() {
   need_java
+  # The secured broker's client settings must exist before the health check reads them.
+  if secure; then prepare_secure; fi
   if healthy; then say "Kafka broker already running on 127.0.0.1:$HIMARI_KAFKA_PORT (pid $(cat "$PIDFILE"))"; return 0; fi
   fetch_jars
   write_config
@@ -117,6 +201,9 @@ start() {
   stop
   if port_open "$HIMARI_KAFKA_PORT"; then
     die "port $HIMARI_KAFKA_PORT is taken by a process that is not our broker; stop it or set HIMARI_KAFKA_PORT"
+  fi
+  if secure && port_open "$HIMARI_KAFKA_SSL_PORT"; then
+    die "port $HIMARI_KAFKA_SSL_PORT is taken by a process that is not our broker; stop it or set HIMARI_KAFKA_SSL_PORT"
   fi
   say "starting Kafka broker on 127.0.0.1:$HIMARI_KAFKA_PORT (log: $LOG)"
   if launch; then say "Kafka broker ready"; return 0; fi
@@ -130,10 +217,27 @@ start() {
   say "Kafka broker ready"
 }
 
+# The processor's settings for one listener of the secured broker (`eval` them, or pass as env).
+client_env() {
+  secure || die "env: only the secured broker (scripts/kafka-secure.sh) has client settings"
+  local tls; tls=$(bash "$ROOT/scripts/tls.sh" ensure)
+  mkdir -p "$SECURE" && chmod 700 "$SECURE"
+  case "${1:-sasl_ssl}" in
+    sasl_ssl)
+      printf 'HIMARI_KAFKA_BROKERS=127.0.0.1:%s\nHIMARI_KAFKA_SECURITY_PROTOCOL=sasl_ssl\nHIMARI_KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n' "$HIMARI_KAFKA_PORT"
+      printf 'HIMARI_KAFKA_SASL_USERNAME=%s\nHIMARI_KAFKA_SASL_PASSWORD=%s\nHIMARI_KAFKA_SSL_CA_FILE=%s\n' "$SCRAM_USER" "$(secret scram-password)" "$tls/ca.pem" ;;
+    ssl)
+      printf 'HIMARI_KAFKA_BROKERS=127.0.0.1:%s\nHIMARI_KAFKA_SECURITY_PROTOCOL=ssl\n' "$HIMARI_KAFKA_SSL_PORT"
+      printf 'HIMARI_KAFKA_SSL_CA_FILE=%s\nHIMARI_KAFKA_SSL_CERT_FILE=%s\nHIMARI_KAFKA_SSL_KEY_FILE=%s\n' "$tls/ca.pem" "$tls/client.pem" "$tls/client.key" ;;
+    *) die "env: listener is sasl_ssl or ssl" ;;
+  esac
+}
+
 case "${1:-start}" in
   start) start ;;
+  env) client_env "${2:-sasl_ssl}" ;;
   stop) stop ;;
   status) healthy ;;
   reset) stop; rm -rf "$DATA"; say "Kafka data removed" ;;
-  *) die "usage: scripts/kafka.sh start|stop|status|reset" ;;
+  *) die "usage: scripts/kafka.sh start|stop|status|reset|env [sasl_ssl|ssl]" ;;
 esac

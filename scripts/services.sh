@@ -47,6 +47,9 @@ case "${1:-start}" in
     redis_ok && echo "redis: ok" || echo "redis: down"
     pg_ok && echo "postgres: ok" || echo "postgres: down"
     bash "$ROOT/scripts/kafka.sh" status && echo "kafka: ok" || echo "kafka: down"
+    # Started by the security tests themselves (or by hand): scripts/kafka-secure.sh, scripts/pg-cluster.sh.
+    bash "$ROOT/scripts/kafka-secure.sh" status 2>/dev/null && echo "kafka (secured, SASL_SSL/SSL): ok" || echo "kafka (secured, SASL_SSL/SSL): down"
+    bash "$ROOT/scripts/pg-cluster.sh" status 2>/dev/null && echo "postgres (TLS cluster): ok" || echo "postgres (TLS cluster): down"
     ;;
   *) die "usage: scripts/services.sh start|stop-kafka|status" ;;
 esac

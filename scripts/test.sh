@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # All tests: unit tests, then integration tests against the real Kafka broker, Redis and
 # PostgreSQL that scripts/services.sh starts (reused when healthy). This is `npm test`.
+# The security tests (kafka-security, postgres-tls, postgres-role, secrets) also need the secured
+# broker and the TLS cluster; each starts them itself (scripts/kafka-secure.sh, scripts/pg-cluster.sh),
+# so it also runs alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"

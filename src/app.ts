@@ -1,7 +1,11 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { migrate, maintainPartitions, type MigrationReport } from './db/migrate.js';
+import { connectPostgres, describeTarget } from './db/client-config.js';
+import { migrate, type MigrationReport } from './db/migrate.js';
+import { maintainPartitions } from './db/partitions.js';
+import { checkProcessorAccess } from './db/roles.js';
+import { ErrorCode, HimariError } from './errors.js';
 import { wallClockMs } from './obs/clock.js';
 import type { EncodedHistogram } from './obs/latency-histogram.js';
 import type { LatencySecond } from './obs/latency-series.js';
@@ -13,7 +17,6 @@ import { RedisSink } from './sinks/redis-sink.js';
 import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
 import type { SinkDriver } from './sinks/core.js';
 import { ensureTopics } from './source/kafka-admin.js';
-import pg from 'pg';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
 /** The latency report's entry that is a stage of the processor, not a sink. */
@@ -69,7 +72,7 @@ export class App {
     await Promise.all([
       ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
         ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])]),
-      migrate(this.config.postgres, this.log).then((r) => { this.migration = r; }),
+      (this.config.postgres.migrateOnStart ? this.migrate() : this.checkSchema()).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {
       this.server = await startMetricsServer(this.metrics, {
@@ -98,16 +101,45 @@ export class App {
     };
   }
 
-  private async maintainPartitions(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.config.postgres.url });
+  private async migrate(): Promise<MigrationReport> {
     try {
-      await client.connect();
-      const r = await maintainPartitions(client, this.config.postgres, new Date());
+      return await migrate(this.config.postgres, this.log);
+    } catch (err) {
+      // Migrating needs the owner's rights; a processor given a least-privilege role but left
+      // migrating on start should be told what to change, not only "permission denied".
+      if ((err as { code?: unknown }).code !== '42501') throw err;
+      throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `${describeTarget(this.config.postgres)}: migrate on start needs the schema owner's rights (${(err as Error).message}); `
+        + 'for a least-privilege role set postgres.migrateOnStart=false and run \'himari-l0 migrate --grant-to ROLE\' as the owner', { retriable: false, cause: err });
+    }
+  }
+
+  /**
+   * Without migrate on start (a least-privilege role): the schema must be there and writable by
+   * this role, and the partitions due are made now, as migrate would have, through the owner's
+   * maintenance function.
+   */
+  private async checkSchema(): Promise<MigrationReport> {
+    const client = await connectPostgres(this.config.postgres);
+    try {
+      const report = await checkProcessorAccess(client, this.config.postgres);
+      if (report.mode === 'partitioned') Object.assign(report, await maintainPartitions(client, this.config.postgres));
+      this.log.info(report, 'schema checked');
+      return report;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  private async maintainPartitions(): Promise<void> {
+    let client: Awaited<ReturnType<typeof connectPostgres>> | null = null;
+    try {
+      client = await connectPostgres(this.config.postgres);
+      const r = await maintainPartitions(client, this.config.postgres);
       if (r.created.length + r.dropped.length > 0) this.log.info(r, 'partitions maintained');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'partition maintenance failed; retried in an hour');
     } finally {
-      await client.end().catch(() => {});
+      await client?.end().catch(() => {});
     }
   }
 

@@ -10,7 +10,9 @@ import { produce } from './cli/produce.js';
 import { VERDICT_NAMES } from './codec/event.js';
 import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { connectPostgres } from './db/client-config.js';
 import { migrate } from './db/migrate.js';
+import { grantProcessorRole } from './db/roles.js';
 import { replay } from './replay/replay.js';
 import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from './loadtest/run.js';
 import { parsePattern, type RateStep } from './loadtest/schedule.js';
@@ -48,7 +50,9 @@ Commands:
   replay     Normalize cryptofeed recordings (FILE...) and produce them to Kafka.
                --speed X: recorded pace times X (default 0 = as fast as possible)
                --topic T (first input topic)
-  migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent).
+  migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent), as its owner.
+               --grant-to ROLE   also grant ROLE what the processor needs, nothing more
+                                 (run the processor as ROLE with postgres.migrateOnStart off)
   config     Print every config key with its env var and default (--markdown for docs).
   checks     List the data-quality checks (--json, --markdown for docs/checks.md).
   help       This text.
@@ -77,9 +81,9 @@ function intOption(values: Record<string, unknown>, name: string, fallback: numb
   return n;
 }
 
-function load(file: string | undefined): Readonly<Config> {
+function load(file: string | undefined, overrides: Record<string, unknown> = {}): Readonly<Config> {
   try {
-    return loadConfig({ file });
+    return loadConfig({ file, overrides });
   } catch (err) {
     if (err instanceof HimariError) fail(err.message);
     throw err;
@@ -298,11 +302,20 @@ async function cmdReplay(args: string[]): Promise<void> {
 }
 
 async function cmdMigrate(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
-  const config = load(values.config);
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, 'grant-to': { type: 'string' } } });
+  const config = load(values.config, values['grant-to'] === undefined ? {} : { 'postgres.grantTo': values['grant-to'] });
   const log = createLogger(config.log.level);
   const report = await migrate(config.postgres, log);
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+  const role = config.postgres.grantTo;
+  if (role !== undefined) {
+    const client = await connectPostgres(config.postgres);
+    try {
+      log.info({ role, statements: await grantProcessorRole(client, config.postgres, role) }, 'processor role granted');
+    } finally {
+      await client.end();
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ ...report, ...(role === undefined ? {} : { grantedTo: role }) })}\n`);
 }
 
 function cmdConfig(args: string[]): void {

@@ -6,6 +6,7 @@ import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { INTENDED_SEND_HEADER, intendedSendValue } from '../source/intended-send.js';
 import { ensureTopics } from '../source/kafka-admin.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 import { SyntheticMarket, poisonMessage, symbolNames } from '../codec/synthetic.js';
 
 export { INTENDED_SEND_HEADER } from '../source/intended-send.js';
@@ -38,8 +39,7 @@ export interface ProduceStats {
 
 export function createProducer(config: KafkaConfig, clientSuffix: string): Kafka.Producer {
   return new Kafka.Producer({
-    'metadata.broker.list': config.brokers,
-    'client.id': `${config.clientId}-${clientSuffix}`,
+    ...kafkaClientConfig(config, clientSuffix),
     dr_cb: true,
     'linger.ms': 1,
     'batch.num.messages': 10_000,

@@ -7,7 +7,11 @@ import { checkConfigProblems } from '../checks/thresholds.js';
 
 /** Environment variables that belong to us but are not config keys (read by scripts). */
 const ENV_PREFIX = 'HIMARI_';
-const RESERVED_ENV = new Set(['HIMARI_CONFIG', 'HIMARI_STATE_DIR', 'HIMARI_KAFKA_PORT', 'HIMARI_KAFKA_CONTROLLER_PORT']);
+const RESERVED_ENV = new Set(['HIMARI_CONFIG', 'HIMARI_STATE_DIR', 'HIMARI_KAFKA_PORT', 'HIMARI_KAFKA_CONTROLLER_PORT',
+  // scripts/kafka.sh's secured mode and scripts/kafka-secure.sh
+  'HIMARI_KAFKA_SECURE', 'HIMARI_KAFKA_SSL_PORT', 'HIMARI_KAFKA_SECURE_PORT',
+  // scripts/pg-cluster.sh
+  'HIMARI_PG_PORT', 'HIMARI_PG_NAME', 'HIMARI_PG_PRELOAD', 'HIMARI_PG_BIN', 'HIMARI_PG_USER']);
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'enum' | 'record';
 
@@ -172,10 +176,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   return deepFreeze(result.data);
 }
 
-/** A copy of the config with secrets replaced, for the start-up log line. */
+const REDACTED = '[redacted]';
+
+/**
+ * A copy of the config with secrets replaced, for the start-up log line. Every secret key is
+ * listed here; test/integration/secrets.test.ts runs the processor with all of them set and
+ * looks for them in its output.
+ */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config) as Config;
-  if (copy.redis.password !== undefined) copy.redis.password = '[redacted]';
+  if (copy.kafka.saslPassword !== undefined) copy.kafka.saslPassword = REDACTED;
+  if (copy.redis.password !== undefined) copy.redis.password = REDACTED;
+  if (copy.postgres.password !== undefined) copy.postgres.password = REDACTED;
   copy.redis.url = redactUrl(copy.redis.url);
   copy.postgres.url = redactUrl(copy.postgres.url);
   return copy;

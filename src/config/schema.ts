@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_KNOWN_VENUES } from '../checks/thresholds.js';
@@ -8,6 +9,25 @@ import { DEFAULT_KNOWN_VENUES } from '../checks/thresholds.js';
  * schema (`himari-l0 config --markdown`), so descriptions are the reference documentation.
  */
 const defaultThreads = Math.max(1, Math.min(8, availableParallelism()));
+
+/** A file the processor must read (certificates, keys): checked at start, naming the key. */
+const readableFile = () => z.string().min(1).refine((path) => {
+  if (path === '') return true; // reported as empty already
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'no such file, or not readable' });
+
+/** Names spliced into SQL (tables, roles): plain lower-case identifiers only. */
+const sqlIdentifier = () => z.string().regex(/^[a-z_][a-z0-9_]*$/).max(63);
+
+/** Reports a key that is set but has no effect under the chosen protocol or mode. */
+function unused(ctx: z.RefinementCtx, key: string, value: unknown, why: string): void {
+  if (value !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `set, but ${why}, so it would not be used` });
+}
 
 const kafka = z.strictObject({
   brokers: z.string().min(1).default('127.0.0.1:9092')
@@ -43,6 +63,36 @@ const kafka = z.strictObject({
     .describe('Attempts at a dead letter the broker refuses for good (not a timeout or a lost connection, which are retried like a sink outage). After the last one the message\'s partition stops consuming and the processor says why (log, /readyz, himari_partitions_stopped), since committing past it would lose it.'),
   maxMessageBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(1024 * 1024)
     .describe('Messages larger than this go to the dead-letter topic undecoded.'),
+  securityProtocol: z.enum(['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl']).default('plaintext')
+    .describe('security.protocol of every Kafka client (consumer, dead-letter and output producers, admin): plaintext, ssl (TLS), sasl_ssl (SASL over TLS) or sasl_plaintext (SASL without TLS: SCRAM only, for networks already encrypted).'),
+  saslMechanism: z.enum(['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN']).default('SCRAM-SHA-512')
+    .describe('SASL mechanism with a sasl_* protocol. PLAIN sends the password itself, so it is refused without TLS.'),
+  saslUsername: z.string().min(1).optional().describe('SASL user; required with a sasl_* protocol.'),
+  saslPassword: z.string().min(1).optional().describe('SASL password; required with a sasl_* protocol. Redacted in logs.'),
+  sslCaFile: readableFile().optional()
+    .describe('PEM file of the CA that signed the brokers\' certificates, with ssl or sasl_ssl (default: the system CAs).'),
+  sslCertFile: readableFile().optional()
+    .describe('PEM client certificate, for brokers that require one (mutual TLS); with kafka.sslKeyFile.'),
+  sslKeyFile: readableFile().optional().describe('PEM private key (unencrypted) of kafka.sslCertFile.'),
+  sslVerifyHostname: z.boolean().default(true)
+    .describe('Check that a broker\'s certificate names the address connected to (ssl.endpoint.identification.algorithm=https). The chain is always verified; turn this off only for brokers whose certificates lack their addresses.'),
+}).superRefine((k, ctx) => {
+  // Cross-key rules: a half-configured security setup must stop start-up, not connect weaker.
+  const sasl = k.securityProtocol.startsWith('sasl_');
+  const tls = k.securityProtocol.endsWith('ssl');
+  if (sasl) {
+    if (k.saslUsername === undefined) ctx.addIssue({ code: 'custom', path: ['saslUsername'], message: `required with securityProtocol ${k.securityProtocol}` });
+    if (k.saslPassword === undefined) ctx.addIssue({ code: 'custom', path: ['saslPassword'], message: `required with securityProtocol ${k.securityProtocol}` });
+    if (!tls && k.saslMechanism === 'PLAIN') ctx.addIssue({ code: 'custom', path: ['saslMechanism'], message: 'PLAIN without TLS would send the password in the clear: use sasl_ssl or SCRAM' });
+  } else {
+    unused(ctx, 'saslUsername', k.saslUsername, `securityProtocol is ${k.securityProtocol}`);
+    unused(ctx, 'saslPassword', k.saslPassword, `securityProtocol is ${k.securityProtocol}`);
+  }
+  if (!tls) {
+    for (const key of ['sslCaFile', 'sslCertFile', 'sslKeyFile'] as const) unused(ctx, key, k[key], `securityProtocol ${k.securityProtocol} has no TLS`);
+  } else if ((k.sslCertFile === undefined) !== (k.sslKeyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [k.sslCertFile === undefined ? 'sslCertFile' : 'sslKeyFile'], message: 'sslCertFile and sslKeyFile go together' });
+  }
 });
 
 const workers = z.strictObject({
@@ -107,25 +157,59 @@ const redis = z.strictObject({
     .describe('Approximate length bound (XADD MAXLEN ~) of the cascade stream: rejects, cascade indicators, silent streams.'),
 });
 
+/** URL query parameters through which node-postgres would turn TLS on or off on its own. */
+const URL_TLS_PARAMS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslnegotiation'];
+
 const postgres = z.strictObject({
   url: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres')
-    .describe('PostgreSQL / TimescaleDB connection URL. Password redacted in logs.'),
-  table: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('market_events')
+    .refine((url) => {
+      try {
+        const params = new URL(url).searchParams;
+        return !URL_TLS_PARAMS.some((p) => params.has(p));
+      } catch {
+        return true; // not a URL: node-postgres reports it when connecting
+      }
+    }, { message: 'TLS is configured by postgres.sslMode and postgres.sslCaFile / sslCertFile / sslKeyFile, not in the URL (one place, one meaning)' })
+    .describe('PostgreSQL / TimescaleDB connection URL (without ssl parameters: see postgres.sslMode). Password redacted in logs.'),
+  password: z.string().min(1).optional().describe('Password (overrides the URL\'s). Redacted in logs.'),
+  sslMode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable')
+    .describe('TLS to PostgreSQL, as libpq\'s sslmode: disable; require (encrypted, server not verified); verify-ca (certificate signed by postgres.sslCaFile or a system CA); verify-full (that, and it names the host connected to). Every connection uses it: sink, migrate, partition maintenance. Off by default for a server on the same host; use verify-full across a network.'),
+  sslCaFile: readableFile().optional()
+    .describe('PEM file of the CA that signed the server certificate, with verify-ca / verify-full (default: the system CAs).'),
+  sslCertFile: readableFile().optional()
+    .describe('PEM client certificate, for servers that require one (pg_hba cert or clientcert); with postgres.sslKeyFile.'),
+  sslKeyFile: readableFile().optional().describe('PEM private key (unencrypted) of postgres.sslCertFile.'),
+  table: sqlIdentifier().default('market_events')
     .describe('Event table (a hypertable with TimescaleDB, range-partitioned by day without).'),
+  migrateOnStart: z.boolean().default(true)
+    .describe('Create or update the schema at start (needs the rights of the schema\'s owner). Off when the processor connects as a least-privilege role: the owner runs `himari-l0 migrate --grant-to ROLE` first, and the processor only checks that it may write the table.'),
+  grantTo: sqlIdentifier().optional()
+    .describe('Role that migrate grants what the processor needs and nothing more: insert and read events, read and advance its watermarks, run partition maintenance (see README, Security). Also `migrate --grant-to ROLE`.'),
   retentionDays: z.number().int().min(1).max(3650).default(30)
-    .describe('Days of events kept; older partitions / chunks are dropped.'),
+    .describe('Days of events kept; older partitions / chunks are dropped. Without migrateOnStart, the value the last migrate ran with applies.'),
   partitionsAheadDays: z.number().int().min(1).max(60).default(3)
-    .describe('Daily partitions created ahead of time on the plain-PostgreSQL path.'),
+    .describe('Daily partitions created ahead of time on the plain-PostgreSQL path. Without migrateOnStart, the value the last migrate ran with applies.'),
   uniqueSourceIndex: z.boolean().default(false)
     .describe('Also create a unique index on (src_partition, src_offset, ts) of the event table, a second guard behind the watermark claim (ts is in it because a partitioned table or hypertable requires its partition key there; a replayed event has the same ts). It assumes one input topic per table. A row it refuses is dead-lettered as SINK_REJECTED. Off by default: see its cost in the README.'),
   queryTimeoutMs: z.number().int().min(100).max(600_000).default(15_000)
     .describe('A PostgreSQL connect or batch transaction (COPY and watermarks) without an answer in this long fails and is retried on a new connection, so a server that stops answering makes the sink unhealthy (/readyz 503) instead of hanging. A 1,000-row batch takes ~16 ms under load here.'),
   connections: z.number().int().min(1).max(64).default(1)
     .describe('Connections the sink writes with concurrently, each its own transactions; a Kafka partition always uses the same one (partition modulo this), so its rows stay in order. More pay when the database server has cores to spare: on 2 shared cores 2 drained no faster than 1.'),
+}).superRefine((p, ctx) => {
+  if (p.sslMode === 'disable') {
+    for (const key of ['sslCaFile', 'sslCertFile', 'sslKeyFile'] as const) unused(ctx, key, p[key], 'sslMode is disable');
+  } else if (p.sslMode === 'require') {
+    // libpq would quietly verify against a CA file under "require"; say which mode does that.
+    unused(ctx, 'sslCaFile', p.sslCaFile, 'sslMode require does not verify the server (use verify-ca or verify-full)');
+  }
+  if (p.sslMode !== 'disable' && (p.sslCertFile === undefined) !== (p.sslKeyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [p.sslCertFile === undefined ? 'sslCertFile' : 'sslKeyFile'], message: 'sslCertFile and sslKeyFile go together' });
+  }
 });
 
 const metrics = z.strictObject({
-  host: z.string().default('127.0.0.1').describe('Address of the /metrics, /healthz and /readyz endpoint.'),
+  host: z.string().default('127.0.0.1')
+    .describe('Address of the /metrics, /healthz and /readyz endpoint (and /debug/latency). Loopback by default: they are unauthenticated; expose them on purpose (0.0.0.0) behind a firewall or a scraper on the same host.'),
   port: z.number().int().min(0).max(65_535).default(9464).describe('Port of that endpoint (0 disables it).'),
 });
 

@@ -2,6 +2,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { PostgresConfig } from '../config/schema.js';
 import { EVENT_COLUMNS } from '../sinks/pg-row.js';
+import { connectPostgres } from './client-config.js';
+import { installPartitionMaintenance, maintainPartitions } from './partitions.js';
 
 /** Per-partition applied-offset watermarks, written in the same transaction as each COPY. */
 export const WATERMARK_TABLE = 'himari_sink_offsets';
@@ -12,7 +14,6 @@ export const WATERMARK_TABLE = 'himari_sink_offsets';
 export const CLAIM_WATERMARKS = 'himari_claim_watermarks';
 /** SQLSTATE `CLAIM_WATERMARKS` raises: a watermark moved under the writer (its cache was stale). */
 export const WATERMARK_MOVED_SQLSTATE = 'HLW01';
-const DAY_MS = 86_400_000;
 
 export type StorageMode = 'timescaledb' | 'partitioned';
 
@@ -48,9 +49,8 @@ export async function detectTimescale(client: pg.ClientBase): Promise<boolean> {
  * retention, and a plain view of 1-minute bars.
  */
 export async function migrate(config: PostgresConfig, log: Logger, client?: pg.ClientBase): Promise<MigrationReport> {
-  const own = client === undefined ? new pg.Client({ connectionString: config.url }) : null;
+  const own = client === undefined ? await connectPostgres(config) : null;
   const c = client ?? own!;
-  if (own !== null) await own.connect();
   try {
     // One migrator at a time (several processors may start together).
     await c.query('SELECT pg_advisory_lock(hashtext($1))', [`himari-migrate:${config.table}`]);
@@ -60,7 +60,7 @@ export async function migrate(config: PostgresConfig, log: Logger, client?: pg.C
         updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target, topic, partition))`);
       await c.query(claimWatermarksDdl());
       const timescale = await detectTimescale(c);
-      const report = timescale ? await migrateTimescale(c, config) : await migratePartitioned(c, config, new Date());
+      const report = timescale ? await migrateTimescale(c, config) : await migratePartitioned(c, config);
       if (config.uniqueSourceIndex) {
         await c.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${config.table}_src_unique ON ${config.table} (src_partition, src_offset, ts)`);
       }
@@ -134,15 +134,7 @@ async function migrateTimescale(c: pg.ClientBase, config: PostgresConfig): Promi
   return { mode: 'timescaledb', created: [], dropped: [] };
 }
 
-function partitionName(table: string, day: Date): string {
-  return `${table}_p${day.toISOString().slice(0, 10).replaceAll('-', '')}`;
-}
-
-function utcDay(ms: number): Date {
-  return new Date(Math.floor(ms / DAY_MS) * DAY_MS);
-}
-
-async function migratePartitioned(c: pg.ClientBase, config: PostgresConfig, now: Date): Promise<MigrationReport> {
+async function migratePartitioned(c: pg.ClientBase, config: PostgresConfig): Promise<MigrationReport> {
   const t = config.table;
   await c.query(eventTableDdl(t, true));
   // Events whose time falls outside every daily partition (replayed history, bad clocks) land here.
@@ -155,50 +147,9 @@ async function migratePartitioned(c: pg.ClientBase, config: PostgresConfig, now:
       sum(size) AS volume, count(*) AS trades, count(*) FILTER (WHERE verdict = 1) AS flagged
     FROM ${t} WHERE type = 'trade' AND verdict <> 2
     GROUP BY 1, 2, 3`);
-  const maintained = await maintainPartitions(c, config, now);
+  await installPartitionMaintenance(c, config);
+  const maintained = await maintainPartitions(c, config);
   return { mode: 'partitioned', ...maintained };
-}
-
-/**
- * Creates daily partitions from yesterday to `partitionsAheadDays` ahead and drops those older
- * than the retention. Safe to run at any time (the processor runs it hourly).
- */
-export async function maintainPartitions(c: pg.ClientBase, config: PostgresConfig, now: Date): Promise<{ created: string[]; dropped: string[] }> {
-  const t = config.table;
-  const created: string[] = [];
-  const dropped: string[] = [];
-  const today = utcDay(now.getTime()).getTime();
-  for (let d = -1; d <= config.partitionsAheadDays; d++) {
-    const from = new Date(today + d * DAY_MS);
-    const to = new Date(today + (d + 1) * DAY_MS);
-    const name = partitionName(t, from);
-    const exists = await c.query('SELECT 1 FROM pg_class WHERE relname = $1', [name]);
-    if (exists.rowCount! > 0) continue;
-    // Rows already in the default partition for this day must move, or the attach fails.
-    await c.query('BEGIN');
-    try {
-      await c.query(`CREATE TEMP TABLE himari_move ON COMMIT DROP AS
-        WITH moved AS (DELETE FROM ${t}_default WHERE ts >= $1 AND ts < $2 RETURNING *) SELECT * FROM moved`, [from, to]);
-      await c.query(`CREATE TABLE ${name} PARTITION OF ${t} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
-      await c.query(`INSERT INTO ${t} SELECT * FROM himari_move`);
-      await c.query('COMMIT');
-      created.push(name);
-    } catch (err) {
-      await c.query('ROLLBACK');
-      throw err;
-    }
-  }
-  const oldest = partitionName(t, new Date(today - config.retentionDays * DAY_MS));
-  const parts = await c.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-     JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1 AND c.relname ~ '_p[0-9]{8}$'`, [t]);
-  for (const { name } of parts.rows) {
-    if (name < oldest) {
-      await c.query(`DROP TABLE IF EXISTS ${name}`);
-      dropped.push(name);
-    }
-  }
-  return { created, dropped };
 }
 
 /**

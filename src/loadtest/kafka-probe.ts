@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { intendedSendMs } from '../source/intended-send.js';
@@ -31,9 +32,8 @@ function consume(client: Kafka.KafkaConsumer, n: number): Promise<Kafka.Message[
 /** A consumer of a fresh group that reads the topic from the start, with the processor's fetch settings but `fetch.min.bytes`. */
 function bareConsumer(config: KafkaConfig, role: string, fetchMinBytes: number): Kafka.KafkaConsumer {
   return new Kafka.KafkaConsumer({
-    'metadata.broker.list': config.brokers,
+    ...kafkaClientConfig(config, role),
     'group.id': `lt-${role}-${randomBytes(4).toString('hex')}`,
-    'client.id': `${config.clientId}-${role}`,
     'enable.auto.commit': false,
     'fetch.wait.max.ms': config.fetchWaitMaxMs,
     'fetch.min.bytes': fetchMinBytes,
@@ -53,7 +53,7 @@ export class GroupLagProbe {
   private partitions: number[] = [];
 
   constructor(private readonly config: KafkaConfig, private readonly topic: string, groupId: string) {
-    this.client = new Kafka.KafkaConsumer({ 'metadata.broker.list': config.brokers, 'group.id': groupId, 'client.id': `${config.clientId}-lag-probe`, 'enable.auto.commit': false }, {});
+    this.client = new Kafka.KafkaConsumer({ ...kafkaClientConfig(config, 'lag-probe'), 'group.id': groupId, 'enable.auto.commit': false }, {});
   }
 
   async connect(): Promise<void> {

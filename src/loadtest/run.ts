@@ -11,6 +11,7 @@ import { WATERMARK_TABLE, ensureDatabase } from '../db/migrate.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
 import { ensureTopics } from '../source/kafka-admin.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 import { GroupLagProbe, TransitProbe, measureReadCeiling, type ReadCeiling } from './kafka-probe.js';
 import { DEFAULT_LAG_CRITERION, judgeLag, nextSearchRate, type LagSample, type LagVerdict } from './lag.js';
 import { LatencyPoller } from './latency-poller.js';
@@ -201,7 +202,7 @@ async function cleanupRun(config: Readonly<Config>, o: LoadtestOptions, names: L
   } finally {
     redis.disconnect();
   }
-  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.kafka.brokers });
+  const admin = Kafka.AdminClient.create(kafkaClientConfig(config.kafka, 'loadtest-admin'));
   for (const topic of [names.topic, `${names.topic}.dlq`, transitTopic(names)]) await new Promise<void>((resolve) => admin.deleteTopic(topic, 10_000, () => resolve()));
   admin.disconnect();
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 
 /**
  * Producer and processor clocks may disagree; a dead letter is looked for this far before the
@@ -45,7 +46,7 @@ export class DeadLetterIndex {
   private async scan(topic: string, partition: number, dlqPartition: number, fromOffset: number, fromTimestampMs: number): Promise<Set<number>> {
     const dlq = this.config.deadLetterTopic;
     const consumer = new Kafka.KafkaConsumer({
-      'metadata.broker.list': this.config.brokers,
+      ...kafkaClientConfig(this.config, 'dlq-scan'),
       'group.id': `${this.config.groupId}-dlq-scan-${randomBytes(4).toString('hex')}`,
       'enable.auto.commit': false,
       'fetch.wait.max.ms': 10,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
 export interface DeadLetter {
@@ -47,8 +48,7 @@ export class DeadLetterProducer {
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
     this.maxMessageBytes = config.deadLetterMaxMessageBytes;
     this.producer = new Kafka.Producer({
-      'metadata.broker.list': config.brokers,
-      'client.id': `${config.clientId}-dlq`,
+      ...kafkaClientConfig(config, 'dlq'),
       dr_cb: true,
       'enable.idempotence': true,
       'linger.ms': 1,

@@ -1,6 +1,7 @@
 import Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 import type { EventChunk } from './chunk.js';
 import { recordJsonSpan } from './redis-record.js';
 import type { SinkDriver } from './core.js';
@@ -25,8 +26,7 @@ export class KafkaOutputSink implements SinkDriver {
   constructor(config: KafkaConfig) {
     this.topic = config.outputTopic!;
     this.producer = new Kafka.Producer({
-      'metadata.broker.list': config.brokers,
-      'client.id': `${config.clientId}-output`,
+      ...kafkaClientConfig(config, 'output'),
       dr_cb: true,
       'enable.idempotence': true,
       'linger.ms': 1,

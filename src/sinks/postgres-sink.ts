@@ -3,6 +3,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { PostgresConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { CLAIM_WATERMARKS, WATERMARK_TABLE } from '../db/migrate.js';
+import { describeTarget, isPermanentConnectError, pgClientConfig } from '../db/client-config.js';
 import type { EventChunk } from './chunk.js';
 import { checkedLane, type SinkDriver } from './core.js';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMN_NAMES } from './pg-row.js';
@@ -60,20 +61,18 @@ export class PostgresSink implements SinkDriver {
       await Promise.all(this.lane.map((l) => this.ensureClient(l)));
     } catch (err) {
       for (const l of this.lane) this.drop(l);
-      // Refused credentials (28xxx) or a missing database (3D000) need an operator: fail start-up.
-      const code = String((err as { code?: unknown }).code ?? '');
-      const fatal = code.startsWith('28') || code === '3D000';
-      throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `PostgreSQL: ${(err as Error).message}`, { retriable: !fatal, cause: err });
+      // Refused credentials, a missing database or a refused certificate need an operator: fail start-up.
+      throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `${describeTarget(this.config)}: ${(err as Error).message}`, { retriable: !isPermanentConnectError(err), cause: err });
     }
   }
 
   private async ensureClient(lane: Lane): Promise<pg.Client> {
     if (lane.client !== null) return lane.client;
-    const client = new pg.Client({
-      connectionString: this.config.url, keepAlive: true, application_name: 'himari-l0',
+    const client = new pg.Client(pgClientConfig(this.config, {
+      keepAlive: true, application_name: 'himari-l0',
       // A server that accepts and never answers fails the connect or the batch instead of hanging it.
       connectionTimeoutMillis: this.config.queryTimeoutMs, query_timeout: this.config.queryTimeoutMs,
-    });
+    }));
     // An idle client that loses its connection emits 'error'; the next write reconnects.
     client.on('error', () => { if (lane.client === client) this.drop(lane); });
     try {

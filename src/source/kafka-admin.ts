@@ -1,12 +1,19 @@
 import Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
+import { verifyKafkaAccess } from '../kafka/verify-access.js';
 
 const TOPIC_ALREADY_EXISTS = 36;
 
-/** Creates the topics if missing (input topics and the dead-letter topic); idempotent. */
+/**
+ * Creates the topics if missing (input topics and the dead-letter topic); idempotent. The first
+ * Kafka call of every command, so it first checks that the brokers accept our credentials and
+ * certificates: a refusal fails at once with the reason (see verifyKafkaAccess).
+ */
 export async function ensureTopics(config: KafkaConfig, topics: readonly string[], partitions = config.topicPartitions): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.brokers, 'client.id': `${config.clientId}-admin` });
+  await verifyKafkaAccess(config);
+  const admin = Kafka.AdminClient.create(kafkaClientConfig(config, 'admin'));
   try {
     for (const topic of topics) {
       await new Promise<void>((resolve, reject) => {
@@ -23,7 +30,7 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
 
 /** Low and high watermark of every partition of a topic. */
 export async function topicEndOffsets(config: KafkaConfig, topic: string): Promise<Map<number, { low: number; high: number }>> {
-  const client = new Kafka.Producer({ 'metadata.broker.list': config.brokers, 'client.id': `${config.clientId}-offsets` });
+  const client = new Kafka.Producer(kafkaClientConfig(config, 'offsets'));
   await new Promise<void>((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   try {
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>

@@ -2,6 +2,7 @@ import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
 import type { CommitPoint } from './offset-tracker.js';
 
 export type SourceMessage = Kafka.Message;
@@ -54,9 +55,8 @@ export class KafkaSource {
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly handlers: SourceHandlers) {
     this.consumer = new Kafka.KafkaConsumer({
-      'metadata.broker.list': config.brokers,
+      ...kafkaClientConfig(config),
       'group.id': config.groupId,
-      'client.id': config.clientId,
       // Offsets move only when the sinks hold the data: we commit explicitly (see commit()).
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,

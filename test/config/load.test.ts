@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { listConfigKeys, loadConfig, redactConfig } from '../../src/config/load.js';
 import { DEFAULT_KNOWN_VENUES } from '../../src/checks/thresholds.js';
@@ -91,8 +92,62 @@ describe('config validation', () => {
       assert.match(k.env, /^HIMARI_[A-Z0-9_]+$/);
       assert.ok(k.description.length > 5, `${k.path} has no description`);
     }
-    const c = loadConfig({ env: { HIMARI_REDIS_PASSWORD: 'hunter2', HIMARI_POSTGRES_URL: 'postgres://u:secret@db/x' } });
+    const c = loadConfig({ env: {
+      HIMARI_REDIS_PASSWORD: 'hunter2', HIMARI_REDIS_URL: 'redis://u:redisurlpw@h:6379/0', HIMARI_POSTGRES_URL: 'postgres://u:secret@db/x',
+      HIMARI_POSTGRES_PASSWORD: 'pgkeypw', HIMARI_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', HIMARI_KAFKA_SASL_USERNAME: 'u', HIMARI_KAFKA_SASL_PASSWORD: 'kafkapw',
+    } });
     const shown = JSON.stringify(redactConfig(c));
-    assert.ok(!shown.includes('hunter2') && !shown.includes('secret'), shown);
+    for (const secret of ['hunter2', 'redisurlpw', 'secret', 'pgkeypw', 'kafkapw']) assert.ok(!shown.includes(secret), `${secret} in ${shown}`);
+    // Redacted, not dropped: the line still says a password is set.
+    const r = redactConfig(c);
+    assert.equal(r.kafka.saslPassword, '[redacted]');
+    assert.equal(r.postgres.password, '[redacted]');
+    assert.equal(r.redis.password, '[redacted]');
+    assert.equal(r.postgres.url, 'postgres://u:redacted@db/x');
+    assert.equal(c.kafka.saslPassword, 'kafkapw', 'the config itself keeps the secret');
+  });
+
+  it('metrics and health listen on loopback unless told otherwise', () => {
+    assert.equal(loadConfig({ env: {} }).metrics.host, '127.0.0.1');
+  });
+});
+
+describe('security settings', () => {
+  const readable = fileURLToPath(import.meta.url);
+
+  it('Kafka: SASL needs a user and a password, PLAIN needs TLS, certificate and key go together', () => {
+    const problems = problemsOf(() => loadConfig({ env: { HIMARI_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', HIMARI_KAFKA_SASL_MECHANISM: 'PLAIN' } }));
+    assert.ok(problems.some((p) => p.startsWith('kafka.saslUsername (HIMARI_KAFKA_SASL_USERNAME): required')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('kafka.saslPassword (HIMARI_KAFKA_SASL_PASSWORD): required')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('kafka.saslMechanism') && p.includes('in the clear')), problems.join('\n'));
+    const half = problemsOf(() => loadConfig({ env: { HIMARI_KAFKA_SECURITY_PROTOCOL: 'ssl', HIMARI_KAFKA_SSL_CERT_FILE: readable } }));
+    assert.deepEqual(half, ['kafka.sslKeyFile (HIMARI_KAFKA_SSL_KEY_FILE): sslCertFile and sslKeyFile go together']);
+  });
+
+  it('a security key the chosen protocol or mode would ignore is an error, not a silent downgrade', () => {
+    const problems = problemsOf(() => loadConfig({ env: {
+      HIMARI_KAFKA_SASL_PASSWORD: 'p', HIMARI_KAFKA_SSL_CA_FILE: readable, HIMARI_POSTGRES_SSL_CA_FILE: readable,
+    } }));
+    assert.ok(problems.some((p) => p.startsWith('kafka.saslPassword') && p.includes('securityProtocol is plaintext')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('kafka.sslCaFile') && p.includes('no TLS')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('postgres.sslCaFile') && p.includes('sslMode is disable')), problems.join('\n'));
+    const require = problemsOf(() => loadConfig({ env: { HIMARI_POSTGRES_SSL_MODE: 'require', HIMARI_POSTGRES_SSL_CA_FILE: readable } }));
+    assert.match(require[0]!, /^postgres\.sslCaFile .*does not verify the server/);
+  });
+
+  it('certificate files must exist when the config is loaded, naming the key', () => {
+    const problems = problemsOf(() => loadConfig({ env: { HIMARI_POSTGRES_SSL_MODE: 'verify-full', HIMARI_POSTGRES_SSL_CA_FILE: '/nonexistent/ca.pem' } }));
+    assert.deepEqual(problems, ['postgres.sslCaFile (HIMARI_POSTGRES_SSL_CA_FILE): no such file, or not readable']);
+  });
+
+  it('PostgreSQL TLS is set by its keys, never by URL parameters node-postgres would act on alone', () => {
+    const problems = problemsOf(() => loadConfig({ env: { HIMARI_POSTGRES_URL: 'postgres://u@h/db?sslmode=no-verify' } }));
+    assert.match(problems[0]!, /^postgres\.url .*postgres\.sslMode/);
+    assert.equal(loadConfig({ env: { HIMARI_POSTGRES_URL: 'postgres://u@h/db?application_name=x' } }).postgres.url, 'postgres://u@h/db?application_name=x');
+  });
+
+  it('the role migrate grants to is a plain identifier (it is spliced into SQL)', () => {
+    assert.match(problemsOf(() => loadConfig({ env: { HIMARI_POSTGRES_GRANT_TO: 'x; drop role y' } }))[0]!, /^postgres\.grantTo/);
+    assert.equal(loadConfig({ env: { HIMARI_POSTGRES_GRANT_TO: 'himari_writer' } }).postgres.grantTo, 'himari_writer');
   });
 });

@@ -8,6 +8,10 @@ import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import { WATERMARK_TABLE } from '../../src/db/migrate.js';
 import { ensureTopics, topicEndOffsets } from '../../src/source/kafka-admin.js';
+import { kafkaClientConfig } from '../../src/kafka/client-config.js';
+import { pgClientConfig } from '../../src/db/client-config.js';
+import { PARTITION_POLICY_TABLE } from '../../src/db/partitions.js';
+import { redisOptions } from '../../src/sinks/redis-sink.js';
 
 /**
  * Integration tests run against the real broker, Redis and PostgreSQL that `scripts/services.sh`
@@ -41,7 +45,7 @@ export interface Produced {
 /** Produces values keyed as given and waits until the broker acknowledged every one. */
 export async function produceRaw(config: Readonly<Config>, topic: string, messages: Array<{ key: string | null; value: Buffer; partition?: number }>,
   producerConfig: Kafka.ProducerGlobalConfig = {}): Promise<void> {
-  const producer = new Kafka.Producer({ 'metadata.broker.list': config.kafka.brokers, dr_cb: true, 'linger.ms': 2, 'queue.buffering.max.messages': 1_000_000, ...producerConfig });
+  const producer = new Kafka.Producer({ ...kafkaClientConfig(config.kafka, 'test-producer'), dr_cb: true, 'linger.ms': 2, 'queue.buffering.max.messages': 1_000_000, ...producerConfig });
   await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   producer.setPollInterval(5);
   let delivered = 0;
@@ -75,7 +79,7 @@ export async function createTopics(config: Readonly<Config>): Promise<void> {
 export async function committedOffsets(config: Readonly<Config>): Promise<Map<number, number>> {
   const topic = config.kafka.topics[0]!;
   const ends = await topicEndOffsets(config.kafka, topic);
-  const consumer = new Kafka.KafkaConsumer({ 'metadata.broker.list': config.kafka.brokers, 'group.id': config.kafka.groupId, 'enable.auto.commit': false }, {});
+  const consumer = new Kafka.KafkaConsumer({ ...kafkaClientConfig(config.kafka, 'test-offsets'), 'group.id': config.kafka.groupId, 'enable.auto.commit': false }, {});
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   try {
     const parts = [...ends.keys()].map((partition) => ({ topic, partition }));
@@ -103,7 +107,7 @@ export interface ConsumedMessage {
 /** Reads a topic from the beginning until `expected` messages arrived or `timeoutMs` passed. */
 export async function readTopic(config: Readonly<Config>, topic: string, expected: number, timeoutMs = 20_000): Promise<ConsumedMessage[]> {
   const consumer = new Kafka.KafkaConsumer({
-    'metadata.broker.list': config.kafka.brokers, 'group.id': `reader-${randomBytes(4).toString('hex')}`, 'enable.auto.commit': false,
+    ...kafkaClientConfig(config.kafka, 'test-reader'), 'group.id': `reader-${randomBytes(4).toString('hex')}`, 'enable.auto.commit': false,
   }, { 'auto.offset.reset': 'earliest' });
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   consumer.setDefaultConsumeTimeout(100);
@@ -126,7 +130,7 @@ export async function readTopic(config: Readonly<Config>, topic: string, expecte
 }
 
 export async function withPg<T>(config: Readonly<Config>, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: config.postgres.url });
+  const client = new pg.Client(pgClientConfig(config.postgres));
   await client.connect();
   try {
     return await fn(client);
@@ -135,8 +139,9 @@ export async function withPg<T>(config: Readonly<Config>, fn: (c: pg.Client) => 
   }
 }
 
+/** A client with the processor's connection settings (ACL user, password key, TLS), for tests to look and clean up. */
 export function redisClient(config: Readonly<Config>): Redis {
-  return new Redis(config.redis.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  return new Redis({ ...redisOptions(config.redis), lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: 3 });
 }
 
 /** Removes what a test created: topics, table, watermarks, keys. */
@@ -145,6 +150,7 @@ export async function cleanup(config: Readonly<Config>): Promise<void> {
   await withPg(config, async (c) => {
     await c.query(`DROP TABLE IF EXISTS ${t} CASCADE`);
     await c.query(`DELETE FROM ${WATERMARK_TABLE} WHERE target = $1`, [t]).catch(() => {});
+    await c.query(`DELETE FROM ${PARTITION_POLICY_TABLE} WHERE target = $1`, [t]).catch(() => {});
   });
   const redis = redisClient(config);
   try {
@@ -157,7 +163,7 @@ export async function cleanup(config: Readonly<Config>): Promise<void> {
   } finally {
     redis.disconnect();
   }
-  const admin = Kafka.AdminClient.create({ 'metadata.broker.list': config.kafka.brokers });
+  const admin = Kafka.AdminClient.create(kafkaClientConfig(config.kafka, 'test-admin'));
   for (const topic of [...config.kafka.topics, config.kafka.deadLetterTopic]) {
     await new Promise<void>((resolve) => admin.deleteTopic(topic, 10_000, () => resolve()));
   }

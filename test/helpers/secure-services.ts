@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The secured services the security tests need, started (or reused when healthy) by the
+ * project's scripts, so a test file runs on a fresh machine by itself: the secured broker
+ * (scripts/kafka-secure.sh) and the TLS-only PostgreSQL cluster (scripts/pg-cluster.sh).
+ * Certificates and generated passwords live in the scripts' state directory; the scripts print
+ * the settings a client needs (`env`).
+ */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function script(name: string, args: string[]): string {
+  // stderr through: what the script did (started, reused, recovered) belongs in the test output.
+  return execFileSync('bash', [`${ROOT}scripts/${name}`, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
+}
+
+function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+export type SecureListener = 'sasl_ssl' | 'ssl';
+
+/** Starts the secured broker and returns the processor's HIMARI_KAFKA_* settings for a listener. */
+export function secureKafka(listener: SecureListener): Record<string, string> {
+  script('kafka-secure.sh', ['start']);
+  return parseEnv(script('kafka-secure.sh', ['env', listener]));
+}
+
+/** Starts the TLS-only cluster; its superuser's HIMARI_POSTGRES_* settings (verify-full). */
+export function tlsPostgres(): Record<string, string> {
+  script('pg-cluster.sh', ['start']);
+  return parseEnv(script('pg-cluster.sh', ['env']));
+}
+
+/** The directory of the test certificates (scripts/tls.sh): ca.pem, client.pem, other-ca.pem... */
+export function tlsDir(): string {
+  return script('tls.sh', ['ensure']).trim();
+}
