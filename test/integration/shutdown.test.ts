@@ -49,13 +49,19 @@ describe('readiness and shutdown at the edges (real broker, Redis and PostgreSQL
     for (const c of cleanups.reverse()) await c().catch(() => {});
   });
 
-  it('a Redis that accepts and never answers turns /readyz to 503 with the reason; healed, it is 200 and every event lands once', async () => {
-    const s = await proxiedSetup();
+  /** Topics made, the processor started through the proxies and ready; all removed after the suite. */
+  async function startedProcessor(s: Awaited<ReturnType<typeof proxiedSetup>>): Promise<ProcessorProcess> {
     cleanups.push(() => cleanup(s.direct), () => s.pgProxy.close(), () => s.redisProxy.close());
     await createTopics(s.config);
     const p = new ProcessorProcess(s.env);
     cleanups.push(() => p.stop());
     await p.ready();
+    return p;
+  }
+
+  it('a Redis that accepts and never answers turns /readyz to 503 with the reason; healed, it is 200 and every event lands once', async () => {
+    const s = await proxiedSetup();
+    const p = await startedProcessor(s);
     await waitUntil('ready', async () => (await readyz(s.metricsPort)).status === 200, 30_000);
 
     const first = await produce(s.config.kafka, { topic: s.config.kafka.topics[0]!, symbols: 10, venues: ['binance', 'okx'], rate: 2000, durationS: 2, bad: 0, seed: 3 });
@@ -89,11 +95,7 @@ describe('readiness and shutdown at the edges (real broker, Redis and PostgreSQL
   for (const [what, mode] of [['refused', 'refuse'], ['black-holed', 'blackhole']] as const) {
     it(`SIGTERM while PostgreSQL is ${what}: the process exits by itself with code 3 at its deadline, and a restart delivers everything once`, async () => {
       const s = await proxiedSetup();
-      cleanups.push(() => cleanup(s.direct), () => s.pgProxy.close(), () => s.redisProxy.close());
-      await createTopics(s.config);
-      const p = new ProcessorProcess(s.env);
-      cleanups.push(() => p.stop());
-      await p.ready();
+      const p = await startedProcessor(s);
       s.pgProxy.set(mode);
       const stats = await produce(s.config.kafka, { topic: s.config.kafka.topics[0]!, symbols: 10, venues: ['binance', 'okx'], rate: 2000, durationS: 2, bad: 0, seed: 5 });
       await waitUntil('/readyz 503 naming PostgreSQL', async () => /postgres: failing/.test((await readyz(s.metricsPort)).body), 30_000);
