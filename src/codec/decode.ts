@@ -18,7 +18,10 @@ const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsTyp
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const JSON_OPEN_BRACE = 0x7b;
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
-const DECIMAL = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+// One way to match each digit run: `\d+\.?\d*` split a run of digits between `\d+` and `\d*` in
+// every possible way before failing, so a 100 kB digit string with a stray character at its
+// end took 12 s (quadratic backtracking).
+const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /**
  * Decodes one message: JSON when it starts with `{` (a msgpack map never does: 0x7b is the
@@ -26,9 +29,12 @@ const DECIMAL = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
  * finiteness, enumerations). Value checks (price > 0, crossed quotes ...) are the checks' job.
  */
 export function decodeEvent(bytes: Uint8Array, start: number, end: number): DecodeResult {
+  // msgpackr reads `end: 0` as "to the end of the buffer": an empty message at the start of a
+  // buffer would decode whatever follows it.
+  if (end <= start) return fail(ErrorCode.DECODE_FAILED, 'empty message');
   let raw: unknown;
   try {
-    if (end > start && bytes[start] === JSON_OPEN_BRACE) {
+    if (bytes[start] === JSON_OPEN_BRACE) {
       raw = JSON.parse(utf8.decode(bytes.subarray(start, end)));
     } else {
       raw = unpackr.unpack(bytes, { start, end } as never);
@@ -49,9 +55,9 @@ export function validateEvent(raw: unknown): DecodeResult {
     return fail(ErrorCode.SCHEMA_INVALID, 'event must be a map');
   }
   const e = raw as Record<string, unknown>;
-  if (e.v !== SCHEMA_VERSION) return fail(ErrorCode.SCHEMA_INVALID, `unknown schema version ${JSON.stringify(e.v)}`);
+  if (e.v !== SCHEMA_VERSION) return fail(ErrorCode.SCHEMA_INVALID, `unknown schema version ${shown(e.v)}`);
   if (typeof e.type !== 'string' || !EVENT_TYPE_SET.has(e.type)) {
-    return fail(ErrorCode.SCHEMA_INVALID, `unknown event type ${JSON.stringify(e.type)}`);
+    return fail(ErrorCode.SCHEMA_INVALID, `unknown event type ${shown(e.type)}`);
   }
   const type = e.type as EventType;
   if (typeof e.venue !== 'string' || e.venue.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'venue missing');
@@ -68,6 +74,20 @@ export function validateEvent(raw: unknown): DecodeResult {
   }
   if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `${type}: ${problem}`);
   return { ok: true, event: canonicalEvent(e as unknown as MarketEvent) };
+}
+
+/**
+ * A value as a failure message shows it: short (the message travels as a Kafka header of the
+ * dead letter) and without JSON.stringify on what the message held (it throws on a BigInt, a
+ * cycle or deep nesting, any of which msgpack or JSON can carry).
+ */
+function shown(v: unknown): string {
+  switch (typeof v) {
+    case 'string': return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+    case 'number': case 'boolean': case 'undefined': return String(v);
+    case 'bigint': return 'a bigint';
+    default: return v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object';
+  }
 }
 
 function isTimestamp(v: unknown): v is number {
@@ -96,7 +116,7 @@ function validateTrade(e: Record<string, unknown>): string | null {
   if (!numberField(e, 'price')) return 'price must be a finite number';
   if (!numberField(e, 'size')) return 'size must be a finite number';
   if (e.side === undefined || e.side === null) e.side = '';
-  if (e.side !== 'buy' && e.side !== 'sell' && e.side !== '') return `side ${JSON.stringify(e.side)} is not buy|sell`;
+  if (e.side !== 'buy' && e.side !== 'sell' && e.side !== '') return `side ${shown(e.side)} is not buy|sell`;
   if (e.offBook !== undefined && typeof e.offBook !== 'boolean') return 'offBook must be a boolean';
   return null;
 }
@@ -108,7 +128,7 @@ function validateQuote(e: Record<string, unknown>): string | null {
 }
 
 function validateLiquidation(e: Record<string, unknown>): string | null {
-  if (e.posSide !== 'long' && e.posSide !== 'short') return `posSide ${JSON.stringify(e.posSide)} is not long|short`;
+  if (e.posSide !== 'long' && e.posSide !== 'short') return `posSide ${shown(e.posSide)} is not long|short`;
   if (!numberField(e, 'price')) return 'price must be a finite number';
   if (!numberField(e, 'size')) return 'size must be a finite number';
   if (typeof e.id === 'number' && Number.isSafeInteger(e.id)) e.id = String(e.id);
@@ -130,7 +150,7 @@ function validateLevels(v: unknown): v is Level[] {
 }
 
 function validateBook(e: Record<string, unknown>): string | null {
-  if (e.action !== 'snapshot' && e.action !== 'delta') return `action ${JSON.stringify(e.action)} is not snapshot|delta`;
+  if (e.action !== 'snapshot' && e.action !== 'delta') return `action ${shown(e.action)} is not snapshot|delta`;
   if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq)) return 'seq must be an integer';
   if (!optionalInteger(e, 'prevSeq')) return 'prevSeq must be an integer';
   if (!optionalInteger(e, 'firstSeq')) return 'firstSeq must be an integer';

@@ -75,3 +75,38 @@ describe('event decoding', () => {
     });
   }
 });
+
+describe('decoder regressions (fuzzing counterexamples and review)', () => {
+  const cases: Array<[string, Uint8Array, string]> = [
+    // JSON.stringify of the value for the message threw: the decoder threw into the batch loop.
+    ['a BigInt schema version (msgpack ext 0x42)', Uint8Array.of(0x81, 0xa1, 0x76, 0xd4, 0x42, 0x01), 'unknown schema version a bigint'],
+    ['a map holding a BigInt as the version', Uint8Array.of(0x81, 0xa1, 0x76, 0x81, 0xa0, 0xd4, 0x42, 0x01), 'unknown schema version an object'],
+    ['4,110 nested arrays as the version (JSON)', Buffer.from(`{"v":${'['.repeat(4110)}${']'.repeat(4110)}}`), 'unknown schema version an array'],
+    // The message echoed the whole value into a Kafka header.
+    ['a 1,000-character event type', pack({ ...trade, type: 'x'.repeat(1000) }), `unknown event type "${'x'.repeat(40)}…"`],
+  ];
+  for (const [name, bytes, message] of cases) {
+    it(`reports ${name} as SCHEMA_INVALID`, () => {
+      assert.deepEqual(decode(bytes), { ok: false, failure: { code: 'SCHEMA_INVALID', message } });
+    });
+  }
+
+  it('an empty message at the start of a buffer is empty, not the event after it', () => {
+    // msgpackr read `end: 0` as the end of the buffer.
+    const b = encodeEvent(trade);
+    assert.deepEqual(decodeEvent(b, 0, 0), { ok: false, failure: { code: 'DECODE_FAILED', message: 'empty message' } });
+  });
+
+  it('a 200 kB digit string with a stray character is refused (the decimal pattern was quadratic: minutes)', () => {
+    const r = decode(pack({ ...trade, price: '1'.repeat(200_000) + 'x' }));
+    assert.deepEqual(r, { ok: false, failure: { code: 'SCHEMA_INVALID', message: 'trade: price must be a finite number' } });
+  });
+
+  it('a 10-byte message declaring a 4 GiB string, binary, array or map fails without allocating it', () => {
+    for (const head of [[0xdb], [0xc6], [0xdd], [0xdf], [0xc9]]) {
+      const r = decode(Uint8Array.from([...head, 0xff, 0xff, 0xff, 0xff, 0x42, 0x61, 0x62, 0x63, 0x64].slice(0, 10)));
+      assert.equal(r.ok, false);
+      assert.equal(!r.ok && r.failure.code, 'DECODE_FAILED');
+    }
+  });
+});
