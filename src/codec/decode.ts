@@ -24,6 +24,24 @@ const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
 const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /**
+ * Longest venue, symbol or id accepted, in UTF-16 code units. Real ones are under 64. The
+ * Redis record stores each of them (an id inside the event key) with a u16 byte length, so
+ * anything near 21,845 code units (3 UTF-8 bytes each) would corrupt the batch the script
+ * reads; a short bound also keeps the Redis key names short.
+ */
+export const MAX_TEXT_LENGTH = 256;
+/**
+ * Characters a stored string may not carry: NUL (PostgreSQL text and jsonb refuse it),
+ * surrogates (a lone one cannot be encoded as UTF-8: PostgreSQL refuses it, and the sinks' UTF-8
+ * encoder would silently store U+FFFD), and U+FFFD itself (what msgpackr makes of invalid UTF-8
+ * in a msgpack string: the message was corrupt; JSON input is decoded with a fatal decoder).
+ * One scan with this character class per string; only a string that matches (rare) is looked
+ * at again, because a valid surrogate pair (an emoji) is fine.
+ */
+const SUSPECT_CHAR = /[\u0000\uD800-\uDFFF\uFFFD]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
  * Decodes one message: JSON when it starts with `{` (a msgpack map never does: 0x7b is the
  * fixint 123), msgpack otherwise; then validates it against schema v1 (structure, types,
  * finiteness, enumerations). Value checks (price > 0, crossed quotes ...) are the checks' job.
@@ -61,11 +79,15 @@ export function validateEvent(raw: unknown): DecodeResult {
   }
   const type = e.type as EventType;
   if (typeof e.venue !== 'string' || e.venue.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'venue missing');
+  let problem = textProblem(e.venue);
+  if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `venue ${problem}`);
   if (typeof e.symbol !== 'string' || e.symbol.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'symbol missing');
-  if (!isTimestamp(e.ts)) return fail(ErrorCode.SCHEMA_INVALID, 'ts must be a non-negative integer (µs)');
-  if (!isTimestamp(e.recvTs)) return fail(ErrorCode.SCHEMA_INVALID, 'recvTs must be a non-negative integer (µs)');
+  problem = textProblem(e.symbol);
+  if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `symbol ${problem}`);
+  // Any safe integer fits PostgreSQL's timestamptz (2^53 µs is the year 2255) and a binary COPY's int64.
+  if (!isTimestamp(e.ts)) return fail(ErrorCode.SCHEMA_INVALID, 'ts must be an integer (µs) in 0..2^53-1');
+  if (!isTimestamp(e.recvTs)) return fail(ErrorCode.SCHEMA_INVALID, 'recvTs must be an integer (µs) in 0..2^53-1');
 
-  let problem: string | null;
   switch (type) {
     case 'trade': problem = validateTrade(e); break;
     case 'quote': problem = validateQuote(e); break;
@@ -74,6 +96,16 @@ export function validateEvent(raw: unknown): DecodeResult {
   }
   if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `${type}: ${problem}`);
   return { ok: true, event: canonicalEvent(e as unknown as MarketEvent) };
+}
+
+/** Why a string cannot be stored as it is, or null when it can (see SUSPECT_CHAR). */
+function textProblem(s: string): string | null {
+  if (s.length > MAX_TEXT_LENGTH) return `longer than ${MAX_TEXT_LENGTH} characters`;
+  if (!SUSPECT_CHAR.test(s)) return null;
+  if (s.includes('\u0000')) return 'contains NUL (U+0000)';
+  if (s.includes('\uFFFD')) return 'contains U+FFFD (invalid UTF-8 in the message)';
+  if (LONE_SURROGATE.test(s)) return 'contains an unpaired surrogate (not encodable as UTF-8)';
+  return null;
 }
 
 /**
@@ -105,6 +137,7 @@ function numberField(e: Record<string, unknown>, key: string): boolean {
   return false;
 }
 
+/** Absent, null, or an integer a bigint column and a double both hold exactly. */
 function optionalInteger(e: Record<string, unknown>, key: string): boolean {
   const v = e[key];
   return v === undefined || v === null || (typeof v === 'number' && Number.isSafeInteger(v));
@@ -112,7 +145,10 @@ function optionalInteger(e: Record<string, unknown>, key: string): boolean {
 
 function validateTrade(e: Record<string, unknown>): string | null {
   if (typeof e.id === 'number' && Number.isSafeInteger(e.id)) e.id = String(e.id);
-  if (typeof e.id !== 'string' || e.id.length === 0) return 'id missing';
+  if (e.id === undefined || e.id === null || e.id === '') return 'id missing';
+  if (typeof e.id !== 'string') return 'id must be a string or an integer in ±(2^53-1)';
+  const problem = textProblem(e.id);
+  if (problem !== null) return `id ${problem}`;
   if (!numberField(e, 'price')) return 'price must be a finite number';
   if (!numberField(e, 'size')) return 'size must be a finite number';
   if (e.side === undefined || e.side === null) e.side = '';
@@ -123,7 +159,7 @@ function validateTrade(e: Record<string, unknown>): string | null {
 
 function validateQuote(e: Record<string, unknown>): string | null {
   for (const k of ['bid', 'bidSize', 'ask', 'askSize']) if (!numberField(e, k)) return `${k} must be a finite number`;
-  if (!optionalInteger(e, 'updateId')) return 'updateId must be an integer';
+  if (!optionalInteger(e, 'updateId')) return 'updateId must be an integer in ±(2^53-1)';
   return null;
 }
 
@@ -132,14 +168,18 @@ function validateLiquidation(e: Record<string, unknown>): string | null {
   if (!numberField(e, 'price')) return 'price must be a finite number';
   if (!numberField(e, 'size')) return 'size must be a finite number';
   if (typeof e.id === 'number' && Number.isSafeInteger(e.id)) e.id = String(e.id);
-  if (e.id !== undefined && typeof e.id !== 'string') return 'id must be a string';
-  return null;
+  if (e.id === undefined) return null;
+  if (typeof e.id !== 'string' || e.id.length === 0) return 'id must be a non-empty string or an integer in ±(2^53-1)';
+  const problem = textProblem(e.id);
+  return problem === null ? null : `id ${problem}`;
 }
 
 function validateLevels(v: unknown): v is Level[] {
   if (!Array.isArray(v)) return false;
   for (const level of v) {
-    if (!Array.isArray(level) || level.length < 2) return false;
+    // Exactly two: the levels go into the jsonb payload as they are, and a third element could
+    // be anything (a string with NUL, a large nested value).
+    if (!Array.isArray(level) || level.length !== 2) return false;
     for (let i = 0; i < 2; i++) {
       const x = level[i];
       if (typeof x === 'string' && DECIMAL.test(x)) level[i] = Number(x);
@@ -151,10 +191,10 @@ function validateLevels(v: unknown): v is Level[] {
 
 function validateBook(e: Record<string, unknown>): string | null {
   if (e.action !== 'snapshot' && e.action !== 'delta') return `action ${shown(e.action)} is not snapshot|delta`;
-  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq)) return 'seq must be an integer';
-  if (!optionalInteger(e, 'prevSeq')) return 'prevSeq must be an integer';
-  if (!optionalInteger(e, 'firstSeq')) return 'firstSeq must be an integer';
-  if (!optionalInteger(e, 'checksum')) return 'checksum must be an integer';
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq)) return 'seq must be an integer in ±(2^53-1)';
+  if (!optionalInteger(e, 'prevSeq')) return 'prevSeq must be an integer in ±(2^53-1)';
+  if (!optionalInteger(e, 'firstSeq')) return 'firstSeq must be an integer in ±(2^53-1)';
+  if (!optionalInteger(e, 'checksum')) return 'checksum must be an integer in ±(2^53-1)';
   if (!optionalInteger(e, 'priceDp') || !optionalInteger(e, 'sizeDp')) return 'priceDp and sizeDp must be integers';
   if (outOfRange(e.priceDp, 0, 12) || outOfRange(e.sizeDp, 0, 12)) return 'priceDp and sizeDp must be within 0..12';
   if (!validateLevels(e.bids)) return 'bids must be [price, size] pairs';

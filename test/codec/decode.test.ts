@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pack } from 'msgpackr';
-import { decodeEvent } from '../../src/codec/decode.js';
+import { decodeEvent, MAX_TEXT_LENGTH } from '../../src/codec/decode.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import { canonicalEvent, type MarketEvent } from '../../src/codec/event.js';
 import { poisonMessage } from '../../src/codec/synthetic.js';
@@ -11,6 +11,22 @@ const trade: MarketEvent = { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC
 function decode(bytes: Uint8Array) {
   return decodeEvent(bytes, 0, bytes.length);
 }
+
+/** `event` as msgpack with `field` holding exactly `raw` as its string bytes (valid UTF-8 or not). */
+function withRawString(event: object, field: string, raw: number[]): Buffer {
+  const marker = 'M'.repeat(20);
+  const b = pack({ ...event, [field]: marker });
+  const at = b.indexOf(Buffer.from([0xa0 | marker.length, ...Buffer.from(marker)]));
+  return Buffer.concat([b.subarray(0, at), Buffer.from([0xd9, raw.length, ...raw]), b.subarray(at + 1 + marker.length)]);
+}
+
+function json(value: object, replace?: [string, string]): Buffer {
+  const text = JSON.stringify(value);
+  return Buffer.from(replace === undefined ? text : text.replace(replace[0], replace[1]));
+}
+
+const liquidation = { v: 1, type: 'liquidation', venue: 'bybit', symbol: 'BTC-USDT', ts: 1, recvTs: 1, posSide: 'long', price: 1, size: 1 };
+const book = { v: 1, type: 'book', venue: 'okx', symbol: 'BTC-USDT', ts: 1, recvTs: 1, action: 'delta', seq: 1, bids: [[1, 2]], asks: [] };
 
 describe('event decoding', () => {
   it('round-trips every event type through msgpack', () => {
@@ -74,6 +90,44 @@ describe('event decoding', () => {
       }
     });
   }
+});
+
+describe('inputs a sink would refuse are dead-lettered by the decoder', () => {
+  // One case per rule: [what, message bytes, the exact failure message]. All SCHEMA_INVALID.
+  const refused: Array<[string, Uint8Array, string]> = [
+    ['NUL in the venue', pack({ ...trade, venue: 'bin\u0000ance' }), 'venue contains NUL (U+0000)'],
+    ['NUL in the symbol (JSON escape)', json(trade, ['BTC-USDT', 'BTC\\u0000USDT']), 'symbol contains NUL (U+0000)'],
+    ['NUL in a trade id', pack({ ...trade, id: '4\u00002' }), 'trade: id contains NUL (U+0000)'],
+    ['NUL in a liquidation id', pack({ ...liquidation, id: '\u0000' }), 'liquidation: id contains NUL (U+0000)'],
+    ['invalid UTF-8 in a msgpack string (msgpackr reads it as U+FFFD)', withRawString(trade, 'symbol', [0x42, 0xff, 0x43]), 'symbol contains U+FFFD (invalid UTF-8 in the message)'],
+    ['a UTF-8-encoded surrogate (CESU-8) in a msgpack string', withRawString(trade, 'id', [0xed, 0xa0, 0x80]), 'trade: id contains U+FFFD (invalid UTF-8 in the message)'],
+    ['a lone high surrogate (JSON escape)', json(trade, ['"42"', '"4\\ud8002"']), 'trade: id contains an unpaired surrogate (not encodable as UTF-8)'],
+    ['a lone low surrogate (JSON escape)', json(trade, ['BTC-USDT', '\\udc00BTC']), 'symbol contains an unpaired surrogate (not encodable as UTF-8)'],
+    ['a venue, symbol or id longer than the Redis record holds', pack({ ...trade, symbol: 'S'.repeat(MAX_TEXT_LENGTH + 1) }), `symbol longer than ${MAX_TEXT_LENGTH} characters`],
+    ['a timestamp past 2^53 µs (int64 on the wire)', pack({ ...trade, ts: 2 ** 60 }), 'ts must be an integer (µs) in 0..2^53-1'],
+    ['a negative timestamp', pack({ ...trade, recvTs: -1 }), 'recvTs must be an integer (µs) in 0..2^53-1'],
+    ['a sequence past 2^53 (bigint column, but not exact in a double)', pack({ ...book, seq: 2 ** 53 + 2 }), 'book: seq must be an integer in ±(2^53-1)'],
+    ['an update id past 2^53', pack({ ...trade, type: 'quote', bid: 1, bidSize: 1, ask: 2, askSize: 1, updateId: -(2 ** 60) }), 'quote: updateId must be an integer in ±(2^53-1)'],
+    ['a numeric trade id past 2^53', pack({ ...trade, id: 2 ** 60 }), 'trade: id must be a string or an integer in ±(2^53-1)'],
+    ['a decimal string beyond float64', json({ ...trade, price: '1e400' }), 'trade: price must be a finite number'],
+    ['a book level with a third element (jsonb payload)', pack({ ...book, asks: [[1, 2, 'x\u0000']] }), 'book: asks must be [price, size] pairs'],
+  ];
+  for (const [name, bytes, message] of refused) {
+    it(`refuses ${name}`, () => {
+      const r = decode(bytes);
+      assert.deepEqual(r, { ok: false, failure: { code: 'SCHEMA_INVALID', message } });
+    });
+  }
+
+  it('accepts what they can store: emoji (surrogate pairs), other scripts, the longest text allowed', () => {
+    for (const symbol of ['😀-USDT', 'ЁЖ-€', '比特币-USDT', 'x'.repeat(MAX_TEXT_LENGTH)]) {
+      for (const bytes of [pack({ ...trade, symbol, id: symbol }), json({ ...trade, symbol, id: symbol })]) {
+        const r = decode(bytes);
+        assert.ok(r.ok, JSON.stringify(r));
+        assert.deepEqual([r.event.symbol, r.event.type === 'trade' && r.event.id], [symbol, symbol]);
+      }
+    }
+  });
 });
 
 describe('decoder regressions (fuzzing counterexamples and review)', () => {
