@@ -7,7 +7,7 @@ import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../src/codec/synth
 import { checkMask, hasCheckBit } from '../src/checks/check.js';
 import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
-import { DEFAULT_CHECK_CONFIG, type CheckConfig } from '../src/checks/thresholds.js';
+import { DEFAULT_CHECK_CONFIG, DEFAULT_KNOWN_VENUES, type CheckConfig } from '../src/checks/thresholds.js';
 import { SharedReference } from '../src/checks/reference.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
 import { writeBinaryRow } from '../src/sinks/pg-row.js';
@@ -32,12 +32,15 @@ const workerData = Piscina.workerData as CheckWorkerData | undefined;
 const sharedReference = workerData?.reference === undefined ? undefined : new SharedReference(workerData.reference);
 let checkConfig = workerData?.checks ?? DEFAULT_CHECK_CONFIG;
 let engine = new CheckEngine(ALL_CHECKS, checkConfig, sharedReference);
+// One Set per configuration: a lookup per message, no allocation.
+let knownVenues: ReadonlySet<string> = new Set(checkConfig.knownVenues ?? DEFAULT_KNOWN_VENUES);
 const idleUs = (workerData?.symbolIdleMs ?? 3_600_000) * 1000;
 if (Piscina.isWorkerThread) setInterval(() => engine.evictIdle(Date.now() * 1000, idleUs), 60_000).unref();
 
 export function configureChecks(config: CheckConfig, reference?: SharedReference): void {
   checkConfig = config;
   engine = new CheckEngine(ALL_CHECKS, config, reference);
+  knownVenues = new Set(config.knownVenues ?? DEFAULT_KNOWN_VENUES);
 }
 
 // Events the cascade stream carries: any reject, and any cascade indicator.
@@ -98,10 +101,11 @@ class MovedResult {
 
 /** Decodes and checks one packed batch (exported on its own for tests and benchmarks). */
 export function checkBatch(task: CheckTask): CheckResult {
-  return checkBatchWith(engine, task.batch, Date.now() * 1000);
+  return checkBatchWith(engine, task.batch, Date.now() * 1000, knownVenues);
 }
 
-function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number): CheckResult {
+/** `venues`: the venues accepted (undefined: any). */
+function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number, venues: ReadonlySet<string> | undefined): CheckResult {
   const batch = new PackedBatch(packed);
   const n = batch.count;
   const verdicts = new Uint8Array(n);
@@ -112,7 +116,7 @@ function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number)
   const deadLetters: DeadLetterReport[] = [];
 
   for (let i = 0; i < n; i++) {
-    const decoded = decodeEvent(batch.bytes, batch.messageStart(i), batch.messageEnd(i));
+    const decoded = decodeEvent(batch.bytes, batch.messageStart(i), batch.messageEnd(i), venues);
     if (!decoded.ok) {
       verdicts[i] = Verdict.DEAD_LETTER;
       symbols[i] = '';
@@ -167,7 +171,8 @@ export function warmUp(count: number): void {
       values.push(encodeEvent(market.next(nowUs)));
       nowUs += WARMUP_STEP_US;
     }
-    checkBatchWith(warmEngine, packValues(values, done), nowUs);
+    // Every synthetic venue is let through, configured or not: the warm-up is there to run the checks.
+    checkBatchWith(warmEngine, packValues(values, done), nowUs, undefined);
   }
 }
 

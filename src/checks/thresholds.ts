@@ -1,4 +1,12 @@
 import type { Check, Thresholds } from './check.js';
+import { DEFAULT_VENUES } from '../codec/synthetic.js';
+import { VENUES } from '../normalize/index.js';
+
+/**
+ * Venues whose events are accepted unless `checks.knownVenues` says otherwise: every venue a
+ * normalizer writes, and those the synthetic generator uses (today all among the former).
+ */
+export const DEFAULT_KNOWN_VENUES: readonly string[] = Object.freeze([...new Set<string>([...VENUES, ...DEFAULT_VENUES])]);
 
 /** The `checks` config section (see docs/config.md and docs/checks.md). */
 export interface CheckConfig {
@@ -10,6 +18,8 @@ export interface CheckConfig {
   venues: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, number>>>>>>;
   /** Per venue and symbol, keyed `venue:symbol`: `{ "binance:BTC-USDT": { "M3": { "factor": 20 } } }`. */
   symbols: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, number>>>>>>;
+  /** Venues whose events are accepted; the decoder refuses any other. Absent: `DEFAULT_KNOWN_VENUES`. */
+  knownVenues?: readonly string[];
 }
 
 export const DEFAULT_CHECK_CONFIG: CheckConfig = { disabled: [], thresholds: {}, venues: {}, symbols: {} };

@@ -46,7 +46,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * fixint 123), msgpack otherwise; then validates it against schema v1 (structure, types,
  * finiteness, enumerations). Value checks (price > 0, crossed quotes ...) are the checks' job.
  */
-export function decodeEvent(bytes: Uint8Array, start: number, end: number): DecodeResult {
+export function decodeEvent(bytes: Uint8Array, start: number, end: number, venues?: ReadonlySet<string>): DecodeResult {
   // msgpackr reads `end: 0` as "to the end of the buffer": an empty message at the start of a
   // buffer would decode whatever follows it.
   if (end <= start) return fail(ErrorCode.DECODE_FAILED, 'empty message');
@@ -60,15 +60,18 @@ export function decodeEvent(bytes: Uint8Array, start: number, end: number): Deco
   } catch (err) {
     return fail(ErrorCode.DECODE_FAILED, `not msgpack or JSON: ${(err as Error).message}`);
   }
-  return validateEvent(raw);
+  return validateEvent(raw, venues);
 }
 
 function fail(code: DecodeFailure['code'], message: string): DecodeResult {
   return { ok: false, failure: { code, message } };
 }
 
-/** Validates a decoded value against schema v1 and normalizes decimal strings to numbers. */
-export function validateEvent(raw: unknown): DecodeResult {
+/**
+ * Validates a decoded value against schema v1 and normalizes decimal strings to numbers. With
+ * `venues`, an event of any other venue is refused (the worker passes `checks.knownVenues`).
+ */
+export function validateEvent(raw: unknown, venues?: ReadonlySet<string>): DecodeResult {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return fail(ErrorCode.SCHEMA_INVALID, 'event must be a map');
   }
@@ -81,6 +84,9 @@ export function validateEvent(raw: unknown): DecodeResult {
   if (typeof e.venue !== 'string' || e.venue.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'venue missing');
   let problem = textProblem(e.venue);
   if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `venue ${problem}`);
+  if (venues !== undefined && !venues.has(e.venue)) {
+    return fail(ErrorCode.SCHEMA_INVALID, `unknown venue ${shown(e.venue)} (not in checks.knownVenues)`);
+  }
   if (typeof e.symbol !== 'string' || e.symbol.length === 0) return fail(ErrorCode.SCHEMA_INVALID, 'symbol missing');
   problem = textProblem(e.symbol);
   if (problem !== null) return fail(ErrorCode.SCHEMA_INVALID, `symbol ${problem}`);

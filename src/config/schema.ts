@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_KNOWN_VENUES } from '../checks/thresholds.js';
 
 /**
  * The processor's configuration. Every key has a description and a default that fits the
@@ -148,6 +149,8 @@ const checks = z.strictObject({
     .describe('Instruments the shared cross-venue reference holds (x 8 venues); beyond it, new instruments get no cross-venue or silence checks.'),
   sweepMs: z.number().int().min(50).max(60_000).default(500)
     .describe('How often the main thread sweeps the shared reference: silent streams (T5) and market breadth (C6).'),
+  knownVenues: z.array(z.string().min(1)).min(1).default([...DEFAULT_KNOWN_VENUES])
+    .describe('Venues whose events are accepted; an event of any other venue is dead-lettered (SCHEMA_INVALID "unknown venue"), so a typo or a stray producer does not start streams of its own in Redis, PostgreSQL and the checks. Default: every venue the normalizers write (the synthetic generator\'s among them).'),
 });
 
 export const ConfigSchema = z.strictObject({

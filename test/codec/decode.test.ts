@@ -8,8 +8,8 @@ import { poisonMessage } from '../../src/codec/synthetic.js';
 
 const trade: MarketEvent = { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: 1_700_000_000_000_000, recvTs: 1_700_000_000_001_000, id: '42', price: 65000.5, size: 0.01, side: 'buy' };
 
-function decode(bytes: Uint8Array) {
-  return decodeEvent(bytes, 0, bytes.length);
+function decode(bytes: Uint8Array, venues?: ReadonlySet<string>) {
+  return decodeEvent(bytes, 0, bytes.length, venues);
 }
 
 /** `event` as msgpack with `field` holding exactly `raw` as its string bytes (valid UTF-8 or not). */
@@ -127,6 +127,22 @@ describe('inputs a sink would refuse are dead-lettered by the decoder', () => {
         assert.deepEqual([r.event.symbol, r.event.type === 'trade' && r.event.id], [symbol, symbol]);
       }
     }
+  });
+});
+
+describe('known venues', () => {
+  const known: ReadonlySet<string> = new Set(['binance', 'okx']);
+
+  it('refuses a venue outside the set it is given, naming it and the config key', () => {
+    assert.deepEqual(decode(pack({ ...trade, venue: 'ftx' }), known),
+      { ok: false, failure: { code: 'SCHEMA_INVALID', message: 'unknown venue "ftx" (not in checks.knownVenues)' } });
+    assert.deepEqual(decode(Buffer.from(JSON.stringify({ ...trade, venue: 'Binance' })), known),
+      { ok: false, failure: { code: 'SCHEMA_INVALID', message: 'unknown venue "Binance" (not in checks.knownVenues)' } });
+  });
+
+  it('accepts a venue in the set, and any venue without a set (tests, benchmarks)', () => {
+    assert.ok(decode(pack({ ...trade, venue: 'okx' }), known).ok);
+    assert.ok(decode(pack({ ...trade, venue: 'ftx' })).ok);
   });
 });
 

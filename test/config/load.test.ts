@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { listConfigKeys, loadConfig, redactConfig } from '../../src/config/load.js';
+import { DEFAULT_KNOWN_VENUES } from '../../src/checks/thresholds.js';
+import { DEFAULT_VENUES } from '../../src/codec/synthetic.js';
 import { HimariError } from '../../src/errors.js';
+import { VENUES } from '../../src/normalize/index.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -27,6 +30,14 @@ describe('config validation', () => {
     assert.equal(c.sink.postgres.flushWhenIdle, false);
     assert.ok(c.workers.threads >= 1 && c.workers.threads <= 8);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka) && Object.isFrozen(c.kafka.topics));
+  });
+
+  it('checks.knownVenues: by default the venues the normalizers write, the synthetic generator\'s among them', () => {
+    assert.deepEqual(loadConfig({ env: {} }).checks.knownVenues, [...VENUES]);
+    assert.deepEqual(DEFAULT_KNOWN_VENUES, [...VENUES]);
+    for (const v of DEFAULT_VENUES) assert.ok((VENUES as readonly string[]).includes(v), `synthetic venue ${v} has no normalizer`);
+    assert.deepEqual(loadConfig({ env: { HIMARI_CHECKS_KNOWN_VENUES: 'binance, ftx' } }).checks.knownVenues, ['binance', 'ftx']);
+    assert.ok(problemsOf(() => loadConfig({ env: { HIMARI_CHECKS_KNOWN_VENUES: ' , ' } })).some((p) => p.startsWith('checks.knownVenues')));
   });
 
   it('reads typed values from the environment', () => {

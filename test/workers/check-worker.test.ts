@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { packValues } from '../../src/batch/pack.js';
 import { SharedReference } from '../../src/checks/reference.js';
-import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
+import { DEFAULT_CHECK_CONFIG, DEFAULT_KNOWN_VENUES } from '../../src/checks/thresholds.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../../src/codec/synthetic.js';
+import { Verdict, type MarketEvent } from '../../src/codec/event.js';
 import type { CheckResult } from '../../src/pool/task.js';
 import { checkBatch, configureChecks, warmUp } from '../../workers/check-worker.js';
 
@@ -44,5 +45,30 @@ describe('check worker warm-up', () => {
     checkBatch({ batch: realBatch(), topic: 't', partition: 0 });
     assert.equal(sweep(reference), sweep(cold));
     assert.ok(sweep(cold) > 0);
+  });
+});
+
+describe('check worker: known venues', () => {
+  const nowUs = Date.now() * 1000;
+  const trade = (venue: string): MarketEvent => ({ v: 1, type: 'trade', venue, symbol: 'BTC-USDT', ts: nowUs - 2000, recvTs: nowUs - 1000, id: '1', price: 100, size: 1, side: 'buy' });
+  const check = (...venues: string[]) => checkBatch({ batch: packValues(venues.map((v) => encodeEvent(trade(v)))), topic: 't', partition: 0 });
+
+  it('dead-letters an event of a venue outside checks.knownVenues (default: the normalizers\' venues)', () => {
+    configureChecks(DEFAULT_CHECK_CONFIG, SharedReference.create(64));
+    assert.ok(!DEFAULT_KNOWN_VENUES.includes('ftx'));
+    const r = check('binance', 'ftx');
+    assert.notEqual(r.verdicts[0], Verdict.DEAD_LETTER);
+    assert.equal(r.verdicts[1], Verdict.DEAD_LETTER);
+    assert.deepEqual(r.deadLetters, [{ index: 1, code: 'SCHEMA_INVALID', message: 'unknown venue "ftx" (not in checks.knownVenues)' }]);
+    assert.equal(r.redisEnds[1], r.redisEnds[0], 'no Redis record for it');
+    assert.equal(r.copyEnds[1], r.copyEnds[0], 'no COPY row for it');
+  });
+
+  it('takes the configured list instead', () => {
+    configureChecks({ ...DEFAULT_CHECK_CONFIG, knownVenues: ['ftx'] }, SharedReference.create(64));
+    const r = check('binance', 'ftx');
+    assert.deepEqual(r.deadLetters.map((d) => [d.index, d.message]), [[0, 'unknown venue "binance" (not in checks.knownVenues)']]);
+    assert.notEqual(r.verdicts[1], Verdict.DEAD_LETTER);
+    configureChecks(DEFAULT_CHECK_CONFIG);
   });
 });
