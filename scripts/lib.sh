@@ -20,3 +20,10 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The fault suite's compiled scenario files (dist/test/faults/*.fault.js, outside the `*.test.js`
+# glob of the unit and integration runs), the figures report last.
+fault_files() {
+  find "$ROOT/dist/test/faults" -maxdepth 1 -name '*.fault.js' ! -name 'report.fault.js' | sort
+  echo "$ROOT/dist/test/faults/report.fault.js"
+}
