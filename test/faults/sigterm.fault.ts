@@ -27,7 +27,9 @@ describe('SIGTERM', () => {
     });
 
   faultScenario('during a PostgreSQL black hole: exits 3 at its deadline with the batches abandoned; a successor delivers them once',
-    'SIGTERM during an outage', { env: { HIMARI_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS) } }, async (s) => {
+    // The production query timeout (15 s), longer than what is left of the deadline when delivery is
+    // abandoned (5 s): a sink write on the wire then (a connect into the black hole) outlasts it.
+    'SIGTERM during an outage', { env: { HIMARI_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS), HIMARI_POSTGRES_QUERY_TIMEOUT_MS: '15000' } }, async (s) => {
       const first = await s.launch();
       await s.load();
       await sleep(2_000);
