@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests: unit tests, then integration tests against the real Kafka broker, Redis and
 # PostgreSQL that scripts/services.sh starts (reused when healthy), then the fault suite's ci
-# profile (scripts/test-faults.sh). This is `npm test`.
+# profile (scripts/test-faults.sh). This is `npm test`; it ends with "N passed, N failed" over
+# both runs and exits non-zero if any test failed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -12,9 +13,23 @@ bash scripts/services.sh start
 mapfile -t unit < <(find dist/test -name '*.test.js' -not -path '*/integration/*' | sort)
 mapfile -t integration < <(find dist/test/integration -name '*.test.js' | sort)
 mapfile -t faults < <(fault_files)
-export FAULTS_PROFILE=ci
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+status=0
+
+say "running ${#unit[@]} unit and ${#integration[@]} integration test files"
+# One file at a time: the integration tests share the broker and the machine's two cores.
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$reports/tests.tap" "${unit[@]}" "${integration[@]}" || status=1
+
+# Then the fault suite's ci profile (scripts/test-faults.sh runs it alone, or the full profile).
+say "running the fault suite, ci profile: ${#faults[@]} files"
 rm -f results/faults-ci.json
-say "running ${#unit[@]} unit, ${#integration[@]} integration and ${#faults[@]} fault-suite (ci profile) test files"
-# One file at a time: the integration tests share the broker and the machine's two cores. One
-# runner for all, so the run ends with one summary of every test and fails if any did.
-exec node --test --test-concurrency=1 --test-reporter=spec "${unit[@]}" "${integration[@]}" "${faults[@]}"
+FAULTS_PROFILE=ci node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$reports/faults.tap" "${faults[@]}" || status=1
+FAULTS_PROFILE=ci node dist/test/faults/print-figures.js || status=1
+
+read -r passed failed < <(tap_counts "$reports"/*.tap)
+[ "$failed" -eq 0 ] || status=1
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -1,5 +1,7 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { it } from 'node:test';
-import { recordFigures } from './results.js';
+import { recordFigures, resultsFile } from './results.js';
 import { Scenario, type ScenarioOptions } from './scenario.js';
 
 /**
@@ -12,6 +14,7 @@ export function faultScenario(title: string, name: string, options: ScenarioOpti
     try {
       await body(s);
     } catch (err) {
+      saveLogs(s);
       if (!s.recorded) {
         const ledger = s.ledger;
         recordFigures(s.profile.name, {
@@ -26,4 +29,12 @@ export function faultScenario(title: string, name: string, options: ScenarioOpti
       await s.close();
     }
   });
+}
+
+/** A failed scenario's processor logs, whole, beside the results (results/tmp is not tracked): the evidence. */
+function saveLogs(s: Scenario): void {
+  const dir = join(resultsFile(s.profile.name), '..', 'tmp', `faults-${s.profile.name}`, s.name.replace(/[^A-Za-z0-9.-]+/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  s.instances.forEach((i, n) => writeFileSync(join(dir, `instance-${n + 1}.log`), `${i.stderr}\n${i.stdout}`));
+  process.stderr.write(`${s.name}: processor logs in ${dir}\n`);
 }
