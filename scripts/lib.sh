@@ -20,3 +20,14 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The fault suite's compiled scenario files: dist/test/faults/*.fault.js, outside the `*.test.js`
+# glob of the unit and integration runs. (node --test runs the files it is given sorted by path.)
+fault_files() {
+  find "$ROOT/dist/test/faults" -maxdepth 1 -name '*.fault.js' | sort
+}
+
+# Sums the "# pass N" / "# fail N" lines of node --test TAP reports: "<passed> <failed>".
+tap_counts() {
+  awk '/^# pass /{p+=$3} /^# fail /{f+=$3} END{print p+0, f+0}' "$@"
+}

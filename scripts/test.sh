@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # All tests: unit tests, then integration tests against the real Kafka broker, Redis and
-# PostgreSQL that scripts/services.sh starts (reused when healthy). This is `npm test`.
+# PostgreSQL that scripts/services.sh starts (reused when healthy), then the fault suite's ci
+# profile (scripts/test-faults.sh). This is `npm test`; it ends with "N passed, N failed" over
+# both runs and exits non-zero if any test failed.
 # The security tests (kafka-security, postgres-tls, postgres-role, secrets) also need the secured
 # broker and the TLS cluster; each starts them itself (scripts/kafka-secure.sh, scripts/pg-cluster.sh),
 # so it also runs alone.
@@ -13,6 +15,24 @@ bash scripts/services.sh start
 
 mapfile -t unit < <(find dist/test -name '*.test.js' -not -path '*/integration/*' | sort)
 mapfile -t integration < <(find dist/test/integration -name '*.test.js' | sort)
+mapfile -t faults < <(fault_files)
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+status=0
+
 say "running ${#unit[@]} unit and ${#integration[@]} integration test files"
 # One file at a time: the integration tests share the broker and the machine's two cores.
-exec node --test --test-concurrency=1 --test-reporter=spec "${unit[@]}" "${integration[@]}"
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$reports/tests.tap" "${unit[@]}" "${integration[@]}" || status=1
+
+# Then the fault suite's ci profile (scripts/test-faults.sh runs it alone, or the full profile).
+say "running the fault suite, ci profile: ${#faults[@]} files"
+rm -f results/faults-ci.json
+FAULTS_PROFILE=ci node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$reports/faults.tap" "${faults[@]}" || status=1
+FAULTS_PROFILE=ci node dist/test/faults/print-figures.js || status=1
+
+read -r passed failed < <(tap_counts "$reports"/*.tap)
+[ "$failed" -eq 0 ] || status=1
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -329,13 +329,38 @@ export class Pipeline {
       }
     }
     this.metrics.workerBatchSize.observe(taken);
+    return this.preparedTask(messages, parts, sentMs);
+  }
+
+  private preparedTask(messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array, retries?: number): PreparedTask {
     const first = parts[0]!.backlog;
     return {
       task: { batch: this.pack(messages), topic: first.topic, partition: parts.length === 1 ? first.partition : -1 },
       repack: () => this.pack(messages),
       onResult: (result) => this.onResult(result, messages, parts, sentMs),
       onFailure: (err) => this.onWorkerFailure(err, messages, parts),
+      ...(retries === undefined ? {} : { retries }),
+      ...(messages.length < 2 ? {} : { split: () => this.splitTask(messages, parts, sentMs) }),
     };
+  }
+
+  /**
+   * The halves of a batch whose worker died on every attempt, each tried once (split again when
+   * it fails): the message that kills workers ends up alone and is dead-lettered, the rest is
+   * checked and written. A part cut in two is acknowledged by both halves' worker stage, so its
+   * ticket expects one acknowledgement more.
+   */
+  private splitTask(messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array): [PreparedTask, PreparedTask] {
+    const mid = messages.length >> 1;
+    const half = (lo: number, hi: number): PreparedTask => {
+      const sub: TaskPart[] = [];
+      for (const p of parts) {
+        if (p.to > lo && p.from < hi) sub.push({ backlog: p.backlog, from: Math.max(p.from, lo) - lo, to: Math.min(p.to, hi) - lo, ticket: p.ticket });
+      }
+      return this.preparedTask(messages.slice(lo, hi), sub, sentMs.subarray(lo, hi), 0);
+    };
+    for (const p of parts) if (p.from < mid && p.to > mid) p.ticket.expect(1);
+    return [half(0, mid), half(mid, messages.length)];
   }
 
   private pack(messages: SourceMessage[]): ArrayBuffer {

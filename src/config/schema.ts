@@ -101,7 +101,7 @@ const workers = z.strictObject({
   maxBatchMessages: z.number().int().min(1).max(100_000).default(1000)
     .describe('Most messages packed into one worker task (one moved buffer).'),
   taskRetries: z.number().int().min(0).max(10).default(3)
-    .describe('How often a batch whose worker crashed is retried on a fresh worker before its messages are dead-lettered.'),
+    .describe('How often a batch whose worker crashed is retried on a fresh worker; after that it runs in halves (each once, halved again when it fails), so only a message that crashes every worker is dead-lettered (WORKER_FAILED).'),
   warmupEvents: z.number().int().min(0).max(1_000_000).default(30_000)
     .describe('Synthetic events each worker checks before the processor reports ready (on state of its own, thrown away), so the first real events meet compiled code; 0 skips.'),
 });

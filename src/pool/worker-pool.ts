@@ -10,8 +10,16 @@ export interface PreparedTask {
   /** Rebuilds the task's buffer after a crash took the moved one with it. */
   repack: () => ArrayBuffer;
   onResult: (result: CheckResult) => void;
-  /** The batch failed on `taskRetries + 1` workers: the caller dead-letters it. */
+  /** The batch failed on every attempt and cannot be split (one message): the caller dead-letters it. */
   onFailure: (err: Error) => void;
+  /** Crashes this task is retried after (default: the pool's `taskRetries`). */
+  retries?: number;
+  /**
+   * Halves of the batch, run one after the other in its place when it failed on every attempt,
+   * so a message that kills every worker ends up alone instead of taking its batch-mates to the
+   * dead-letter topic with it. Absent for a single message.
+   */
+  split?: () => [PreparedTask, PreparedTask];
 }
 
 interface Slot {
@@ -42,7 +50,9 @@ export interface CheckWorkerPoolOptions {
  * frees up, so messages that arrive while a worker is busy travel together in one bigger batch
  * (Piscina costs ~29 µs per task; the boundary should be batch-sized). A task whose worker
  * dies is packed again from the source messages and retried on the replacement thread; after
- * `taskRetries` failures its `onFailure` runs and the caller dead-letters the batch.
+ * `taskRetries` failures it is split in halves that run in its place (each once, split again
+ * when it fails), and only a single message that still fails reaches `onFailure`, where the
+ * caller dead-letters it.
  */
 export class CheckWorkerPool {
   private readonly pool: Piscina<CheckTask, CheckResult>;
@@ -157,9 +167,16 @@ export class CheckWorkerPool {
         s.attempts++;
         this.options.metrics.workerRestarts.inc();
         this.options.log.error({ slot, attempt: s.attempts, topic: task.topic, partition: task.partition, err: errorMessage(err) }, 'worker task failed');
-        if (s.attempts > this.options.taskRetries) {
+        if (s.attempts > (job.retries ?? this.options.taskRetries)) {
           s.running = null;
-          job.onFailure(new HimariError(ErrorCode.WORKER_FAILED, `worker failed ${s.attempts} times: ${errorMessage(err)}`, { cause: err }));
+          const halves = job.split?.();
+          if (halves !== undefined) {
+            // Ahead of what the slot has queued: the halves keep the batch's place in partition order.
+            s.queue.unshift(() => halves[0], () => halves[1]);
+            this.options.log.warn({ slot, topic: task.topic, partition: task.partition }, 'worker batch failed on every attempt; running it in halves to isolate the message');
+          } else {
+            job.onFailure(new HimariError(ErrorCode.WORKER_FAILED, `worker failed ${s.attempts} times: ${errorMessage(err)}`, { cause: err }));
+          }
           if (s.running === null) this.pump(slot);
         } else {
           // The moved buffer died with the worker (or was detached): pack the batch again and

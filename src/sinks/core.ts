@@ -277,9 +277,13 @@ export class SinkCore extends EventEmitter {
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Nothing sealed or being written in any lane (after an abort: nothing being written). */
+  /**
+   * Nothing sealed or being written in any lane. After an abort, always: a write on the wire is
+   * abandoned like the rest (a connect through a black hole can outlast the shutdown deadline,
+   * and a revoke's drain waiting for it held the consumer's close past the deadline).
+   */
   private get idle(): boolean {
-    return this.lanes.every((l) => !l.writing && (this.aborted || l.sealed.length === 0));
+    return this.aborted || this.lanes.every((l) => !l.writing && l.sealed.length === 0);
   }
 
   /**
@@ -365,9 +369,10 @@ export class SinkCore extends EventEmitter {
 
   /**
    * Gives up on what is not written (the shutdown deadline passed): retry delays end at once,
-   * no new write starts, and `flush` no longer waits for sealed batches. Their offsets stay
-   * uncommitted, so the next start replays them. A write already on the wire ends when the driver
-   * answers or is closed.
+   * no new write starts, and `flush` no longer waits, neither for sealed batches nor for a write
+   * already on the wire (which ends when the driver answers or is closed; if it lands, its batch
+   * is acknowledged). The offsets of what was not confirmed stay uncommitted, so the next start
+   * replays it.
    */
   abort(): void {
     if (this.aborted) return;

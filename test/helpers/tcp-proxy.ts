@@ -4,9 +4,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * What the proxy does with traffic:
  * - `pass`: forwards both ways;
  * - `refuse`: closes every new connection at once (a server that is down) and cuts open ones;
- * - `blackhole`: accepts and reads, forwards nothing and answers nothing (a hung server or a
- *   network that drops packets): open connections go silent too;
- * - `slow`: forwards, each chunk held `delayMs` first, in order.
+ * - `blackhole`: accepts and reads, delivers nothing either way (a hung server or a network that
+ *   drops packets): open connections go silent too. What was sent meanwhile is delivered, in
+ *   order, once the mode changes back, as TCP's retransmissions would: a stream never loses bytes
+ *   in its middle (dropping them made a healed connection answer the wrong request);
+ * - `slow`: forwards requests at once and holds each chunk of the server's replies `delayMs`
+ *   after it arrived, in order: every request/response call takes `delayMs` longer, while
+ *   bandwidth stays unlimited (a chunk's delay does not add to the next one's).
  */
 export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'slow';
 
@@ -24,6 +28,13 @@ export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   private mode: ProxyMode = 'pass';
   private delayMs = 0;
+  /** Resolves when the black hole ends; null while there is none. */
+  private unblocked: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Reply chunks the `slow` mode holds right now: the server answered, the client does not know yet. */
+  private held = 0;
+  /** Reply chunks `slow` has held since the proxy started. */
+  slowedReplies = 0;
+  private readonly holdWaiters: Array<{ text: Buffer; resolve: () => void }> = [];
   port = 0;
 
   constructor(private readonly upstreamHost: string, private readonly upstreamPort: number) {
@@ -43,6 +54,16 @@ export class TcpProxy {
   set(mode: ProxyMode, delayMs = 200): void {
     this.mode = mode;
     this.delayMs = delayMs;
+    if (mode === 'blackhole') {
+      if (this.unblocked === null) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => { resolve = r; });
+        this.unblocked = { promise, resolve };
+      }
+    } else if (this.unblocked !== null) {
+      this.unblocked.resolve();
+      this.unblocked = null;
+    }
     if (mode === 'refuse') this.cut();
   }
 
@@ -57,6 +78,20 @@ export class TcpProxy {
 
   get connections(): number {
     return this.pairs.size;
+  }
+
+  /**
+   * Resolves the moment `slow` starts holding a reply chunk that contains `text` (a PostgreSQL
+   * "COMMIT" tag: the server committed, the client does not know yet), so a test can act inside
+   * that window without polling for it.
+   */
+  whenHolding(text: string): Promise<void> {
+    return new Promise((resolve) => this.holdWaiters.push({ text: Buffer.from(text), resolve }));
+  }
+
+  /** Server replies being held (`slow`): a call the server finished and the client still waits for. */
+  get heldReplies(): number {
+    return this.held;
   }
 
   private accept(client: Socket): void {
@@ -77,25 +112,41 @@ export class TcpProxy {
     pair.upstream = upstream;
     upstream.on('error', drop);
     upstream.on('close', drop);
-    this.forward(client, upstream);
-    this.forward(upstream, client);
+    this.forward(client, upstream, false);
+    this.forward(upstream, client, true);
   }
 
   /** Copies `from` to `to` as the mode says, read at each chunk (a switch applies at once). */
-  private forward(from: Socket, to: Socket): void {
+  private forward(from: Socket, to: Socket, replies: boolean): void {
     let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
       const mode = this.mode;
-      if (mode === 'blackhole' || mode === 'refuse') return;
-      if (mode === 'pass') {
+      if (mode === 'refuse') return;
+      if (mode === 'blackhole') {
+        const unblocked = this.unblocked!.promise;
+        chain = chain.then(() => unblocked).then(() => { if (!to.destroyed) to.write(chunk); });
+        return;
+      }
+      if (mode === 'pass' || !replies) {
         chain = chain.then(() => { if (!to.destroyed) to.write(chunk); });
         return;
       }
-      const delay = this.delayMs;
+      // Due `delayMs` after arrival, not after the previous chunk: latency, not a bandwidth cap.
+      const due = Date.now() + this.delayMs;
+      this.held++;
+      this.slowedReplies++;
+      for (let i = this.holdWaiters.length - 1; i >= 0; i--) {
+        const w = this.holdWaiters[i]!;
+        if (chunk.includes(w.text)) {
+          this.holdWaiters.splice(i, 1);
+          w.resolve();
+        }
+      }
       chain = chain.then(() => new Promise<void>((resolve) => setTimeout(() => {
+        this.held--;
         if (!to.destroyed) to.write(chunk);
         resolve();
-      }, delay)));
+      }, Math.max(0, due - Date.now()))));
     });
   }
 

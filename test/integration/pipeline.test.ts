@@ -11,6 +11,7 @@ import { poisonMessage } from '../../src/codec/synthetic.js';
 import { normalizeRecording } from '../../src/replay/recording.js';
 import { replay } from '../../src/replay/replay.js';
 import { recordingFiles } from '../helpers/recordings.js';
+import { CRASH_MARKER } from '../helpers/crash-on-marker-worker.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import {
@@ -266,6 +267,30 @@ describe('a worker thread that dies mid-batch', { timeout: 120_000 }, () => {
       assert.deepEqual(r.rows[0], { n: events.length, d: events.length });
     });
     assert.equal(app.pipeline.totals.verdicts[3], 0, 'nothing dead-lettered');
+  });
+});
+
+describe('a message that kills every worker thread that checks it', { timeout: 180_000 }, () => {
+  const { config } = testConfig({ HIMARI_WORKERS_TASK_RETRIES: '1', HIMARI_KAFKA_TOPIC_PARTITIONS: '2' });
+  after(async () => { await cleanup(config); });
+
+  it('is dead-lettered alone (WORKER_FAILED); its batch-mates are written once', async () => {
+    await createTopics(config);
+    const events = knownEvents().slice(0, 1000);
+    const messages = events.map((e) => ({ key: e.symbol, value: encodeEvent(e) }));
+    // Keyed like its neighbours, so it lands in a batch with them.
+    messages.splice(500, 0, { key: SYMBOLS[0]!, value: CRASH_MARKER });
+    await produceRaw(config, config.kafka.topics[0]!, messages);
+    const app = await runToEnd(config, { workerFile: fileURLToPath(new URL('../helpers/crash-on-marker-worker.js', import.meta.url)) });
+    await withPg(config, async (c) => {
+      const r = await c.query(`SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d FROM ${config.postgres.table}`);
+      assert.deepEqual(r.rows[0], { n: events.length, d: events.length });
+    });
+    const dlq = await readTopic(config, config.kafka.deadLetterTopic, 2, 10_000);
+    assert.equal(dlq.length, 1, `dead letters: ${dlq.map((m) => m.value.toString().slice(0, 40)).join(', ')}`);
+    assert.deepEqual(dlq[0]!.value, CRASH_MARKER);
+    assert.equal(dlq[0]!.headers['x-error-code'], 'WORKER_FAILED');
+    assert.ok((await app.metrics.workerRestarts.get()).values[0]!.value >= 2, 'the worker died on the whole batch and again on each half holding the message');
   });
 });
 

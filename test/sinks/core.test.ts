@@ -98,6 +98,23 @@ describe('sink core', () => {
     assert.deepEqual(driver.batches, [], 'no write starts after an abort');
   });
 
+  it('abort does not wait for a write on the wire: flush resolves while the driver has not answered', async () => {
+    const driver = new RecordingDriver();
+    let release: () => void = () => {};
+    driver.writeBatch = () => new Promise<void>((resolve) => { release = resolve; });
+    const sink = core(driver, policy({ batchMaxMs: 0 }));
+    const ticket = new OffsetTracker().partition('t', 0).track(0, 3, 1);
+    sink.push(fakeChunk(4, 0, ticket));
+    let flushed = false;
+    const flushing = sink.flush().then(() => { flushed = true; });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(flushed, false, 'before the abort, flush waits for the write');
+    sink.abort();
+    await flushing;
+    assert.equal(ticket.done, false);
+    release();
+  });
+
   it('probes a lane that has not written: a failing probe makes the sink unhealthy, a good one heals it', async () => {
     const driver = new RecordingDriver() as RecordingDriver & { probe(lane: number): Promise<void> };
     let answering = true;
