@@ -28,6 +28,7 @@ fault_files() {
 }
 
 # Sums the "# pass N" / "# fail N" lines of node --test TAP reports: "<passed> <failed>".
+# A run that died before its summary counts 0 here; its exit status still fails the caller.
 tap_counts() {
-  awk '/^# pass /{p+=$3} /^# fail /{f+=$3} END{print p+0, f+0}' "$@"
+  cat "$@" 2>/dev/null | awk '/^# pass /{p+=$3} /^# fail /{f+=$3} END{print p+0, f+0}'
 }

@@ -16,7 +16,7 @@ bash scripts/bootstrap.sh
 bash scripts/services.sh start
 
 mapfile -t faults < <(fault_files)
-rm -f "results/faults-$FAULTS_PROFILE.json"
+rm -rf "results/faults-$FAULTS_PROFILE.json" "results/tmp/faults-$FAULTS_PROFILE"
 say "fault suite, profile $FAULTS_PROFILE: ${#faults[@]} files"
 status=0
 # One scenario at a time: they share the broker and the machine's two cores.

@@ -27,7 +27,7 @@ node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destinatio
 
 # Then the fault suite's ci profile (scripts/test-faults.sh runs it alone, or the full profile).
 say "running the fault suite, ci profile: ${#faults[@]} files"
-rm -f results/faults-ci.json
+rm -rf results/faults-ci.json results/tmp/faults-ci
 FAULTS_PROFILE=ci node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$reports/faults.tap" "${faults[@]}" || status=1
 FAULTS_PROFILE=ci node dist/test/faults/print-figures.js || status=1

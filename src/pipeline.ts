@@ -156,6 +156,9 @@ export class Pipeline {
       onCommitFailed: (points) => {
         for (const p of points) this.tracker.commitFailed(p.topic, p.partition, p.offset);
       },
+      onCommitConfirmed: (points) => {
+        for (const p of points) this.tracker.commitConfirmed(p.topic, p.partition, p.offset);
+      },
     });
   }
 
@@ -581,7 +584,9 @@ export class Pipeline {
     }
     if (this.commitTimer !== null) clearInterval(this.commitTimer);
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    const points = this.tracker.allCommits();
+    // Only what the broker has not confirmed: re-sending a confirmed point during a rebalance
+    // (a rolling restart) was refused with the old generation and made a clean stop exit 3.
+    const points = this.tracker.unconfirmedCommits();
     if (points.length > 0) {
       const committed = await this.source.commitAndWait(points, Math.min(FINAL_COMMIT_MS, left(500)));
       if (committed) this.noteCommitted(points);

@@ -19,6 +19,8 @@ export interface SourceHandlers {
   onRevoked(partitions: Kafka.TopicPartition[]): Promise<void>;
   /** The broker refused these commit points; they are to be committed again. */
   onCommitFailed(points: CommitPoint[]): void;
+  /** The broker confirmed these commit points. */
+  onCommitConfirmed(points: CommitPoint[]): void;
 }
 
 const REVOKE_DEADLINE_MS = 30_000;
@@ -197,9 +199,13 @@ export class KafkaSource {
    */
   private onCommitted(err: Kafka.LibrdKafkaError | null | undefined, points: Kafka.TopicPartitionOffset[]): void {
     const failed: CommitPoint[] = [];
+    const confirmed: CommitPoint[] = [];
     for (const p of points) {
-      if (err || (p as { error?: unknown }).error) failed.push({ topic: p.topic, partition: p.partition, offset: p.offset });
+      const point = { topic: p.topic, partition: p.partition, offset: p.offset };
+      if (err || (p as { error?: unknown }).error) failed.push(point);
+      else confirmed.push(point);
     }
+    if (confirmed.length > 0) this.handlers.onCommitConfirmed(confirmed);
     if (!err && failed.length === 0) {
       this.commitFailures = 0;
       return;

@@ -46,6 +46,8 @@ export class PartitionOffsets {
   committable = -1;
   /** Last offset handed to Kafka's commit; the tracker reports only changes. */
   committed = -1;
+  /** Highest offset the broker confirmed as committed; -1 before any. */
+  confirmed = -1;
 
   constructor(readonly topic: string, readonly partition: number, private readonly onAdvance: (p: PartitionOffsets) => void) {}
 
@@ -141,11 +143,17 @@ export class OffsetTracker {
     this.advanced.add(p);
   }
 
-  /** Current commit points of every partition (for the final commit). */
-  allCommits(): CommitPoint[] {
+  /** The broker confirmed a commit point (its offset is in the group, whatever happens next). */
+  commitConfirmed(topic: string, partition: number, offset: number): void {
+    const p = this.partitions.get(`${topic}\u0000${partition}`);
+    if (p !== undefined && offset > p.confirmed) p.confirmed = offset;
+  }
+
+  /** Commit points of every partition that the broker has not confirmed (for the final commit). */
+  unconfirmedCommits(): CommitPoint[] {
     const out: CommitPoint[] = [];
     for (const p of this.partitions.values()) {
-      if (p.committable >= 0) out.push({ topic: p.topic, partition: p.partition, offset: p.committable });
+      if (p.committable >= 0 && p.committable > p.confirmed) out.push({ topic: p.topic, partition: p.partition, offset: p.committable });
     }
     return out;
   }

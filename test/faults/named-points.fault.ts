@@ -25,7 +25,9 @@ describe('kill -9 at named points', () => {
       await waitUntil('PostgreSQL to hold committed rows that Redis lacks', async () => {
         pg = await s.pgRows();
         redis = await redisEventCount(s);
-        return pg >= Math.min(1_000, EVENTS / 2) && pg > redis;
+        // Any: with Redis gone, backpressure stops consumption once its few in-flight batches are
+        // queued, so PostgreSQL may hold only a few hundred rows (a 1,000-row floor failed a run).
+        return pg > 0 && pg > redis;
       }, 60_000, 100);
       await s.kill9(first);
       s.notes.push(`killed with ${pg} rows in PostgreSQL, ${redis} events in Redis`);

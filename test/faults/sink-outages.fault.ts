@@ -31,6 +31,7 @@ describe(`sink faults for ${profile.outageMs / 1000} s under load`, () => {
         // The fault must have reached the processor: a sink that never noticed tested nothing.
         if (mode === 'slow') {
           assert.ok(proxy.slowedReplies > 0, 'no reply was slowed');
+          s.notes.push(`${proxy.slowedReplies} reply chunks slowed`);
         } else {
           const sinkName = sink === 'pg' ? 'postgres' : 'redis';
           await waitUntil(`${sinkName} to report its recovery`, async () => instance.logLines(`${sinkName} recovered`).length > 0, 60_000);

@@ -51,9 +51,23 @@ describe('offset tracking', () => {
     assert.deepEqual(tracker.takeCommits(), []);
     p0.ack();
     assert.deepEqual(tracker.takeCommits(), [{ topic: 't', partition: 0, offset: 101 }]);
-    assert.deepEqual(tracker.allCommits().sort((x, y) => x.partition - y.partition), [
+    assert.deepEqual(tracker.unconfirmedCommits().sort((x, y) => x.partition - y.partition), [
       { topic: 't', partition: 0, offset: 101 }, { topic: 't', partition: 1, offset: 8 },
     ]);
+  });
+
+  it('leaves out of the final commit what the broker confirmed (re-sending it during a rebalance is refused)', () => {
+    const tracker = new OffsetTracker();
+    tracker.partition('t', 0).track(0, 9, 1).ack();
+    tracker.partition('t', 1).track(0, 4, 1).ack();
+    assert.equal(tracker.takeCommits().length, 2);
+    tracker.commitConfirmed('t', 0, 10);
+    tracker.commitConfirmed('t', 1, 3); // an older point: partition 1 is still to be committed
+    assert.deepEqual(tracker.unconfirmedCommits(), [{ topic: 't', partition: 1, offset: 5 }]);
+    tracker.commitConfirmed('t', 1, 5);
+    assert.deepEqual(tracker.unconfirmedCommits(), []);
+    tracker.partition('t', 0).track(10, 19, 1).ack();
+    assert.deepEqual(tracker.unconfirmedCommits(), [{ topic: 't', partition: 0, offset: 20 }]);
   });
 
   it('counts acknowledgements added after the ticket opened (sinks known after the worker)', () => {

@@ -31,7 +31,7 @@ export interface FaultProfile {
 const PROFILES: Record<FaultProfile['name'], FaultProfile> = {
   ci: {
     name: 'ci', rate: 2_000, poisonEvery: 250, poisonRunEvents: 100_000, poisonRunEvery: 1_000,
-    kills: 5, outageMs: 5_000, brokerDownMs: 3_000, instanceRounds: 3, rssBoundMb: 1_024, recoveryBoundMs: 180_000,
+    kills: 5, outageMs: 8_000, brokerDownMs: 3_000, instanceRounds: 3, rssBoundMb: 1_024, recoveryBoundMs: 180_000,
   },
   full: {
     name: 'full', rate: 5_000, poisonEvery: 1_000, poisonRunEvents: 1_000_000, poisonRunEvery: 1_000,
