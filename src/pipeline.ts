@@ -118,6 +118,8 @@ export class Pipeline {
   private readonly metrics: Metrics;
   private readonly deadLetters: DeadLetterProducer;
   private readonly deadLetterIndex: DeadLetterIndex;
+  /** Set at the close deadline (or a close during start): delivery gave up, nothing more to wait for. */
+  private deliveryAborted = false;
 
   constructor(parts: PipelineParts) {
     this.config = parts.config;
@@ -605,8 +607,6 @@ export class Pipeline {
     }
     return outcome;
   }
-
-  private deliveryAborted = false;
 
   /** Stops every retry loop of delivery: sinks and dead letters. */
   private abortDelivery(): void {

@@ -8,6 +8,7 @@ import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { LatencySeries } from '../obs/latency-series.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { EventChunk } from './chunk.js';
+import { RetryDelays } from './retry-delays.js';
 
 /**
  * What a sink implements: I/O only. The core around it owns batching, retries, backpressure,
@@ -123,8 +124,8 @@ export class SinkCore extends EventEmitter {
   /** Set by `abort`: retries stop, batches not yet written stay unacknowledged. */
   private aborted = false;
   private probeTimer: NodeJS.Timeout | null = null;
-  /** Wakes the retry delays at once (abort). */
-  private readonly sleepers = new Set<() => void>();
+  /** Retry delays, which `abort` ends at once. */
+  private readonly delays = new RetryDelays();
   private readonly idleWaiters: Array<() => void> = [];
   readonly name: string;
   /** Send time (intended, else Kafka timestamp) to confirmed write, µs, since start. */
@@ -334,19 +335,11 @@ export class SinkCore extends EventEmitter {
         if (attempt === 0 || attempt % 10 === 0) {
           this.options.log.warn({ sink: this.name, lane: lane.index, attempt, err: lane.lastError }, `${this.name} ${what} failed; retrying`);
         }
-        await this.sleep(delay);
+        await this.delays.wait(delay);
       }
     }
   }
 
-  /** A retry delay that `abort` cuts short. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => { clearTimeout(timer); this.sleepers.delete(wake); resolve(); };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
-  }
 
   /** See `SinkDriver.release`. */
   release(topic: string, partition: number): void {
@@ -377,7 +370,7 @@ export class SinkCore extends EventEmitter {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    for (const wake of [...this.sleepers]) wake();
+    this.delays.wakeAll();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
   }
 

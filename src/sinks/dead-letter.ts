@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
+import { RetryDelays } from './retry-delays.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
@@ -43,7 +44,7 @@ export class DeadLetterProducer {
   private aborted = false;
   /** What a dead letter may weigh: the configured limit, lowered to the topic's own at connect. */
   private maxMessageBytes: number;
-  private readonly sleepers = new Set<() => void>();
+  private readonly delays = new RetryDelays();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
     this.maxMessageBytes = config.deadLetterMaxMessageBytes;
@@ -132,24 +133,16 @@ export class DeadLetterProducer {
             { cause: err, context: { sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset } });
         }
         if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err, attempt, transient }, 'dead-letter send failed; retrying');
-        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 10)));
+        await this.delays.wait(Math.min(5000, 100 * 2 ** Math.min(attempt, 10)));
       }
     }
   }
 
-  /** A retry delay that `abort` cuts short. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => { clearTimeout(timer); this.sleepers.delete(wake); resolve(); };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
-  }
 
   /** The shutdown deadline passed: sends in their retry delay give up (their offsets stay uncommitted). */
   abort(): void {
     this.aborted = true;
-    for (const wake of [...this.sleepers]) wake();
+    this.delays.wakeAll();
   }
 
   /** Produces once, with at most `keep` bytes of the value (the rest described by headers). */

@@ -229,10 +229,6 @@ export class KafkaSource {
     }
   }
 
-  commitSync(points: readonly CommitPoint[]): void {
-    if (points.length === 0 || !this.consumer.isConnected()) return;
-    this.consumer.commitSync(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
-  }
 
   /**
    * The final commit: commits and resolves true once the broker confirmed every point, false when

@@ -104,6 +104,13 @@ export interface ConsumedMessage {
   offset: number;
 }
 
+/** A consumed message as the tests read it: key and headers as strings. */
+export function consumedMessage(m: Kafka.Message): ConsumedMessage {
+  const headers: Record<string, string> = {};
+  for (const h of m.headers ?? []) for (const [k, v] of Object.entries(h)) headers[k] = Buffer.from(v as Buffer).toString();
+  return { key: m.key === null || m.key === undefined ? null : m.key.toString(), value: m.value ?? Buffer.alloc(0), headers, partition: m.partition, offset: m.offset };
+}
+
 /** Reads a topic from the beginning until `expected` messages arrived or `timeoutMs` passed. */
 export async function readTopic(config: Readonly<Config>, topic: string, expected: number, timeoutMs = 20_000): Promise<ConsumedMessage[]> {
   const consumer = new Kafka.KafkaConsumer({
@@ -117,11 +124,7 @@ export async function readTopic(config: Readonly<Config>, topic: string, expecte
   try {
     while (out.length < expected && Date.now() < deadline) {
       const msgs = await new Promise<Kafka.Message[]>((resolve) => consumer.consume(500, (_err, m) => resolve(m ?? [])));
-      for (const m of msgs) {
-        const headers: Record<string, string> = {};
-        for (const h of m.headers ?? []) for (const [k, v] of Object.entries(h)) headers[k] = Buffer.from(v as Buffer).toString();
-        out.push({ key: m.key === null || m.key === undefined ? null : m.key.toString(), value: m.value ?? Buffer.alloc(0), headers, partition: m.partition, offset: m.offset });
-      }
+      for (const m of msgs) out.push(consumedMessage(m));
     }
   } finally {
     await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));

@@ -2,14 +2,11 @@ import { randomBytes } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import { topicEndOffsets } from '../../../src/source/kafka-admin.js';
 import type { KafkaConfig } from '../../../src/config/schema.js';
+import { kafkaClientConfig } from '../../../src/kafka/client-config.js';
+import { consumedMessage, type ConsumedMessage } from '../../helpers/services.js';
 
-export interface TopicMessage {
-  key: string | null;
-  value: Buffer;
-  headers: Record<string, string>;
-  partition: number;
-  offset: number;
-}
+/** A message as the verifier reads it. */
+export type TopicMessage = ConsumedMessage;
 
 /**
  * Every message of a topic, from its start to the end offsets it has now (not "until N arrived or
@@ -20,7 +17,7 @@ export async function readWholeTopic(kafka: KafkaConfig, topic: string, timeoutM
   const wanted = [...ends].filter(([, o]) => o.high > o.low);
   if (wanted.length === 0) return [];
   const consumer = new Kafka.KafkaConsumer({
-    'metadata.broker.list': kafka.brokers, 'group.id': `faults-reader-${randomBytes(4).toString('hex')}`,
+    ...kafkaClientConfig(kafka, 'faults-reader'), 'group.id': `faults-reader-${randomBytes(4).toString('hex')}`,
     'enable.auto.commit': false, 'fetch.message.max.bytes': 8 * 1024 * 1024,
   }, {});
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
@@ -36,9 +33,7 @@ export async function readWholeTopic(kafka: KafkaConfig, topic: string, timeoutM
       const msgs = await new Promise<Kafka.Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
       for (const m of msgs) {
         position.set(m.partition, m.offset + 1);
-        const headers: Record<string, string> = {};
-        for (const h of m.headers ?? []) for (const [k, v] of Object.entries(h)) headers[k] = Buffer.from(v as Buffer).toString();
-        out.push({ key: m.key === null || m.key === undefined ? null : m.key.toString(), value: m.value ?? Buffer.alloc(0), headers, partition: m.partition, offset: m.offset });
+        out.push(consumedMessage(m));
       }
     }
   } finally {
