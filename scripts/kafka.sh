@@ -9,6 +9,9 @@
 #   scripts/kafka.sh env L    (secured broker) the processor's HIMARI_KAFKA_* settings for listener
 #                             L (sasl_ssl or ssl), one VAR=value a line
 #
+# HIMARI_KAFKA_PROXIED_PORT (with HIMARI_KAFKA_PROXY_PORT) adds a plaintext listener on that port
+# that advertises 127.0.0.1:HIMARI_KAFKA_PROXY_PORT, where a TCP proxy forwards to it.
+#
 # HIMARI_KAFKA_SECURE=1 (scripts/kafka-secure.sh) makes a secured broker instead: a SASL_SSL
 # listener (SCRAM-SHA-512) on HIMARI_KAFKA_PORT and an SSL listener that requires a client
 # certificate on HIMARI_KAFKA_SSL_PORT, certificates from scripts/tls.sh, the SCRAM user created
@@ -72,8 +75,22 @@ prepare_secure() {
      "$tls/ca.pem" "$tls/client.pem" "$tls/client.key" >"$SECURE/client-ssl.properties")
 }
 
+proxied() { [ -n "${HIMARI_KAFKA_PROXIED_PORT:-}" ]; }
+
 listener_config() {
   if ! secure; then
+    if proxied; then
+      # A second plaintext listener that advertises a TCP proxy's port (the fault suite's):
+      # clients that bootstrap through the proxy are told to reach the broker, its group
+      # coordinator included, through the proxy too, so the proxy cuts all of their traffic.
+      cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT,PROXIED://127.0.0.1:$HIMARI_KAFKA_PROXIED_PORT,CONTROLLER://127.0.0.1:$HIMARI_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT,PROXIED://127.0.0.1:$HIMARI_KAFKA_PROXY_PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+      return
+    fi
     cat <<PROPS
 listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT,CONTROLLER://127.0.0.1:$HIMARI_KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$HIMARI_KAFKA_PORT
@@ -149,6 +166,8 @@ pid_alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 healthy() {
   pid_alive || return 1
   port_open "$HIMARI_KAFKA_PORT" || return 1
+  # A broker started without the proxied listener is not the one asked for: restarted with it.
+  if proxied; then port_open "$HIMARI_KAFKA_PROXIED_PORT" || return 1; fi
   [ -f "$ROOT/node_modules/node-rdkafka/package.json" ] || return 0
   if secure; then
     # Both listeners, with the credentials and certificates clients use: a broker formatted
@@ -201,6 +220,9 @@ start() {
   stop
   if port_open "$HIMARI_KAFKA_PORT"; then
     die "port $HIMARI_KAFKA_PORT is taken by a process that is not our broker; stop it or set HIMARI_KAFKA_PORT"
+  fi
+  if proxied && port_open "$HIMARI_KAFKA_PROXIED_PORT"; then
+    die "port $HIMARI_KAFKA_PROXIED_PORT is taken by a process that is not our broker; stop it or set HIMARI_KAFKA_PROXIED_PORT"
   fi
   if secure && port_open "$HIMARI_KAFKA_SSL_PORT"; then
     die "port $HIMARI_KAFKA_SSL_PORT is taken by a process that is not our broker; stop it or set HIMARI_KAFKA_SSL_PORT"

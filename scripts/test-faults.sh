@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault suite (issue #13): the real processor against the real broker, Redis and PostgreSQL,
 # each sink behind a TCP proxy the suite switches, and a second broker of its own (port 9192) for
-# restarts; one verifier after every scenario. This is `npm run test:faults`.
+# restarts and network faults (a TCP proxy in front of it); one verifier after every scenario. This is `npm run test:faults`.
 #   FAULTS_PROFILE=ci    every scenario at reduced volume (~10 minutes on 2 cores; the default)
 #   FAULTS_PROFILE=full  the issue's volumes: 1,000,000 events, >= 10 kill -9, 30 s outages
 #   FAULTS_SEED=N        replays a run's random choices (kill moments, which instance dies)

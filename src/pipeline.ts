@@ -589,16 +589,24 @@ export class Pipeline {
     // Only what the broker has not confirmed: re-sending a confirmed point during a rebalance
     // (a rolling restart) was refused with the old generation and made a clean stop exit 3.
     const points = this.tracker.unconfirmedCommits();
+    // Whether the broker answers decides how the consumer closes: a graceful close against one
+    // that does not would outlast the deadline (KafkaSource.disconnect).
+    let brokerAnswers: boolean;
     if (points.length > 0) {
-      const committed = await this.source.commitAndWait(points, Math.min(FINAL_COMMIT_MS, left(500)));
-      if (committed) this.noteCommitted(points);
+      brokerAnswers = await this.source.commitAndWait(points, Math.min(FINAL_COMMIT_MS, left(500)));
+      if (brokerAnswers) this.noteCommitted(points);
       else {
         this.log.error({ points: points.length }, 'final commit not confirmed in time; the tail will be replayed (sinks skip it)');
         outcome = 'abandoned';
+        // A commit refused mid-rebalance, from a broker that answers: leaving still hands the
+        // partitions over at once.
+        brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
       }
+    } else {
+      brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
     }
     const closed = await withinMs(Promise.allSettled([
-      this.source.disconnect(), this.deadLetters.close(), this.pool.close(),
+      this.source.disconnect(brokerAnswers), this.deadLetters.close(), this.pool.close(),
       ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),
     ]), left());
     if (!closed) {
@@ -623,6 +631,8 @@ export type CloseOutcome = 'drained' | 'abandoned';
 const CLOSE_RESERVE_MS = 5_000;
 /** Longest wait for the final commit's answer (a broker that is gone never answers). */
 const FINAL_COMMIT_MS = 3_000;
+/** Longest wait for a metadata answer before the consumer's close (a broker on loopback answers in ~1 ms). */
+const BROKER_PROBE_MS = 1_000;
 
 /** Waits for `p` at most `ms`; true when it settled in time (its rejection counts as settled). */
 async function withinMs(p: Promise<unknown>, ms: number): Promise<boolean> {

@@ -307,9 +307,35 @@ export class KafkaSource {
     await this.loopDone;
   }
 
-  async disconnect(): Promise<void> {
+  /**
+   * True when the broker answers a metadata request within `timeoutMs` (bounded: librdkafka
+   * gives up at the timeout).
+   */
+  brokerAnswers(timeoutMs: number): Promise<boolean> {
+    if (!this.consumer.isConnected()) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        this.consumer.getMetadata({ topic: this.config.topics[0], timeout: timeoutMs }, (err) => resolve(!err));
+      } catch {
+        resolve(false);
+      }
+    });
+  }
+
+  /**
+   * Leaves the group and closes the consumer. With `leaveGroup` false it only stops consuming:
+   * librdkafka's close waits for the group coordinator (a LeaveGroup, then up to
+   * `socket.timeout.ms`) in a libuv pool thread, and a process exits only once that thread
+   * returns, so against a broker that does not answer a close would hold the exit past any
+   * deadline. The group then moves the partitions after the session timeout, as after a crash.
+   */
+  async disconnect(leaveGroup = true): Promise<void> {
     await this.stop();
     if (!this.consumer.isConnected()) return;
+    if (!leaveGroup) {
+      this.log.warn('the broker does not answer: not leaving the group (its partitions move after the session timeout)');
+      return;
+    }
     await new Promise<void>((resolve) => {
       try {
         this.consumer.disconnect(() => resolve());

@@ -34,6 +34,10 @@ export class TcpProxy {
   private held = 0;
   /** Reply chunks `slow` has held since the proxy started. */
   slowedReplies = 0;
+  /** Connections `refuse` closed at once since the proxy started (cut open ones not counted). */
+  refusedConnections = 0;
+  /** Chunks, either way, that `blackhole` swallowed (delivered later) since the proxy started. */
+  blackholedChunks = 0;
   private readonly holdWaiters: Array<{ text: Buffer; resolve: () => void }> = [];
   port = 0;
 
@@ -96,6 +100,7 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     if (this.mode === 'refuse') {
+      this.refusedConnections++;
       client.destroy();
       return;
     }
@@ -123,6 +128,7 @@ export class TcpProxy {
       const mode = this.mode;
       if (mode === 'refuse') return;
       if (mode === 'blackhole') {
+        this.blackholedChunks++;
         const unblocked = this.unblocked!.promise;
         chain = chain.then(() => unblocked).then(() => { if (!to.destroyed) to.write(chunk); });
         return;

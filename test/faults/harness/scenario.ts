@@ -19,6 +19,11 @@ const INPUT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 export interface ScenarioOptions {
   partitions?: number;
   brokers?: string;
+  /**
+   * The brokers the processor instances are given, when not `brokers` (a proxy in front of them);
+   * the suite's own clients (topics, load, verification) always use `brokers`.
+   */
+  processorBrokers?: string;
   /** Processor env on top of the scenario's (every instance). */
   env?: Record<string, string>;
   /** Poison kinds of the scenario's loads (default: all of POISON_KINDS). */
@@ -69,13 +74,13 @@ export class Scenario {
   /** Set once the verifier recorded the scenario's figures. */
   recorded = false;
 
-  private constructor(readonly name: string, readonly partitions: number, readonly brokers: string, proxies: Proxies, env: Record<string, string>, kinds: readonly PoisonKind[]) {
+  private constructor(readonly name: string, readonly partitions: number, readonly brokers: string, processorBrokers: string, proxies: Proxies, env: Record<string, string>, kinds: readonly PoisonKind[]) {
     this.id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
     this.profile = faultProfile();
     this.proxies = proxies;
     this.kinds = kinds;
     this.env = {
-      HIMARI_KAFKA_BROKERS: brokers,
+      HIMARI_KAFKA_BROKERS: processorBrokers,
       HIMARI_KAFKA_TOPICS: `faults.${this.id}`,
       HIMARI_KAFKA_DEAD_LETTER_TOPIC: `faults.${this.id}.dlq`,
       HIMARI_KAFKA_GROUP_ID: `faults-${this.id}`,
@@ -99,13 +104,15 @@ export class Scenario {
     };
     this.config = loadConfig({ env: {
       ...this.env,
+      HIMARI_KAFKA_BROKERS: brokers,
       HIMARI_POSTGRES_URL: `postgres://postgres@${REAL_PG.host}:${REAL_PG.port}/postgres`,
       HIMARI_REDIS_URL: `redis://${REAL_REDIS.host}:${REAL_REDIS.port}/0`,
     } });
   }
 
   static async open(name: string, options: ScenarioOptions = {}): Promise<Scenario> {
-    const s = new Scenario(name, options.partitions ?? 4, options.brokers ?? MAIN_BROKER, await proxyPair(), options.env ?? {}, options.kinds ?? POISON_KINDS);
+    const brokers = options.brokers ?? MAIN_BROKER;
+    const s = new Scenario(name, options.partitions ?? 4, brokers, options.processorBrokers ?? brokers, await proxyPair(), options.env ?? {}, options.kinds ?? POISON_KINDS);
     await createTopic(s.brokers, s.topic, s.partitions, INPUT_MAX_MESSAGE_BYTES);
     await createTopic(s.brokers, s.deadLetterTopic, s.partitions, FAULT_DLQ_MAX_BYTES);
     return s;

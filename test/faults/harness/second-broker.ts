@@ -5,12 +5,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * A broker of the suite's own for restarts (the machine's 9092 broker is shared and never
- * stopped): scripts/kafka.sh keys its data, pid and log by port.
+ * A broker of the suite's own for restarts and network faults (the machine's 9092 broker is
+ * shared and never stopped): scripts/kafka.sh keys its data, pid and log by port. Besides its
+ * listener on PORT it has one on PROXIED_PORT that advertises PROXY_PORT, where the suite's TCP
+ * proxy forwards to it: a client that bootstraps through the proxy reaches the broker, group
+ * coordinator included, only through it.
  */
 const PORT = 9192;
 const CONTROLLER_PORT = 9193;
+const PROXIED_PORT = 9195;
+const PROXY_PORT = 9196;
 export const SECOND_BROKER = `127.0.0.1:${PORT}`;
+/** Where a TCP proxy in front of the second broker must listen, and what it forwards to. */
+export const SECOND_BROKER_PROXY = { port: PROXY_PORT, upstreamPort: PROXIED_PORT, brokers: `127.0.0.1:${PROXY_PORT}` };
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const STATE_DIR = process.env.HIMARI_STATE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'himari-l0');
@@ -18,7 +25,8 @@ const STATE_DIR = process.env.HIMARI_STATE_DIR ?? join(process.env.XDG_CACHE_HOM
 function kafkaSh(command: 'start' | 'stop'): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('bash', [join(ROOT, 'scripts/kafka.sh'), command], {
-      env: { ...process.env, HIMARI_KAFKA_PORT: String(PORT), HIMARI_KAFKA_CONTROLLER_PORT: String(CONTROLLER_PORT) }, timeout: 240_000,
+      env: { ...process.env, HIMARI_KAFKA_PORT: String(PORT), HIMARI_KAFKA_CONTROLLER_PORT: String(CONTROLLER_PORT),
+        HIMARI_KAFKA_PROXIED_PORT: String(PROXIED_PORT), HIMARI_KAFKA_PROXY_PORT: String(PROXY_PORT) }, timeout: 240_000,
     }, (err, _stdout, stderr) => (err ? reject(new Error(`kafka.sh ${command} on ${PORT}: ${err.message}\n${stderr}`)) : resolve()));
   });
 }
