@@ -79,7 +79,7 @@ export class DeadLetterProducer {
       this.producer.getMetadata({ topic: this.config.deadLetterTopic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
     this.partitions = Math.max(1, meta.topics.find((t) => t.name === this.config.deadLetterTopic)?.partitions.length ?? 1);
     try {
-      const entries = await describeTopicConfig(this.config.brokers, this.config.deadLetterTopic, ['max.message.bytes']);
+      const entries = await describeTopicConfig(this.config, this.config.deadLetterTopic, ['max.message.bytes']);
       const topicMax = Number(entries.get('max.message.bytes'));
       if (Number.isSafeInteger(topicMax) && topicMax > 0) this.maxMessageBytes = Math.min(this.maxMessageBytes, topicMax);
       this.log.info({ topic: this.config.deadLetterTopic, topicMaxMessageBytes: topicMax, maxMessageBytes: this.maxMessageBytes }, 'dead-letter topic limit read');

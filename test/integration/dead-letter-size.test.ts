@@ -29,10 +29,10 @@ describe('DescribeConfigs against the real broker', { timeout: 60_000 }, () => {
   after(async () => { await cleanup(config); });
   it('reads a topic\'s max.message.bytes; an unknown topic is an error naming it', async () => {
     await createTopic(config.kafka.brokers, config.kafka.deadLetterTopic, 1, 12_345);
-    const entries = await describeTopicConfig(config.kafka.brokers, config.kafka.deadLetterTopic, ['max.message.bytes', 'cleanup.policy']);
+    const entries = await describeTopicConfig(config.kafka, config.kafka.deadLetterTopic, ['max.message.bytes', 'cleanup.policy']);
     assert.equal(entries.get('max.message.bytes'), '12345');
     assert.equal(entries.get('cleanup.policy'), 'delete');
-    await assert.rejects(describeTopicConfig(`127.0.0.1:1,${config.kafka.brokers}`, `${config.kafka.deadLetterTopic}.missing`, ['max.message.bytes']),
+    await assert.rejects(describeTopicConfig({ ...config.kafka, brokers: `127.0.0.1:1,${config.kafka.brokers}` }, `${config.kafka.deadLetterTopic}.missing`, ['max.message.bytes']),
       /DescribeConfigs of topic .*missing.*broker error 3/);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { produce } from '../../src/cli/produce.js';
+import { describeTopicConfig } from '../../src/source/kafka-topic-config.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 import { secureKafka, type SecureListener } from '../helpers/secure-services.js';
 import { cleanup, endOffsets, readTopic, testConfig, waitGroupCommitted, withPg } from '../helpers/services.js';
@@ -45,6 +46,11 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
       const dead = await readTopic(config, config.kafka.deadLetterTopic, stats.bad);
       assert.equal(dead.length, stats.bad, 'the poison messages are in the dead-letter topic');
       for (const m of dead) assert.equal(m.headers['x-source-topic'], config.kafka.topics[0]);
+      // The dead-letter topic's limit is read over the same listener (the processor's own Kafka
+      // protocol client, not librdkafka), and the processor did too (a failure to is logged at warn).
+      const entries = await describeTopicConfig(config.kafka, config.kafka.deadLetterTopic, ['max.message.bytes']);
+      assert.ok(Number(entries.get('max.message.bytes')) > 0, JSON.stringify([...entries]));
+      assert.doesNotMatch(processor.stdout, /could not read the dead-letter topic/);
 
       processor.kill('SIGTERM');
       const exit = await processor.exited;
@@ -64,6 +70,7 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
     assert.equal(processor.stderr.match(/start failed/g)?.length, 1, processor.stderr);
     assert.doesNotMatch(processor.stderr, /ready in/);
     assert.doesNotMatch(processor.stdout + processor.stderr, /not-the-password/);
+    await assert.rejects(describeTopicConfig(config.kafka, config.kafka.deadLetterTopic, ['max.message.bytes']), /SASL authentication failed \(broker error 58/);
   });
 
   it('the SSL listener refuses a client without a certificate, and start-up says so (exit 1)', async () => {
