@@ -9,6 +9,7 @@ import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
 import { sinkPolicy } from '../src/config/schema.js';
+import { pgClientConfig } from '../src/db/client-config.js';
 import { ensureDatabase, migrate } from '../src/db/migrate.js';
 import { Metrics } from '../src/obs/metrics.js';
 import type { CheckResult } from '../src/pool/task.js';
@@ -272,9 +273,9 @@ try {
   if (at >= 0) conclusion = previous.slice(at + 1);
 } catch { /* first run */ }
 
-await ensureDatabase(config.postgres.url);
+await ensureDatabase(config.postgres);
 await migrate(config.postgres, log);
-const admin = new pg.Client({ connectionString: config.postgres.url });
+const admin = new pg.Client(pgClientConfig(config.postgres));
 await admin.connect();
 const redis = new Redis(config.redis.url);
 const pgVersion = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;

@@ -9,6 +9,7 @@ import { PackedBatch, packValues } from '../src/batch/pack.js';
 import { SyntheticMarket, symbolNames } from '../src/codec/synthetic.js';
 import { encodeEvent } from '../src/codec/encode.js';
 import { loadConfig } from '../src/config/load.js';
+import { pgClientConfig } from '../src/db/client-config.js';
 import { migrate } from '../src/db/migrate.js';
 import { EventChunk } from '../src/sinks/chunk.js';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMN_NAMES } from '../src/sinks/pg-row.js';
@@ -65,7 +66,7 @@ const lines: string[] = [];
 
 async function benchPostgres(batchRows: number): Promise<void> {
   const chunks = makeChunks(batchRows);
-  const c = new pg.Client({ connectionString: url });
+  const c = new pg.Client(pgClientConfig(template.postgres));
   await c.connect();
   const cols = EVENT_COLUMN_NAMES.join(', ');
   const suffix = `${batchRows}_${process.pid}`;
@@ -171,13 +172,14 @@ function redisBenchmark(): string {
 }
 
 // The raw table copies its columns (types and defaults, no index, no partitions) from this one.
-const template = loadConfig({ env: { HIMARI_POSTGRES_URL: url, HIMARI_POSTGRES_TABLE: `bench_part_template_${process.pid}` } });
+// The rest of HIMARI_POSTGRES_* (sslMode, CA, password) as the processor would read it.
+const template = loadConfig({ env: { ...process.env, HIMARI_POSTGRES_URL: url, HIMARI_POSTGRES_TABLE: `bench_part_template_${process.pid}` } });
 await migrate(template.postgres, log);
 try {
   for (const b of BATCHES) await benchPostgres(b);
   for (const b of BATCHES) await benchRedis(b);
 } finally {
-  const d = new pg.Client({ connectionString: url });
+  const d = new pg.Client(pgClientConfig(template.postgres));
   await d.connect();
   await d.query(`DROP TABLE IF EXISTS bench_part_template_${process.pid} CASCADE`);
   await d.end();

@@ -153,17 +153,17 @@ async function migratePartitioned(c: pg.ClientBase, config: PostgresConfig): Pro
 }
 
 /**
- * Creates the database a URL names when it does not exist (a load test's or benchmark's own
- * database on a fresh machine); `postgres` and an empty name are left alone.
+ * Creates the database `postgres.url` names when it does not exist (a load test's or benchmark's
+ * own database on a fresh machine); `postgres` and an empty name are left alone. Connects to the
+ * `postgres` database with the same credentials and TLS as every other connection.
  */
-export async function ensureDatabase(url: string): Promise<void> {
-  const u = new URL(url);
+export async function ensureDatabase(postgres: PostgresConfig): Promise<void> {
+  const u = new URL(postgres.url);
   const db = decodeURIComponent(u.pathname.slice(1));
   if (db === '' || db === 'postgres') return;
   if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`database name ${db} must be a plain identifier`);
   u.pathname = '/postgres';
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
+  const c = await connectPostgres({ ...postgres, url: u.toString() });
   try {
     const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
     if (r.rowCount === 0) await c.query(`CREATE DATABASE ${db}`);

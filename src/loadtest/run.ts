@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { OpenLoopGenerator, connectProducer, createProducer, type ProduceStats } from '../cli/produce.js';
+import { pgClientConfig } from '../db/client-config.js';
 import { WATERMARK_TABLE, ensureDatabase } from '../db/migrate.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
@@ -183,8 +184,16 @@ function runNames(): LoadtestResult['names'] & { id: string } {
   return { id, topic: `lt-${id}`, group: `lt-${id}`, table: `lt_${id}`, redisPrefix: `lt:${id}:` };
 }
 
+/**
+ * The run's PostgreSQL: the load test's database URL with the configured credentials and TLS
+ * (the processor child gets the same: every HIMARI_* setting passes through).
+ */
+function runPostgres(config: Readonly<Config>, o: LoadtestOptions): Config['postgres'] {
+  return { ...config.postgres, url: o.postgresUrl };
+}
+
 async function cleanupRun(config: Readonly<Config>, o: LoadtestOptions, names: LoadtestResult['names']): Promise<void> {
-  const c = new pg.Client({ connectionString: o.postgresUrl });
+  const c = new pg.Client(pgClientConfig(runPostgres(config, o)));
   await c.connect().then(async () => {
     await c.query(`DROP TABLE IF EXISTS ${names.table} CASCADE`);
     await c.query(`DELETE FROM ${WATERMARK_TABLE} WHERE target = $1`, [names.table]).catch(() => {});
@@ -347,7 +356,7 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
   const startedAt = new Date().toISOString();
   const loadavgAtStart = loadavg();
   o.log(`loadtest ${o.mode}: topic ${names.topic}, table ${names.table} in ${new URL(o.postgresUrl).pathname.slice(1)}, Redis ${o.redisUrl} prefix ${names.redisPrefix}`);
-  await ensureDatabase(o.postgresUrl);
+  await ensureDatabase(runPostgres(config, o));
   const kafka = { ...config.kafka, topics: [names.topic], groupId: names.group };
   await ensureTopics(kafka, [names.topic, `${names.topic}.dlq`], o.partitions);
   const producer = createProducer(kafka, 'loadtest');

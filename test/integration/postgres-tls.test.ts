@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { produce } from '../../src/cli/produce.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectPostgres } from '../../src/db/client-config.js';
+import { ensureDatabase } from '../../src/db/migrate.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 import { tlsDir, tlsPostgres } from '../helpers/secure-services.js';
 import { cleanup, endOffsets, testConfig, waitGroupCommitted, withPg } from '../helpers/services.js';
@@ -32,6 +33,25 @@ describe('PostgreSQL over TLS', { timeout: 150_000 }, () => {
     processes.push(p);
     return p;
   }
+
+  it('the load test\'s and benchmarks\' database set-up goes over TLS too (ensureDatabase)', async () => {
+    const { config } = testConfig(pgEnv);
+    const url = new URL(config.postgres.url);
+    const db = `himari_tls_${process.pid}`;
+    url.pathname = `/${db}`;
+    const postgres = { ...config.postgres, url: url.toString() };
+    await ensureDatabase(postgres);
+    await ensureDatabase(postgres); // exists: left alone
+    const c = await connectPostgres(postgres);
+    try {
+      assert.equal((await c.query('SELECT current_database() AS d')).rows[0].d, db);
+      assert.equal((await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl, true);
+    } finally {
+      await c.end();
+    }
+    const admin = await connectPostgres(config.postgres);
+    await admin.query(`DROP DATABASE ${db}`).finally(() => admin.end());
+  });
 
   it('the processor migrates and writes over verify-full, every connection encrypted', async () => {
     const { config, env } = testConfig({ ...pgEnv, HIMARI_POSTGRES_CONNECTIONS: '2' });
