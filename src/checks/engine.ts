@@ -21,8 +21,23 @@ export interface CheckOutcome {
 
 const REJECT_WEIGHT = 1;
 const FLAG_WEIGHT = 0.25;
-/** Checks whose failure keeps a trade out of the price statistics it would distort. */
-const PRICE_STAT_EXCLUDING = ['V7', 'M2', 'A1', 'A2', 'T4', 'T6', 'X3'];
+/**
+ * Checks whose failure keeps a trade out of the price statistics (A1's window, A2's and
+ * C5's volatilities, the last price returns are taken from): a trade older than the newest (T4)
+ * or replayed on subscribe (T6) is not the current price, and a return to or from it is not a
+ * move. Every other flagged trade is the market as it is and updates the baselines: keeping
+ * flagged trades out froze a baseline at the level before a genuine shift, and the same check
+ * then flagged every later trade (runs of 1,600+ on real feeds, issue #14). Only rejects stay out.
+ */
+const PRICE_STAT_EXCLUDING = ['T4', 'T6'];
+/**
+ * Checks whose failure makes a trade's price suspect as a print (an outlier, off the book,
+ * outside the quote, away from the other venues, out of time): kept out of the cross-venue
+ * reference that the other venues' X checks compare with, and out of C4's window high and low.
+ * One bad print must not move every venue's reference, nor read as a fast move for a minute;
+ * a genuine shift reaches both as soon as A1 takes it as the new level.
+ */
+const SUSPECT_PRICE = ['V7', 'M2', 'A1', 'A2', 'T4', 'T6', 'X3'];
 const LAMBDA = 0.94;
 /** The thresholds handed to the engine's own preparation step (it has none). */
 const NO_THRESHOLDS: Thresholds = Object.freeze({});
@@ -73,8 +88,8 @@ const PREPARE: { readonly [T in EventType]: Judge<EventOf<T>> } = {
 /**
  * Runs the checks over events of many symbols, keeping one `SymbolState` per venue and symbol
  * (nested maps: no key string is built per event). After the checks, `update` folds the event
- * into the state: rejected events change nothing but time and id bookkeeping; flagged trades
- * stay out of the price statistics their flag concerns.
+ * into the state: rejected events change nothing but time and id bookkeeping; flagged events
+ * update the baselines like accepted ones, except trades out of time order (PRICE_STAT_EXCLUDING).
  */
 export class CheckEngine {
   readonly outcome: CheckOutcome = {
@@ -85,6 +100,8 @@ export class CheckEngine {
   private readonly plans: readonly TypePlan[];
   private readonly priceStatMaskLo: number;
   private readonly priceStatMaskHi: number;
+  private readonly suspectMaskLo: number;
+  private readonly suspectMaskHi: number;
   private count = 0;
   /** The cross-venue reference (shared with the other workers when given; private otherwise). */
   readonly reference: SharedReference;
@@ -110,6 +127,9 @@ export class CheckEngine {
     const priceStat = checkMask(checks, (c) => PRICE_STAT_EXCLUDING.includes(c.id));
     this.priceStatMaskLo = priceStat.lo;
     this.priceStatMaskHi = priceStat.hi;
+    const suspectMask = checkMask(checks, (c) => SUSPECT_PRICE.includes(c.id));
+    this.suspectMaskLo = suspectMask.lo;
+    this.suspectMaskHi = suspectMask.hi;
   }
 
   /** Symbols with state. */
@@ -157,6 +177,7 @@ export class CheckEngine {
     // a function as an argument or a return value is boxed, one allocation per call. The
     // type-specific ones are staged by the plan's first step.
     s.eventTs = e.ts;
+    s.eventType = ti;
     const checks = this.checks;
     const thresholds = s.thresholds;
     const { steps, owners } = this.plans[ti]!;
@@ -188,7 +209,7 @@ export class CheckEngine {
     o.failedHi = hi >>> 0;
     o.score = penalty >= 1 ? 0 : 1 - penalty;
     o.resync = resync;
-    this.update(e, s, o, ti);
+    this.update(e, s, o, ti, nowUs);
     this.publish(e, s, o, nowUs);
     return o;
   }
@@ -202,20 +223,16 @@ export class CheckEngine {
       // their trades' prices.
       if (e.type === 'quote') s.refPrice = s.eventPrice;
       else if (s.quoteTs === 0 && e.type === 'book' && s.bookSynced && s.book !== undefined) s.refPrice = s.book.midPrice;
-      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.priceStatMaskLo) === 0 && (o.failedHi & this.priceStatMaskHi) === 0) s.refPrice = s.eventPrice;
+      else if (s.quoteTs === 0 && e.type === 'trade' && (o.failedLo & this.suspectMaskLo) === 0 && (o.failedHi & this.suspectMaskHi) === 0) s.refPrice = s.eventPrice;
     }
     if (!(s.refPrice > 0)) s.refPrice = 0;
-    s.ref!.publish(s, nowUs);
+    s.ref!.publish(s, s.silenceSeenUs);
   }
 
   /** Folds the event into the state; its type-specific numbers come from the state (staged by `PREPARE`). */
-  private update(e: MarketEvent, s: SymbolState, o: CheckOutcome, ti: number): void {
+  private update(e: MarketEvent, s: SymbolState, o: CheckOutcome, ti: number, nowUs: number): void {
     if (s.firstRecvUs === 0) s.firstRecvUs = e.recvTs;
-    s.lastRecvUs = e.recvTs;
-    if (s.afterGap) {
-      s.resetBaselines();
-      s.afterGap = false;
-    }
+    s.noteSeen(ti, e.recvTs, nowUs);
     // A book snapshot's time is when it was taken (often the receive time when the venue gives
     // none), not a point in the update stream: only deltas advance the book's clock for T4.
     if (e.ts > s.lastTsByType[ti]! && !(e.type === 'book' && e.action === 'snapshot')) s.lastTsByType[ti] = e.ts;
@@ -225,10 +242,14 @@ export class CheckEngine {
         s.bookSynced = true;
         s.bookBridged = false;
         s.bookSeq = e.seq;
+        s.bookFirstSeq = -2;
+        s.bookPrevSeq = -2;
       } else if (o.resync) {
         s.bookSynced = false;
       } else if (s.bookSynced && e.seq > s.bookSeq) {
         s.bookSeq = e.seq;
+        s.bookFirstSeq = e.firstSeq ?? e.seq;
+        s.bookPrevSeq = e.prevSeq ?? -1;
       }
       return;
     }
@@ -256,13 +277,17 @@ export class CheckEngine {
         }
         s.lastTradePrice = price;
         s.pushPrice();
+        if ((o.failedLo & this.suspectMaskLo) === 0 && (o.failedHi & this.suspectMaskHi) === 0) s.pushMovePrice();
         return;
       }
       case 'quote':
         s.bid = s.eventBid;
         s.ask = s.eventAsk;
         s.quoteTs = e.ts;
-        if (o.verdict === Verdict.ACCEPTED) { s.spreads.staged = s.eventAsk - s.eventBid; s.spreads.pushStaged(); }
+        // Flagged quotes too (M3's own included): a venue whose spread widened for good has a new
+        // normal, which the median of the window reaches in half a window.
+        s.spreads.staged = s.eventAsk - s.eventBid;
+        s.spreads.pushStaged();
         return;
       default:
         return;

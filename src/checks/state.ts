@@ -1,4 +1,4 @@
-import type { EventType } from '../codec/event.js';
+import type { BookEvent, EventType } from '../codec/event.js';
 import type { Thresholds } from './check.js';
 import { OrderBook } from './book.js';
 import type { SharedReference } from './reference.js';
@@ -32,13 +32,15 @@ export class NumberRing {
   size = 0;
   /** Median as of the last `computeMedian`. */
   median = NaN;
+  /** 90th percentile (nearest rank) as of the last `computeMedian`. */
+  p90 = NaN;
   constructor(readonly capacity: number) {
     this.values = new Float64Array(capacity);
   }
-  /** Sets `median` (insertion sort into `scratch`: rings here are at most 64 long; callers amortize it). */
+  /** Sets `median` and `p90` (insertion sort into `scratch`: rings here are at most 64 long; callers amortize it). */
   computeMedian(scratch: Float64Array): void {
     const n = this.size;
-    if (n === 0) { this.median = NaN; return; }
+    if (n === 0) { this.median = NaN; this.p90 = NaN; return; }
     for (let i = 0; i < n; i++) {
       const v = this.values[i]!;
       let j = i - 1;
@@ -47,6 +49,7 @@ export class NumberRing {
     }
     if (n % 2 === 1) this.median = scratch[(n - 1) >> 1]!;
     else this.median = (scratch[n / 2 - 1]! + scratch[n / 2]!) / 2;
+    this.p90 = scratch[Math.min(n - 1, Math.ceil(0.9 * n) - 1)]!;
   }
   /** Tests and cold paths; the hot paths push `staged`. */
   push(v: number): void {
@@ -64,6 +67,7 @@ export class NumberRing {
     this.head = 0;
     this.size = 0;
     this.median = NaN;
+    this.p90 = NaN;
   }
 }
 
@@ -384,6 +388,7 @@ export class MonotonicWindow {
 
 const WINDOW = 50;
 const GAP_WINDOW = 64;
+const LIQUIDATION_INDEX = typeIndex('liquidation');
 const FLOW_SECONDS = 60;
 const ID_WINDOW = 1024;
 const LIQ_WINDOW = 512;
@@ -397,11 +402,12 @@ export class SymbolState {
   /** Thresholds per check, in registry order (resolved for this venue and symbol). */
   thresholds: Thresholds[] = [];
   firstRecvUs = 0;
+  /** Receive time of the stream's last event, any type. */
   lastRecvUs = 0;
   /** Exchange time of the last event per type (trade, quote, liquidation, book). */
   readonly lastTsByType = new Float64Array(4).fill(-1);
-  /** True for the event that follows a gap in the stream (T7); statistics restart. */
-  afterGap = false;
+  /** The current event's type index (`typeIndex`), staged by the engine. */
+  eventType = 0;
 
   // trades
   lastTradePrice = NaN;
@@ -421,6 +427,9 @@ export class SymbolState {
   /** Binance: the first delta after the snapshot has bridged it. */
   bookBridged = false;
   bookSeq = -1;
+  /** The first and previous sequence numbers of the delta that set `bookSeq` (-2: a snapshot did). */
+  bookFirstSeq = -2;
+  bookPrevSeq = -2;
 
   // statistics
   readonly prices = new SortedWindow(WINDOW);
@@ -453,10 +462,22 @@ export class SymbolState {
   readonly depthSamples = new NumberRing(WINDOW);
   depthSampleSec = 0;
 
-  // silence (T5): receive-time gaps; the learned silence limit, µs
-  readonly recvGaps = new NumberRing(GAP_WINDOW);
-  gapsSinceMedian = 0;
+  // silence (T5, T7), per event type: a stream's liquidations arrive minutes apart while its
+  // trades arrive every few ms, so one limit learned from both fits neither (issue #14: T5/T7 on
+  // 7-17 % of real liquidations with a shared limit).
+  /** Receive time of the last event per type, µs (0: none yet). */
+  readonly lastRecvByType = new Float64Array(4);
+  /** Worker wall time of the last event per type, µs (what the silence sweep compares with). */
+  readonly seenByType = new Float64Array(4);
+  /** The learned silence limit per type, µs (0: not learned yet). */
+  readonly silenceByType = new Float64Array(4);
+  /** Gaps pushed per type since its median was last taken. */
+  readonly gapsSinceMedian = new Uint8Array(4);
+  /** Receive-time gaps per type, made on a type's second event. */
+  private readonly gapRings: Array<NumberRing | undefined> = [undefined, undefined, undefined, undefined];
+  /** Published to the silence sweep: the limit of the type whose limit runs out first, and when it was last seen. */
   silenceUs = 0;
+  silenceSeenUs = 0;
 
   // volume spike (A4): notional of the current second, history of busy seconds
   volumeSec = 0;
@@ -534,9 +555,14 @@ export class SymbolState {
    * windows (amortized O(1)). The numbers are read from fields here: passed as arguments from
    * the engine, which V8 does not inline into, each would be boxed.
    */
+  /** The event's price into A1's window. */
   pushPrice(): void {
     this.prices.staged = this.eventPrice;
     this.prices.pushStaged();
+  }
+
+  /** The event's price into C4's window high and low. */
+  pushMovePrice(): void {
     this.high.pushFrom(this);
     this.low.pushFrom(this);
   }
@@ -544,6 +570,47 @@ export class SymbolState {
   /** The order book, created on the stream's first book event. */
   orderBook(): OrderBook {
     return (this.book ??= new OrderBook());
+  }
+
+  /**
+   * A delta identical in its sequence numbers to the last one applied: a venue that sends the
+   * same update twice in a row (legal on some) has not broken the sequence, and the book already
+   * holds it (absolute levels: applying it again changes nothing).
+   */
+  repeatsLastDelta(e: BookEvent): boolean {
+    return e.action === 'delta' && e.seq > 0 && e.seq === this.bookSeq && this.bookFirstSeq !== -2
+      && (e.firstSeq ?? e.seq) === this.bookFirstSeq && (e.prevSeq ?? -1) === this.bookPrevSeq;
+  }
+
+  /** The receive-time gaps of event type `ti`. */
+  recvGaps(ti: number): NumberRing {
+    return this.gapRings[ti] ?? (this.gapRings[ti] = new NumberRing(GAP_WINDOW));
+  }
+
+  /**
+   * Folds the event of type `ti` into the per-type liveness and picks what the silence sweep
+   * watches: among the continuous types with a learned limit that has not run out yet, the one
+   * whose limit runs out first. Liquidations are left out: they come with market moves, and
+   * hours without one are a calm market, not a broken feed (T5 still flags the one that ends an
+   * unusually long lull). A type already past its limit was reported by the sweep then.
+   */
+  noteSeen(ti: number, recvUs: number, seenUs: number): void {
+    this.lastRecvUs = recvUs;
+    this.lastRecvByType[ti] = recvUs;
+    this.seenByType[ti] = seenUs;
+    let deadline = Infinity;
+    this.silenceUs = 0;
+    this.silenceSeenUs = 0;
+    for (let t = 0; t < 4; t++) {
+      if (t === LIQUIDATION_INDEX) continue;
+      const limit = this.silenceByType[t]!;
+      const ends = this.seenByType[t]! + limit;
+      if (limit > 0 && ends > seenUs && ends < deadline) {
+        deadline = this.seenByType[t]! + limit;
+        this.silenceUs = limit;
+        this.silenceSeenUs = this.seenByType[t]!;
+      }
+    }
   }
 
   /** Resets the statistical baselines (after a gap the next prints would look like jumps). */

@@ -47,15 +47,18 @@ describe('check catalog, part 2: book, cross-venue, rates and cascade indicators
     silent('V6', [q, liq('long', 101, { ts: T0 + 11 * SEC })], 'the quote is too old to judge');
   });
 
-  it('T5 flags the event that ends a silence longer than max(5 s, 20 x median gap)', () => {
+  it('T5 flags the event that ends a silence longer than max(5 s, 10 x the p90 gap of its type), learned after 8 gaps', () => {
     const steady = range(40).map((i) => trade(100, { ts: T0 + i * 1000 }));
     const last = T0 + 39 * 1000;
     fires('T5', [...steady, trade(100, { ts: last + 5_001_000 })]);
     silent('T5', [...steady, trade(100, { ts: last + 4_999_000 })]);
-    // A stream with 1 s gaps: the limit is 20 s.
+    // A stream with 1 s gaps: the limit is 10 s.
     const slow = range(40).map((i) => trade(100, { ts: T0 + i * SEC }));
-    silent('T5', [...slow, trade(100, { ts: T0 + 39 * SEC + 19_900_000 })]);
-    fires('T5', [...slow, trade(100, { ts: T0 + 39 * SEC + 20_100_000 })]);
+    silent('T5', [...slow, trade(100, { ts: T0 + 39 * SEC + 9_900_000 })]);
+    fires('T5', [...slow, trade(100, { ts: T0 + 39 * SEC + 10_100_000 })]);
+    // Eight events (seven gaps): nothing learned yet.
+    silent('T5', [...slow.slice(0, 8), trade(100, { ts: T0 + 7 * SEC + 60 * SEC })], 'not learned before 8 gaps');
+    fires('T5', [...slow.slice(0, 9), trade(100, { ts: T0 + 8 * SEC + 60 * SEC })]);
   });
 
   it('Q2 a quote update id that does not increase', () => {

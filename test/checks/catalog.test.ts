@@ -79,10 +79,10 @@ describe('check catalog: each check fires at its threshold and not below', () =>
     fires('T1', [trade({ ts: Math.floor(b.recvTs / 1000), recvTs: b.recvTs })], undefined); // milliseconds by mistake
   });
 
-  it('T2 clock skew above 250 ms', () => {
+  it('T2 negative latency above 50 ms', () => {
     const b = base();
-    silent('T2', [trade({ ts: b.recvTs + 250_000, recvTs: b.recvTs })]);
-    fires('T2', [trade({ ts: b.recvTs + 250_001, recvTs: b.recvTs })]);
+    silent('T2', [trade({ ts: b.recvTs + 50_000, recvTs: b.recvTs })]);
+    fires('T2', [trade({ ts: b.recvTs + 50_001, recvTs: b.recvTs })]);
   });
 
   it('T3 late data above 2 s', () => {
@@ -106,12 +106,35 @@ describe('check catalog: each check fires at its threshold and not below', () =>
     silent('T6', [first, trade({ recvTs: first.recvTs + 31_000_000, ts: first.recvTs + 31_000_000 - 6_000_000 })]);
   });
 
-  it('T7 gap longer than 60 s, and baselines restart after it', () => {
+  it('T7 gap longer than 60 s (once the type\'s pace is learned), and baselines restart before the checks judge it', () => {
+    // Thirty trades 1 s apart around 100: the trade type's silence limit is learned (10 s, under
+    // T7's 60 s), and A1's and A2's baselines are warm.
+    const steady = (): TradeEvent[] => {
+      const a = trade();
+      return Array.from({ length: 30 }, (_, i) => trade({ recvTs: a.recvTs + i * 1_000_000, ts: a.ts + i * 1_000_000, price: i % 2 === 0 ? 100 : 100.01 }));
+    };
+    const after = (s: TradeEvent[], gapUs: number, o: Partial<TradeEvent> = {}) => trade({ recvTs: s.at(-1)!.recvTs + gapUs, ts: s.at(-1)!.ts + gapUs, ...o });
+    let s = steady();
+    silent('T7', [...s, after(s, 60_000_000)]);
+    s = steady();
+    fires('T7', [...s, after(s, 60_000_001)]);
+    // A type's second event: no pace to tell a gap from.
     const a = trade();
-    silent('T7', [a, trade({ recvTs: a.recvTs + 60_000_000, ts: a.ts + 60_000_000 })]);
-    fires('T7', [a, trade({ recvTs: a.recvTs + 60_000_001, ts: a.ts + 60_000_001 })]);
-    // After the gap a 10x jump is not a price-band violation: the baseline restarted.
-    silent('V5', [a, trade({ recvTs: a.recvTs + 120_000_000, ts: a.ts + 120_000_000, price: 1000 }), trade({ recvTs: a.recvTs + 120_000_100, ts: a.ts + 120_000_100, price: 1001 })]);
+    silent('T7', [a, trade({ recvTs: a.recvTs + 120_000_000, ts: a.ts + 120_000_000 })]);
+    // After the gap a 10x jump is not a price-band violation: the baseline restarted...
+    s = steady();
+    silent('V5', [...s, after(s, 120_000_000, { price: 1000 }), after(s, 120_000_100, { price: 1001 })]);
+    // ...and the first event after the gap is judged against the fresh baseline already: a normal
+    // price a day later is no outlier, whatever the price did before the gap.
+    s = steady();
+    const day = 86_400_000_000;
+    const shifted = after(s, day, { price: 103 });
+    const judged = failedOn([...s, shifted]);
+    assert.ok(judged.includes('T7'), judged.join(','));
+    for (const id of ['A1', 'A2', 'C5', 'V5']) assert.ok(!judged.includes(id), `${id} on the first event after the gap: ${judged.join(',')}`);
+    // Without the reset the same trade is an outlier against the day-old baseline.
+    const stale = failedOn([...s, shifted], { ...DEFAULT_CHECK_CONFIG, disabled: ['T7'] });
+    assert.ok(stale.includes('A1') && stale.includes('A2'), stale.join(','));
   });
 
   it('Q1 Binance depth: bridge, then U == u + 1 (spot) / pu == u (futures)', () => {
@@ -164,6 +187,10 @@ describe('check catalog: each check fires at its threshold and not below', () =>
     silent('M2', [q, trade({ price: 101, ts: q.ts + 1 })]);
     fires('M2', [q, trade({ price: 101.01, ts: q.ts + 1 })]);
     silent('M2', [q, trade({ price: 105, ts: q.ts + 500_001 })]); // quote too old to judge
+    // A one-tick spread: the margin is 10 bp of the price, not one tick.
+    const tight = quote({ bid: 29_999.9, ask: 30_000 });
+    silent('M2', [tight, trade({ price: 30_030, ts: tight.ts + 1 })]);
+    fires('M2', [tight, trade({ price: 30_030.1, ts: tight.ts + 1 })]);
   });
 
   it('M3 spread blowout vs the median spread', () => {

@@ -39,17 +39,19 @@ describe('checks on the real recordings', () => {
   // Negative controls: the recordings hold no invalid data. What they do raise is expected:
   // Q8 = Binance depth deltas that arrive before the REST snapshot (the documented procedure
   // buffers them); T3/T6 = Coinbase and OKX replaying trades up to 107 s old at subscribe;
-  // M2 = trades printing outside a lagging quote; T5 = real silences of illiquid Binance
-  // streams (BLZ-ETH 7.4 s and 6.0 s, RUNE-EUR 19 s without an event); A4 = real volume bursts
+  // no M2: trades print up to 5 bp beyond a 100-300 ms old OKX ticker in a fast market, inside
+  // M2's 10 bp floor (40 of 74 trades flagged with one spread alone); no T5: the pauses of illiquid streams (Binance
+  // BLZ-ETH books 7.4 s and 6.0 s, RUNE-EUR 19 s; Coinbase SKL-USD trades 5.9 s) are within 10x
+  // the 90th-percentile gap of their type, or come before it is learned; A4 = real volume bursts
   // (CTK-USDT seconds of $3-5k against a median second of $10; OKX BTC-USDT on 2022-05-13,
   // 200x its median second). No book checksum fails (Q5 verifies every Kraken and OKX update).
   const expected: Record<string, Record<string, number>> = {
-    BINANCE: { Q8: 4, T5: 3 },
+    BINANCE: { Q8: 4 },
     BINANCE_FUTURES: { Q8: 4, A4: 9 },
     BYBIT: {},
-    COINBASE: { T3: 14, T6: 7, M2: 1 },
+    COINBASE: { T3: 14, T6: 7 },
     KRAKEN: {},
-    OKX: { T3: 4, T6: 2, M2: 40, A4: 7 },
+    OKX: { T3: 4, T6: 2, A4: 7 },
   };
   for (const [venue, flags] of Object.entries(expected)) {
     it(`${venue}: rejects nothing; raises only the expected flags`, (t) => {

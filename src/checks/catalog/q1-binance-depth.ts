@@ -13,6 +13,7 @@ export const binanceDepthSequence: Check = {
     book(e, s) {
       if (e.action !== 'delta' || !s.bookSynced) return false;
       if (e.venue !== 'binance' && e.venue !== 'binance-futures') return false;
+      if (s.repeatsLastDelta(e)) return false;
       const last = s.bookSeq;
       // Older than the snapshot or already applied: dropped, not an error (spot: u <= lastUpdateId;
       // futures: u < lastUpdateId, the bridging event may end exactly at it).

@@ -8,6 +8,7 @@ export const sequenceBackwards: Check = {
     book(e, s) {
       if (e.action !== 'delta' || !s.bookSynced || e.seq <= 0) return false;
       if (e.venue === 'binance-futures' || e.venue === 'binance') return false;
+      if (s.repeatsLastDelta(e)) return false;
       if (e.seq >= s.bookSeq) return false;
       s.lastValue = e.seq; s.lastThreshold = s.bookSeq;
       return true;
