@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { ALL_CHECKS, checkByBit } from './checks/registry.js';
+import { SCHEMA_CHECKS } from './checks/schema.js';
 import { checksMarkdownTable } from './checks/docs.js';
 import { DEFAULT_VENUES } from './codec/synthetic.js';
 import { produce } from './cli/produce.js';
@@ -13,6 +14,7 @@ import type { Config } from './config/schema.js';
 import { connectPostgres } from './db/client-config.js';
 import { migrate } from './db/migrate.js';
 import { grantProcessorRole } from './db/roles.js';
+import { readRecordingEvents, recordingFailure, type RecordingReport } from './replay/recording.js';
 import { replay } from './replay/replay.js';
 import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from './loadtest/run.js';
 import { parsePattern, type RateStep } from './loadtest/schedule.js';
@@ -47,9 +49,12 @@ Commands:
              --pg-url URL (postgres://postgres@127.0.0.1:5432/himari_lt; database created if missing)
              --redis-url URL (redis://127.0.0.1:6379/3)  --metrics-port P (9471)
              --out DIR (results)  --name NAME (also NAME.json/.html)  --keep (keep topic, table, keys)
-  replay     Normalize cryptofeed recordings (FILE...) and produce them to Kafka.
+  replay     Normalize cryptofeed recordings (FILE...) and produce them to Kafka. Prints per
+             file where every message went (events, ignored by channel, not understood with the
+             line) and exits 1 when a file gives no events, cannot be read, or has messages it
+             did not understand (the events it could read are still produced).
                --speed X: recorded pace times X (default 0 = as fast as possible)
-               --topic T (first input topic)
+               --topic T (first input topic)   --dry-run: only read and report, no Kafka
   migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent), as its owner.
                --grant-to ROLE   also grant ROLE what the processor needs, nothing more
                                  (run the processor as ROLE with postgres.migrateOnStart off)
@@ -293,12 +298,30 @@ function loadtestSummary(r: LoadtestResult): string {
 }
 
 async function cmdReplay(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, speed: { type: 'string' }, topic: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
+    config: { type: 'string' }, speed: { type: 'string' }, topic: { type: 'string' }, 'dry-run': { type: 'boolean' },
+  } });
   if (positionals.length === 0) fail('replay needs at least one recording file');
   for (const f of positionals) if (!existsSync(f)) fail(`no such file: ${f}`);
-  const config = load(values.config);
-  const stats = await replay(config.kafka, positionals, { topic: values.topic ?? config.kafka.topics[0]!, speed: intOption(values, 'speed', 0) });
-  process.stdout.write(`${JSON.stringify(stats)}\n`);
+  const recordings = positionals.map((f) => readRecordingEvents(f));
+  for (const { report } of recordings) process.stderr.write(describeRecording(report));
+  if (values['dry-run'] !== true) {
+    const config = load(values.config);
+    const stats = await replay(config.kafka, recordings.map((r) => r.events), { topic: values.topic ?? config.kafka.topics[0]!, speed: intOption(values, 'speed', 0) });
+    process.stdout.write(`${JSON.stringify(stats)}\n`);
+  }
+  const failed = recordings.map((r) => [r.report.file, recordingFailure(r.report)] as const).filter(([, why]) => why !== null);
+  if (failed.length > 0) fail(`${failed.length} of ${recordings.length} recordings failed: ${failed.map(([f, why]) => `${f}: ${why}`).join('; ')}`, 1);
+}
+
+/** One recording's accounting for the terminal: messages = with events + ignored + not understood. */
+function describeRecording(r: RecordingReport): string {
+  const ignoredTotal = Object.values(r.ignored).reduce((a, b) => a + b, 0);
+  const lines = [`${r.file}: ${r.unreadable ?? `${r.messages} messages: ${r.withEvents} gave ${r.events} events, ${ignoredTotal} ignored, ${r.errors} not understood`}`];
+  for (const [channel, n] of Object.entries(r.ignored)) lines.push(`  ignored ${n} ${channel}`);
+  for (const p of r.problems) lines.push(`  line ${p.line}: ${p.reason}: ${p.raw}`);
+  if (r.errors > r.problems.length) lines.push(`  ... ${r.errors - r.problems.length} more`);
+  return lines.join('\n') + '\n';
 }
 
 async function cmdMigrate(args: string[]): Promise<void> {
@@ -338,12 +361,31 @@ function cmdChecks(args: string[]): void {
     id: c.id, bit: c.bit, group: c.group, severity: c.severity, description: c.description, keeps: c.keeps,
     thresholds: Object.fromEntries(Object.entries(c.thresholds).map(([k, t]) => [k, { default: t.default, min: t.min, max: t.max, description: t.description, ...(t.venues ? { venues: t.venues } : {}) }])),
   }));
-  if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
-  else for (const c of list) process.stdout.write(`${c.id.padEnd(4)} ${c.severity.padEnd(7)} ${c.group.padEnd(15)} ${c.description}\n`);
+  // The decoder's schema checks first: they run first, and a message failing one is dead-lettered.
+  const schema = SCHEMA_CHECKS.map((c) => ({ id: c.id, group: 'schema', severity: 'dead-letter', stage: 'decoder', code: c.code, description: c.description }));
+  if (values.json) process.stdout.write(JSON.stringify([...schema, ...list], null, 2) + '\n');
+  else for (const c of [...schema, ...list]) process.stdout.write(`${c.id.padEnd(4)} ${c.severity.padEnd(11)} ${c.group.padEnd(15)} ${c.description}\n`);
+}
+
+/** One command's part of HELP, with the common options and exit codes. */
+function commandHelp(command: string): string | null {
+  const lines = HELP.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${command} `));
+  if (start < 0) return null;
+  let end = start + 1;
+  while (end < lines.length && lines[end]!.startsWith('   ')) end++;
+  const common = HELP.slice(HELP.indexOf('Common options:'));
+  return `Usage: himari-l0 ${command} [options]\n\n${lines.slice(start, end).join('\n')}\n\n${common}`;
 }
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const help = commandHelp(command);
+    if (help === null) fail(`unknown command '${command}'\n\n${HELP}`);
+    process.stdout.write(help);
+    return;
+  }
   switch (command) {
     case 'run': return cmdRun(rest);
     case 'produce': return cmdProduce(rest);

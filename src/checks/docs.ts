@@ -1,4 +1,5 @@
 import { ALL_CHECKS } from './registry.js';
+import { SCHEMA_CHECKS } from './schema.js';
 
 /** The reference table of docs/checks.md, generated from the registry. */
 export function checksMarkdownTable(): string {
@@ -8,5 +9,6 @@ export function checksMarkdownTable(): string {
       `\`${name}\`=${fmt(t.default)}${t.venues ? ` (${Object.entries(t.venues).map(([v, x]) => `${v}: ${fmt(x)}`).join(', ')})` : ''}: ${t.description}`).join('<br>') || '-';
     return `| ${c.id} | ${c.bit} | ${c.group} | ${c.severity} | ${c.description.replaceAll('|', '\\|')} | ${c.keeps} | ${thresholds.replaceAll('|', '\\|')} |`;
   });
-  return ['| id | bit | group | severity | what it checks | state per symbol | thresholds (default) |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n';
+  const schema = SCHEMA_CHECKS.map((c) => `| ${c.id} | - | schema (decoder) | dead-letter (${c.code}) | ${c.description.replaceAll('|', '\\|')} | nothing | - |`);
+  return ['| id | bit | group | severity | what it checks | state per symbol | thresholds (default) |', '|---|---|---|---|---|---|---|', ...schema, ...rows].join('\n') + '\n';
 }

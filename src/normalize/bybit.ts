@@ -1,5 +1,5 @@
 import type { Level, MarketEvent } from '../codec/event.js';
-import { isObject, msToUs, num, splitConcatenated, text, type Normalizer } from './common.js';
+import { EVENTS, ignored, isObject, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Normalizer } from './common.js';
 
 interface TickerState { bid: number; bidSize: number; ask: number; askSize: number }
 
@@ -13,14 +13,16 @@ export class BybitNormalizer implements Normalizer {
   readonly venue = 'bybit';
   private readonly tickers = new Map<string, TickerState>();
 
-  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): void {
-    if (!isObject(raw) || typeof raw.topic !== 'string') return;
+  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
+    if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
+    if (typeof raw.topic !== 'string') return this.answer(raw);
     const [kind] = raw.topic.split('.');
     const data = raw.data;
+    const before = out.length;
     switch (kind) {
       case 'publicTrade':
       case 'trade':
-        if (!Array.isArray(data)) return;
+        if (!Array.isArray(data)) return unrecognized(`${kind} without a data array`);
         for (const t of data) {
           if (!isObject(t)) continue;
           const v5 = t.T !== undefined;
@@ -31,21 +33,20 @@ export class BybitNormalizer implements Normalizer {
             ...(t.BT === true ? { offBook: true } : {}),
           });
         }
-        return;
+        return out.length > before ? EVENTS : ignored(`${kind} without data`);
       case 'orderbook':
-        if (!isObject(data)) return;
+        if (!isObject(data)) return unrecognized('orderbook without a data object');
         out.push({
           v: 1, type: 'book', venue: this.venue, symbol: splitConcatenated(text(data.s)), ts: msToUs(raw.cts ?? raw.ts), recvTs: recvTsUs,
           action: raw.type === 'snapshot' || data.u === 1 ? 'snapshot' : 'delta', seq: num(data.u),
           bids: levelsOf(data.b), asks: levelsOf(data.a),
         });
-        return;
+        return EVENTS;
       case 'orderBookL2_25':
       case 'orderBookL2_200':
-        this.legacyBook(raw, recvTsUs, out);
-        return;
+        return this.legacyBook(raw, recvTsUs, out);
       case 'tickers': {
-        if (!isObject(data)) return;
+        if (!isObject(data)) return unrecognized('tickers without a data object');
         const symbol = splitConcatenated(text(data.symbol));
         const prev = this.tickers.get(symbol);
         const next: TickerState = {
@@ -56,10 +57,12 @@ export class BybitNormalizer implements Normalizer {
         };
         this.tickers.set(symbol, next);
         const changed = data.bid1Price !== undefined || data.ask1Price !== undefined || data.bid1Size !== undefined || data.ask1Size !== undefined;
-        // Until both sides are known (a delta before the first snapshot) there is no quote.
-        if (!changed || Number.isNaN(next.bid) || Number.isNaN(next.ask)) return;
+        // A delta of other fields (last price, volume) changes no quote; until both sides are
+        // known (a delta before the first snapshot) there is none.
+        if (!changed) return ignored('tickers without a best bid/ask change');
+        if (Number.isNaN(next.bid) || Number.isNaN(next.ask)) return ignored('tickers before both sides are known');
         out.push({ v: 1, type: 'quote', venue: this.venue, symbol, ts: msToUs(raw.ts), recvTs: recvTsUs, bid: next.bid, bidSize: next.bidSize, ask: next.ask, askSize: next.askSize, ...(raw.cs === undefined ? {} : { updateId: num(raw.cs) }) });
-        return;
+        return EVENTS;
       }
       case 'allLiquidation':
       case 'liquidation': {
@@ -73,14 +76,25 @@ export class BybitNormalizer implements Normalizer {
             posSide: (v5 ? l.S : l.side) === 'Buy' ? 'long' : 'short', price: num(v5 ? l.p : l.price), size: num(v5 ? l.v : l.size),
           });
         }
-        return;
+        return out.length > before ? EVENTS : ignored(`${kind} without data`);
       }
       default:
-        return;
+        return unrecognized(`topic ${raw.topic}`);
     }
   }
 
-  private legacyBook(raw: Record<string, unknown>, recvTsUs: number, out: MarketEvent[]): void {
+  /**
+   * A message without a topic: the answer to a request (`{"success":true,"op":"subscribe"}` in
+   * v5, `{"success":true,"request":{"op":"subscribe"}}` in the legacy feed, `pong`s), or an error.
+   */
+  private answer(raw: Record<string, unknown>): Disposition {
+    const op = text(raw.op ?? (isObject(raw.request) ? raw.request.op : ''));
+    if (raw.success === false) return unrecognized(`venue refused ${op || 'a request'}: ${text(raw.ret_msg)}`);
+    if (raw.success === true || op === 'pong' || raw.ret_msg === 'pong') return ignored(op === 'ping' || op === 'pong' || raw.ret_msg === 'pong' ? 'pong' : 'subscription');
+    return unrecognized('no topic');
+  }
+
+  private legacyBook(raw: Record<string, unknown>, recvTsUs: number, out: MarketEvent[]): Disposition {
     const symbol = splitConcatenated(String(raw.topic).split('.')[1] ?? '');
     const bids: Level[] = [];
     const asks: Level[] = [];
@@ -92,16 +106,25 @@ export class BybitNormalizer implements Normalizer {
       }
     };
     const snapshot = raw.type === 'snapshot';
-    if (snapshot) add(raw.data, false);
-    else if (isObject(raw.data)) {
+    if (snapshot) {
+      // Inverse contracts send the levels as the data array; USDT-linear (v2 public) as
+      // {"order_book": [...]}. Anything else would be an empty book that every delta is then
+      // judged against: refused instead.
+      const rows = Array.isArray(raw.data) ? raw.data : isObject(raw.data) && Array.isArray(raw.data.order_book) ? raw.data.order_book : null;
+      if (rows === null) return unrecognized('order book snapshot without levels (data neither an array nor {order_book})');
+      add(rows, false);
+    } else if (isObject(raw.data)) {
       add(raw.data.delete, true);
       add(raw.data.update, false);
       add(raw.data.insert, false);
+    } else {
+      return unrecognized('order book delta without a data object');
     }
     out.push({
       v: 1, type: 'book', venue: this.venue, symbol, ts: raw.timestamp_e6 !== undefined ? num(raw.timestamp_e6) : recvTsUs, recvTs: recvTsUs,
       action: snapshot ? 'snapshot' : 'delta', seq: num(raw.cross_seq), bids, asks,
     });
+    return EVENTS;
   }
 }
 

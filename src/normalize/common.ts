@@ -1,6 +1,37 @@
 import type { Level, MarketEvent } from '../codec/event.js';
 
 /**
+ * What became of one venue message: it gave events; it was ignored on purpose (a heartbeat, a
+ * subscription answer, candles), counted under a bounded channel name; or it was not understood,
+ * with the reason, so that the caller reports it with the raw message. Nothing is dropped
+ * without one of the three.
+ */
+export type Disposition =
+  | { readonly kind: 'events' }
+  | { readonly kind: 'ignored'; readonly channel: string }
+  | { readonly kind: 'unrecognized'; readonly reason: string };
+
+/** The message gave at least one event. */
+export const EVENTS: Disposition = Object.freeze({ kind: 'events' });
+
+const IGNORED = new Map<string, Disposition>();
+
+/** Deliberately ignored, counted under `channel` (one object per channel name, made once). */
+export function ignored(channel: string): Disposition {
+  let d = IGNORED.get(channel);
+  if (d === undefined) {
+    d = Object.freeze({ kind: 'ignored', channel });
+    IGNORED.set(channel, d);
+  }
+  return d;
+}
+
+/** Not understood: an error the caller reports with the raw message. */
+export function unrecognized(reason: string): Disposition {
+  return { kind: 'unrecognized', reason };
+}
+
+/**
  * A venue normalizer turns one raw venue message (already JSON-parsed) into zero or more
  * normalized events. It keeps what state the venue's format needs (Bybit ticker deltas, Kraken
  * channel ids) and is owned by one replay or collector stream.
@@ -8,9 +39,12 @@ import type { Level, MarketEvent } from '../codec/event.js';
 export interface Normalizer {
   /** Normalized venue id written into every event. */
   readonly venue: string;
-  /** Appends the events in `raw` to `out`; `recvTsUs` is the local receive time. */
-  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): void;
+  /** Appends the events in `raw` to `out` and says what became of it; `recvTsUs` is the local receive time. */
+  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition;
 }
+
+/** A message that is not a JSON object where the venue sends objects. */
+export const NOT_AN_OBJECT = 'not a JSON object';
 
 /** Parses a venue decimal (string or number); NaN when it is not one. */
 export function num(v: unknown): number {

@@ -1,5 +1,5 @@
 import type { MarketEvent } from '../codec/event.js';
-import { isObject, levels, msToUs, num, text, type Normalizer } from './common.js';
+import { EVENTS, ignored, isObject, levels, msToUs, NOT_AN_OBJECT, num, text, unrecognized, type Disposition, type Normalizer } from './common.js';
 
 /**
  * OKX v5 public channels: trades (side = taker side), tickers (best bid/ask), books
@@ -10,9 +10,15 @@ import { isObject, levels, msToUs, num, text, type Normalizer } from './common.j
 export class OkxNormalizer implements Normalizer {
   readonly venue = 'okx';
 
-  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): void {
-    if (!isObject(raw) || !isObject(raw.arg) || !Array.isArray(raw.data)) return;
+  normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
+    if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
+    // Answers to requests: {"event":"subscribe","arg":{...}}, {"event":"error","code":...}.
+    if (raw.event === 'error') return unrecognized(`venue error ${text(raw.code)}: ${text(raw.msg)}`);
+    if (typeof raw.event === 'string') return ignored(raw.event === 'subscribe' || raw.event === 'unsubscribe' ? 'subscription' : raw.event === 'login' ? 'login' : 'event');
+    if (!isObject(raw.arg) || !Array.isArray(raw.data)) return unrecognized('no arg and data');
     const channel = raw.arg.channel;
+    if (!KNOWN_CHANNELS.has(text(channel))) return unrecognized(`channel ${text(channel)}`);
+    const before = out.length;
     for (const d of raw.data) {
       if (!isObject(d)) continue;
       const symbol = text(d.instId ?? raw.arg.instId ?? '');
@@ -47,5 +53,8 @@ export class OkxNormalizer implements Normalizer {
           break;
       }
     }
+    return out.length > before ? EVENTS : ignored(`${text(channel)} without data`);
   }
 }
+
+const KNOWN_CHANNELS = new Set(['trades', 'tickers', 'books', 'books5', 'books50-l2-tbt', 'books-l2-tbt', 'liquidation-orders']);

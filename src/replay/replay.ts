@@ -3,7 +3,6 @@ import { encodeEvent } from '../codec/encode.js';
 import type { MarketEvent } from '../codec/event.js';
 import { connectProducer, createProducer } from '../cli/produce.js';
 import { ensureTopics } from '../source/kafka-admin.js';
-import { normalizeRecording } from './recording.js';
 
 export interface ReplayOptions {
   topic: string;
@@ -19,13 +18,13 @@ export interface ReplayStats {
 }
 
 /**
- * Normalizes cryptofeed recordings and produces them to Kafka, keyed by symbol, merged across
- * files in receive-time order. Events keep their recorded times; at a finite speed they are
- * sent on the recorded schedule (gaps divided by `speed`).
+ * Produces the normalized events of recordings (one array per file, `readRecordingEvents`) to
+ * Kafka, keyed by symbol, merged across files in receive-time order. Events keep their recorded
+ * times; at a finite speed they are sent on the recorded schedule (gaps divided by `speed`).
  */
-export async function replay(config: KafkaConfig, files: readonly string[], options: ReplayOptions): Promise<ReplayStats> {
+export async function replay(config: KafkaConfig, files: readonly (readonly MarketEvent[])[], options: ReplayOptions): Promise<ReplayStats> {
   const events: MarketEvent[] = [];
-  for (const f of files) events.push(...normalizeRecording(f));
+  for (const f of files) events.push(...f);
   // Stable sort: within a file the recorded order is kept for equal receive times.
   events.sort((a, b) => a.recvTs - b.recvTs);
   await ensureTopics(config, [options.topic]);

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { configMarkdownTable } from '../../src/config/load.js';
 import { checksMarkdownTable } from '../../src/checks/docs.js';
 import { ALL_CHECKS } from '../../src/checks/registry.js';
 import { CLI } from '../helpers/processor.js';
+import { recordingFiles } from '../helpers/recordings.js';
 
 function cli(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
@@ -38,12 +41,63 @@ describe('command line', () => {
     assert.ok(doc.includes(configMarkdownTable()), 'regenerate with: node dist/src/cli.js config --markdown');
   });
 
-  it('checks --json lists every check with id, severity, description and thresholds', () => {
+  it('checks --json lists every check, the decoder\'s schema checks S1-S4 first, with id, severity and description', () => {
     const r = cli(['checks', '--json']);
     assert.equal(r.status, 0);
-    const list = JSON.parse(r.stdout) as Array<{ id: string; severity: string; description: string; thresholds: object }>;
-    assert.equal(list.length, ALL_CHECKS.length);
-    for (const c of list) assert.ok(c.id && c.severity && c.description && c.thresholds);
+    const list = JSON.parse(r.stdout) as Array<{ id: string; severity: string; description: string; thresholds?: object; code?: string }>;
+    assert.equal(list.length, ALL_CHECKS.length + 4);
+    assert.deepEqual(list.slice(0, 4).map((c) => [c.id, c.severity, c.code]), [
+      ['S1', 'dead-letter', 'DECODE_FAILED'], ['S2', 'dead-letter', 'SCHEMA_INVALID'], ['S3', 'dead-letter', 'SCHEMA_INVALID'], ['S4', 'dead-letter', 'SCHEMA_INVALID'],
+    ]);
+    for (const c of list.slice(4)) assert.ok(c.id && c.severity && c.description && c.thresholds);
+  });
+
+  it('every command answers --help with its own usage (exit 0)', () => {
+    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'config', 'checks']) {
+      const r = cli([cmd, '--help']);
+      assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: himari-l0 ${cmd} `));
+      assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
+      assert.match(r.stdout, /Common options:/);
+    }
+  });
+
+  it('replay --dry-run accounts for every message and exits 1 on a file it cannot use', () => {
+    const files = recordingFiles();
+    if (files.length > 0) {
+      const ok = cli(['replay', '--dry-run', ...files]);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(ok.stderr, /KRAKEN\.ws\.50\.0: 4321 messages: 4279 gave 4279 events, 42 ignored, 0 not understood/);
+      assert.match(ok.stderr, /ignored 31 heartbeat/);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'himari-replay-'));
+    try {
+      // cryptofeed's raw format with one line that is not JSON and one message of an unknown kind.
+      const mixed = join(dir, 'OKX.ws.1.0');
+      writeFileSync(mixed, [
+        'wss://ws.okx.com:8443/ws/v5/public <-> 1652459220.1',
+        '1652459224.1: {"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"30000","sz":"0.1","side":"buy","ts":"1652459224000"}]}',
+        '1652459224.2: {"arg":{"channel":"trades"',
+        '1652459224.3: {"arg":{"channel":"mark-price","instId":"BTC-USDT"},"data":[{"markPx":"1"}]}',
+      ].join('\n'));
+      const r = cli(['replay', '--dry-run', mixed]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /3 messages: 1 gave 1 events, 0 ignored, 2 not understood/);
+      assert.match(r.stderr, /line 3: message is not JSON/);
+      assert.match(r.stderr, /line 4: channel mark-price: \{"arg"/);
+      // A JSON-lines file and a compressed one: unreadable, said so, exit 1.
+      const jsonl = join(dir, 'BINANCE.jsonl');
+      writeFileSync(jsonl, '{"ts": 1, "msg": {"e": "aggTrade"}}\n');
+      const zst = join(dir, 'BINANCE.jsonl.zst');
+      writeFileSync(zst, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 1, 2]));
+      const u = cli(['replay', '--dry-run', jsonl, zst]);
+      assert.equal(u.status, 1);
+      assert.match(u.stderr, /BINANCE\.jsonl: unknown format/);
+      assert.match(u.stderr, /BINANCE\.jsonl\.zst: compressed \(\.zst\)/);
+      assert.match(u.stderr, /2 of 2 recordings failed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('docs/checks.md is generated from the registry and up to date', () => {

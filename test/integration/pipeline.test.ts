@@ -329,7 +329,7 @@ describe('replay of a real recording end to end', { timeout: 120_000 }, () => {
     const file = recordingFiles().find((f) => f.endsWith('BINANCE_FUTURES.ws.1.0'));
     if (file === undefined) { t.skip('shared/data/cryptofeed not found'); return; }
     await createTopics(config);
-    const stats = await replay(config.kafka, [file], { topic: config.kafka.topics[0]!, speed: 0 });
+    const stats = await replay(config.kafka, [normalizeRecording(file)], { topic: config.kafka.topics[0]!, speed: 0 });
     assert.equal(stats.events, normalizeRecording(file).length);
     const app = await runToEnd(config);
     const rows = await withPg(config, async (c) => (await c.query(

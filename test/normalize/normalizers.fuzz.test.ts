@@ -22,7 +22,7 @@ const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 /** The recordings, parsed once: [venue, message] pairs. */
 const recorded: Array<[Venue, RecordedMessage]> = recordingFiles().flatMap((f) => {
   const venue = venueOfRecording(f);
-  return venue === null ? [] : readRecording(f).map((m): [Venue, RecordedMessage] => [venue, m]);
+  return venue === null ? [] : readRecording(f).messages.map((m): [Venue, RecordedMessage] => [venue, m]);
 });
 
 function normalizeInto(n: Normalizer, m: { payload: unknown; url?: string }, out: MarketEvent[]): void {
@@ -149,8 +149,14 @@ describe('normalizer properties', () => {
       const n = createNormalizer(venue);
       const out: MarketEvent[] = [];
       const value = resolve(raw);
-      n.normalize(value, RECV, out);
-      if (n instanceof BinanceNormalizer) n.snapshot('BTCUSDT', value, RECV, out);
+      // Nothing is dropped without saying so: "events" exactly when events were appended.
+      const d = n.normalize(value, RECV, out);
+      assert.equal(d.kind === 'events', out.length > 0, `${d.kind} with ${out.length} events`);
+      if (n instanceof BinanceNormalizer) {
+        const before = out.length;
+        const s = n.snapshot('BTCUSDT', value, RECV, out);
+        assert.equal(s.kind === 'events', out.length > before);
+      }
       assertEvents(out, n.venue);
     }), fuzzParams(4000));
   });
