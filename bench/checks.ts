@@ -111,7 +111,7 @@ const reference = SharedReference.create(4096);
 const venues = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'];
 const refSymbols = symbolNames(200);
 const entries = refSymbols.flatMap((sym) => venues.map((v) => ({ instrument: reference.instrument(sym), entry: reference.entry(reference.instrument(sym), v, sym) })));
-const stream = { refEntry: 0, refPrice: 0, eventTs: 0, silenceUs: 5_000_000, moveBp: NaN };
+const stream = { refEntry: 0, refPrice: 0, eventTs: 0, silenceUs: 5_000_000, moveBp: NaN, liqWindowNotional: 0, liqLastTs: 0 };
 let k = 0;
 const refBench = new Bench({ time: 1000, warmup: true });
 refBench.add('shared table: publish one price', () => {

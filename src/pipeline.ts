@@ -108,6 +108,8 @@ export class Pipeline {
   /** The cross-venue reference every worker maps; swept here for silences and breadth. */
   readonly reference: SharedReference;
   private readonly breadthMoveBp: number;
+  /** C1's window (global threshold): the sweep's liquidation sums span it (C7). */
+  private readonly liquidationWindowUs: number;
   private readonly onSilence: ((alert: SilenceAlert) => void) | undefined;
   private started = false;
   private closing: Promise<CloseOutcome> | null = null;
@@ -129,6 +131,7 @@ export class Pipeline {
     this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log);
     this.reference = SharedReference.create(parts.config.checks.referenceInstruments);
     this.breadthMoveBp = parts.config.checks.thresholds.C6?.moveBp ?? checkById('C6')!.thresholds.moveBp!.default;
+    this.liquidationWindowUs = (parts.config.checks.thresholds.C1?.windowMs ?? checkById('C1')!.thresholds.windowMs!.default) * 1000;
     this.onSilence = parts.onSilence;
     this.pool = new CheckWorkerPool({
       filename: parts.workerFile ?? CHECK_WORKER_FILE,
@@ -205,9 +208,11 @@ export class Pipeline {
    * stream sends none); the breadth C6 reads is computed here for all instruments at once.
    */
   private sweepReference(): void {
-    const alerts = this.reference.sweep(Date.now() * 1000, this.breadthMoveBp, 120_000_000);
+    const alerts = this.reference.sweep(Date.now() * 1000, this.breadthMoveBp, 120_000_000, this.liquidationWindowUs);
     this.metrics.breadth.set({ direction: 'down' }, this.reference.breadthDown);
     this.metrics.breadth.set({ direction: 'up' }, this.reference.breadthUp);
+    this.metrics.liquidated.set({ venue: 'all' }, this.reference.liquidatedMarket);
+    for (const [venue, notional] of this.reference.liquidatedByVenue()) this.metrics.liquidated.set({ venue }, notional);
     for (const a of alerts) {
       this.metrics.silences.inc({ venue: a.venue });
       this.log.warn({ venue: a.venue, symbol: a.symbol, silentMs: a.silentMs, thresholdMs: a.thresholdMs }, 'stream silent (T5)');

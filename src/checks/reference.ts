@@ -36,7 +36,11 @@ const HEADER_I32 = 4;
 const F_BREADTH_DOWN = 0;
 const F_BREADTH_UP = 1;
 const F_ACTIVE = 2;
-const HEADER_F64 = 4;
+/** Liquidated notional over C1's window, every venue (C7). */
+const F_LIQ_MARKET = 3;
+/** The same per venue slot: F_LIQ_VENUE + slot, MAX_VENUES cells. */
+const F_LIQ_VENUE = 4;
+const HEADER_F64 = F_LIQ_VENUE + MAX_VENUES;
 
 /** Float64 fields of an entry. */
 const PRICE = 0; // last mid (or trade price when the venue sends no quotes)
@@ -45,7 +49,9 @@ const SEEN = 2; // wall time the worker last processed an event of the stream, �
 const SILENCE = 3; // how long without events makes the stream silent, µs (learned per stream)
 const MOVE = 4; // signed move over the fast-move window, bp
 const EXCLUDED = 5; // 1 while X1 keeps the venue out of the reference
-const FIELDS = 6;
+const LIQ = 6; // liquidated notional over C1's window as of the stream's last liquidation
+const LIQ_TS = 7; // exchange time of that liquidation, µs (0: none yet)
+const FIELDS = 8;
 
 export type InstrumentKind = 'spot' | 'perp' | 'dated';
 
@@ -100,6 +106,9 @@ export interface PublishedStream {
   eventTs: number;
   silenceUs: number;
   moveBp: number;
+  /** Liquidated notional over C1's window as of the last liquidation, and its exchange time (0: none). */
+  liqWindowNotional: number;
+  liqLastTs: number;
 }
 
 export interface ReferenceQuote {
@@ -220,6 +229,7 @@ export class SharedReference {
     f[at + SEEN] = seenUs;
     f[at + SILENCE] = stream.silenceUs;
     if (!Number.isNaN(stream.moveBp)) f[at + MOVE] = stream.moveBp;
+    if (stream.liqLastTs > 0) { f[at + LIQ] = stream.liqWindowNotional; f[at + LIQ_TS] = stream.liqLastTs; }
     Atomics.add(seqs, entry, 1);
   }
 
@@ -304,16 +314,29 @@ export class SharedReference {
   get breadthUp(): number { return this.headerF[F_BREADTH_UP]!; }
   /** Instruments with fresh data at the last sweep. */
   get activeInstruments(): number { return this.headerF[F_ACTIVE]!; }
+  /** Liquidated notional over C1's window, all venues, as of the last sweep (C7). */
+  get liquidatedMarket(): number { return this.headerF[F_LIQ_MARKET]!; }
+  /** The same for the venue of an entry (`entry % MAX_VENUES` is its venue slot). */
+  liquidatedVenue(entry: number): number { return entry < 0 ? 0 : this.headerF[F_LIQ_VENUE + (entry % MAX_VENUES)]!; }
+  /** The same by venue name, for metrics: [venue, notional] of every venue slot in use. */
+  liquidatedByVenue(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (let v = 0; v < MAX_VENUES; v++) if (Atomics.load(this.venueKeys, 2 * v) !== 0) out.push([this.venueName(v), this.headerF[F_LIQ_VENUE + v]!]);
+    return out;
+  }
 
   // ---- the sweep (main thread, on a timer) --------------------------------------------------
 
   /**
-   * Streams silent for longer than their learned threshold (each reported once per silence) and
+   * Streams silent for longer than their learned threshold (each reported once per silence);
    * the breadth of fast moves: the share of instruments with fresh prices (within `freshUs` of
-   * the newest price in the table) whose move is at least `moveBp` down (or up). Returns the
-   * silences found by this sweep (a reused array).
+   * the newest price in the table) whose move is at least `moveBp` down (or up); and the
+   * liquidated notional per venue and market-wide: each stream's C1 window sum, from the streams
+   * whose last liquidation is within `liqWindowUs` of the newest one in the table (exchange time,
+   * so a replay at any speed sums the same; a stream's sum may reach back up to one window
+   * further). Returns the silences found by this sweep (a reused array).
    */
-  sweep(nowUs: number, moveBp: number, freshUs: number): readonly SilenceAlert[] {
+  sweep(nowUs: number, moveBp: number, freshUs: number, liqWindowUs = 60_000_000): readonly SilenceAlert[] {
     const alerts = this.alerts;
     alerts.length = 0;
     const entries = this.capacity * MAX_VENUES;
@@ -352,7 +375,21 @@ export class SharedReference {
       if (move <= -moveBp) down++;
       else if (move >= moveBp) up++;
     }
+    let newestLiq = 0;
+    for (let e = 0; e < entries; e++) if (f[e * FIELDS + LIQ_TS]! > newestLiq) newestLiq = f[e * FIELDS + LIQ_TS]!;
     const h = this.headerF;
+    for (let v = 0; v < MAX_VENUES; v++) h[F_LIQ_VENUE + v] = 0;
+    let market = 0;
+    if (newestLiq > 0) {
+      for (let e = 0; e < entries; e++) {
+        const at = e * FIELDS;
+        const ts = f[at + LIQ_TS]!;
+        if (ts === 0 || newestLiq - ts > liqWindowUs) continue;
+        h[F_LIQ_VENUE + (e % MAX_VENUES)]! += f[at + LIQ]!;
+        market += f[at + LIQ]!;
+      }
+    }
+    h[F_LIQ_MARKET] = market;
     h[F_BREADTH_DOWN] = active > 0 ? down / active : 0;
     h[F_BREADTH_UP] = active > 0 ? up / active : 0;
     h[F_ACTIVE] = active;

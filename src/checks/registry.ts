@@ -41,6 +41,7 @@ import { depthCollapse } from './catalog/m5-depth-collapse.js';
 import { takerImbalance } from './catalog/c3-taker-imbalance.js';
 import { volatilityBurst } from './catalog/c5-volatility-burst.js';
 import { marketBreadth } from './catalog/c6-market-breadth.js';
+import { marketLiquidations } from './catalog/c7-market-liquidations.js';
 
 /**
  * Every check the workers run, in evaluation order. Schema checks (S1-S4: decodes, required
@@ -56,7 +57,7 @@ export const ALL_CHECKS: readonly Check[] = [
   crossedBook, tradeOutsideQuote, spreadBlowout, oneSidedBook, depthCollapse,
   madOutlier, returnZScore, spikeRevert, volumeSpike, messageRate, frozenPrice,
   venueDeviation, referenceQuorum, tradeVsReference, perpVsIndex,
-  liquidationBurst, oneSidedLiquidations, takerImbalance, fastMove, volatilityBurst, marketBreadth,
+  liquidationBurst, oneSidedLiquidations, takerImbalance, fastMove, volatilityBurst, marketBreadth, marketLiquidations,
 ];
 
 export function checkByBit(bit: number): Check | undefined {

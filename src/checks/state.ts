@@ -443,6 +443,9 @@ export class SymbolState {
   readonly liqNotional = new NumberRing(LIQ_WINDOW);
   liqRunSide = 0;
   liqRunLength = 0;
+  /** C1's window sum as of the last liquidation, and its exchange time: published for C7. */
+  liqWindowNotional = 0;
+  liqLastTs = 0;
   /** Highest and lowest trade prices of the fast-move window (C4). */
   readonly high = new MonotonicWindow(MOVE_WINDOW, true);
   readonly low = new MonotonicWindow(MOVE_WINDOW, false);

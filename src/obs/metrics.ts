@@ -90,6 +90,7 @@ export class Metrics {
   readonly workerBatchSize = new Histogram({ name: 'himari_worker_batch_messages', help: 'Messages per worker task.', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [this.registry] });
   readonly workerRestarts = new Counter({ name: 'himari_worker_task_failures_total', help: 'Worker tasks that failed (worker crash) and were retried.', registers: [this.registry] });
   readonly silences = new Counter({ name: 'himari_stream_silences_total', help: 'Streams found silent by the timer (T5), by venue.', labelNames: ['venue'] as const, registers: [this.registry] });
+  readonly liquidated = new Gauge({ name: 'himari_liquidated_notional', help: 'Notional liquidated over C1\'s window (C7), by venue (venue="all": every venue; at most 8 venues).', labelNames: ['venue'] as const, registers: [this.registry] });
   readonly breadth = new Gauge({ name: 'himari_market_breadth_ratio', help: 'Share of instruments in a fast move (C6), by direction.', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly commits = new Counter({ name: 'himari_offset_commits_total', help: 'Offset commits sent to Kafka.', registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'himari_committed_offset', help: 'Last committed offset per partition.', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });

@@ -167,3 +167,40 @@ describe('identical repeats are not sequence faults', () => {
     assert.deepEqual(verdicts([snapshot('binance-futures', 99), bridge, next, bf(105, 106, 104, T0 + 4000)])[3], ['Q1']);
   });
 });
+
+describe('C1 sees the market: C7 sums liquidations over every symbol, per venue and market-wide', () => {
+  /** Each liquidation through the engine, with the main thread's sweep after it (as its timer would run). */
+  function cascade(events: readonly LiquidationEvent[]): string[][] {
+    const engine = new CheckEngine(ALL_CHECKS);
+    return events.map((e) => {
+      const o = engine.evaluate(e, 0);
+      engine.reference.sweep(0, 100, 120 * SEC, 60 * SEC);
+      return ALL_CHECKS.filter((c) => (c.bit < 32 ? (o.failedLo >>> c.bit) & 1 : (o.failedHi >>> (c.bit - 32)) & 1)).map((c) => c.id);
+    });
+  }
+  // $60k each (0.6 x $100,000 at C1's default): no symbol reaches C1's per-symbol burst.
+  const sixty = (venue: string, symbol: string, ts: number): LiquidationEvent => ({ ...liq(100_000, { venue, symbol, ts }), size: 0.6 });
+
+  it('one venue: 25 symbols of $60k within 25 s fire C7 once the venue passes $1M, C1 never', () => {
+    const events = Array.from({ length: 25 }, (_, i) => sixty('binance-futures', `S${i}-USDT`, T0 + i * SEC));
+    const v = cascade(events);
+    assert.deepEqual(flagged(v, 'C1'), []);
+    // The sweep after the 17th ($1.02M) makes the 18th the first one judged against it.
+    assert.deepEqual(flagged(v, 'C7'), range(17, 25));
+  });
+
+  it('market-wide: three venues of $720k each (none at $1M) fire C7 once the market passes $2M', () => {
+    const venues = ['binance-futures', 'bybit', 'okx'];
+    const events = Array.from({ length: 36 }, (_, i) => sixty(venues[i % 3]!, `S${Math.floor(i / 3)}-USDT`, T0 + i * 500_000));
+    const v = cascade(events);
+    assert.deepEqual(flagged(v, 'C1'), []);
+    assert.deepEqual(flagged(v, 'C7'), range(34, 36));
+  });
+
+  it('the sums cover C1\'s window: liquidations a window apart do not add up', () => {
+    const events = Array.from({ length: 25 }, (_, i) => sixty('binance-futures', `S${i}-USDT`, T0 + i * 61 * SEC));
+    assert.deepEqual(flagged(cascade(events), 'C7'), []);
+  });
+});
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);

@@ -25,7 +25,7 @@ describe('shared cross-venue reference', () => {
         const ref = new SharedReference(workerData.buffer);
         for (const [venue, price] of [['binance', 100], ['okx', 102], ['kraken', 101]]) {
           const e = ref.entry(ref.instrument('BTC-USDT'), venue, 'BTC-USDT');
-          ref.publish({ refEntry: e, refPrice: price, eventTs: 1000, silenceUs: 0, moveBp: NaN }, 5);
+          ref.publish({ refEntry: e, refPrice: price, eventTs: 1000, silenceUs: 0, moveBp: NaN, liqWindowNotional: 0, liqLastTs: 0 }, 5);
         }
         parentPort.postMessage('done');
       });`;
@@ -42,11 +42,11 @@ describe('shared cross-venue reference', () => {
   it('the sweep reports a silent stream once per silence, by venue and symbol', () => {
     const ref = SharedReference.create(16);
     const e = ref.entry(ref.instrument('ETH-USDT'), 'okx', 'ETH-USDT');
-    ref.publish({ refEntry: e, refPrice: 2000, eventTs: 1, silenceUs: 500_000, moveBp: NaN }, 1_000_000);
+    ref.publish({ refEntry: e, refPrice: 2000, eventTs: 1, silenceUs: 500_000, moveBp: NaN, liqWindowNotional: 0, liqLastTs: 0 }, 1_000_000);
     assert.deepEqual(ref.sweep(1_400_000, 100, 1e9), []);
     assert.deepEqual(ref.sweep(1_600_000, 100, 1e9).map((a) => ({ ...a })), [{ venue: 'okx', symbol: 'ETH-USDT', silentMs: 600, thresholdMs: 500 }]);
     assert.deepEqual(ref.sweep(1_700_000, 100, 1e9), [], 'once');
-    ref.publish({ refEntry: e, refPrice: 2000, eventTs: 2, silenceUs: 500_000, moveBp: NaN }, 1_800_000);
+    ref.publish({ refEntry: e, refPrice: 2000, eventTs: 2, silenceUs: 500_000, moveBp: NaN, liqWindowNotional: 0, liqLastTs: 0 }, 1_800_000);
     assert.deepEqual(ref.sweep(1_900_000, 100, 1e9), []);
     assert.equal(ref.sweep(2_400_000, 100, 1e9).length, 1, 'a new silence');
   });

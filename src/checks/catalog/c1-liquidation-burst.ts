@@ -24,6 +24,9 @@ export const liquidationBurst: Check = {
       s.liqTimes.pushStaged();
       s.liqNotional.staged = e.price * e.size;
       s.liqNotional.pushStaged();
+      // Published with the stream's entry; the sweep sums them per venue and market-wide (C7).
+      s.liqWindowNotional = sum;
+      s.liqLastTs = e.ts;
       if (sum < t.minNotional!) return false;
       s.lastValue = sum; s.lastThreshold = t.minNotional!;
       return true;
