@@ -1,6 +1,6 @@
 import { EVENT_TYPES, Verdict, type BookEvent, type EventType, type MarketEvent } from '../codec/event.js';
 import { checkMask, type Check, type EventOf, type Judge, type Thresholds } from './check.js';
-import { SymbolState, typeIndex } from './state.js';
+import { binanceDepthRules, SymbolState, typeIndex } from './state.js';
 import { instrumentKey, instrumentKind, SharedReference, spotKeyOf } from './reference.js';
 import { DEFAULT_CHECK_CONFIG, resolveThresholds, type CheckConfig } from './thresholds.js';
 
@@ -158,6 +158,7 @@ export class CheckEngine {
     s.refInstrument = ref.instrument(instrumentKey(venue, symbol));
     s.refEntry = ref.entry(s.refInstrument, venue, symbol);
     s.isPerp = instrumentKind(venue, symbol) === 'perp';
+    s.binanceDepth = binanceDepthRules(venue);
     if (s.isPerp) s.spotInstrument = ref.instrument(spotKeyOf(venue, symbol));
     byVenue.set(symbol, s);
     this.count++;

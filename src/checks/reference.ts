@@ -55,13 +55,15 @@ const FIELDS = 8;
 
 export type InstrumentKind = 'spot' | 'perp' | 'dated';
 
-const PERP_VENUES = new Set(['binance-futures', 'bybit']);
-const DATED = /-\d{6}$/;
+/** Venues whose undated symbols are perpetual swaps. */
+const PERP_VENUES = new Set(['binance-futures', 'bybit', 'bitmex']);
+const DATED = /-(\d{6}|[FGHJKMNQUVXZ]\d{2})$/;
 
-/** What kind of instrument a venue's symbol is (schema symbols are `BASE-QUOTE[-SWAP|-YYMMDD]`). */
+/** What kind of instrument a venue's symbol is (schema symbols are `BASE-QUOTE[-SWAP|-PERP|-YYMMDD]`). */
 export function instrumentKind(venue: string, symbol: string): InstrumentKind {
+  if (DATED.test(symbol)) return 'dated';
   if (symbol.endsWith('-SWAP') || symbol.endsWith('-PERP') || PERP_VENUES.has(venue)) return 'perp';
-  return DATED.test(symbol) ? 'dated' : 'spot';
+  return 'spot';
 }
 
 /** The instrument key the reference groups venues by. */

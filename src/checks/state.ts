@@ -386,6 +386,20 @@ export class MonotonicWindow {
   }
 }
 
+/** Binance spot diff-depth rules (binance, binance-us): `U == previous u + 1`. */
+export const BINANCE_SPOT = 1;
+/** Binance futures rules (binance-futures USD-M, binance-coinm COIN-M): `pu == previous u`. */
+export const BINANCE_FUTURES = 2;
+
+/** The depth rules of a venue (set once per stream: no venue string is compared per event). */
+export function binanceDepthRules(venue: string): number {
+  switch (venue) {
+    case 'binance': case 'binance-us': return BINANCE_SPOT;
+    case 'binance-futures': case 'binance-coinm': return BINANCE_FUTURES;
+    default: return 0;
+  }
+}
+
 const WINDOW = 50;
 const GAP_WINDOW = 64;
 const LIQUIDATION_INDEX = typeIndex('liquidation');
@@ -423,6 +437,8 @@ export class SymbolState {
   readonly spreads = new SortedWindow(WINDOW);
 
   // book sequence
+  /** Which of Binance's depth rules the venue follows (Q1): 0 none, BINANCE_SPOT, BINANCE_FUTURES. */
+  binanceDepth = 0;
   bookSynced = false;
   /** Binance: the first delta after the snapshot has bridged it. */
   bookBridged = false;

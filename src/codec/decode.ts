@@ -1,7 +1,7 @@
 import { Unpackr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import {
-  canonicalEvent, EVENT_TYPES, SCHEMA_VERSION,
+  canonicalEvent, EVENT_TYPES, MARKET_TYPES, SCHEMA_VERSION,
   type EventType, type Level, type MarketEvent,
 } from './event.js';
 
@@ -18,6 +18,7 @@ const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsTyp
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const JSON_OPEN_BRACE = 0x7b;
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const MARKET_SET: ReadonlySet<string> = new Set(MARKET_TYPES);
 // One way to match each digit run: `\d+\.?\d*` split a run of digits between `\d+` and `\d*` in
 // every possible way before failing, so a 100 kB digit string with a stray character at its
 // end took 12 s (quadratic backtracking).
@@ -94,6 +95,10 @@ export function validateEvent(raw: unknown, venues?: ReadonlySet<string>): Decod
   // Any safe integer fits PostgreSQL's timestamptz (2^53 µs is the year 2255) and a binary COPY's int64.
   if (!isTimestamp(e.ts)) return fail(ErrorCode.SCHEMA_INVALID, 'ts must be an integer (µs) in 0..2^53-1');
   if (!isTimestamp(e.recvTs)) return fail(ErrorCode.SCHEMA_INVALID, 'recvTs must be an integer (µs) in 0..2^53-1');
+  if (e.market === null) e.market = undefined;
+  if (e.market !== undefined && !MARKET_SET.has(e.market as string)) return fail(ErrorCode.SCHEMA_INVALID, `market ${shown(e.market)} is not spot|perp|future`);
+  if (e.contractSize === null) e.contractSize = undefined;
+  if (e.contractSize !== undefined && (!numberField(e, 'contractSize') || !((e.contractSize as number) > 0))) return fail(ErrorCode.SCHEMA_INVALID, 'contractSize must be a finite number above 0');
 
   switch (type) {
     case 'trade': problem = validateTrade(e); break;

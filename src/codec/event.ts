@@ -18,6 +18,13 @@ export type TradeSide = 'buy' | 'sell' | '';
 export type PositionSide = 'long' | 'short';
 /** One price level: `[price, size]`; size 0 removes the level in a book delta. */
 export type Level = [number, number];
+/**
+ * What kind of market the instrument trades on. Optional (schema v1 messages without it stay
+ * valid): venues whose spot and derivatives share symbol names (Bybit's `BTCUSDT`) also keep
+ * them apart by venue id (`bybit-spot`), since the checks key their state by venue and symbol.
+ */
+export const MARKET_TYPES = ['spot', 'perp', 'future'] as const;
+export type MarketType = (typeof MARKET_TYPES)[number];
 
 interface EventBase {
   v: typeof SCHEMA_VERSION;
@@ -30,6 +37,14 @@ interface EventBase {
   ts: number;
   /** Local receive time at the collector, µs since the epoch. */
   recvTs: number;
+  /** Spot, perpetual swap or dated future; absent when the producer does not say. */
+  market?: MarketType;
+  /**
+   * For contracts quoted in contracts rather than the base asset (Binance COIN-M: 100 USD per
+   * BTCUSD contract, 10 USD for the others; BitMEX): what one contract is worth, in the quote
+   * currency (inverse) or the base asset. Sizes stay in contracts, as the venue sends them.
+   */
+  contractSize?: number;
 }
 
 export interface TradeEvent extends EventBase {
@@ -102,14 +117,14 @@ export const VERDICT_NAMES = ['accepted', 'flagged', 'rejected', 'dead_letter'] 
 export function canonicalEvent(e: MarketEvent): MarketEvent {
   switch (e.type) {
     case 'trade':
-      return { v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, id: e.id, price: e.price, size: e.size, side: e.side, offBook: e.offBook };
+      return { v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, market: e.market, contractSize: e.contractSize, id: e.id, price: e.price, size: e.size, side: e.side, offBook: e.offBook };
     case 'quote':
-      return { v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, bid: e.bid, bidSize: e.bidSize, ask: e.ask, askSize: e.askSize, updateId: e.updateId };
+      return { v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, market: e.market, contractSize: e.contractSize, bid: e.bid, bidSize: e.bidSize, ask: e.ask, askSize: e.askSize, updateId: e.updateId };
     case 'liquidation':
-      return { v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, id: e.id, posSide: e.posSide, price: e.price, size: e.size };
+      return { v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, market: e.market, contractSize: e.contractSize, id: e.id, posSide: e.posSide, price: e.price, size: e.size };
     case 'book':
       return {
-        v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, action: e.action, seq: e.seq, prevSeq: e.prevSeq,
+        v: e.v, type: e.type, venue: e.venue, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, market: e.market, contractSize: e.contractSize, action: e.action, seq: e.seq, prevSeq: e.prevSeq,
         firstSeq: e.firstSeq, checksum: e.checksum, priceDp: e.priceDp, sizeDp: e.sizeDp, bids: e.bids, asks: e.asks,
       };
   }

@@ -1,13 +1,39 @@
-import type { MarketEvent } from '../codec/event.js';
+import type { MarketEvent, MarketType } from '../codec/event.js';
 import { EVENTS, ignored, isObject, levels, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Normalizer } from './common.js';
 
+type BinanceVenue = 'binance' | 'binance-us' | 'binance-futures' | 'binance-coinm';
+
+/** An instrument as the events carry it: the normalized symbol, its market type, its contract size. */
+interface Instrument {
+  symbol: string;
+  market: MarketType;
+  contractSize?: number;
+}
+
 /**
- * Binance spot and USD-M futures (combined-stream envelope `{stream, data}` or bare payloads):
- * aggTrade, trade, bookTicker, depthUpdate, forceOrder, and REST depth snapshots. Sides:
- * `m` = buyer is the maker, so the taker sold; forceOrder `S=SELL` liquidates a long.
+ * Binance spot (and Binance.US, the same protocol on stream.binance.us), USD-M futures and COIN-M
+ * delivery (combined-stream envelope `{stream, data}` or bare payloads): aggTrade, trade,
+ * bookTicker, depthUpdate, forceOrder, and REST depth snapshots. Sides: `m` = buyer is the
+ * maker, so the taker sold; forceOrder `S=SELL` liquidates a long. Symbols: `BTCUSDT` →
+ * `BTC-USDT`; contracts keep their contract: `BTCUSD_PERP` → `BTC-USD-PERP`, `BTCUSD_240927` →
+ * `BTC-USD-240927`. COIN-M quantities are contracts of 100 USD (BTC) or 10 USD (the others), as
+ * Binance specifies them: sizes stay in contracts and `contractSize` says what one is worth.
  */
 export class BinanceNormalizer implements Normalizer {
-  constructor(readonly venue: 'binance' | 'binance-futures') {}
+  private readonly instruments = new Map<string, Instrument>();
+
+  constructor(readonly venue: BinanceVenue) {}
+
+  /** The instrument of a venue symbol (made once per symbol). */
+  private instrument(raw: unknown): Instrument {
+    const key = text(raw);
+    let i = this.instruments.get(key);
+    if (i === undefined) {
+      i = binanceInstrument(this.venue, key);
+      this.instruments.set(key, i);
+    }
+    return i;
+  }
 
   normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
     if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
@@ -22,24 +48,28 @@ export class BinanceNormalizer implements Normalizer {
         const id = d.e === 'aggTrade' ? d.a : d.t;
         const x = d.X;
         const offBook = x === 'INSURANCE_FUND' || x === 'ADL';
+        const i = this.instrument(d.s);
         out.push({
-          v: 1, type: 'trade', venue, symbol: splitConcatenated(text(d.s)), ts: msToUs(d.T ?? d.E), recvTs: recvTsUs,
+          v: 1, type: 'trade', venue, symbol: i.symbol, ts: msToUs(d.T ?? d.E), recvTs: recvTsUs, ...extras(i),
           id: text(id), price: num(d.p), size: num(d.q), side: d.m === true ? 'sell' : 'buy', ...(offBook ? { offBook } : {}),
         });
         return EVENTS;
       }
-      case 'depthUpdate':
+      case 'depthUpdate': {
+        const i = this.instrument(d.s);
         out.push({
-          v: 1, type: 'book', venue, symbol: splitConcatenated(text(d.s)), ts: msToUs(d.T ?? d.E), recvTs: recvTsUs,
+          v: 1, type: 'book', venue, symbol: i.symbol, ts: msToUs(d.T ?? d.E), recvTs: recvTsUs, ...extras(i),
           action: 'delta', seq: num(d.u), firstSeq: num(d.U), ...(d.pu === undefined ? {} : { prevSeq: num(d.pu) }),
           bids: levels(d.b), asks: levels(d.a),
         });
         return EVENTS;
+      }
       case 'forceOrder': {
         const o = isObject(d.o) ? d.o : {};
         const filled = num(o.z);
+        const i = this.instrument(o.s);
         out.push({
-          v: 1, type: 'liquidation', venue, symbol: splitConcatenated(text(o.s)), ts: msToUs(o.T ?? d.E), recvTs: recvTsUs,
+          v: 1, type: 'liquidation', venue, symbol: i.symbol, ts: msToUs(o.T ?? d.E), recvTs: recvTsUs, ...extras(i),
           posSide: o.S === 'SELL' ? 'long' : 'short', price: num(o.ap ?? o.p), size: filled > 0 ? filled : num(o.q),
         });
         return EVENTS;
@@ -56,9 +86,10 @@ export class BinanceNormalizer implements Normalizer {
     }
     // Spot bookTicker has no event type and no event time: the receive time stands in.
     if (d.e === 'bookTicker' || (d.e === undefined && d.u !== undefined && d.b !== undefined && d.a !== undefined && typeof d.b === 'string')) {
+      const i = this.instrument(d.s);
       out.push({
-        v: 1, type: 'quote', venue, symbol: splitConcatenated(text(d.s)), ts: d.T !== undefined || d.E !== undefined ? msToUs(d.T ?? d.E) : recvTsUs,
-        recvTs: recvTsUs, bid: num(d.b), bidSize: num(d.B), ask: num(d.a), askSize: num(d.A), updateId: num(d.u),
+        v: 1, type: 'quote', venue, symbol: i.symbol, ts: d.T !== undefined || d.E !== undefined ? msToUs(d.T ?? d.E) : recvTsUs,
+        recvTs: recvTsUs, ...extras(i), bid: num(d.b), bidSize: num(d.B), ask: num(d.a), askSize: num(d.A), updateId: num(d.u),
       });
       return EVENTS;
     }
@@ -69,10 +100,29 @@ export class BinanceNormalizer implements Normalizer {
   snapshot(symbol: string, raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
     if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
     if (raw.lastUpdateId === undefined) return unrecognized(raw.code !== undefined ? `venue error ${text(raw.code)}: ${text(raw.msg)}` : 'depth snapshot without lastUpdateId');
+    const i = this.instrument(symbol);
     out.push({
-      v: 1, type: 'book', venue: this.venue, symbol: splitConcatenated(symbol), ts: raw.T !== undefined ? msToUs(raw.T) : recvTsUs, recvTs: recvTsUs,
+      v: 1, type: 'book', venue: this.venue, symbol: i.symbol, ts: raw.T !== undefined ? msToUs(raw.T) : recvTsUs, recvTs: recvTsUs, ...extras(i),
       action: 'snapshot', seq: num(raw.lastUpdateId), bids: levels(raw.bids), asks: levels(raw.asks),
     });
     return EVENTS;
   }
+}
+
+function extras(i: Instrument): { market: MarketType; contractSize?: number } {
+  return i.contractSize === undefined ? { market: i.market } : { market: i.market, contractSize: i.contractSize };
+}
+
+/** `BTCUSDT`, `BTCUSD_PERP`, `ETHUSD_240927` of a Binance venue as an instrument. */
+export function binanceInstrument(venue: BinanceVenue, raw: string): Instrument {
+  const upper = raw.toUpperCase();
+  const cut = upper.indexOf('_');
+  const pair = splitConcatenated(cut < 0 ? upper : upper.slice(0, cut));
+  const contract = cut < 0 ? '' : upper.slice(cut + 1);
+  const symbol = contract === '' ? pair : `${pair}-${contract}`;
+  if (venue === 'binance' || venue === 'binance-us') return { symbol, market: 'spot' };
+  const market: MarketType = contract === '' || contract === 'PERP' ? 'perp' : 'future';
+  if (venue === 'binance-futures') return { symbol, market };
+  // COIN-M: "BTCUSD contracts are 100 USD each, the others 10 USD" (Binance contract specifications).
+  return { symbol, market, contractSize: pair.startsWith('BTC-') ? 100 : 10 };
 }

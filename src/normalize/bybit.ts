@@ -1,4 +1,4 @@
-import type { Level, MarketEvent } from '../codec/event.js';
+import type { Level, MarketEvent, MarketType } from '../codec/event.js';
 import { EVENTS, ignored, isObject, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Normalizer } from './common.js';
 
 interface TickerState { bid: number; bidSize: number; ask: number; askSize: number }
@@ -9,9 +9,49 @@ interface TickerState { bid: number; bidSize: number; ask: number; askSize: numb
  * side; liquidation `S`/`side` = Buy means a LONG was liquidated. v5 ticker deltas carry only
  * changed fields: they are merged into the last known ticker per symbol.
  */
+export type BybitCategory = 'spot' | 'linear' | 'inverse' | 'option';
+
+/** An instrument as the events carry it. */
+interface Instrument {
+  symbol: string;
+  market: MarketType;
+}
+
 export class BybitNormalizer implements Normalizer {
-  readonly venue = 'bybit';
   private readonly tickers = new Map<string, TickerState>();
+  private readonly instruments = new Map<string, Instrument>();
+
+  /**
+   * `category` is the v5 category of the connection (`/v5/public/<category>`): spot and
+   * linear both send `BTCUSDT`, and only the connection says which. Spot events get the venue
+   * `bybit-spot`, the others `bybit`. `connected` takes it from the connection's URL.
+   */
+  constructor(private category: BybitCategory = 'linear') {}
+
+  get venue(): string {
+    return this.category === 'spot' ? 'bybit-spot' : 'bybit';
+  }
+
+  connected(url: string): void {
+    const v5 = /\/v5\/public\/(spot|linear|inverse|option)\b/.exec(url);
+    if (v5 !== null) this.category = v5[1] as BybitCategory;
+    // The 2021 feeds: /realtime for inverse contracts, /realtime_public for USDT-linear.
+    else if (/\/realtime_public\b/.test(url)) this.category = 'linear';
+    else if (/\/realtime\b/.test(url)) this.category = 'inverse';
+    this.instruments.clear();
+    this.tickers.clear();
+  }
+
+  /** The instrument of a venue symbol (made once per symbol and connection). */
+  private instrument(raw: unknown): Instrument {
+    const key = text(raw);
+    let i = this.instruments.get(key);
+    if (i === undefined) {
+      i = bybitInstrument(this.category, key);
+      this.instruments.set(key, i);
+    }
+    return i;
+  }
 
   normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
     if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
@@ -26,8 +66,9 @@ export class BybitNormalizer implements Normalizer {
         for (const t of data) {
           if (!isObject(t)) continue;
           const v5 = t.T !== undefined;
+          const i = this.instrument(v5 ? t.s : t.symbol);
           out.push({
-            v: 1, type: 'trade', venue: this.venue, symbol: splitConcatenated(text(v5 ? t.s : t.symbol)),
+            v: 1, type: 'trade', venue: this.venue, symbol: i.symbol, market: i.market,
             ts: msToUs(v5 ? t.T : t.trade_time_ms), recvTs: recvTsUs, id: text(v5 ? t.i : t.trade_id),
             price: num(v5 ? t.p : t.price), size: num(v5 ? t.v : t.size), side: (v5 ? t.S : t.side) === 'Sell' ? 'sell' : 'buy',
             ...(t.BT === true ? { offBook: true } : {}),
@@ -36,8 +77,9 @@ export class BybitNormalizer implements Normalizer {
         return out.length > before ? EVENTS : ignored(`${kind} without data`);
       case 'orderbook':
         if (!isObject(data)) return unrecognized('orderbook without a data object');
+        const i = this.instrument(data.s);
         out.push({
-          v: 1, type: 'book', venue: this.venue, symbol: splitConcatenated(text(data.s)), ts: msToUs(raw.cts ?? raw.ts), recvTs: recvTsUs,
+          v: 1, type: 'book', venue: this.venue, symbol: i.symbol, market: i.market, ts: msToUs(raw.cts ?? raw.ts), recvTs: recvTsUs,
           action: raw.type === 'snapshot' || data.u === 1 ? 'snapshot' : 'delta', seq: num(data.u),
           bids: levelsOf(data.b), asks: levelsOf(data.a),
         });
@@ -47,7 +89,8 @@ export class BybitNormalizer implements Normalizer {
         return this.legacyBook(raw, recvTsUs, out);
       case 'tickers': {
         if (!isObject(data)) return unrecognized('tickers without a data object');
-        const symbol = splitConcatenated(text(data.symbol));
+        const i = this.instrument(data.symbol);
+        const symbol = i.symbol;
         const prev = this.tickers.get(symbol);
         const next: TickerState = {
           bid: data.bid1Price !== undefined ? num(data.bid1Price) : prev?.bid ?? NaN,
@@ -61,7 +104,7 @@ export class BybitNormalizer implements Normalizer {
         // known (a delta before the first snapshot) there is none.
         if (!changed) return ignored('tickers without a best bid/ask change');
         if (Number.isNaN(next.bid) || Number.isNaN(next.ask)) return ignored('tickers before both sides are known');
-        out.push({ v: 1, type: 'quote', venue: this.venue, symbol, ts: msToUs(raw.ts), recvTs: recvTsUs, bid: next.bid, bidSize: next.bidSize, ask: next.ask, askSize: next.askSize, ...(raw.cs === undefined ? {} : { updateId: num(raw.cs) }) });
+        out.push({ v: 1, type: 'quote', venue: this.venue, symbol, market: i.market, ts: msToUs(raw.ts), recvTs: recvTsUs, bid: next.bid, bidSize: next.bidSize, ask: next.ask, askSize: next.askSize, ...(raw.cs === undefined ? {} : { updateId: num(raw.cs) }) });
         return EVENTS;
       }
       case 'allLiquidation':
@@ -70,8 +113,9 @@ export class BybitNormalizer implements Normalizer {
         for (const l of items) {
           if (!isObject(l)) continue;
           const v5 = l.T !== undefined;
+          const i = this.instrument(v5 ? l.s : l.symbol);
           out.push({
-            v: 1, type: 'liquidation', venue: this.venue, symbol: splitConcatenated(text(v5 ? l.s : l.symbol)),
+            v: 1, type: 'liquidation', venue: this.venue, symbol: i.symbol, market: i.market,
             ts: msToUs(v5 ? l.T : l.updatedTime), recvTs: recvTsUs,
             posSide: (v5 ? l.S : l.side) === 'Buy' ? 'long' : 'short', price: num(v5 ? l.p : l.price), size: num(v5 ? l.v : l.size),
           });
@@ -95,7 +139,7 @@ export class BybitNormalizer implements Normalizer {
   }
 
   private legacyBook(raw: Record<string, unknown>, recvTsUs: number, out: MarketEvent[]): Disposition {
-    const symbol = splitConcatenated(String(raw.topic).split('.')[1] ?? '');
+    const i = this.instrument(String(raw.topic).split('.')[1] ?? '');
     const bids: Level[] = [];
     const asks: Level[] = [];
     const add = (rows: unknown, deleted: boolean) => {
@@ -121,7 +165,7 @@ export class BybitNormalizer implements Normalizer {
       return unrecognized('order book delta without a data object');
     }
     out.push({
-      v: 1, type: 'book', venue: this.venue, symbol, ts: raw.timestamp_e6 !== undefined ? num(raw.timestamp_e6) : recvTsUs, recvTs: recvTsUs,
+      v: 1, type: 'book', venue: this.venue, symbol: i.symbol, market: i.market, ts: raw.timestamp_e6 !== undefined ? num(raw.timestamp_e6) : recvTsUs, recvTs: recvTsUs,
       action: snapshot ? 'snapshot' : 'delta', seq: num(raw.cross_seq), bids, asks,
     });
     return EVENTS;
@@ -130,4 +174,22 @@ export class BybitNormalizer implements Normalizer {
 
 function levelsOf(raw: unknown): Level[] {
   return Array.isArray(raw) ? raw.filter(Array.isArray).map((l) => [num(l[0]), num(l[1])] as Level) : [];
+}
+
+const MONTH_CODE = /^(.+?)([FGHJKMNQUVXZ]\d{2})$/;
+const DATED_LINEAR = /^([A-Z0-9]+)-(\d{2}[A-Z]{3}\d{2})$/;
+
+/** `BTCUSDT` → `BTC-USDT`; inverse futures `BTCUSDH25` → `BTC-USD-H25`; USDC futures `BTC-27DEC24` → `BTC-USDC-27DEC24`. */
+export function bybitInstrument(category: BybitCategory, raw: string): Instrument {
+  const upper = raw.toUpperCase();
+  if (category === 'spot') return { symbol: splitConcatenated(upper), market: 'spot' };
+  const linearDated = DATED_LINEAR.exec(upper);
+  if (linearDated !== null) return { symbol: `${linearDated[1]}-USDC-${linearDated[2]}`, market: 'future' };
+  const pair = splitConcatenated(upper);
+  if (pair.includes('-')) return { symbol: pair, market: 'perp' };
+  const inverseDated = MONTH_CODE.exec(upper);
+  if (inverseDated !== null && splitConcatenated(inverseDated[1]!).includes('-')) {
+    return { symbol: `${splitConcatenated(inverseDated[1]!)}-${inverseDated[2]}`, market: 'future' };
+  }
+  return { symbol: pair, market: 'perp' };
 }

@@ -41,6 +41,12 @@ export interface Normalizer {
   readonly venue: string;
   /** Appends the events in `raw` to `out` and says what became of it; `recvTsUs` is the local receive time. */
   normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition;
+  /**
+   * The connection the following messages come from (its URL), where the URL says what the
+   * messages do not: Bybit v5's category (`/v5/public/spot` and `/v5/public/linear` send the same
+   * `BTCUSDT`).
+   */
+  connected?(url: string): void;
 }
 
 /** A message that is not a JSON object where the venue sends objects. */

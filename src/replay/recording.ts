@@ -16,6 +16,8 @@ export interface RecordedMessage {
   line: number;
   /** The payload as recorded (for error reports). */
   text: string;
+  /** Set on a connection line instead of a message: the URL the following messages come from. */
+  connect?: string;
 }
 
 /** A line or message the reader or the normalizer could not use, with the raw text. */
@@ -49,7 +51,8 @@ const RAW_CHARS = 300;
 
 /**
  * Parses a cryptofeed raw recording: `<ts>: <json>` is a received message, `<url> <-> <ts>` a
- * connection, `<url> <- <ts>: <json>` a sent request (both kept out of the messages), in
+ * connection (an entry with `connect`, not a message), `<url> <- <ts>: <json>` a sent request
+ * (skipped), in
  * `*.http.*` files `<url> -> <ts>: <json>` a REST response, and `configuration: {...}` a header.
  * Any other line, and a message that is not JSON, is a problem, reported with the line.
  */
@@ -62,7 +65,13 @@ export function readRecording(path: string): { messages: RecordedMessage[]; prob
     const line = lines[i]!;
     if (line.length === 0) continue;
     const problem = (reason: string) => problems.push({ line: i + 1, reason, raw: line.slice(0, RAW_CHARS) });
-    if (/ <-> \d+(\.\d+)?$/.test(line) || line.startsWith('configuration: ')) { recognizedLines++; continue; }
+    const connection = / <-> (\d+(?:\.\d+)?)$/.exec(line);
+    if (connection !== null) {
+      recognizedLines++;
+      messages.push({ recvTsUs: Math.round(Number(connection[1]) * 1e6), payload: undefined, line: i + 1, text: '', connect: line.slice(0, connection.index) });
+      continue;
+    }
+    if (line.startsWith('configuration: ')) { recognizedLines++; continue; }
     const sep = line.indexOf(': ');
     if (sep < 0) { problem('not a line of a cryptofeed raw recording'); continue; }
     const left = line.slice(0, sep);
@@ -122,6 +131,10 @@ export function readRecordingEvents(path: string): { events: MarketEvent[]; repo
   }
   const normalizer = createNormalizer(venue);
   for (const m of messages) {
+    if (m.connect !== undefined) {
+      normalizer.connected?.(m.connect);
+      continue;
+    }
     report.messages++;
     const before = events.length;
     let d: Disposition;

@@ -75,12 +75,28 @@ function checkBits(lo: number, hi: number): string {
   return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString();
 }
 
-/** The `payload` column of an off-book trade. */
-const OFF_BOOK_PAYLOAD = '{"offBook":true}';
+// The `payload` column of a trade, quote or liquidation: what has no column of its own (offBook,
+// market, contractSize), or NULL. Consecutive events of a stream carry the same extras, so the
+// last one's JSON is kept per thread: no string is built per event.
+let extrasOffBook: boolean | undefined;
+let extrasMarket: string | undefined;
+let extrasContractSize: number | undefined;
+let extrasJson: string | null = null;
+
+function extrasPayload(offBook: boolean | undefined, e: MarketEvent): string | null {
+  if (offBook !== true && e.market === undefined && e.contractSize === undefined) return null;
+  if (offBook !== extrasOffBook || e.market !== extrasMarket || e.contractSize !== extrasContractSize || extrasJson === null) {
+    extrasOffBook = offBook;
+    extrasMarket = e.market;
+    extrasContractSize = e.contractSize;
+    extrasJson = JSON.stringify({ offBook: offBook === true ? true : undefined, market: e.market, contractSize: e.contractSize });
+  }
+  return extrasJson;
+}
 
 /** The `payload` column of a book update: what has no column of its own, levels included. */
 function bookPayload(e: BookEvent): string {
-  return JSON.stringify({ firstSeq: e.firstSeq, checksum: e.checksum, priceDp: e.priceDp, sizeDp: e.sizeDp, bids: e.bids, asks: e.asks });
+  return JSON.stringify({ market: e.market, contractSize: e.contractSize, firstSeq: e.firstSeq, checksum: e.checksum, priceDp: e.priceDp, sizeDp: e.sizeDp, bids: e.bids, asks: e.asks });
 }
 
 /**
@@ -97,16 +113,18 @@ export function encodeCopyRow(e: MarketEvent, o: VerdictFields, partition: numbe
       eventId = copyText(e.id);
       side = e.side === '' ? NULL : e.side;
       price = num(e.price); size = num(e.size);
-      if (e.offBook === true) payload = OFF_BOOK_PAYLOAD;
+      payload = extrasPayload(e.offBook, e) ?? NULL;
       break;
     case 'quote':
       bid = num(e.bid); bidSize = num(e.bidSize); ask = num(e.ask); askSize = num(e.askSize);
       if (e.updateId !== undefined && e.updateId !== null) { eventId = String(e.updateId); seq = eventId; }
+      payload = extrasPayload(undefined, e) ?? NULL;
       break;
     case 'liquidation':
       eventId = e.id === undefined ? NULL : copyText(e.id);
       side = e.posSide;
       price = num(e.price); size = num(e.size);
+      payload = extrasPayload(undefined, e) ?? NULL;
       break;
     case 'book':
       eventId = String(e.seq);
@@ -165,6 +183,11 @@ function jsonb(w: ByteWriter, json: string): void {
   w.setI32BE(at, 1 + w.writeCounted(json));
 }
 
+function jsonbOrNull(w: ByteWriter, json: string | null): void {
+  if (json === null) nullField(w);
+  else jsonb(w, json);
+}
+
 /**
  * Appends one binary COPY row for an event and its verdict, in `EVENT_COLUMNS` order. Numbers
  * and timestamps go in as their 8 bytes: no formatting here (less than half of a text row's
@@ -184,7 +207,7 @@ export function writeBinaryRow(w: ByteWriter, e: MarketEvent, o: VerdictFields, 
       float8(w, e.price); float8(w, e.size);
       nullField(w); nullField(w); nullField(w); nullField(w); // bid, bid_size, ask, ask_size
       nullField(w); nullField(w); // seq, prev_seq
-      if (e.offBook === true) jsonb(w, OFF_BOOK_PAYLOAD); else nullField(w);
+      jsonbOrNull(w, extrasPayload(e.offBook, e));
       break;
     case 'quote': {
       const id = e.updateId;
@@ -193,7 +216,7 @@ export function writeBinaryRow(w: ByteWriter, e: MarketEvent, o: VerdictFields, 
       nullField(w); nullField(w); // price, size
       float8(w, e.bid); float8(w, e.bidSize); float8(w, e.ask); float8(w, e.askSize);
       int8(w, id); nullField(w);
-      nullField(w); // payload
+      jsonbOrNull(w, extrasPayload(undefined, e));
       break;
     }
     case 'liquidation':
@@ -202,7 +225,7 @@ export function writeBinaryRow(w: ByteWriter, e: MarketEvent, o: VerdictFields, 
       float8(w, e.price); float8(w, e.size);
       nullField(w); nullField(w); nullField(w); nullField(w);
       nullField(w); nullField(w);
-      nullField(w);
+      jsonbOrNull(w, extrasPayload(undefined, e));
       break;
     case 'book':
       text(w, String(e.seq));

@@ -83,10 +83,10 @@ describe('formats that lost data without a word', () => {
     assert.deepEqual((v2.out[0] as QuoteEvent).bid, 63000.1);
   });
 
-  it('a REST depth snapshot is keyed by its whole symbol (COIN-M perpetuals and dated contracts)', () => {
+  it('a REST depth snapshot keeps the contract of its symbol (perpetuals and dated contracts)', () => {
     const n = createNormalizer('binance-futures') as BinanceNormalizer;
     const out: MarketEvent[] = [];
     for (const symbol of ['BCHUSD_PERP', 'BTCUSDT_240927']) n.snapshot(symbol, { lastUpdateId: 5, bids: [['1', '1']], asks: [['2', '1']] }, RECV, out);
-    assert.deepEqual(out.map((e) => e.symbol), ['BCHUSD_PERP', 'BTCUSDT_240927']);
+    assert.deepEqual(out.map((e) => [e.symbol, e.market]), [['BCH-USD-PERP', 'perp'], ['BTC-USDT-240927', 'future']]);
   });
 });

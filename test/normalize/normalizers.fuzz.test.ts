@@ -22,7 +22,7 @@ const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 /** The recordings, parsed once: [venue, message] pairs. */
 const recorded: Array<[Venue, RecordedMessage]> = recordingFiles().flatMap((f) => {
   const venue = venueOfRecording(f);
-  return venue === null ? [] : readRecording(f).messages.map((m): [Venue, RecordedMessage] => [venue, m]);
+  return venue === null ? [] : readRecording(f).messages.filter((m) => m.connect === undefined).map((m): [Venue, RecordedMessage] => [venue, m]);
 });
 
 function normalizeInto(n: Normalizer, m: { payload: unknown; url?: string }, out: MarketEvent[]): void {
@@ -141,7 +141,7 @@ function editAt(node: Json, m: Edit, depth: number): Json | undefined {
 describe('normalizer properties', () => {
   it('the recordings are there to mutate', () => {
     assert.ok(recorded.length > 1000, `${recorded.length} recorded messages`);
-    assert.deepEqual([...new Set(recorded.map(([v]) => v))].sort(), [...VENUES].sort());
+    assert.deepEqual([...new Set(recorded.map(([v]) => v))].sort(), ['binance', 'binance-futures', 'bybit', 'coinbase', 'kraken', 'okx']);
   });
 
   it('any JSON value: every normalizer returns, with events of its venue only', () => {

@@ -44,7 +44,7 @@ describe('venue normalizers: side conventions and fields', () => {
 
   it('Binance futures depthUpdate keeps U, u and pu', () => {
     const [b] = one('binance-futures', { stream: 'sushiusdt@depth@100ms', data: { e: 'depthUpdate', E: 1626992741037, T: 1626992741024, s: 'SUSHIUSDT', U: 600859599090, u: 600859600917, pu: 600859598061, b: [['7.5040', '813'], ['7.6090', '0']], a: [['7.6150', '1563']] } });
-    assert.deepEqual(b, { v: 1, type: 'book', venue: 'binance-futures', symbol: 'SUSHI-USDT', ts: 1626992741024000, recvTs: RECV, action: 'delta', seq: 600859600917, firstSeq: 600859599090, prevSeq: 600859598061, bids: [[7.504, 813], [7.609, 0]], asks: [[7.615, 1563]] });
+    assert.deepEqual(b, { v: 1, type: 'book', venue: 'binance-futures', symbol: 'SUSHI-USDT', ts: 1626992741024000, recvTs: RECV, market: 'perp', action: 'delta', seq: 600859600917, firstSeq: 600859599090, prevSeq: 600859598061, bids: [[7.504, 813], [7.609, 0]], asks: [[7.615, 1563]] });
   });
 
   it('Coinbase match.side is the maker side: sell maker = taker buy', () => {

@@ -90,3 +90,33 @@ describe('binary COPY row encoding', () => {
     assert.equal(col.price, null);
   });
 });
+
+describe('market type and contract size in the payload column', () => {
+  const payloadOf = (e: Parameters<typeof writeBinaryRow>[1]): string | null => {
+    const w = new ByteWriter(16);
+    writeBinaryRow(w, e, { verdict: Verdict.ACCEPTED, failedLo: 0, failedHi: 0, score: 1 }, 0, 0);
+    const b = Buffer.from(w.take());
+    let at = 2;
+    for (let i = 0; i < EVENT_COLUMN_NAMES.length; i++) {
+      const len = b.readInt32BE(at);
+      at += 4;
+      if (EVENT_COLUMN_NAMES[i] === 'payload') return len < 0 ? null : b.subarray(at + 1, at + len).toString();
+      if (len > 0) at += len;
+    }
+    return null;
+  };
+  const head = { v: 1 as const, venue: 'binance-coinm', symbol: 'BTC-USD-PERP', ts: 1, recvTs: 2 };
+
+  it('every event type keeps them (and an off-book flag beside them); none of them: NULL as before', () => {
+    assert.equal(payloadOf({ ...head, type: 'trade', id: '1', price: 1, size: 1, side: 'buy' }), null);
+    assert.equal(payloadOf({ ...head, type: 'trade', id: '1', price: 1, size: 1, side: 'buy', market: 'perp', contractSize: 100 }), '{"market":"perp","contractSize":100}');
+    assert.equal(payloadOf({ ...head, type: 'trade', id: '1', price: 1, size: 1, side: 'buy', market: 'perp', offBook: true }), '{"offBook":true,"market":"perp"}');
+    assert.equal(payloadOf({ ...head, type: 'quote', bid: 1, bidSize: 1, ask: 2, askSize: 1, market: 'spot' }), '{"market":"spot"}');
+    assert.equal(payloadOf({ ...head, type: 'liquidation', posSide: 'long', price: 1, size: 1, market: 'future', contractSize: 10 }), '{"market":"future","contractSize":10}');
+    const book = JSON.parse(payloadOf({ ...head, type: 'book', action: 'delta', seq: 1, bids: [], asks: [], market: 'perp', contractSize: 100 })!) as Record<string, unknown>;
+    assert.deepEqual([book.market, book.contractSize], ['perp', 100]);
+    // The per-thread cache follows a change of extras from one event to the next.
+    assert.equal(payloadOf({ ...head, type: 'trade', id: '2', price: 1, size: 1, side: 'buy', market: 'spot' }), '{"market":"spot"}');
+    assert.equal(payloadOf({ ...head, type: 'trade', id: '3', price: 1, size: 1, side: 'buy' }), null);
+  });
+});

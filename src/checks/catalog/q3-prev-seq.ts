@@ -7,7 +7,7 @@ export const prevSeqContinuity: Check = {
   evaluate: {
     book(e, s) {
       if (e.action !== 'delta' || !s.bookSynced || e.prevSeq === undefined) return false;
-      if (e.venue === 'binance-futures' || e.venue === 'binance') return false; // Q1 owns Binance's rules
+      if (s.binanceDepth !== 0) return false; // Q1 owns Binance's rules
       if (s.repeatsLastDelta(e)) return false;
       if (e.prevSeq === s.bookSeq) return false;
       s.lastValue = e.prevSeq; s.lastThreshold = s.bookSeq;

@@ -7,7 +7,7 @@ export const sequenceBackwards: Check = {
   evaluate: {
     book(e, s) {
       if (e.action !== 'delta' || !s.bookSynced || e.seq <= 0) return false;
-      if (e.venue === 'binance-futures' || e.venue === 'binance') return false;
+      if (s.binanceDepth !== 0) return false; // Q1 owns Binance's rules
       if (s.repeatsLastDelta(e)) return false;
       if (e.seq >= s.bookSeq) return false;
       s.lastValue = e.seq; s.lastThreshold = s.bookSeq;
