@@ -1,14 +1,10 @@
 import type { MarketEvent, MarketType } from '../codec/event.js';
-import { EVENTS, ignored, isObject, levels, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Normalizer } from './common.js';
+import {
+  EVENTS, ignored, instrumentFields, Instruments, isObject, levels, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized,
+  type Disposition, type Instrument, type Normalizer,
+} from './common.js';
 
 type BinanceVenue = 'binance' | 'binance-us' | 'binance-futures' | 'binance-coinm';
-
-/** An instrument as the events carry it: the normalized symbol, its market type, its contract size. */
-interface Instrument {
-  symbol: string;
-  market: MarketType;
-  contractSize?: number;
-}
 
 /**
  * Binance spot (and Binance.US, the same protocol on stream.binance.us), USD-M futures and COIN-M
@@ -20,19 +16,10 @@ interface Instrument {
  * Binance specifies them: sizes stay in contracts and `contractSize` says what one is worth.
  */
 export class BinanceNormalizer implements Normalizer {
-  private readonly instruments = new Map<string, Instrument>();
+  private readonly instruments: Instruments;
 
-  constructor(readonly venue: BinanceVenue) {}
-
-  /** The instrument of a venue symbol (made once per symbol). */
-  private instrument(raw: unknown): Instrument {
-    const key = text(raw);
-    let i = this.instruments.get(key);
-    if (i === undefined) {
-      i = binanceInstrument(this.venue, key);
-      this.instruments.set(key, i);
-    }
-    return i;
+  constructor(readonly venue: BinanceVenue) {
+    this.instruments = new Instruments((symbol) => binanceInstrument(venue, symbol));
   }
 
   normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
@@ -48,17 +35,17 @@ export class BinanceNormalizer implements Normalizer {
         const id = d.e === 'aggTrade' ? d.a : d.t;
         const x = d.X;
         const offBook = x === 'INSURANCE_FUND' || x === 'ADL';
-        const i = this.instrument(d.s);
+        const i = this.instruments.get(d.s);
         out.push({
-          v: 1, type: 'trade', venue, symbol: i.symbol, ts: msToUs(d.T ?? d.E), recvTs: recvTsUs, ...extras(i),
+          v: 1, type: 'trade', venue, symbol: i.symbol, ts: msToUs(d.T ?? d.E), recvTs: recvTsUs, ...instrumentFields(i),
           id: text(id), price: num(d.p), size: num(d.q), side: d.m === true ? 'sell' : 'buy', ...(offBook ? { offBook } : {}),
         });
         return EVENTS;
       }
       case 'depthUpdate': {
-        const i = this.instrument(d.s);
+        const i = this.instruments.get(d.s);
         out.push({
-          v: 1, type: 'book', venue, symbol: i.symbol, ts: msToUs(d.T ?? d.E), recvTs: recvTsUs, ...extras(i),
+          v: 1, type: 'book', venue, symbol: i.symbol, ts: msToUs(d.T ?? d.E), recvTs: recvTsUs, ...instrumentFields(i),
           action: 'delta', seq: num(d.u), firstSeq: num(d.U), ...(d.pu === undefined ? {} : { prevSeq: num(d.pu) }),
           bids: levels(d.b), asks: levels(d.a),
         });
@@ -67,9 +54,9 @@ export class BinanceNormalizer implements Normalizer {
       case 'forceOrder': {
         const o = isObject(d.o) ? d.o : {};
         const filled = num(o.z);
-        const i = this.instrument(o.s);
+        const i = this.instruments.get(o.s);
         out.push({
-          v: 1, type: 'liquidation', venue, symbol: i.symbol, ts: msToUs(o.T ?? d.E), recvTs: recvTsUs, ...extras(i),
+          v: 1, type: 'liquidation', venue, symbol: i.symbol, ts: msToUs(o.T ?? d.E), recvTs: recvTsUs, ...instrumentFields(i),
           posSide: o.S === 'SELL' ? 'long' : 'short', price: num(o.ap ?? o.p), size: filled > 0 ? filled : num(o.q),
         });
         return EVENTS;
@@ -86,10 +73,10 @@ export class BinanceNormalizer implements Normalizer {
     }
     // Spot bookTicker has no event type and no event time: the receive time stands in.
     if (d.e === 'bookTicker' || (d.e === undefined && d.u !== undefined && d.b !== undefined && d.a !== undefined && typeof d.b === 'string')) {
-      const i = this.instrument(d.s);
+      const i = this.instruments.get(d.s);
       out.push({
         v: 1, type: 'quote', venue, symbol: i.symbol, ts: d.T !== undefined || d.E !== undefined ? msToUs(d.T ?? d.E) : recvTsUs,
-        recvTs: recvTsUs, ...extras(i), bid: num(d.b), bidSize: num(d.B), ask: num(d.a), askSize: num(d.A), updateId: num(d.u),
+        recvTs: recvTsUs, ...instrumentFields(i), bid: num(d.b), bidSize: num(d.B), ask: num(d.a), askSize: num(d.A), updateId: num(d.u),
       });
       return EVENTS;
     }
@@ -100,17 +87,13 @@ export class BinanceNormalizer implements Normalizer {
   snapshot(symbol: string, raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
     if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
     if (raw.lastUpdateId === undefined) return unrecognized(raw.code !== undefined ? `venue error ${text(raw.code)}: ${text(raw.msg)}` : 'depth snapshot without lastUpdateId');
-    const i = this.instrument(symbol);
+    const i = this.instruments.get(symbol);
     out.push({
-      v: 1, type: 'book', venue: this.venue, symbol: i.symbol, ts: raw.T !== undefined ? msToUs(raw.T) : recvTsUs, recvTs: recvTsUs, ...extras(i),
+      v: 1, type: 'book', venue: this.venue, symbol: i.symbol, ts: raw.T !== undefined ? msToUs(raw.T) : recvTsUs, recvTs: recvTsUs, ...instrumentFields(i),
       action: 'snapshot', seq: num(raw.lastUpdateId), bids: levels(raw.bids), asks: levels(raw.asks),
     });
     return EVENTS;
   }
-}
-
-function extras(i: Instrument): { market: MarketType; contractSize?: number } {
-  return i.contractSize === undefined ? { market: i.market } : { market: i.market, contractSize: i.contractSize };
 }
 
 /** `BTCUSDT`, `BTCUSD_PERP`, `ETHUSD_240927` of a Binance venue as an instrument. */

@@ -1,12 +1,8 @@
-import type { Level, MarketEvent, MarketType } from '../codec/event.js';
-import { EVENTS, ignored, isObject, isoToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Normalizer } from './common.js';
-
-/** An instrument as the events carry it. */
-interface Instrument {
-  symbol: string;
-  market: MarketType;
-  contractSize?: number;
-}
+import type { Level, MarketEvent } from '../codec/event.js';
+import {
+  EVENTS, ignored, instrumentFields, Instruments, isObject, isoToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized,
+  type Disposition, type Instrument, type Normalizer,
+} from './common.js';
 
 const MONTH_CODE = /^([A-Z0-9]+?)([FGHJKMNQUVXZ]\d{2})$/;
 
@@ -33,19 +29,9 @@ export function bitmexInstrument(raw: string): Instrument {
  */
 export class BitmexNormalizer implements Normalizer {
   readonly venue = 'bitmex';
-  private readonly instruments = new Map<string, Instrument>();
+  private readonly instruments = new Instruments(bitmexInstrument);
   /** Per symbol: level id → price (orderBookL2). */
   private readonly levelPrices = new Map<string, Map<number, number>>();
-
-  private instrument(raw: unknown): Instrument {
-    const key = text(raw);
-    let i = this.instruments.get(key);
-    if (i === undefined) {
-      i = bitmexInstrument(key);
-      this.instruments.set(key, i);
-    }
-    return i;
-  }
 
   connected(): void {
     this.levelPrices.clear();
@@ -63,9 +49,9 @@ export class BitmexNormalizer implements Normalizer {
       case 'trade':
         for (const t of raw.data) {
           if (!isObject(t)) continue;
-          const i = this.instrument(t.symbol);
+          const i = this.instruments.get(t.symbol);
           out.push({
-            v: 1, type: 'trade', venue: this.venue, symbol: i.symbol, ts: isoToUs(text(t.timestamp)), recvTs: recvTsUs, ...extras(i),
+            v: 1, type: 'trade', venue: this.venue, symbol: i.symbol, ts: isoToUs(text(t.timestamp)), recvTs: recvTsUs, ...instrumentFields(i),
             id: text(t.trdMatchID), price: num(t.price), size: num(t.size), side: t.side === 'Sell' ? 'sell' : t.side === 'Buy' ? 'buy' : '',
           });
         }
@@ -73,9 +59,9 @@ export class BitmexNormalizer implements Normalizer {
       case 'quote':
         for (const q of raw.data) {
           if (!isObject(q)) continue;
-          const i = this.instrument(q.symbol);
+          const i = this.instruments.get(q.symbol);
           out.push({
-            v: 1, type: 'quote', venue: this.venue, symbol: i.symbol, ts: isoToUs(text(q.timestamp)), recvTs: recvTsUs, ...extras(i),
+            v: 1, type: 'quote', venue: this.venue, symbol: i.symbol, ts: isoToUs(text(q.timestamp)), recvTs: recvTsUs, ...instrumentFields(i),
             bid: num(q.bidPrice), bidSize: num(q.bidSize), ask: num(q.askPrice), askSize: num(q.askSize),
           });
         }
@@ -84,9 +70,9 @@ export class BitmexNormalizer implements Normalizer {
         if (raw.action !== 'insert' && raw.action !== 'partial') return ignored(`liquidation ${text(raw.action)}`);
         for (const l of raw.data) {
           if (!isObject(l)) continue;
-          const i = this.instrument(l.symbol);
+          const i = this.instruments.get(l.symbol);
           out.push({
-            v: 1, type: 'liquidation', venue: this.venue, symbol: i.symbol, ts: recvTsUs, recvTs: recvTsUs, ...extras(i),
+            v: 1, type: 'liquidation', venue: this.venue, symbol: i.symbol, ts: recvTsUs, recvTs: recvTsUs, ...instrumentFields(i),
             id: text(l.orderID), posSide: l.side === 'Sell' ? 'long' : 'short', price: num(l.price), size: num(l.leavesQty),
           });
         }
@@ -126,16 +112,12 @@ export class BitmexNormalizer implements Normalizer {
       if (typeof r.timestamp === 'string') book.ts = Math.max(book.ts, isoToUs(r.timestamp));
     }
     for (const [raw, b] of bySymbol) {
-      const i = this.instrument(raw);
+      const i = this.instruments.get(raw);
       out.push({
-        v: 1, type: 'book', venue: this.venue, symbol: i.symbol, ts: b.ts > 0 ? b.ts : recvTsUs, recvTs: recvTsUs, ...extras(i),
+        v: 1, type: 'book', venue: this.venue, symbol: i.symbol, ts: b.ts > 0 ? b.ts : recvTsUs, recvTs: recvTsUs, ...instrumentFields(i),
         action: action === 'partial' ? 'snapshot' : 'delta', seq: 0, bids: b.bids, asks: b.asks,
       });
     }
     return bySymbol.size > 0 ? EVENTS : ignored('orderBookL2 without data');
   }
-}
-
-function extras(i: Instrument): { market: MarketType; contractSize?: number } {
-  return i.contractSize === undefined ? { market: i.market } : { market: i.market, contractSize: i.contractSize };
 }

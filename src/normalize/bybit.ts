@@ -1,5 +1,7 @@
-import type { Level, MarketEvent, MarketType } from '../codec/event.js';
-import { EVENTS, ignored, isObject, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Normalizer } from './common.js';
+import type { Level, MarketEvent } from '../codec/event.js';
+import {
+  EVENTS, ignored, Instruments, isObject, msToUs, NOT_AN_OBJECT, num, splitConcatenated, text, unrecognized, type Disposition, type Instrument, type Normalizer,
+} from './common.js';
 
 interface TickerState { bid: number; bidSize: number; ask: number; askSize: number }
 
@@ -11,15 +13,9 @@ interface TickerState { bid: number; bidSize: number; ask: number; askSize: numb
  */
 export type BybitCategory = 'spot' | 'linear' | 'inverse' | 'option';
 
-/** An instrument as the events carry it. */
-interface Instrument {
-  symbol: string;
-  market: MarketType;
-}
-
 export class BybitNormalizer implements Normalizer {
   private readonly tickers = new Map<string, TickerState>();
-  private readonly instruments = new Map<string, Instrument>();
+  private readonly instruments = new Instruments((symbol) => bybitInstrument(this.category, symbol));
 
   /**
    * `category` is the v5 category of the connection (`/v5/public/<category>`): spot and
@@ -42,17 +38,6 @@ export class BybitNormalizer implements Normalizer {
     this.tickers.clear();
   }
 
-  /** The instrument of a venue symbol (made once per symbol and connection). */
-  private instrument(raw: unknown): Instrument {
-    const key = text(raw);
-    let i = this.instruments.get(key);
-    if (i === undefined) {
-      i = bybitInstrument(this.category, key);
-      this.instruments.set(key, i);
-    }
-    return i;
-  }
-
   normalize(raw: unknown, recvTsUs: number, out: MarketEvent[]): Disposition {
     if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
     if (typeof raw.topic !== 'string') return this.answer(raw);
@@ -66,7 +51,7 @@ export class BybitNormalizer implements Normalizer {
         for (const t of data) {
           if (!isObject(t)) continue;
           const v5 = t.T !== undefined;
-          const i = this.instrument(v5 ? t.s : t.symbol);
+          const i = this.instruments.get(v5 ? t.s : t.symbol);
           out.push({
             v: 1, type: 'trade', venue: this.venue, symbol: i.symbol, market: i.market,
             ts: msToUs(v5 ? t.T : t.trade_time_ms), recvTs: recvTsUs, id: text(v5 ? t.i : t.trade_id),
@@ -77,7 +62,7 @@ export class BybitNormalizer implements Normalizer {
         return out.length > before ? EVENTS : ignored(`${kind} without data`);
       case 'orderbook':
         if (!isObject(data)) return unrecognized('orderbook without a data object');
-        const i = this.instrument(data.s);
+        const i = this.instruments.get(data.s);
         out.push({
           v: 1, type: 'book', venue: this.venue, symbol: i.symbol, market: i.market, ts: msToUs(raw.cts ?? raw.ts), recvTs: recvTsUs,
           action: raw.type === 'snapshot' || data.u === 1 ? 'snapshot' : 'delta', seq: num(data.u),
@@ -89,7 +74,7 @@ export class BybitNormalizer implements Normalizer {
         return this.legacyBook(raw, recvTsUs, out);
       case 'tickers': {
         if (!isObject(data)) return unrecognized('tickers without a data object');
-        const i = this.instrument(data.symbol);
+        const i = this.instruments.get(data.symbol);
         const symbol = i.symbol;
         const prev = this.tickers.get(symbol);
         const next: TickerState = {
@@ -113,7 +98,7 @@ export class BybitNormalizer implements Normalizer {
         for (const l of items) {
           if (!isObject(l)) continue;
           const v5 = l.T !== undefined;
-          const i = this.instrument(v5 ? l.s : l.symbol);
+          const i = this.instruments.get(v5 ? l.s : l.symbol);
           out.push({
             v: 1, type: 'liquidation', venue: this.venue, symbol: i.symbol, market: i.market,
             ts: msToUs(v5 ? l.T : l.updatedTime), recvTs: recvTsUs,
@@ -139,7 +124,7 @@ export class BybitNormalizer implements Normalizer {
   }
 
   private legacyBook(raw: Record<string, unknown>, recvTsUs: number, out: MarketEvent[]): Disposition {
-    const i = this.instrument(String(raw.topic).split('.')[1] ?? '');
+    const i = this.instruments.get(String(raw.topic).split('.')[1] ?? '');
     const bids: Level[] = [];
     const asks: Level[] = [];
     const add = (rows: unknown, deleted: boolean) => {

@@ -1,4 +1,4 @@
-import type { Level, MarketEvent } from '../codec/event.js';
+import type { Level, MarketEvent, MarketType } from '../codec/event.js';
 
 /**
  * What became of one venue message: it gave events; it was ignored on purpose (a heartbeat, a
@@ -114,4 +114,37 @@ export function krakenPair(pair: string): string {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An instrument as the events carry it: the normalized symbol, its market type, its contract size. */
+export interface Instrument {
+  symbol: string;
+  market: MarketType;
+  contractSize?: number;
+}
+
+/** A venue's instruments by the venue's symbol, each parsed once (per connection: `clear`). */
+export class Instruments {
+  private readonly bySymbol = new Map<string, Instrument>();
+
+  constructor(private readonly parse: (venueSymbol: string) => Instrument) {}
+
+  get(raw: unknown): Instrument {
+    const key = text(raw);
+    let i = this.bySymbol.get(key);
+    if (i === undefined) {
+      i = this.parse(key);
+      this.bySymbol.set(key, i);
+    }
+    return i;
+  }
+
+  clear(): void {
+    this.bySymbol.clear();
+  }
+}
+
+/** The instrument's fields of an event (`contractSize` only where it has one). */
+export function instrumentFields(i: Instrument): { market: MarketType; contractSize?: number } {
+  return i.contractSize === undefined ? { market: i.market } : { market: i.market, contractSize: i.contractSize };
 }
