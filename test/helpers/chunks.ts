@@ -1,4 +1,9 @@
 import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
+import { encodeEvent } from '../../src/codec/encode.js';
+import type { MarketEvent } from '../../src/codec/event.js';
+import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
+import { OffsetTracker } from '../../src/source/offset-tracker.js';
+import { checkBatch, configureChecks } from '../../workers/check-worker.js';
 import type { CheckResult } from '../../src/pool/task.js';
 import { ByteWriter } from '../../src/sinks/byte-writer.js';
 import { EventChunk } from '../../src/sinks/chunk.js';
@@ -30,4 +35,22 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
 export function fakeChunk(n: number, base: number, ticket: BatchTicket, partition = 0): EventChunk {
   const { result, batch } = fakeResult(n, base);
   return new EventChunk(result, batch, 't', partition, 0, n, ticket, new Float64Array(n));
+}
+
+/**
+ * Runs the real worker code over events at the given offsets and wraps the result in a chunk.
+ * Each call checks with fresh state, as a restarted processor would (a replayed batch seen by
+ * the same state would be rejected as duplicate trades, which is not what the sink tests are about).
+ */
+export function checkedChunk(events: MarketEvent[], offsets: number[], partition: number, topic: string): EventChunk {
+  // Q7 off: synthetic trade ids are not contiguous per symbol (not what is tested with this).
+  configureChecks({ ...DEFAULT_CHECK_CONFIG, disabled: ['Q7'] });
+  const values = events.map((e) => encodeEvent(e));
+  const buffer = new ArrayBuffer(packedSize(values.length, values.reduce((n, v) => n + v.length, 0)));
+  const packer = new BatchPacker(buffer);
+  packer.reset(buffer, values.length);
+  values.forEach((v, i) => packer.append(v, offsets[i]!, partition));
+  const result = checkBatch({ batch: packer.finish(), topic, partition });
+  const ticket = new OffsetTracker().partition(topic, partition).track(offsets[0]!, offsets[offsets.length - 1]!, 1);
+  return new EventChunk(result, new PackedBatch(result.batch), topic, partition, 0, events.length, ticket, new Float64Array(events.length));
 }

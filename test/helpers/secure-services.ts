@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
  */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-function script(name: string, args: string[]): string {
+function script(name: string, args: string[], timeoutMs = 300_000): string {
   // stderr through: what the script did (started, reused, recovered) belongs in the test output.
-  return execFileSync('bash', [`${ROOT}scripts/${name}`, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
+  return execFileSync('bash', [`${ROOT}scripts/${name}`, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: timeoutMs });
 }
 
 function parseEnv(text: string): Record<string, string> {
@@ -41,4 +41,13 @@ export function tlsPostgres(): Record<string, string> {
 /** The directory of the test certificates (scripts/tls.sh): ca.pem, client.pem, other-ca.pem... */
 export function tlsDir(): string {
   return script('tls.sh', ['ensure']).trim();
+}
+
+/**
+ * Builds TimescaleDB from the vendored source once (about 3 minutes; reused after) and starts the
+ * project's cluster that preloads it; its superuser's HIMARI_POSTGRES_* settings (verify-full).
+ */
+export function timescalePostgres(): Record<string, string> {
+  script('timescaledb.sh', ['start'], 900_000);
+  return parseEnv(script('timescaledb.sh', ['env']));
 }

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { BatchPacker, PackedBatch, packedSize } from '../../src/batch/pack.js';
-import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent, Verdict } from '../../src/codec/event.js';
 import { WATERMARK_MOVED_SQLSTATE, migrate } from '../../src/db/migrate.js';
 import { EventChunk } from '../../src/sinks/chunk.js';
@@ -11,11 +9,9 @@ import { sinkPolicy } from '../../src/config/schema.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { RedisSink } from '../../src/sinks/redis-sink.js';
-import { OffsetTracker } from '../../src/source/offset-tracker.js';
-import { checkBatch, configureChecks } from '../../workers/check-worker.js';
-import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
 import { checkById } from '../../src/checks/registry.js';
 import { cleanup, redisClient, testConfig, withPg } from '../helpers/services.js';
+import { checkedChunk } from '../helpers/chunks.js';
 import { RECORDINGS_DIR, recordingFiles } from '../helpers/recordings.js';
 import { normalizeRecording } from '../../src/replay/recording.js';
 import { ByteWriter } from '../../src/sinks/byte-writer.js';
@@ -29,22 +25,9 @@ function trade(i: number, ts = T0 + i * 1000, symbol = i % 2 ? 'BTC-USDT' : 'ETH
   return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 100, id: String(i), price: 100 + i, size: 1, side: 'buy' };
 }
 
-/**
- * Runs the real worker code over events at the given offsets and wraps the result in a chunk.
- * Each call checks with fresh state, as a restarted processor would (a replayed batch seen by
- * the same state would be rejected as duplicate trades, which is not what these tests are about).
- */
+/** The real worker code over events at the given offsets, as one chunk of TOPIC. */
 function chunkOf(events: MarketEvent[], offsets: number[], partition = 0): EventChunk {
-  // Q7 off: these synthetic trade ids are not contiguous per symbol (not what is tested here).
-  configureChecks({ ...DEFAULT_CHECK_CONFIG, disabled: ['Q7'] });
-  const values = events.map((e) => encodeEvent(e));
-  const buffer = new ArrayBuffer(packedSize(values.length, values.reduce((n, v) => n + v.length, 0)));
-  const packer = new BatchPacker(buffer);
-  packer.reset(buffer, values.length);
-  values.forEach((v, i) => packer.append(v, offsets[i]!, partition));
-  const result = checkBatch({ batch: packer.finish(), topic: TOPIC, partition });
-  const ticket = new OffsetTracker().partition(TOPIC, partition).track(offsets[0]!, offsets[offsets.length - 1]!, 1);
-  return new EventChunk(result, new PackedBatch(result.batch), TOPIC, partition, 0, events.length, ticket, new Float64Array(events.length));
+  return checkedChunk(events, offsets, partition, TOPIC);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -377,7 +360,7 @@ describe('migrations', { timeout: 60_000 }, () => {
     const second = await migrate(config.postgres, log);
     assert.equal(second.mode, first.mode);
     assert.deepEqual(second.created, []);
-    if (first.mode !== 'partitioned') return; // the TimescaleDB path has its own test below
+    if (first.mode !== 'partitioned') return; // the TimescaleDB path: test/integration/timescaledb.test.ts
     assert.equal(first.created.length, config.postgres.partitionsAheadDays + 2);
     await withPg(config, async (c) => {
       const parts = await c.query(`SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`, [config.postgres.table]);
@@ -385,27 +368,5 @@ describe('migrations', { timeout: 60_000 }, () => {
       const view = await c.query(`SELECT count(*)::int AS n FROM ${config.postgres.table}_bars_1m`);
       assert.equal(view.rows[0].n, 0);
     });
-  });
-
-  it('TimescaleDB: hypertable, policies and continuous aggregate', async (t) => {
-    const available = await withPg(config, async (c) => (await c.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`)).rowCount! > 0);
-    if (!available) { t.skip('timescaledb extension not installed on this server'); return; }
-    const { config: tsConfig } = testConfig();
-    try {
-      const report = await migrate(tsConfig.postgres, pino({ level: 'silent' }));
-      if (report.mode !== 'timescaledb') { t.skip('timescaledb available but not preloaded (shared_preload_libraries)'); return; }
-      await migrate(tsConfig.postgres, pino({ level: 'silent' }));
-      await withPg(tsConfig, async (c) => {
-        const ht = await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.hypertables WHERE hypertable_name = $1`, [tsConfig.postgres.table]);
-        assert.equal(ht.rows[0].n, 1);
-        const jobs = await c.query(`SELECT proc_name FROM timescaledb_information.jobs WHERE hypertable_name IN ($1, $2) ORDER BY 1`, [tsConfig.postgres.table, `${tsConfig.postgres.table}_bars_1m`]);
-        const procs = jobs.rows.map((r) => r.proc_name as string);
-        for (const p of ['policy_compression', 'policy_retention']) assert.ok(procs.includes(p), procs.join());
-        const cagg = await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.continuous_aggregates WHERE view_name = $1`, [`${tsConfig.postgres.table}_bars_1m`]);
-        assert.equal(cagg.rows[0].n, 1);
-      });
-    } finally {
-      await cleanup(tsConfig);
-    }
   });
 });
