@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js';
 import { connectPostgres, describeTarget } from './db/client-config.js';
 import { migrate, type MigrationReport } from './db/migrate.js';
 import { maintainPartitions } from './db/partitions.js';
+import { TimescaleJobKeeper } from './db/timescale-jobs.js';
 import { checkProcessorAccess } from './db/roles.js';
 import { ErrorCode, HimariError } from './errors.js';
 import { wallClockMs } from './obs/clock.js';
@@ -48,6 +49,8 @@ export class App {
   startupMs = 0;
   private server: Server | null = null;
   private maintenance: NodeJS.Timeout | null = null;
+  private policyTimer: NodeJS.Timeout | null = null;
+  private policyKeeper: TimescaleJobKeeper | null = null;
 
   constructor(readonly config: Readonly<Config>, readonly log: Logger, options: { workerFile?: string; metrics?: Metrics } = {}) {
     this.metrics = options.metrics ?? new Metrics();
@@ -85,6 +88,34 @@ export class App {
     if (this.migration?.mode === 'partitioned') {
       this.maintenance = setInterval(() => void this.maintainPartitions(), PARTITION_MAINTENANCE_MS);
       this.maintenance.unref();
+    }
+    if (this.migration?.mode === 'timescaledb' && this.config.postgres.migrateOnStart) {
+      const m = this.metrics;
+      this.policyKeeper = new TimescaleJobKeeper(this.config.postgres, this.log, {
+        lastSuccess: (policy, seconds) => m.policyLastSuccess.set({ policy }, seconds),
+        backgroundFailures: (policy, total) => m.policyBackgroundFailures.set({ policy }, total),
+        foregroundRun: (policy, ok) => m.policyForegroundRuns.inc({ policy, result: ok ? 'ok' : 'failed' }),
+      });
+      void this.keepPolicies();
+      this.policyTimer = setInterval(() => void this.keepPolicies(), this.config.postgres.policyCheckMs);
+      this.policyTimer.unref();
+    }
+  }
+
+  /** One look at the TimescaleDB policies (TimescaleJobKeeper); a failure is logged and tried again at the next. */
+  private policiesBusy = false;
+  private async keepPolicies(): Promise<void> {
+    if (this.policyKeeper === null || this.policiesBusy) return;
+    this.policiesBusy = true;
+    let client: Awaited<ReturnType<typeof connectPostgres>> | null = null;
+    try {
+      client = await connectPostgres(this.config.postgres);
+      await this.policyKeeper.tick(client);
+    } catch (err) {
+      this.log.warn({ err }, 'reading the TimescaleDB policies failed; tried again at the next check');
+    } finally {
+      await client?.end().catch(() => {});
+      this.policiesBusy = false;
     }
   }
 
@@ -146,6 +177,7 @@ export class App {
   /** Stops within `deadlineMs` (`shutdown.deadlineMs` by default): see `Pipeline.close`. */
   async close(deadlineMs = this.config.shutdown.deadlineMs): Promise<CloseOutcome> {
     if (this.maintenance !== null) clearInterval(this.maintenance);
+    if (this.policyTimer !== null) clearInterval(this.policyTimer);
     const outcome = await this.pipeline.close(deadlineMs);
     // Keep-alive connections (a scraper) would hold server.close() open past the deadline.
     this.server?.closeAllConnections();

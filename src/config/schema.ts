@@ -189,6 +189,8 @@ const postgres = z.strictObject({
     .describe('Days of events kept; older partitions / chunks are dropped. Without migrateOnStart, the value the last migrate ran with applies.'),
   partitionsAheadDays: z.number().int().min(1).max(60).default(3)
     .describe('Daily partitions created ahead of time on the plain-PostgreSQL path. Without migrateOnStart, the value the last migrate ran with applies.'),
+  policyCheckMs: z.number().int().min(1_000).max(3_600_000).default(60_000)
+    .describe('With TimescaleDB: how often the processor reads its policies\' state (compression, retention, the bars\' refresh); a policy whose background runs fail is run in the foreground (CALL run_job) on its schedule. Needs the jobs\' owner: the processor that migrates (see docs/storage.md).'),
   uniqueSourceIndex: z.boolean().default(false)
     .describe('Also create a unique index on (src_partition, src_offset, ts) of the event table, a second guard behind the watermark claim (ts is in it because a partitioned table or hypertable requires its partition key there; a replayed event has the same ts). It assumes one input topic per table. A row it refuses is dead-lettered as SINK_REJECTED. Off by default: see its cost in the README.'),
   queryTimeoutMs: z.number().int().min(100).max(600_000).default(15_000)

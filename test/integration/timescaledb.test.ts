@@ -4,6 +4,8 @@ import pino from 'pino';
 import { produce } from '../../src/cli/produce.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import { migrate } from '../../src/db/migrate.js';
+import { readPolicyJobs, runJob as runPolicyJob } from '../../src/db/timescale-jobs.js';
+import { freePort } from '../helpers/outage.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { checkedChunk } from '../helpers/chunks.js';
 import { ProcessorProcess } from '../helpers/processor.js';
@@ -42,22 +44,20 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
     return Object.fromEntries(r.rows.map((row) => [row.proc_name as string, row.job_id as number]));
   }
 
-  /**
-   * CALL run_job in the foreground. TimescaleDB's scheduler may start the same job at that moment
-   * (its runs fail on this PostgreSQL, but they take the job's lock first): a run refused as
-   * concurrent is tried again.
-   */
+  /** CALL run_job (retried while the scheduler holds the same job), asserting the job exists. */
   async function runJob(c: Parameters<Parameters<typeof withPg>[1]>[0], id: number | undefined): Promise<void> {
     assert.ok(id !== undefined, 'no such job');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await c.query(`CALL run_job(${id})`);
-        return;
-      } catch (err) {
-        if (attempt >= 20 || !/concurrent/.test((err as Error).message)) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    await runPolicyJob(c, id);
+  }
+
+  /** Trades of one symbol from `from`, `stepUs` apart, with prices that make distinct bars. */
+  let offset = 0;
+  function trades(from: number, n: number, stepUs: number, symbol: string): MarketEvent[] {
+    return Array.from({ length: n }, (_, i) => {
+      const ts = from + i * stepUs;
+      const price = 100 + ((i * 7) % 13) - (i % 5 === 0 ? 3 : 0);
+      return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 2_000, id: String(offset + i), price, size: 0.5 + (i % 3), side: i % 2 ? 'buy' : 'sell' };
+    });
   }
 
   it('migrates twice to the same schema: a hypertable, compression and retention policies, the 1-minute bars with their refresh policy', async () => {
@@ -79,13 +79,6 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
     await migrate(cfg.postgres, pino({ level: 'silent' }));
     const t = cfg.postgres.table;
     const now = Date.now() * 1000;
-    let offset = 0;
-    const trades = (from: number, n: number, stepUs: number, symbol: string): MarketEvent[] => Array.from({ length: n }, (_, i) => {
-      const ts = from + i * stepUs;
-      // A walk with a few jumps, so the bars have distinct open, high, low and close.
-      const price = 100 + ((i * 7) % 13) - (i % 5 === 0 ? 3 : 0);
-      return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 2_000, id: String(offset + i), price, size: 0.5 + (i % 3), side: i % 2 ? 'buy' : 'sell' };
-    });
     const sink = new PostgresSink(cfg.postgres);
     const write = async (events: MarketEvent[]) => {
       const offsets = events.map(() => offset++);
@@ -176,5 +169,52 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
       const ht = await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = $1`, [cfg.postgres.table]);
       assert.ok(ht.rows[0].n >= 1, 'rows are in hypertable chunks');
     });
+  });
+
+  it('where the background scheduler fails, the running processor compresses, drops and refreshes on the policies\' schedules', async () => {
+    const port = await freePort();
+    const { config: cfg, env: processorEnv } = config({ HIMARI_POSTGRES_POLICY_CHECK_MS: '1000', HIMARI_LOG_LEVEL: 'info', HIMARI_METRICS_PORT: String(port) });
+    await migrate(cfg.postgres, pino({ level: 'silent' }));
+    const t = cfg.postgres.table;
+    const now = Date.now() * 1000;
+    const sink = new PostgresSink(cfg.postgres);
+    try {
+      const events = [...trades(now - 40 * DAY, 100, 1_000_000, 'BTC-USDT'), ...trades(now - 3 * DAY, 100, 1_000_000, 'BTC-USDT'),
+        ...trades(now - 30 * 60_000_000, 300, 3_000_000, 'BTC-USDT')];
+      await sink.writeBatch([checkedChunk(events, events.map(() => offset++), 0, TOPIC)]);
+    } finally {
+      await sink.close();
+    }
+    // This server's scheduler runs each new policy at once, and the run fails (the known defect).
+    await waitUntil('the background runs of all three policies to fail', async () => withPg(cfg, async (c) =>
+      (await readPolicyJobs(c, t)).filter((j) => j.lastRunStatus === 'Failed').length === 3), 120_000, 500);
+    await createTopics(cfg);
+    const p = new ProcessorProcess(processorEnv);
+    processes.push(p);
+    await p.ready(60_000);
+    await waitUntil('old chunks compressed, expired ones dropped, the bars refreshed', async () => withPg(cfg, async (c) => {
+      const expired = (await c.query(`SELECT count(*)::int AS n FROM ${t} WHERE ts < now() - interval '30 days'`)).rows[0].n as number;
+      const uncompressedOld = (await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.chunks
+        WHERE hypertable_name = $1 AND range_end < now() - interval '1 day' AND NOT is_compressed`, [t])).rows[0].n as number;
+      const bars = (await c.query(`SELECT count(*)::int AS n FROM ${t}_bars_1m`)).rows[0].n as number;
+      return expired === 0 && uncompressedOld === 0 && bars > 0;
+    }), 120_000, 500);
+    await withPg(cfg, async (c) => {
+      assert.equal((await c.query(`SELECT count(*)::int AS n FROM ${t} WHERE ts < now() - interval '1 day'`)).rows[0].n, 100, 'compressed rows readable');
+      const jobs = await readPolicyJobs(c, t);
+      // The server still fails them: the successes are the processor's foreground runs.
+      for (const j of jobs) assert.equal(j.lastRunStatus, 'Failed', JSON.stringify(j));
+    });
+    // Said once per policy, with the server's error; and in the metrics.
+    const said = p.stdout.split('\n').filter((l) => l.includes('background runs of this policy fail'));
+    assert.equal(said.length, 3, said.join('\n'));
+    assert.match(said[0]!, /cannot drop portal/);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const policy of ['policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate']) {
+      assert.match(metrics, new RegExp(`himari_timescaledb_policy_foreground_runs_total\\{policy="${policy}",result="ok"\\} [1-9]`), policy);
+      assert.match(metrics, new RegExp(`himari_timescaledb_policy_last_success_timestamp_seconds\\{policy="${policy}"\\} [1-9]`), policy);
+    }
+    p.kill('SIGTERM');
+    assert.equal((await p.exited).code, 0, p.stderr);
   });
 });
