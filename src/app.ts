@@ -166,7 +166,7 @@ export class App {
     try {
       client = await connectPostgres(this.config.postgres);
       const r = await maintainPartitions(client, this.config.postgres);
-      if (r.created.length + r.dropped.length > 0) this.log.info(r, 'partitions maintained');
+      if (r.created.length + r.dropped.length + r.purgedFromDefault > 0) this.log.info(r, 'partitions maintained');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'partition maintenance failed; retried in an hour');
     } finally {

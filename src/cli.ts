@@ -16,6 +16,7 @@ import { migrate } from './db/migrate.js';
 import { grantProcessorRole } from './db/roles.js';
 import { readRecordingEvents, recordingFailure, type RecordingReport } from './replay/recording.js';
 import { replay } from './replay/replay.js';
+import { describeTimescalePolicies } from './db/timescale-jobs.js';
 import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from './loadtest/run.js';
 import { parsePattern, type RateStep } from './loadtest/schedule.js';
 import { HimariError } from './errors.js';
@@ -330,15 +331,19 @@ async function cmdMigrate(args: string[]): Promise<void> {
   const log = createLogger(config.log.level);
   const report = await migrate(config.postgres, log);
   const role = config.postgres.grantTo;
-  if (role !== undefined) {
-    const client = await connectPostgres(config.postgres);
-    try {
-      log.info({ role, statements: await grantProcessorRole(client, config.postgres, role) }, 'processor role granted');
-    } finally {
-      await client.end();
-    }
+  const client = await connectPostgres(config.postgres);
+  let policies: unknown;
+  try {
+    if (role !== undefined) log.info({ role, statements: await grantProcessorRole(client, config.postgres, role) }, 'processor role granted');
+    // Which path is active and what keeps it in shape: TimescaleDB's jobs with their state, or the
+    // daily partitions' policy.
+    policies = report.mode === 'timescaledb'
+      ? await describeTimescalePolicies(client, config.postgres.table)
+      : { retentionDays: config.postgres.retentionDays, partitionsAheadDays: config.postgres.partitionsAheadDays, maintainedBy: 'the processor, at start and hourly (himari_maintain_partitions)' };
+  } finally {
+    await client.end();
   }
-  process.stdout.write(`${JSON.stringify({ ...report, ...(role === undefined ? {} : { grantedTo: role }) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...report, policies, ...(role === undefined ? {} : { grantedTo: role }) })}\n`);
 }
 
 function cmdConfig(args: string[]): void {

@@ -21,6 +21,8 @@ export interface MigrationReport {
   mode: StorageMode;
   created: string[];
   dropped: string[];
+  /** Plain-PostgreSQL path: rows of the default partition past the retention, deleted. */
+  purgedFromDefault?: number;
 }
 
 function eventTableDdl(table: string, partitioned: boolean): string {
@@ -35,9 +37,11 @@ export async function detectTimescale(client: pg.ClientBase): Promise<boolean> {
   const available = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`);
   if (available.rowCount === 0) return false;
   // Installed but not preloaded: CREATE EXTENSION would fail with FATAL and drop the connection
-  // (seen with 2.24), so look at the setting instead of trying.
-  const preload = await client.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries');
-  if (!/(^|[\s,])"?timescaledb"?($|[\s,])/.test(preload.rows[0]?.shared_preload_libraries ?? '')) return false;
+  // (seen with 2.24), so look first. Not at shared_preload_libraries: only superusers and
+  // pg_read_all_settings may read it, and a schema owner is usually neither. A preloaded library
+  // registers its settings (timescaledb.*), which every role sees in pg_settings.
+  const preloaded = await client.query(`SELECT 1 FROM pg_settings WHERE name LIKE 'timescaledb.%' LIMIT 1`);
+  if (preloaded.rowCount === 0) return false;
   await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
   return true;
 }

@@ -17,7 +17,7 @@ export const MAINTAIN_PARTITIONS_FUNCTION = 'himari_maintain_partitions';
  *
  * Per call: partitions from yesterday to `ahead_days` ahead (UTC days) are created, rows already
  * in the default partition for a new day moved into it (or the attach would fail), partitions
- * older than `retention_days` dropped. One maintainer at a time per table (advisory lock).
+ * older than `retention_days` dropped, and rows of the default partition older than it deleted. One maintainer at a time per table (advisory lock).
  */
 function maintainFunctionDdl(schema: string): string {
   return `CREATE OR REPLACE FUNCTION ${MAINTAIN_PARTITIONS_FUNCTION}(target text)
@@ -33,6 +33,7 @@ DECLARE
   d date;
   part text;
   expired record;
+  purged bigint;
 BEGIN
   SELECT * INTO policy FROM ${PARTITION_POLICY_TABLE} p WHERE p.target = ${MAINTAIN_PARTITIONS_FUNCTION}.target;
   IF NOT FOUND THEN
@@ -59,6 +60,15 @@ BEGIN
     EXECUTE format('DROP TABLE %I', expired.relname);
     action := 'dropped'; part_name := expired.relname; RETURN NEXT;
   END LOOP;
+  -- The default partition holds what no daily partition covers (replayed history, bad clocks):
+  -- the retention applies to its rows too, or they would be kept for ever.
+  IF to_regclass(quote_ident(target || '_default')) IS NOT NULL THEN
+    EXECUTE format('DELETE FROM %I WHERE ts < $1', target || '_default') USING (today - policy.retention_days)::timestamptz;
+    GET DIAGNOSTICS purged = ROW_COUNT;
+    IF purged > 0 THEN
+      action := 'purged'; part_name := target || '_default:' || purged; RETURN NEXT;
+    END IF;
+  END IF;
 END
 $fn$`;
 }
@@ -85,10 +95,12 @@ export async function installPartitionMaintenance(c: pg.ClientBase, config: Post
  * recorded. Safe to run at any time and from any role with EXECUTE (the processor runs it at
  * start and hourly).
  */
-export async function maintainPartitions(c: pg.ClientBase, config: PostgresConfig): Promise<{ created: string[]; dropped: string[] }> {
+export async function maintainPartitions(c: pg.ClientBase, config: PostgresConfig): Promise<{ created: string[]; dropped: string[]; purgedFromDefault: number }> {
   const res = await c.query<{ action: string; part_name: string }>(`SELECT action, part_name FROM ${MAINTAIN_PARTITIONS_FUNCTION}($1)`, [config.table]);
+  const purged = res.rows.find((r) => r.action === 'purged');
   return {
     created: res.rows.filter((r) => r.action === 'created').map((r) => r.part_name),
     dropped: res.rows.filter((r) => r.action === 'dropped').map((r) => r.part_name),
+    purgedFromDefault: purged === undefined ? 0 : Number(purged.part_name.slice(purged.part_name.lastIndexOf(':') + 1)),
   };
 }

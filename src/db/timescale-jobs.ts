@@ -128,3 +128,11 @@ export async function runJob(c: pg.ClientBase, id: number): Promise<void> {
     }
   }
 }
+
+/** The state of every storage policy, for `himari-l0 migrate`'s report. */
+export async function describeTimescalePolicies(c: pg.ClientBase, table: string): Promise<Array<Record<string, unknown>>> {
+  return (await readPolicyJobs(c, table)).map((j) => ({
+    policy: j.proc, job: j.id, everyS: Math.round(j.scheduleIntervalMs / 1000), lastBackgroundRun: j.lastRunStatus,
+    lastSuccess: j.lastSuccessMs > 0 ? new Date(j.lastSuccessMs).toISOString() : null, backgroundFailures: j.backgroundFailures, lastError: j.lastError,
+  }));
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { produce } from '../../src/cli/produce.js';
@@ -8,7 +9,8 @@ import { readPolicyJobs, runJob as runPolicyJob } from '../../src/db/timescale-j
 import { freePort } from '../helpers/outage.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { checkedChunk } from '../helpers/chunks.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { storageDocQueries } from '../helpers/doc-queries.js';
+import { CLI, ProcessorProcess } from '../helpers/processor.js';
 import { timescalePostgres } from '../helpers/secure-services.js';
 import { cleanup, createTopics, endOffsets, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
 
@@ -72,6 +74,18 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
       const cagg = await c.query(`SELECT count(*)::int AS n FROM timescaledb_information.continuous_aggregates WHERE view_name = $1`, [`${cfg.postgres.table}_bars_1m`]);
       assert.equal(cagg.rows[0].n, 1);
     });
+  });
+
+  it('himari-l0 migrate reports the active path and the state of every policy', async () => {
+    const { config: cfg, env: cliEnv } = config();
+    const r = spawnSync(process.execPath, [CLI, 'migrate'], { env: { PATH: process.env.PATH ?? '', ...cliEnv }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { mode: string; policies: Array<{ policy: string; everyS: number }> };
+    assert.equal(report.mode, 'timescaledb');
+    assert.deepEqual(report.policies.map((p) => [p.policy, p.everyS]).sort(), [
+      ['policy_compression', 1800], ['policy_refresh_continuous_aggregate', 60], ['policy_retention', 86_400]]);
+    // And the example queries of docs/storage.md run on this path.
+    await withPg(cfg, async (c) => { for (const q of storageDocQueries(cfg.postgres.table)) await c.query(q); });
   });
 
   it('compression keeps old rows readable and the sink writing; retention drops chunks past it; the bars equal an OHLCV of the raw rows', async () => {
