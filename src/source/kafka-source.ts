@@ -134,10 +134,16 @@ export class KafkaSource {
         this.resumeWaiter = null;
         if (!this.pausedFor || !this.running) continue;
         const now = Date.now();
-        if (!this.hardPaused && now - this.pausedSince >= HARD_PAUSE_AFTER_MS && this.assignment.length > 0) {
-          this.consumer.pause(this.assignment);
+        // Without partitions there is nothing to take, but librdkafka must still be polled: it
+        // hands over a new assignment only inside a consume call. A consumer whose partitions
+        // were revoked while it was paused (the broker restarting under load) otherwise never
+        // got new ones.
+        if (!this.hardPaused && (now - this.pausedSince >= HARD_PAUSE_AFTER_MS || this.assignment.length === 0)) {
+          if (this.assignment.length > 0) {
+            this.consumer.pause(this.assignment);
+            this.log.warn({ pausedMs: now - this.pausedSince }, 'sinks still busy: partitions paused');
+          }
           this.hardPaused = true;
-          this.log.warn({ pausedMs: now - this.pausedSince }, 'sinks still busy: partitions paused');
         }
         if (this.hardPaused && now - this.lastPoll >= POLL_WHILE_PAUSED_MS) {
           // Paused partitions return nothing; the call keeps the group membership alive.
@@ -288,14 +294,25 @@ export class KafkaSource {
     for (const key of revoked) this.stopped.delete(key);
     this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions revoked; draining them');
     let timer: NodeJS.Timeout | undefined;
+    let drainedInTime = false;
+    const startedAt = Date.now();
     const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, REVOKE_DEADLINE_MS); });
-    const drained = this.handlers.onRevoked(partitions).catch((e: unknown) => this.log.error({ err: e }, 'draining revoked partitions failed'));
+    const drained = this.handlers.onRevoked(partitions).then(() => { drainedInTime = true; })
+      .catch((e: unknown) => this.log.error({ err: e }, 'draining revoked partitions failed'));
     void Promise.race([drained, deadline]).finally(() => {
       clearTimeout(timer);
+      // Said either way: librdkafka rejoins the group only after this unassign (cooperative
+      // protocol), so a consumer left without partitions shows here why.
+      const names = partitions.map((p) => `${p.topic}[${p.partition}]`);
       try {
-        if (this.consumer.isConnected()) this.consumer.incrementalUnassign(partitions);
+        if (this.consumer.isConnected()) {
+          this.consumer.incrementalUnassign(partitions);
+          this.log.info({ partitions: names, drained: drainedInTime, waitedMs: Date.now() - startedAt }, 'revoked partitions unassigned');
+        } else {
+          this.log.warn({ partitions: names }, 'revoked partitions not unassigned: the consumer is not connected');
+        }
       } catch (e) {
-        this.log.warn({ err: e }, 'unassign after revoke failed (consumer closing?)');
+        this.log.warn({ err: e, partitions: names }, 'unassign after revoke failed (consumer closing?)');
       }
     });
   }
