@@ -611,7 +611,7 @@ export class Pipeline {
       brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
     }
     const closed = await withinMs(Promise.allSettled([
-      this.source.disconnect(brokerAnswers), this.deadLetters.close(), this.pool.close(),
+      this.source.disconnect(brokerAnswers), this.deadLetters.close(Math.max(0, left(1_000)), brokerAnswers), this.pool.close(),
       ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),
     ]), left());
     if (!closed) {

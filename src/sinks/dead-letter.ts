@@ -170,10 +170,21 @@ export class DeadLetterProducer {
     });
   }
 
-  close(): Promise<void> {
+  /**
+   * Delivers what is queued for up to `flushMs`, then disconnects. Both run in a libuv pool
+   * thread and block it for their whole timeout against a broker that does not answer, and Node's
+   * exit joins that pool: with `graceful` false (the broker did not answer) nothing native is
+   * called, and what was not delivered is left, its source batches unconfirmed, so the next
+   * start dead-letters it again.
+   */
+  close(flushMs = 10_000, graceful = true): Promise<void> {
     clearInterval(this.pollTimer);
+    if (!graceful) {
+      this.log.warn('the broker does not answer: queued dead letters left for the next start');
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      this.producer.flush(10_000, () => this.producer.disconnect(() => resolve()));
+      this.producer.flush(flushMs, () => this.producer.disconnect(0, () => resolve()));
     });
   }
 }

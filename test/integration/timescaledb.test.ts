@@ -99,6 +99,12 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
       await sink.writeBatch([checkedChunk(events, offsets, 0, TOPIC)]);
     };
     try {
+      // The server's scheduler is left out of this test (it runs each new policy at once, and its
+      // runs fail here, though not always): the policies run in the foreground only, when the
+      // test says. The next test is the one about a failing scheduler.
+      await withPg(cfg, async (c) => {
+        for (const id of Object.values(await jobs(c, t))) await c.query('SELECT alter_job($1, scheduled => false)', [id]);
+      });
       const old = trades(now - 40 * DAY, 200, 1_000_000, 'BTC-USDT'); // past the 30-day retention
       const mid = trades(now - 3 * DAY, 200, 1_000_000, 'BTC-USDT'); // past the 1-day compression
       const recent = [...trades(now - 40 * 60_000_000, 600, 3_000_000, 'BTC-USDT'), ...trades(now - 40 * 60_000_000, 600, 3_000_000, 'ETH-USDT')];
@@ -199,9 +205,12 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
     } finally {
       await sink.close();
     }
-    // This server's scheduler runs each new policy at once, and the run fails (the known defect).
-    await waitUntil('the background runs of all three policies to fail', async () => withPg(cfg, async (c) =>
-      (await readPolicyJobs(c, t)).filter((j) => j.lastRunStatus === 'Failed').length === 3), 120_000, 500);
+    // This server's scheduler runs each new policy at once, and the run fails (the known defect;
+    // most of the time: a run that succeeds is left to the server, as it should be).
+    await waitUntil('the background scheduler to have run all three policies', async () => withPg(cfg, async (c) =>
+      (await readPolicyJobs(c, t)).every((j) => j.lastRunStatus !== null)), 120_000, 500);
+    const failing = await withPg(cfg, async (c) => (await readPolicyJobs(c, t)).filter((j) => j.lastRunStatus === 'Failed').map((j) => j.proc));
+    assert.ok(failing.length > 0, 'the scheduler\'s runs did not fail: nothing for the processor to take over');
     await createTopics(cfg);
     const p = new ProcessorProcess(processorEnv);
     processes.push(p);
@@ -215,16 +224,13 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
     }), 120_000, 500);
     await withPg(cfg, async (c) => {
       assert.equal((await c.query(`SELECT count(*)::int AS n FROM ${t} WHERE ts < now() - interval '1 day'`)).rows[0].n, 100, 'compressed rows readable');
-      const jobs = await readPolicyJobs(c, t);
-      // The server still fails them: the successes are the processor's foreground runs.
-      for (const j of jobs) assert.equal(j.lastRunStatus, 'Failed', JSON.stringify(j));
     });
-    // Said once per policy, with the server's error; and in the metrics.
+    // Said once per failing policy, with the server's error; and in the metrics.
     const said = p.stdout.split('\n').filter((l) => l.includes('background runs of this policy fail'));
-    assert.equal(said.length, 3, said.join('\n'));
+    assert.equal(said.length, failing.length, said.join('\n'));
     assert.match(said[0]!, /cannot drop portal/);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const policy of ['policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate']) {
+    for (const policy of failing) {
       assert.match(metrics, new RegExp(`himari_timescaledb_policy_foreground_runs_total\\{policy="${policy}",result="ok"\\} [1-9]`), policy);
       assert.match(metrics, new RegExp(`himari_timescaledb_policy_last_success_timestamp_seconds\\{policy="${policy}"\\} [1-9]`), policy);
     }
