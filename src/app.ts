@@ -51,6 +51,8 @@ export class App {
   private maintenance: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
   private policyKeeper: TimescaleJobKeeper | null = null;
+  /** A look at the policies is under way (a run_job may outlast the interval). */
+  private policiesBusy = false;
 
   constructor(readonly config: Readonly<Config>, readonly log: Logger, options: { workerFile?: string; metrics?: Metrics } = {}) {
     this.metrics = options.metrics ?? new Metrics();
@@ -103,7 +105,6 @@ export class App {
   }
 
   /** One look at the TimescaleDB policies (TimescaleJobKeeper); a failure is logged and tried again at the next. */
-  private policiesBusy = false;
   private async keepPolicies(): Promise<void> {
     if (this.policyKeeper === null || this.policiesBusy) return;
     this.policiesBusy = true;

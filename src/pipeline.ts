@@ -594,22 +594,17 @@ export class Pipeline {
     // Only what the broker has not confirmed: re-sending a confirmed point during a rebalance
     // (a rolling restart) was refused with the old generation and made a clean stop exit 3.
     const points = this.tracker.unconfirmedCommits();
-    // Whether the broker answers decides how the consumer closes: a graceful close against one
-    // that does not would outlast the deadline (KafkaSource.disconnect).
-    let brokerAnswers: boolean;
-    if (points.length > 0) {
-      brokerAnswers = await this.source.commitAndWait(points, Math.min(FINAL_COMMIT_MS, left(500)));
-      if (brokerAnswers) this.noteCommitted(points);
-      else {
-        this.log.error({ points: points.length }, 'final commit not confirmed in time; the tail will be replayed (sinks skip it)');
-        outcome = 'abandoned';
-        // A commit refused mid-rebalance, from a broker that answers: leaving still hands the
-        // partitions over at once.
-        brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
-      }
-    } else {
-      brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
+    // Whether the broker answers decides how the consumer and the dead-letter producer close: a
+    // graceful close against one that does not would outlast the deadline (KafkaSource.disconnect).
+    let brokerAnswers = points.length > 0 && await this.source.commitAndWait(points, Math.min(FINAL_COMMIT_MS, left(500)));
+    if (brokerAnswers) this.noteCommitted(points);
+    else if (points.length > 0) {
+      this.log.error({ points: points.length }, 'final commit not confirmed in time; the tail will be replayed (sinks skip it)');
+      outcome = 'abandoned';
     }
+    // Nothing to commit, or a commit refused mid-rebalance by a broker that does answer: then
+    // leaving still hands the partitions over at once.
+    if (!brokerAnswers) brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
     const closed = await withinMs(Promise.allSettled([
       this.source.disconnect(brokerAnswers), this.deadLetters.close(Math.max(0, left(1_000)), brokerAnswers), this.pool.close(),
       ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),

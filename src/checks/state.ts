@@ -570,17 +570,16 @@ export class SymbolState {
   }
 
   /**
-   * Adds the current trade (`eventTs`, `eventPrice`) to the price window and the fast-move
-   * windows (amortized O(1)). The numbers are read from fields here: passed as arguments from
-   * the engine, which V8 does not inline into, each would be boxed.
+   * Adds the current trade (`eventPrice`) to A1's price window (amortized O(1)). The numbers are
+   * read from fields here: passed as arguments from the engine, which V8 does not inline into,
+   * each would be boxed.
    */
-  /** The event's price into A1's window. */
   pushPrice(): void {
     this.prices.staged = this.eventPrice;
     this.prices.pushStaged();
   }
 
-  /** The event's price into C4's window high and low. */
+  /** Adds the current trade (`eventTs`, `eventPrice`) to C4's window high and low (amortized O(1)). */
   pushMovePrice(): void {
     this.high.pushFrom(this);
     this.low.pushFrom(this);
