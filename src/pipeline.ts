@@ -500,7 +500,7 @@ export class Pipeline {
         }
         break;
       } catch (err) {
-        this.log.warn({ err: errorMessage(err), attempt }, 'dead-letter scan failed; retrying');
+        this.log.warn({ err, attempt }, 'dead-letter scan failed; retrying');
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
       }
     }

@@ -302,7 +302,7 @@ export class SinkCore extends EventEmitter {
       const rows = chunks.reduce((n, c) => n + c.rows, 0);
       if (rows === 1) {
         const chunk = chunks.find((c) => c.rows === 1)!;
-        this.options.log.error({ sink: this.name, err: errorMessage(err), topic: chunk.topic, partition: chunk.partition, offset: chunk.offset(chunk.from) }, 'event refused by sink; dead-lettering it');
+        this.options.log.error({ sink: this.name, err, topic: chunk.topic, partition: chunk.partition, offset: chunk.offset(chunk.from) }, 'event refused by sink; dead-lettering it');
         await this.options.onPermanentFailure(chunk, chunk.from, err);
         for (const c of chunks) landed.push(c);
         return;

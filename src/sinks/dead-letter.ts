@@ -66,7 +66,7 @@ export class DeadLetterProducer {
       if (err) pending.reject(err as unknown as Error); // its librdkafka code is what send() reads
       else pending.resolve();
     });
-    this.producer.on('event.error', (err) => this.log.warn({ err: err.message }, 'dead-letter producer error'));
+    this.producer.on('event.error', (err) => this.log.warn({ err }, 'dead-letter producer error'));
     this.pollTimer = setInterval(() => { if (this.producer.isConnected()) this.producer.poll(); }, 5);
     this.pollTimer.unref();
   }
