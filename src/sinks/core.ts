@@ -140,6 +140,10 @@ export class SinkCore extends EventEmitter {
     if (!Number.isInteger(lanes) || lanes < 1) throw new RangeError(`${driver.name}: lanes must be a positive integer, got ${lanes}`);
     this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(i));
     options.metrics.sinkConnections.set({ sink: this.name }, lanes);
+    // Exported at 0 from the start: a rate over a series that appears only with the first retry
+    // is empty, and an alert on it could not tell "no retries" from "no such metric".
+    options.metrics.retries.inc({ sink: this.name }, 0);
+    for (const retriable of ['true', 'false']) options.metrics.sinkErrors.inc({ sink: this.name, retriable }, 0);
   }
 
   async connect(): Promise<void> {
