@@ -83,7 +83,14 @@ install() {
   say "installed $(prometheus --version 2>&1 | head -n 1)"
 }
 
-pid_alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# Alive = the pid file's process runs and is a prometheus (not a zombie awaiting its reaper, nor
+# another program that got the pid after ours died).
+pid_alive() {
+  [ -f "$PIDFILE" ] || return 1
+  local pid; pid=$(cat "$PIDFILE")
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = prometheus ] || return 1
+  ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null
+}
 
 answers() { curl -fsS --max-time 3 "$URL/-/ready" >/dev/null 2>&1; }
 
@@ -98,8 +105,8 @@ stop() {
     local pid; pid=$(cat "$PIDFILE")
     say "stopping Prometheus on port $HIMARI_PROMETHEUS_PORT (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && { say "Prometheus did not stop in 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; sleep 1; }
+    for _ in $(seq 60); do pid_alive || break; sleep 0.5; done
+    pid_alive && { say "Prometheus did not stop in 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; sleep 1; }
   fi
   rm -f "$PIDFILE" "$ARGSFILE"
 }
