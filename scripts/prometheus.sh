@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prometheus (and promtool) without Docker: Debian's `prometheus` package for the binaries, and a
 # Prometheus of the project's own, run by this script on its own port, config and data directory.
-# Debian's own prometheus service (port 9090) is never left running or enabled: its start is
-# prevented while installing (policy-rc.d) and it is disabled afterwards.
+# When this script installs the package, Debian's own prometheus service (port 9090) is not left
+# running or enabled: its start is prevented while installing (policy-rc.d), then it is disabled.
 #
 #   scripts/prometheus.sh install   install the package when prometheus or promtool is missing
 #                                   (apt-get; root). Exit 3: missing and not installable here.
@@ -58,7 +58,8 @@ disable_debian_service() {
 }
 
 install() {
-  if have_binaries; then disable_debian_service; return 0; fi
+  # Installed already: Debian's service is left as whoever installed the package set it up.
+  have_binaries && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     say "prometheus/promtool are missing and cannot be installed here (needs root and apt-get):"
     say "  sudo apt-get install --no-install-recommends prometheus"
