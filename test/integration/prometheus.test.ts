@@ -128,7 +128,7 @@ describe('Prometheus scraping the processor: the dashboard and the alert rules h
     // kraken streams for 3 s and stops: check T5 finds them silent and kraken's freshness ages.
     // The rest streams (with poison messages: dead letters) while the queries run.
     loads.push(produce(config.kafka, { topic, symbols: 4, venues: ['kraken'], rate: 400, durationS: 3, bad: 0, seed: 7 }));
-    loads.push(produce(config.kafka, { topic, symbols: 20, venues: ['binance', 'okx', 'coinbase'], rate: 2000, durationS: 30, bad: 5, seed: 8 }));
+    loads.push(produce(config.kafka, { topic, symbols: 20, venues: ['binance', 'okx', 'coinbase'], rate: 2000, durationS: 20, bad: 5, seed: 8 }));
   });
 
   after(async () => {
