@@ -48,14 +48,15 @@ export class Progress {
   }
 
   /**
-   * A step whose end is not known: its text with the seconds it has taken so far, redrawn once a
-   * second until the next update, step or done.
+   * A new step: drawn at once (not held back by the interval), then with the seconds it has taken
+   * so far, redrawn once a second until the next update, step or done.
    */
   step(text: string): void {
     if (!this.active) return;
     this.stopTicker();
     const started = this.now();
-    this.set(text);
+    this.text = text;
+    this.draw();
     this.ticker = setInterval(() => this.set(`${text} ${Math.round((this.now() - started) / 1000)} s`), 1000);
     this.ticker.unref();
   }
@@ -65,7 +66,8 @@ export class Progress {
     if (this.onScreen) this.stream.write(CLEAR);
     this.stream.write(`${line}\n`);
     this.onScreen = false;
-    if (this.active && this.text !== null) this.draw();
+    // Back under the line, unless the interval says later (a new step or update may come first).
+    if (this.active && this.text !== null) this.set(this.text);
   }
 
   /** Clears the status line; nothing more is drawn until the next update. */
@@ -96,7 +98,9 @@ export class Progress {
   }
 
   private draw(): void {
-    const width = Math.max(10, (this.stream.columns ?? 80) - 1);
+    // A terminal of unknown size (a pty without one says 0 columns) is taken as 80 wide.
+    const columns = this.stream.columns !== undefined && this.stream.columns > 10 ? this.stream.columns : 80;
+    const width = columns - 1;
     const text = this.text!.length > width ? `${this.text!.slice(0, width - 3)}...` : this.text!;
     this.stream.write(`${CLEAR}${text}\r`);
     this.onScreen = true;

@@ -3,6 +3,7 @@ import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from '../../l
 import { parsePattern, type RateStep } from '../../loadtest/schedule.js';
 import type { LoadtestArgs } from '../commands.js';
 import { intOption, load, usageFail } from '../common.js';
+import { Progress } from '../progress.js';
 
 export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
   if (values.drain && values['find-max']) usageFail('loadtest', '--drain and --find-max are separate runs');
@@ -19,6 +20,8 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
   const durationS = intOption(values, 'duration', 30);
   if (durationS <= 0) usageFail('loadtest', '--duration must be positive');
   const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 0);
+  // On a terminal, a status line under the progress lines: sent, lag, CPU, RSS once a second.
+  const progress = new Progress();
   const result = await runLoadtest(config, {
     mode: values.drain ? 'drain' : values['find-max'] ? 'find-max' : 'rate',
     steps, durationS,
@@ -37,8 +40,10 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
     ...(threads === undefined ? {} : { threads }),
     outDir: values.out ?? 'results', ...(values.name === undefined ? {} : { name: values.name }),
     keep: values.keep === true,
-    log: (line) => process.stderr.write(`loadtest: ${line}\n`),
+    log: (line) => progress.print(`loadtest: ${line}`),
+    ...(progress.active ? { progress: (status: string) => progress.update(status) } : {}),
   });
+  progress.done();
   process.stdout.write(`${loadtestSummary(result)}\n`);
 }
 
