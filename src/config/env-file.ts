@@ -18,6 +18,12 @@ import { listConfigKeys, redactConfig, type ConfigKey } from './load.js';
 
 const BARE = /^[A-Za-z0-9_@%+=:,./-]*$/;
 
+/**
+ * Keys whose default is worked out on the machine that runs the processor: written commented
+ * out among the defaults, so that a file made on one machine does not pin another's value.
+ */
+const MACHINE_DEFAULTS = new Set(['workers.threads']);
+
 /** One value as both systemd and sh read it back. */
 export function quoteEnvValue(value: string): string {
   if (BARE.test(value)) return value;
@@ -92,6 +98,10 @@ export function configEnvFile(options: EnvFileOptions = {}): string {
     const text = envText(key, value);
     if (text === null) {
       out.push(`# ${key.env}=${JSON.stringify(value)}   (a list element holds a comma: not expressible in the environment)`);
+      continue;
+    }
+    if (config === undefined && MACHINE_DEFAULTS.has(key.path)) {
+      out.push(`# ${key.env}=${quoteEnvValue(text)}   (this machine's; the default is worked out where the processor runs)`);
       continue;
     }
     const shown = redacted === undefined ? value : valueAt(redacted, key.path);

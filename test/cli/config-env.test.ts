@@ -52,6 +52,8 @@ describe('himari-l0 config: an environment file', () => {
     assert.match(r.stdout, /^HIMARI_CHECKS_DISABLED=$/m);
     assert.match(r.stdout, /^# HIMARI_KAFKA_SASL_PASSWORD=$/m);
     assert.match(r.stdout, /^# kafka\.topics: Input topics/m);
+    // A default worked out on the machine is not pinned by the file.
+    assert.match(r.stdout, /^# HIMARI_WORKERS_THREADS=\d+ /m);
     const env = readBack('defaults.env', r.stdout);
     assert.ok(Object.keys(env).length > 50, 'every key with a default is set');
     assert.ok(!('HIMARI_KAFKA_SASL_PASSWORD' in env), 'a key without a default stays unset');
