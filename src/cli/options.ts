@@ -157,10 +157,12 @@ function describeParseError(err: Error & { code?: string }, options: readonly Op
       const near = closest(name, options.map((o) => o.name));
       return `unknown option '${quoted}'${near === null ? '' : ` (did you mean --${near}?)`}`;
     }
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       if (spec?.type === 'boolean') return `--${name} takes no value`;
-      if (/ambiguous/.test(err.message)) return `--${name} needs a value ${spec?.value ?? ''} (one starting with '-' is written --${name}=-...)`.replace('  ', ' ');
-      return `--${name} needs a value${spec?.value === undefined ? '' : ` ${spec.value}`}`;
+      const needs = `--${name} needs a value${spec?.value === undefined ? '' : ` ${spec.value}`}`;
+      // parseArgs calls a value that starts with '-' ambiguous: it may be the next option.
+      return /ambiguous/.test(err.message) ? `${needs} (one starting with '-' is written --${name}=-...)` : needs;
+    }
     default:
       return err.message.split('\n')[0]!;
   }
