@@ -104,9 +104,10 @@ export function readRecording(path: string): { messages: RecordedMessage[]; prob
 
 /**
  * Normalized events of one recording file, in recorded order, each with its receive time, and
- * the report of where every message went. Never throws for what is in the file.
+ * the report of where every message went. Never throws for what is in the file. `onProgress`
+ * hears every 1024th message (how many so far, of how many).
  */
-export function readRecordingEvents(path: string): { events: MarketEvent[]; report: RecordingReport } {
+export function readRecordingEvents(path: string, onProgress?: (done: number, total: number) => void): { events: MarketEvent[]; report: RecordingReport } {
   const venue = venueOfRecording(path);
   const report: RecordingReport = { file: path, venue, messages: 0, withEvents: 0, events: 0, ignored: {}, errors: 0, problems: [], unreadable: null };
   const events: MarketEvent[] = [];
@@ -130,7 +131,9 @@ export function readRecordingEvents(path: string): { events: MarketEvent[]; repo
     return { events, report };
   }
   const normalizer = createNormalizer(venue);
+  let seen = 0;
   for (const m of messages) {
+    if (onProgress !== undefined && (++seen & 1023) === 0) onProgress(seen, messages.length);
     if (m.connect !== undefined) {
       normalizer.connected?.(m.connect);
       continue;
