@@ -261,7 +261,7 @@ export async function ensureDatabase(postgres: PostgresConfig): Promise<void> {
   const u = new URL(postgres.url);
   const db = decodeURIComponent(u.pathname.slice(1));
   if (db === '' || db === 'postgres') return;
-  if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`database name ${db} must be a plain identifier`);
+  if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new HimariError(ErrorCode.CONFIG_INVALID, `database name ${db} must be a plain identifier`);
   u.pathname = '/postgres';
   const c = await connectPostgres({ ...postgres, url: u.toString() });
   try {

@@ -21,6 +21,7 @@ import { sinkWriteStats, workerTaskStats, type SinkWriteStats, type WorkerTaskSt
 import type { ProcSample } from './proc-stats.js';
 import { renderReport } from './report.js';
 import { RateSchedule, withWarmup, type RateStep } from './schedule.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 export type LoadtestMode = 'rate' | 'drain' | 'find-max';
 
@@ -384,7 +385,7 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
       const ticker = progress === undefined ? null : setInterval(() => progress(`loadtest: backlog ${backlog.stats.produced} of ${o.count} events produced`), 250);
       const stats = await backlog.run().finally(() => { if (ticker !== null) clearInterval(ticker); });
       drainPre = { stats, ms: performance.now() - t };
-      if (stats.delivered !== o.count) throw new Error(`backlog: delivered ${stats.delivered} of ${o.count}`);
+      if (stats.delivered !== o.count) throw new HimariError(ErrorCode.DELIVERY_FAILED, `backlog: delivered ${stats.delivered} of ${o.count}`);
       o.log(`backlog produced in ${(drainPre.ms / 1000).toFixed(1)} s (${Math.round((o.count * 1000) / drainPre.ms)}/s)`);
     }
     const transit = o.mode === 'rate' && o.transitS > 0 && (o.steps[0]?.rate ?? 0) > 0
@@ -553,7 +554,7 @@ async function finishDrain(
   const drainMs = performance.now() - readyAt;
   const atEnd = child.sample();
   await sampler.stop();
-  if (!done) throw new Error(`the processor did not drain ${o.count} events within 30 minutes`);
+  if (!done) throw new HimariError(ErrorCode.TIMEOUT, `the processor did not drain ${o.count} events within 30 minutes`);
   const summary = await stopAndSummarize(o, child, sampler, poller, atReady, atEnd);
   const eventsPerSec = (o.count * 1000) / drainMs;
   o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import type { MarketEvent } from '../codec/event.js';
 import type { Disposition } from '../normalize/common.js';
 import { BinanceNormalizer, createNormalizer, venueOfRecording, type Venue } from '../normalize/index.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /** One line of a cryptofeed "raw" recording that carries exchange data. */
 export interface RecordedMessage {
@@ -164,7 +165,7 @@ export function readRecordingEvents(path: string, onProgress?: (done: number, to
 /** Normalized events of one recording file (see `readRecordingEvents` for the accounting). */
 export function normalizeRecording(path: string): MarketEvent[] {
   const { events, report } = readRecordingEvents(path);
-  if (report.unreadable !== null) throw new Error(`${path}: ${report.unreadable}`);
+  if (report.unreadable !== null) throw new HimariError(ErrorCode.INVALID_INPUT, `${path}: ${report.unreadable}`);
   return events;
 }
 

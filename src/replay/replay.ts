@@ -3,6 +3,7 @@ import { encodeEvent } from '../codec/encode.js';
 import type { MarketEvent } from '../codec/event.js';
 import { connectProducer, createProducer } from '../cli/produce.js';
 import { ensureTopics } from '../source/kafka-admin.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 export interface ReplayOptions {
   topic: string;
@@ -63,6 +64,6 @@ export async function replay(config: KafkaConfig, files: readonly (readonly Mark
     await new Promise((r) => setTimeout(r, 10));
   }
   await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-  if (failed > 0) throw new Error(`${failed} of ${events.length} replayed events were not delivered`);
+  if (failed > 0) throw new HimariError(ErrorCode.DELIVERY_FAILED, `${failed} of ${events.length} replayed events were not delivered`);
   return { files: files.length, events: events.length, byType, elapsedMs: Date.now() - started };
 }
