@@ -21,6 +21,7 @@ import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from './loadt
 import { parsePattern, type RateStep } from './loadtest/schedule.js';
 import { HimariError } from './errors.js';
 import { createLogger } from './obs/log.js';
+import { SystemdLifecycle } from './systemd-lifecycle.js'; // systemd notify
 
 const HELP = `himari-l0: Layer 0 market-data processor (Kafka -> checks -> Redis + PostgreSQL)
 
@@ -102,6 +103,7 @@ async function cmdRun(args: string[]): Promise<void> {
   const log = createLogger(config.log.level);
   log.info({ config: redactConfig(config) }, 'starting');
   const app = new App(config, log);
+  const systemd = new SystemdLifecycle(app, log); // systemd notify: READY, STATUS, WATCHDOG, STOPPING
   const startedAt = Date.now();
   let stopping = false;
   let ready = false;
@@ -109,6 +111,7 @@ async function cmdRun(args: string[]): Promise<void> {
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
+    systemd.stopping(why); // systemd notify
     log.info({ why, deadlineMs: config.shutdown.deadlineMs }, 'stopping');
     // The deadline holds even if a step of the close hangs in native code: exit regardless.
     setTimeout(() => {
@@ -149,6 +152,7 @@ async function cmdRun(args: string[]): Promise<void> {
   log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, storage: app.migration?.mode }, 'ready');
   // Also said on stderr whatever the log level: scripts and tests wait for this line.
   process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.migration?.mode} storage)\n`);
+  systemd.started(); // systemd notify: READY=1 once partitions are assigned
   const maxSeconds = intOption(values, 'max-seconds', 0);
   if (maxSeconds > 0) setTimeout(() => stop('max-seconds'), maxSeconds * 1000).unref();
   const idleMs = intOption(values, 'stop-when-idle', 0);
