@@ -5,6 +5,8 @@ import { SystemdNotifier } from './obs/systemd.js';
 
 /** How often STATUS= is refreshed (`systemctl status` shows the last one). */
 const STATUS_INTERVAL_MS = 10_000;
+/** How often STATUS= says what a start-up still waits for. */
+const STARTING_STATUS_MS = 2_000;
 /** How often start-up looks for the first assignment. */
 const ASSIGNMENT_POLL_MS = 100;
 
@@ -24,6 +26,12 @@ export class SystemdLifecycle {
 
   constructor(private readonly app: App, private readonly log: Logger, env: NodeJS.ProcessEnv = process.env) {
     this.notifier = new SystemdNotifier({ log, env });
+    if (!this.notifier.enabled) return;
+    // While `systemctl status` says "activating": what start-up still waits for.
+    this.notifier.status('starting');
+    const starting = setInterval(() => this.notifier.status(`starting: ${this.app.pipeline.notReadyReasons().join('; ')}`), STARTING_STATUS_MS);
+    starting.unref();
+    this.timers.push(starting);
   }
 
   /**
@@ -38,6 +46,9 @@ export class SystemdLifecycle {
    */
   started(): void {
     if (!this.notifier.enabled || this.stopped) return;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.notifier.status('started: waiting for the consumer group to assign partitions');
     const startedAt = Date.now();
     const boundMs = Math.max(10_000, 2 * this.app.config.kafka.sessionTimeoutMs);
     const poll = setInterval(() => {
@@ -108,19 +119,22 @@ export class SystemdLifecycle {
 /**
  * Messages on the broker not yet taken by this consumer, summed over its partitions, from what
  * librdkafka already knows (the high watermark of the last fetch, the consume position): no
- * request to the broker. Null when a partition has neither yet (nothing fetched).
+ * request to the broker. A partition read from nothing yet has no position: it counts when it
+ * is empty (high = low watermark) and is otherwise named apart, e.g. `120 (1 partition not read
+ * yet)`. Null when librdkafka knows none (the consumer is not connected).
  */
-function consumerLag(consumer: Kafka.KafkaConsumer, assigned: readonly Kafka.TopicPartition[]): number | null {
-  if (assigned.length === 0) return 0;
+function consumerLag(consumer: Kafka.KafkaConsumer, assigned: readonly Kafka.TopicPartition[]): string | null {
+  if (assigned.length === 0) return '0';
   try {
     let lag = 0;
+    let unread = 0;
     for (const p of consumer.position([...assigned])) {
+      const { highOffset, lowOffset } = consumer.getWatermarkOffsets(p.topic, p.partition);
       const position = p.offset ?? -1;
-      const { highOffset } = consumer.getWatermarkOffsets(p.topic, p.partition);
-      if (position < 0 || highOffset < 0) return null;
-      lag += Math.max(0, highOffset - position);
+      if (position >= 0 && highOffset >= 0) lag += Math.max(0, highOffset - position);
+      else if (highOffset < 0 || highOffset !== lowOffset) unread++;
     }
-    return lag;
+    return unread === 0 ? String(lag) : `${lag} (${unread} partition${unread === 1 ? '' : 's'} not read yet)`;
   } catch {
     return null;
   }

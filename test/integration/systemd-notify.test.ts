@@ -41,8 +41,11 @@ describe('the processor under systemd (Type=notify, WatchdogSec)', { timeout: 12
     await p.ready();
     await waitUntil('READY=1', async () => notify.received.some((d) => d.startsWith('READY=1')), 30_000);
     const ready = notify.received.findIndex((d) => d.startsWith('READY=1'));
-    assert.equal(ready, 0, `READY=1 comes first: ${JSON.stringify(notify.received)}`);
-    assert.match(notify.received[0]!, /^READY=1\nSTATUS=ready: [1-4] partitions assigned/);
+    // Before READY=1 only STATUS= lines (starting, then waiting for partitions): no ping.
+    assert.equal(notify.received[0], 'STATUS=starting');
+    assert.deepEqual(notify.received.slice(0, ready).filter((d) => !d.startsWith('STATUS=')), []);
+    assert.ok(notify.received.slice(0, ready).includes('STATUS=started: waiting for the consumer group to assign partitions'), JSON.stringify(notify.received));
+    assert.match(notify.received[ready]!, /^READY=1\nSTATUS=ready: [1-4] partitions assigned/);
     assert.ok(p.stderr.includes('himari-l0: ready in'), 'READY=1 after the processor said it is ready');
     await waitUntil('WATCHDOG=1 pings', async () => notify.received.filter((d) => d === 'WATCHDOG=1').length >= 2, 20_000);
 
