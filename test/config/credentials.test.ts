@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CREDENTIAL_KEYS, loadConfig, redactConfig } from '../../src/config/load.js';
 import { HimariError } from '../../src/errors.js';
+import { CLI } from '../helpers/processor.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -66,6 +68,14 @@ describe('systemd credentials ($CREDENTIALS_DIRECTORY)', () => {
     assert.match(text, /credential postgres-password \(.*\): not a secret config key; credentials are named kafka\.saslPassword, redis\.password, postgres\.password/);
     assert.ok(!text.includes('never-shown'), text);
     assert.match(problemsOf(() => loadConfig({ env: { CREDENTIALS_DIRECTORY: join(dir, 'nope') } })).join('\n'), /CREDENTIALS_DIRECTORY .*nope: cannot be listed \(ENOENT\)/);
+  });
+
+  it('a bad credential stops `run` with exit code 2 (which the unit does not restart), naming it and no secret', () => {
+    const dir = credentialsDir({ 'postgres.password': '', 'redis.password': 'redis-never-printed-5d1c' });
+    const run = spawnSync(process.execPath, [CLI, 'run'], { env: { PATH: process.env.PATH ?? '', CREDENTIALS_DIRECTORY: dir }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /credential postgres\.password \(.*\): empty/);
+    assert.ok(!(run.stderr + run.stdout).includes('redis-never-printed-5d1c'));
   });
 
   it('refuses a credential its user may not read', { skip: process.getuid?.() === 0 ? 'root reads every file' : false }, () => {
