@@ -29,7 +29,10 @@ export class SystemdLifecycle {
     if (!this.notifier.enabled) return;
     // While `systemctl status` says "activating": what start-up still waits for.
     this.notifier.status('starting');
-    const starting = setInterval(() => this.notifier.status(`starting: ${this.app.pipeline.notReadyReasons().join('; ')}`), STARTING_STATUS_MS);
+    const starting = setInterval(() => {
+      const waitingFor = this.app.pipeline.notReadyReasons().filter((r) => r !== 'starting');
+      this.notifier.status(waitingFor.length === 0 ? 'starting' : `starting: ${waitingFor.join('; ')}`);
+    }, STARTING_STATUS_MS);
     starting.unref();
     this.timers.push(starting);
   }

@@ -58,6 +58,26 @@ describe('the processor under systemd (Type=notify, WatchdogSec)', { timeout: 12
     assert.deepEqual(notify.received.slice(stopping + 1).filter((d) => d === 'WATCHDOG=1'), [], 'no ping after STOPPING=1');
   });
 
+  it('an instance the group gives no partition (a standby) says READY=1 too, and its status says why', async () => {
+    const first = notifySocket(mkdtempSync(join(dir, 'first-')));
+    const standby = notifySocket(mkdtempSync(join(dir, 'standby-')));
+    cleanups.push(() => first.close(), () => standby.close());
+    // One partition for two processors of one group; the shortest session timeout, so the
+    // standby's bound (twice it) is short: 6 s is the broker's least by default
+    // (group.min.session.timeout.ms).
+    const { config, env } = testConfig({ HIMARI_KAFKA_TOPIC_PARTITIONS: '1', HIMARI_KAFKA_SESSION_TIMEOUT_MS: '6000', HIMARI_LOG_LEVEL: 'info' });
+    cleanups.push(() => cleanup(config).catch(() => {}));
+    await createTopics(config);
+    const a = new ProcessorProcess({ ...env, NOTIFY_SOCKET: first.path });
+    cleanups.push(() => a.stop());
+    await waitUntil('the first processor ready with the partition', async () => first.received.some((d) => d.startsWith('READY=1\nSTATUS=ready: 1 partitions assigned')), 30_000);
+    const b = new ProcessorProcess({ ...env, NOTIFY_SOCKET: standby.path });
+    cleanups.push(() => b.stop());
+    await waitUntil('the standby ready', async () => standby.received.some((d) => d.startsWith('READY=1')), 40_000);
+    assert.ok(standby.received.includes('READY=1\nSTATUS=ready: no partitions assigned to this instance (the group has none for it: standby)'), JSON.stringify(standby.received));
+    assert.ok(!first.received.some((d) => d.startsWith('STOPPING=1')), 'the first processor still runs');
+  });
+
   it('withholds WATCHDOG=1 while a sink is down longer than systemd.watchdogSinkOutageMs, and pings again once it is back', async () => {
     const notify = notifySocket(mkdtempSync(join(dir, 'outage-')));
     cleanups.push(() => notify.close());
