@@ -88,9 +88,10 @@ export class SystemdLifecycle {
   /**
    * Why the watchdog must not be pinged (null: healthy). A sink outage counts only beyond
    * `systemd.watchdogSinkOutageMs` (see its reason in the schema): a short Redis or PostgreSQL
-   * blip pauses consumption and loses nothing, and a restart would only replay. Not counted:
-   * no partitions (a standby), a partition stopped on a refused dead letter (a restart would
-   * stop it again; /readyz and STATUS say it), both states a restart does not cure.
+   * blip pauses consumption and loses nothing, and a restart would only replay. Not counted,
+   * as a restart cures none of them: no partitions (a standby), a partition stopped on a refused
+   * dead letter (it would stop again; /readyz and STATUS say it), a broker out of reach
+   * (librdkafka reconnects by itself).
    */
   private unhealthy(): string | null {
     const boundMs = this.app.config.systemd.watchdogSinkOutageMs;
