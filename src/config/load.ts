@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { HimariError, ErrorCode } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
@@ -12,6 +13,52 @@ const RESERVED_ENV = new Set(['HIMARI_CONFIG', 'HIMARI_STATE_DIR', 'HIMARI_KAFKA
   'HIMARI_KAFKA_SECURE', 'HIMARI_KAFKA_SSL_PORT', 'HIMARI_KAFKA_SECURE_PORT',
   // scripts/pg-cluster.sh
   'HIMARI_PG_PORT', 'HIMARI_PG_NAME', 'HIMARI_PG_PRELOAD', 'HIMARI_PG_BIN', 'HIMARI_PG_USER']);
+
+/**
+ * Secrets systemd hands over as credentials (LoadCredential=, LoadCredentialEncrypted=, or
+ * SetCredential= in deploy/himari-l0.service): each file in `$CREDENTIALS_DIRECTORY` is named
+ * after the config key it sets. Three keys, listed here, rather than any key: a credential is a
+ * secret, and a name outside this list is a typo that would otherwise start the processor
+ * without its password. `CREDENTIALS_DIRECTORY` needs no place in RESERVED_ENV: only HIMARI_*
+ * names are read as config keys.
+ */
+export const CREDENTIAL_KEYS: readonly string[] = ['kafka.saslPassword', 'redis.password', 'postgres.password'];
+
+/**
+ * The credentials in `dir`, key → value; problems (an unknown name, a file that cannot be read
+ * or is empty) go to `problems`, never with a value in them. One trailing newline is dropped:
+ * `echo secret > file` writes one, and no password of ours ends with it.
+ */
+function readCredentials(dir: string, problems: string[]): Map<string, string> {
+  const credentials = new Map<string, string>();
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    problems.push(`CREDENTIALS_DIRECTORY ${dir}: cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return credentials;
+  }
+  for (const name of names) {
+    if (!CREDENTIAL_KEYS.includes(name)) {
+      problems.push(`credential ${name} (${dir}): not a secret config key; credentials are named ${CREDENTIAL_KEYS.join(', ')}`);
+      continue;
+    }
+    let value: string;
+    try {
+      value = readFileSync(join(dir, name), 'utf8');
+    } catch (err) {
+      problems.push(`credential ${name} (${dir}): cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      continue;
+    }
+    value = value.replace(/\r?\n$/, '');
+    if (value === '') {
+      problems.push(`credential ${name} (${dir}): empty`);
+      continue;
+    }
+    credentials.set(name, value);
+  }
+  return credentials;
+}
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'enum' | 'record';
 
@@ -111,16 +158,19 @@ function deepFreeze<T>(value: T): T {
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
-  /** Optional JSON config file; `HIMARI_CONFIG` names one too. Env vars override the file. */
+  /**
+   * Optional JSON config file; `HIMARI_CONFIG` names one too. Env vars override the file, and
+   * credentials in `$CREDENTIALS_DIRECTORY` (systemd's, see CREDENTIAL_KEYS) override both.
+   */
   file?: string | undefined;
   /** Command-line overrides, highest precedence (dotted path → value). */
   overrides?: Record<string, unknown>;
 }
 
 /**
- * Builds the configuration once: file, then environment, then overrides; validates everything
- * together and reports every bad key in one error; returns a frozen object. Nothing else in the
- * process reads `process.env` for configuration.
+ * Builds the configuration once: file, then environment, then systemd credentials, then
+ * overrides; validates everything together and reports every bad key in one error; returns a
+ * frozen object. Nothing else in the process reads `process.env` for configuration.
  */
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
@@ -151,6 +201,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       continue;
     }
     setPath(raw, key.path, coerceEnv(value, key.kind));
+  }
+  const credentialsDir = env.CREDENTIALS_DIRECTORY;
+  if (credentialsDir !== undefined && credentialsDir !== '') {
+    for (const [path, value] of readCredentials(credentialsDir, problems)) setPath(raw, path, value);
   }
   for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path, value);
 

@@ -220,6 +220,16 @@ const shutdown = z.strictObject({
     .describe('SIGTERM: longest the processor takes to stop. It drains and commits until this less 5 s, then abandons what is not confirmed (replayed on the next start) and exits with code 3. Keep systemd\'s TimeoutStopSec above it.'),
 });
 
+const systemd = z.strictObject({
+  // Why 5 minutes: an outage stops consumption and loses nothing (Kafka keeps the events, the
+  // sink core retries forever), and a restart cures a wedged client, not a server that is down;
+  // so the bound rides out a Redis or PostgreSQL restart or failover (seconds to a minute or
+  // two) without restarts that would only replay, and still restarts a wedged process within
+  // minutes instead of leaving it for hours.
+  watchdogSinkOutageMs: z.number().int().min(10_000).max(86_400_000).default(300_000)
+    .describe('Under systemd with WatchdogSec= (deploy/himari-l0.service): how long a sink (Redis, PostgreSQL, the output topic) may stay in an outage before the processor stops pinging the watchdog, so that systemd restarts it. An outage loses nothing (consumption pauses, writes are retried); a restart helps a wedged client, not a server that is down, so the default rides out a server restart or failover. No effect without a watchdog.'),
+});
+
 const log = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
     .describe('pino log level.'),
@@ -251,6 +261,7 @@ export const ConfigSchema = z.strictObject({
   log: log.prefault({}),
   checks: checks.prefault({}),
   shutdown: shutdown.prefault({}),
+  systemd: systemd.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -220,6 +220,13 @@ export class SinkCore extends EventEmitter {
     return this.connected && this.lanes.every((l) => l.failingSince === 0);
   }
 
+  /** How long the oldest current outage of a lane has lasted (ms); 0 when no lane is failing. */
+  outageMs(now = Date.now()): number {
+    let since = 0;
+    for (const lane of this.lanes) if (lane.failingSince !== 0 && (since === 0 || lane.failingSince < since)) since = lane.failingSince;
+    return since === 0 ? 0 : now - since;
+  }
+
   get statusText(): string {
     if (!this.connected) return `${this.name}: not connected`;
     const failing = this.lanes.find((l) => l.failingSince !== 0);

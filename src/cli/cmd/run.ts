@@ -4,6 +4,7 @@ import { checkByBit } from '../../checks/registry.js';
 import { VERDICT_NAMES } from '../../codec/event.js';
 import { redactConfig } from '../../config/load.js';
 import { createLogger } from '../../obs/log.js';
+import { SystemdLifecycle } from '../../systemd-lifecycle.js';
 import type { RunArgs } from '../commands.js';
 import { EXIT_DEADLINE, intOption, load } from '../common.js';
 
@@ -12,6 +13,8 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   const log = createLogger(config.log.level);
   log.info({ config: redactConfig(config) }, 'starting');
   const app = new App(config, log);
+  // READY, STATUS, WATCHDOG and STOPPING to systemd (nothing without NOTIFY_SOCKET).
+  const systemd = new SystemdLifecycle(app, log);
   const startedAt = Date.now();
   let stopping = false;
   let ready = false;
@@ -19,6 +22,7 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
+    systemd.stopping(why);
     log.info({ why, deadlineMs: config.shutdown.deadlineMs }, 'stopping');
     // The deadline holds even if a step of the close hangs in native code: exit regardless.
     setTimeout(() => {
@@ -59,6 +63,7 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, storage: app.migration?.mode }, 'ready');
   // Also said on stderr whatever the log level: scripts and tests wait for this line.
   process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.migration?.mode} storage)\n`);
+  systemd.started();
   const maxSeconds = intOption(values, 'max-seconds', 0);
   if (maxSeconds > 0) setTimeout(() => stop('max-seconds'), maxSeconds * 1000).unref();
   const idleMs = intOption(values, 'stop-when-idle', 0);
