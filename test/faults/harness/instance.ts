@@ -20,7 +20,7 @@ export function peakRssBytes(pid: number): number {
 }
 
 const RSS_SAMPLE_MS = 250;
-/** Said on stderr whatever the log level (src/cli.ts). */
+/** Said on stderr whatever the log level (src/cli/cmd/run.ts). */
 const READY_LINE = 'himari-l0: ready in';
 
 /**
