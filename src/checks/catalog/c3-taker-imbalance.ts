@@ -34,8 +34,8 @@ export const takerImbalance: Check = {
       }
       const notional = e.price * e.size;
       const i = sec % SECONDS;
-      if (e.side === 'buy') { s.buyFlow[i] += notional; s.buySum += notional; }
-      else { s.sellFlow[i] += notional; s.sellSum += notional; }
+      if (e.side === 'buy') { s.buyFlow[i]! += notional; s.buySum += notional; }
+      else { s.sellFlow[i]! += notional; s.sellSum += notional; }
       if (s.flowSeconds < t.warmupSeconds! || !(s.flowNormal > 0)) return false;
       const total = s.buySum + s.sellSum;
       const imbalance = (s.buySum - s.sellSum) / total;
