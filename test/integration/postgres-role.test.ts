@@ -176,7 +176,7 @@ describe('least-privilege PostgreSQL role', { timeout: 150_000 }, () => {
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
     assert.match(processor.stderr, new RegExp(`start failed: PostgreSQL: ${table} is at schema version 0, this himari-l0 writes version ${latestSchemaVersion()}: run 'himari-l0 migrate' as the schema's owner`));
-    await migrate(loadConfig({ env: as('owner') }).postgres, pino({ level: 'silent' }));
+    await migrate(kafkaEnv.config.postgres, pino({ level: 'silent' })); // as the owner (kafkaEnv is the owner's config)
     const again = new ProcessorProcess({ ...kafkaEnv.env, ...as('writer'), HIMARI_POSTGRES_MIGRATE_ON_START: 'false' });
     processes.push(again);
     await again.ready();
