@@ -21,6 +21,8 @@ import { LatencySeries } from './obs/latency-series.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
 import type { CheckWorkerData } from '../workers/check-worker.js';
+import { describePartitionKey, partitionKey } from './source/partition-key.js';
+import { RingQueue } from './util/ring-queue.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
 
@@ -50,7 +52,7 @@ interface PartitionBacklog {
  * of the processor's CPU.
  */
 interface SlotBacklog {
-  pending: PartitionBacklog[];
+  pending: RingQueue<PartitionBacklog>;
   queued: boolean;
 }
 
@@ -144,7 +146,7 @@ export class Pipeline {
       log: parts.log,
       metrics: parts.metrics,
     });
-    this.slotBacklogs = Array.from({ length: this.pool.threads }, () => ({ pending: [], queued: false }));
+    this.slotBacklogs = Array.from({ length: this.pool.threads }, () => ({ pending: new RingQueue<PartitionBacklog>(), queued: false }));
     this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
       policy: sinkPolicy(parts.config.sink, driver.name),
       metrics: parts.metrics,
@@ -204,7 +206,7 @@ export class Pipeline {
     if (this.closing !== null) reasons.push('closing');
     for (const s of this.sinks) if (!s.healthy) reasons.push(s.statusText);
     if (this.started && this.source.assigned.length === 0) reasons.push('kafka: no partitions assigned yet');
-    for (const [key, why] of this.source.stopped) reasons.push(`kafka: partition ${key.replace('\u0000', '[')}] stopped: ${why}`);
+    for (const [key, why] of this.source.stopped) reasons.push(`kafka: partition ${describePartitionKey(key)} stopped: ${why}`);
     return reasons;
   }
 
@@ -221,7 +223,7 @@ export class Pipeline {
     m.consumerLag.reset();
     for (const tp of this.source.assigned) {
       const high = this.source.highWatermark(tp.topic, tp.partition);
-      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.backlogs.get(`${tp.topic}\u0000${tp.partition}`)?.firstOffset;
+      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.backlogs.get(partitionKey(tp.topic, tp.partition))?.firstOffset;
       if (high === undefined || from === undefined) continue;
       m.consumerLag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, high - from));
     }
@@ -299,7 +301,7 @@ export class Pipeline {
   }
 
   private backlogOf(topic: string, partition: number): PartitionBacklog {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     let b = this.backlogs.get(key);
     if (b === undefined) {
       b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], pending: false, firstOffset: -1, firstTimestampMs: 0 };
@@ -487,7 +489,7 @@ export class Pipeline {
    * dead-letter topic then holds every bad message exactly once.
    */
   private async deadLetter(dl: DeadLetter): Promise<void> {
-    const backlog = this.backlogs.get(`${dl.sourceTopic}\u0000${dl.sourcePartition}`);
+    const backlog = this.backlogs.get(partitionKey(dl.sourceTopic, dl.sourcePartition));
     const fromOffset = backlog?.firstOffset ?? dl.sourceOffset;
     const fromTs = backlog?.firstTimestampMs ?? Date.now();
     for (let attempt = 0; ; attempt++) {
@@ -572,7 +574,7 @@ export class Pipeline {
       this.pool.release(p.topic, p.partition);
       this.deadLetterIndex.forget(p.topic, p.partition);
       for (const s of this.sinks) s.release(p.topic, p.partition);
-      const key = `${p.topic}\u0000${p.partition}`;
+      const key = partitionKey(p.topic, p.partition);
       const backlog = this.backlogs.get(key);
       if (backlog !== undefined) {
         this.waiting -= backlog.messages.length;

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { ErrorCode, HimariError, errorMessage } from '../errors.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { CheckResult, CheckTask } from './task.js';
+import { partitionKey } from '../source/partition-key.js';
+import { RingQueue } from '../util/ring-queue.js';
 
 /** A task built at the moment its slot frees up, so it carries everything pending by then. */
 export interface PreparedTask {
@@ -25,7 +27,7 @@ export interface PreparedTask {
 interface Slot {
   /** Thread id of the worker this slot is pinned to; -1 until the balancer picks one. */
   threadId: number;
-  queue: Array<() => PreparedTask>;
+  queue: RingQueue<() => PreparedTask>;
   running: PreparedTask | null;
   /** True while `prepare` runs: a prepare that enqueues more must not start a second task. */
   preparing: boolean;
@@ -60,7 +62,7 @@ export class CheckWorkerPool {
   private readonly owner = new Map<string, number>();
 
   constructor(private readonly options: CheckWorkerPoolOptions) {
-    this.slots = Array.from({ length: options.threads }, () => ({ threadId: -1, queue: [], running: null, preparing: false, attempts: 0, partitions: 0 }));
+    this.slots = Array.from({ length: options.threads }, () => ({ threadId: -1, queue: new RingQueue<() => PreparedTask>(), running: null, preparing: false, attempts: 0, partitions: 0 }));
     this.pool = new Piscina<CheckTask, CheckResult>({
       filename: options.filename,
       minThreads: options.threads,
@@ -104,7 +106,7 @@ export class CheckWorkerPool {
 
   /** The slot that owns a partition; assigned on first use to the slot with fewest partitions. */
   slotOf(topic: string, partition: number): number {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     let slot = this.owner.get(key);
     if (slot === undefined) {
       slot = 0;
@@ -116,7 +118,7 @@ export class CheckWorkerPool {
   }
 
   release(topic: string, partition: number): void {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     const slot = this.owner.get(key);
     if (slot !== undefined) {
       this.slots[slot]!.partitions--;
@@ -172,7 +174,8 @@ export class CheckWorkerPool {
           const halves = job.split?.();
           if (halves !== undefined) {
             // Ahead of what the slot has queued: the halves keep the batch's place in partition order.
-            s.queue.unshift(() => halves[0], () => halves[1]);
+            s.queue.unshift(() => halves[1]);
+            s.queue.unshift(() => halves[0]);
             this.options.log.warn({ slot, topic: task.topic, partition: task.partition }, 'worker batch failed on every attempt; running it in halves to isolate the message');
           } else {
             job.onFailure(new HimariError(ErrorCode.WORKER_FAILED, `worker failed ${s.attempts} times: ${errorMessage(err)}`, { cause: err }));

@@ -9,6 +9,7 @@ import { LatencySeries } from '../obs/latency-series.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { EventChunk } from './chunk.js';
 import { RetryDelays } from './retry-delays.js';
+import { RingQueue } from '../util/ring-queue.js';
 
 /**
  * What a sink implements: I/O only. The core around it owns batching, retries, backpressure,
@@ -92,7 +93,7 @@ class Lane {
   openBytes = 0;
   timer: NodeJS.Timeout | null = null;
   /** Sealed batches, the one being written first. */
-  readonly sealed: SealedBatch[] = [];
+  readonly sealed = new RingQueue<SealedBatch>();
   writing = false;
   /** When this lane's current outage began (0: none), and its last error. */
   failingSince = 0;
@@ -249,7 +250,7 @@ export class SinkCore extends EventEmitter {
     lane.writing = true;
     const m = this.options.metrics;
     while (lane.sealed.length > 0 && !this.aborted) {
-      const batch = lane.sealed[0]!;
+      const batch = lane.sealed.peek()!;
       const started = performance.now();
       const landed: EventChunk[] = [];
       try {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { partitionKey } from '../source/partition-key.js';
 
 /**
  * Producer and processor clocks may disagree; a dead letter is looked for this far before the
@@ -27,7 +28,7 @@ export class DeadLetterIndex {
 
   /** Offsets of `topic[partition]` at or after `fromOffset` already in the dead-letter topic. */
   existing(topic: string, partition: number, dlqPartition: number, fromOffset: number, fromTimestampMs: number): Promise<Set<number>> {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     let scan = this.scans.get(key);
     if (scan === undefined) {
       scan = this.scan(topic, partition, dlqPartition, fromOffset, fromTimestampMs).catch((err: Error) => {
@@ -41,7 +42,7 @@ export class DeadLetterIndex {
 
   /** Forgets a partition (revoked): its next owner scans again. */
   forget(topic: string, partition: number): void {
-    this.scans.delete(`${topic}\u0000${partition}`);
+    this.scans.delete(partitionKey(topic, partition));
   }
 
   private async scan(topic: string, partition: number, dlqPartition: number, fromOffset: number, fromTimestampMs: number): Promise<Set<number>> {

@@ -7,6 +7,7 @@ import { describeTarget, isPermanentConnectError, pgClientConfig } from '../db/c
 import type { EventChunk } from './chunk.js';
 import { checkedLane, type SinkDriver } from './core.js';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, EVENT_COLUMN_NAMES } from './pg-row.js';
+import { partitionKey } from '../source/partition-key.js';
 
 /** SQLSTATE classes that no retry can fix: data exceptions (22) and integrity violations (23). */
 const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23']);
@@ -215,10 +216,6 @@ export class PostgresSink implements SinkDriver {
       if (c !== null) await c.end();
     }));
   }
-}
-
-function partitionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
 }
 
 /** A SQL string literal (standard_conforming_strings: only the quote needs doubling). */

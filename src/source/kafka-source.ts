@@ -4,6 +4,7 @@ import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import type { CommitPoint } from './offset-tracker.js';
+import { partitionKey, type PartitionKey } from './partition-key.js';
 
 export type SourceMessage = Kafka.Message;
 
@@ -53,7 +54,7 @@ export class KafkaSource {
   private lastError = '';
   private commitFailures = 0;
   /** Partitions stopped for good (`stopPartition`), `topic\0partition` → why; kept paused until revoked. */
-  readonly stopped = new Map<string, string>();
+  readonly stopped = new Map<PartitionKey, string>();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly handlers: SourceHandlers) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -187,7 +188,7 @@ export class KafkaSource {
    * it cannot be delivered anywhere, and committing past it would lose it.
    */
   stopPartition(topic: string, partition: number, why: string): void {
-    this.stopped.set(`${topic}\u0000${partition}`, why);
+    this.stopped.set(partitionKey(topic, partition), why);
     try {
       this.consumer.pause([{ topic, partition }]);
     } catch (err) {
@@ -200,7 +201,7 @@ export class KafkaSource {
     this.pausedFor = false;
     if (this.hardPaused) {
       this.hardPaused = false;
-      const resumable = this.assignment.filter((p) => !this.stopped.has(`${p.topic}\u0000${p.partition}`));
+      const resumable = this.assignment.filter((p) => !this.stopped.has(partitionKey(p.topic, p.partition)));
       if (resumable.length > 0) this.consumer.resume(resumable);
       this.log.info({ pausedMs: Date.now() - this.pausedSince }, 'partitions resumed');
     }
@@ -258,10 +259,10 @@ export class KafkaSource {
   async commitAndWait(points: readonly CommitPoint[], timeoutMs: number): Promise<boolean> {
     if (points.length === 0) return true;
     if (!this.consumer.isConnected()) return false;
-    const wanted = new Set(points.map((p) => `${p.topic}\u0000${p.partition}\u0000${p.offset}`));
+    const wanted = new Set(points.map((p) => `${partitionKey(p.topic, p.partition)}@${p.offset}`));
     let outcome: boolean | null = null;
     const onCommit = (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[] | undefined) => {
-      const ours = (offsets ?? []).filter((o) => wanted.has(`${o.topic}\u0000${o.partition}\u0000${o.offset}`));
+      const ours = (offsets ?? []).filter((o) => wanted.has(`${partitionKey(o.topic, o.partition)}@${o.offset}`));
       if (ours.length > 0) outcome = !err && !ours.some((o) => (o as { error?: unknown }).error);
     };
     this.consumer.on('offset.commit', onCommit);
@@ -302,8 +303,8 @@ export class KafkaSource {
   }
 
   private revoke(partitions: Kafka.TopicPartition[]): void {
-    const revoked = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
-    this.assignment = this.assignment.filter((p) => !revoked.has(`${p.topic}\u0000${p.partition}`));
+    const revoked = new Set(partitions.map((p) => partitionKey(p.topic, p.partition)));
+    this.assignment = this.assignment.filter((p) => !revoked.has(partitionKey(p.topic, p.partition)));
     for (const key of revoked) this.stopped.delete(key);
     this.log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, 'partitions revoked; draining them');
     let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import { ErrorCode, HimariError } from '../errors.js';
+import { partitionKey } from './partition-key.js';
 /**
  * Delivery-driven offsets. Every batch taken from a partition gets a `BatchTicket` for its
  * offset range; each party that must hold the batch (PostgreSQL, Redis, the dead-letter topic)
@@ -103,7 +104,7 @@ export class OffsetTracker {
   private readonly idleWaiters: Array<() => void> = [];
 
   partition(topic: string, partition: number): PartitionOffsets {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     let p = this.partitions.get(key);
     if (p === undefined) {
       p = new PartitionOffsets(topic, partition, (q) => this.onAdvance(q));
@@ -138,7 +139,7 @@ export class OffsetTracker {
    * `takeCommits`, so an idle partition's commit is retried until it lands or is revoked.
    */
   commitFailed(topic: string, partition: number, offset: number): void {
-    const p = this.partitions.get(`${topic}\u0000${partition}`);
+    const p = this.partitions.get(partitionKey(topic, partition));
     if (p === undefined || p.committed !== offset) return;
     p.committed = -1;
     this.advanced.add(p);
@@ -146,7 +147,7 @@ export class OffsetTracker {
 
   /** The broker confirmed a commit point (its offset is in the group, whatever happens next). */
   commitConfirmed(topic: string, partition: number, offset: number): void {
-    const p = this.partitions.get(`${topic}\u0000${partition}`);
+    const p = this.partitions.get(partitionKey(topic, partition));
     if (p !== undefined && offset > p.confirmed) p.confirmed = offset;
   }
 
@@ -160,7 +161,7 @@ export class OffsetTracker {
   }
 
   forget(topic: string, partition: number): void {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     const p = this.partitions.get(key);
     if (p !== undefined) this.advanced.delete(p);
     this.partitions.delete(key);
