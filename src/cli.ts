@@ -7,6 +7,7 @@ import { ALL_CHECKS, checkByBit } from './checks/registry.js';
 import { SCHEMA_CHECKS } from './checks/schema.js';
 import { checksMarkdownTable } from './checks/docs.js';
 import { DEFAULT_VENUES } from './codec/synthetic.js';
+import { doctorCommand } from './cli/doctor.js';
 import { produce } from './cli/produce.js';
 import { VERDICT_NAMES } from './codec/event.js';
 import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from './config/load.js';
@@ -59,6 +60,11 @@ Commands:
   migrate    Create or update the PostgreSQL/TimescaleDB schema (idempotent), as its owner.
                --grant-to ROLE   also grant ROLE what the processor needs, nothing more
                                  (run the processor as ROLE with postgres.migrateOnStart off)
+  doctor     Check what the processor needs, in a few seconds: config, Kafka (brokers, topics,
+             group offsets and lag), Redis (auth, version, script, write), PostgreSQL (database,
+             TimescaleDB, schema, the role's rights). One line per check: ok, warn or FAIL with
+             the fix; exit 0 when nothing failed, 1 otherwise.
+               --json: the same as JSON   --timeout S (3): each probe's network calls
   config     Print every config key with its env var and default (--markdown for docs).
   checks     List the data-quality checks (--json, --markdown for docs/checks.md).
   help       This text.
@@ -397,6 +403,7 @@ async function main(): Promise<void> {
     case 'migrate': return cmdMigrate(rest);
     case 'replay': return cmdReplay(rest);
     case 'loadtest': return cmdLoadtest(rest);
+    case 'doctor': return doctorCommand(rest);
     case 'config': return cmdConfig(rest);
     case 'checks': return cmdChecks(rest);
     case undefined: case 'help': case '--help': case '-h':
