@@ -9,6 +9,7 @@ import { checksMarkdownTable } from './checks/docs.js';
 import { DEFAULT_VENUES } from './codec/synthetic.js';
 import { doctorCommand } from './cli/doctor.js';
 import { produce } from './cli/produce.js';
+import { topCommand } from './cli/top.js';
 import { VERDICT_NAMES } from './codec/event.js';
 import { configMarkdownTable, listConfigKeys, loadConfig, redactConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -65,6 +66,12 @@ Commands:
              TimescaleDB, schema, the role's rights). One line per check: ok, warn or FAIL with
              the fix; exit 0 when nothing failed, 1 otherwise.
                --json: the same as JSON   --timeout S (3): each probe's network calls
+  top        Live view of a running processor from its /metrics: consumed/s, events/s by
+             verdict, lag, end-to-end p50/p99 per sink, worker use, check failures, dead
+             letters, freshness per venue, ready. Redraws on a terminal; one block per interval
+             into a pipe.
+               --url URL (http://127.0.0.1:9464)  --interval S (2)
+               --once: one block (two scrapes an interval apart), exit 1 when unreachable
   config     Print every config key with its env var and default (--markdown for docs).
   checks     List the data-quality checks (--json, --markdown for docs/checks.md).
   help       This text.
@@ -404,6 +411,7 @@ async function main(): Promise<void> {
     case 'replay': return cmdReplay(rest);
     case 'loadtest': return cmdLoadtest(rest);
     case 'doctor': return doctorCommand(rest);
+    case 'top': return topCommand(rest);
     case 'config': return cmdConfig(rest);
     case 'checks': return cmdChecks(rest);
     case undefined: case 'help': case '--help': case '-h':
