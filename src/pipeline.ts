@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { BatchPacker, packedSize } from './batch/pack.js';
 import { VERDICT_NAMES, Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
-import { checkById } from './checks/registry.js';
+import { checkById, checkByBit } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
 import { ErrorCode, HimariError, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
@@ -26,6 +26,9 @@ export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.
 
 /** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
 const PACK_BUFFER_BYTES = 1 << 20;
+
+/** `himari_check_failures_total`'s label per check bit: the check's id. */
+const CHECK_LABELS: readonly string[] = Array.from({ length: 64 }, (_, bit) => checkByBit(bit)?.id ?? `bit${bit}`);
 
 /** Messages of one partition waiting for its worker slot. */
 interface PartitionBacklog {
@@ -154,6 +157,8 @@ export class Pipeline {
       }),
     }));
     for (const s of this.sinks) s.on('drain', () => this.maybeResume());
+    parts.metrics.workerThreads.set(this.pool.threads);
+    parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = new KafkaSource(parts.config.kafka, parts.log, {
       onMessages: (messages) => this.dispatch(messages),
       onAssigned: () => {},
@@ -201,6 +206,27 @@ export class Pipeline {
     if (this.started && this.source.assigned.length === 0) reasons.push('kafka: no partitions assigned yet');
     for (const [key, why] of this.source.stopped) reasons.push(`kafka: partition ${key.replace('\u0000', '[')}] stopped: ${why}`);
     return reasons;
+  }
+
+  /** The gauges a scrape reads from the current state (see `Metrics.onScrape`). */
+  private setScrapeGauges(): void {
+    const m = this.metrics;
+    m.ready.set(this.ready ? 1 : 0);
+    for (const s of this.sinks) m.sinkOutage.set({ sink: s.name }, s.healthy ? 0 : 1);
+    let tasks = 0;
+    for (let slot = 0; slot < this.pool.threads; slot++) tasks += this.pool.backlog(slot);
+    m.workerQueueDepth.set(tasks);
+    // Lag against what the sinks hold: the last commit, else where this assignment started.
+    // The high watermark is librdkafka's cached one (updated by every fetch: no broker call).
+    m.consumerLag.reset();
+    for (const tp of this.source.assigned) {
+      const high = this.source.highWatermark(tp.topic, tp.partition);
+      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.backlogs.get(`${tp.topic}\u0000${tp.partition}`)?.firstOffset;
+      if (high === undefined || from === undefined) continue;
+      m.consumerLag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, high - from));
+    }
+    const nowUs = Date.now() * 1000;
+    for (const [venue, newestUs] of this.reference.newestByVenue()) m.newestEventAge.set({ venue }, Math.max(0, (nowUs - newestUs) / 1e6));
   }
 
   /**
@@ -389,6 +415,7 @@ export class Pipeline {
 
   private onResult(result: CheckResult, messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array): void {
     const n = result.count;
+    this.metrics.workerBusy.inc(result.busyMs / 1000);
     const counts = this.totals.verdicts;
     const local = [0, 0, 0, 0];
     for (let i = 0; i < n; i++) local[result.verdicts[i]!]!++;
@@ -402,7 +429,7 @@ export class Pipeline {
       const c = result.checkFailures[b]!;
       if (c > 0) {
         this.totals.checkFailures[b]! += c;
-        this.metrics.checkFailures.inc({ check: String(b) }, c);
+        this.metrics.checkFailures.inc({ check: CHECK_LABELS[b]! }, c);
       }
     }
 

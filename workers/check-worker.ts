@@ -101,7 +101,10 @@ class MovedResult {
 
 /** Decodes and checks one packed batch (exported on its own for tests and benchmarks). */
 export function checkBatch(task: CheckTask): CheckResult {
-  return checkBatchWith(engine, task.batch, Date.now() * 1000, knownVenues);
+  const started = performance.now();
+  const result = checkBatchWith(engine, task.batch, Date.now() * 1000, knownVenues);
+  result.busyMs = performance.now() - started;
+  return result;
 }
 
 /** `venues`: the venues accepted (undefined: any). */
@@ -137,7 +140,7 @@ function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number,
 
   const result: CheckResult = {
     batch: packed, count: n, verdicts, symbols,
-    copyRows: copyWriter.take(), copyEnds, redisRecords: redisWriter.take(), redisEnds, deadLetters, checkFailures,
+    copyRows: copyWriter.take(), copyEnds, redisRecords: redisWriter.take(), redisEnds, deadLetters, checkFailures, busyMs: 0,
   };
   return result;
 }

@@ -327,6 +327,22 @@ export class SharedReference {
     return out;
   }
 
+  /** [venue, exchange time of its newest priced event, µs] of every venue slot with one (freshness metric). */
+  newestByVenue(): Array<[string, number]> {
+    const newest = new Float64Array(MAX_VENUES);
+    const f = this.fields;
+    for (let i = 0; i < this.capacity; i++) {
+      if (Atomics.load(this.keys, 2 * i) === 0) continue;
+      for (let v = 0; v < MAX_VENUES; v++) {
+        const ts = f[(i * MAX_VENUES + v) * FIELDS + TS]!;
+        if (ts > newest[v]!) newest[v] = ts;
+      }
+    }
+    const out: Array<[string, number]> = [];
+    for (let v = 0; v < MAX_VENUES; v++) if (newest[v]! > 0 && Atomics.load(this.venueKeys, 2 * v) !== 0) out.push([this.venueName(v), newest[v]!]);
+    return out;
+  }
+
   // ---- the sweep (main thread, on a timer) --------------------------------------------------
 
   /**

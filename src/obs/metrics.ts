@@ -34,7 +34,7 @@ export class EventHistogram {
   private readonly bounds: Float64Array;
   private readonly series = new Map<string, EventBuckets>();
 
-  constructor(readonly name: string, readonly help: string, private readonly labelName: string, bounds: number[], registry: Registry) {
+  constructor(readonly name: string, readonly help: string, readonly labelName: string, bounds: number[], registry: Registry) {
     this.bounds = Float64Array.from(bounds);
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
@@ -75,7 +75,7 @@ export class Metrics {
 
   readonly consumed = new Counter({ name: 'himari_consumed_messages_total', help: 'Messages taken from Kafka.', labelNames: ['topic'] as const, registers: [this.registry] });
   readonly verdicts = new Counter({ name: 'himari_events_total', help: 'Events by check verdict (accepted, flagged, rejected, dead_letter).', labelNames: ['verdict'] as const, registers: [this.registry] });
-  readonly checkFailures = new Counter({ name: 'himari_check_failures_total', help: 'Events failing each check.', labelNames: ['check'] as const, registers: [this.registry] });
+  readonly checkFailures = new Counter({ name: 'himari_check_failures_total', help: 'Events failing each check, by check id (A1, T5, ...).', labelNames: ['check'] as const, registers: [this.registry] });
   readonly written = new Counter({ name: 'himari_sink_written_events_total', help: 'Events a sink confirmed as written.', labelNames: ['sink'] as const, registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'himari_dead_lettered_total', help: 'Messages sent to the dead-letter topic, by error code.', labelNames: ['code'] as const, registers: [this.registry] });
   readonly deadLetterReplays = new Counter({ name: 'himari_dead_letter_replays_skipped_total', help: 'Dead letters not sent again because an earlier run (before a crash) already sent them.', registers: [this.registry] });
@@ -89,6 +89,13 @@ export class Metrics {
   readonly workerSeconds = new Histogram({ name: 'himari_worker_task_seconds', help: 'Round trip of one worker task (queue, checks, transfer back).', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [this.registry] });
   readonly workerBatchSize = new Histogram({ name: 'himari_worker_batch_messages', help: 'Messages per worker task.', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [this.registry] });
   readonly workerRestarts = new Counter({ name: 'himari_worker_task_failures_total', help: 'Worker tasks that failed (worker crash) and were retried.', registers: [this.registry] });
+  readonly workerBusy = new Counter({ name: 'himari_worker_busy_seconds_total', help: 'Time the worker threads spent running check tasks, summed over threads (utilization: rate / himari_worker_threads).', registers: [this.registry] });
+  readonly workerThreads = new Gauge({ name: 'himari_worker_threads', help: 'Worker threads in the check pool.', registers: [this.registry] });
+  readonly workerQueueDepth = new Gauge({ name: 'himari_worker_queue_depth', help: 'Check tasks queued or running, all worker slots.', registers: [this.registry] });
+  readonly consumerLag = new Gauge({ name: 'himari_consumer_lag_messages', help: 'Per assigned partition: high watermark minus committed offset (messages not yet durably in the sinks).', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
+  readonly newestEventAge = new Gauge({ name: 'himari_newest_event_age_seconds', help: 'Per venue: now minus the exchange time of its newest priced event (freshness; at most 8 venues).', labelNames: ['venue'] as const, registers: [this.registry] });
+  readonly sinkOutage = new Gauge({ name: 'himari_sink_outage', help: '1 while the sink is in an outage (writes failing and retried), else 0.', labelNames: ['sink'] as const, registers: [this.registry] });
+  readonly ready = new Gauge({ name: 'himari_ready', help: '1 when /readyz answers ready, else 0.', registers: [this.registry] });
   readonly silences = new Counter({ name: 'himari_stream_silences_total', help: 'Streams found silent by the timer (T5), by venue.', labelNames: ['venue'] as const, registers: [this.registry] });
   readonly policyLastSuccess = new Gauge({ name: 'himari_timescaledb_policy_last_success_timestamp_seconds', help: 'When a run of each TimescaleDB policy last succeeded (background or the processor\'s foreground run); 0 never.', labelNames: ['policy'] as const, registers: [this.registry] });
   readonly policyBackgroundFailures = new Gauge({ name: 'himari_timescaledb_policy_background_failures', help: 'Failed background runs of each TimescaleDB policy (timescaledb_information.job_stats).', labelNames: ['policy'] as const, registers: [this.registry] });
@@ -100,9 +107,39 @@ export class Metrics {
   readonly partitionsStopped = new Gauge({ name: 'himari_partitions_stopped', help: 'Partitions that stopped consuming because a dead letter of theirs could not be stored (see the log and /readyz).', registers: [this.registry] });
   readonly paused = new Gauge({ name: 'himari_consumer_paused', help: '1 while the consumer is paused by sink backpressure.', registers: [this.registry] });
 
+  /** Gauges read from the processor's state when scraped, not kept current on hot paths. */
+  private readonly scrapeHooks: Array<() => void> = [];
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'himari_process_' });
+    // Unprefixed (process_cpu_seconds_total, nodejs_eventloop_lag_p99_seconds, ...): the names
+    // stock Node.js dashboards and alerts look for.
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
+
+  /** Runs `hook` before each scrape renders (set gauges there). */
+  onScrape(hook: () => void): void {
+    this.scrapeHooks.push(hook);
+  }
+
+  /** The exposition text, scrape hooks run first. */
+  async render(): Promise<string> {
+    for (const hook of this.scrapeHooks) hook();
+    return this.registry.metrics();
+  }
+}
+
+/**
+ * The reference table of docs/metrics.md: every metric of the processor with its type, labels
+ * and help (Node.js's default process metrics apart; they keep their stock names).
+ */
+export function metricsMarkdownTable(): string {
+  const m = new Metrics({ defaultMetrics: false });
+  const rows = m.registry.getMetricsAsArray().map((metric) => {
+    const { name, help, type, labelNames, labelName } = metric as unknown as { name: string; help: string; type: string; labelNames?: string[]; labelName?: string };
+    const labels = (labelNames ?? (labelName === undefined ? [] : [labelName])).map((l) => `\`${l}\``).join(', ');
+    return `| \`${name}\` | ${type} | ${labels} | ${help.replaceAll('|', '\\|')} |`;
+  });
+  return ['| metric | type | labels | description |', '|---|---|---|---|', ...rows].join('\n') + '\n';
 }
 
 export interface HealthSource {
@@ -127,7 +164,7 @@ export function startMetricsServer(metrics: Metrics, health: HealthSource, host:
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(latency(Number.isFinite(after) ? after : 0)));
     } else if (req.url === '/metrics') {
-      metrics.registry.metrics().then(
+      metrics.render().then(
         (body) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(body); },
         (err: Error) => { res.writeHead(500); res.end(err.message); },
       );

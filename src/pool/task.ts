@@ -45,4 +45,6 @@ export interface CheckResult {
   deadLetters: DeadLetterReport[];
   /** How often each check bit failed in this batch (64 entries). */
   checkFailures: Uint32Array;
+  /** Time the worker spent on the task, ms (the pool's utilization metric). */
+  busyMs: number;
 }

@@ -89,6 +89,19 @@ export class KafkaSource {
     return this.assignment;
   }
 
+  /**
+   * The partition's high watermark as librdkafka last saw it (each fetch response updates it; no
+   * broker call), or undefined before the first fetch.
+   */
+  highWatermark(topic: string, partition: number): number | undefined {
+    try {
+      const w = this.consumer.getWatermarkOffsets(topic, partition);
+      return w.highOffset >= 0 ? w.highOffset : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   get status(): string {
     return this.lastError;
   }

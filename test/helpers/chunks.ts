@@ -28,6 +28,7 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
     batch: buffer, count: n, verdicts: new Uint8Array(n), symbols: new Array<string>(n).fill('s'),
     copyRows: new Uint8Array(n), copyEnds: ends, redisRecords: records.take(), redisEnds: recordEnds, deadLetters: [],
     checkFailures: new Uint32Array(64),
+    busyMs: 0,
   };
   return { result, batch };
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Histogram, Registry } from 'prom-client';
-import { EventHistogram, Metrics } from '../../src/obs/metrics.js';
+import { EventHistogram, Metrics, metricsMarkdownTable } from '../../src/obs/metrics.js';
 
 describe('per-event histogram', () => {
   it('renders exactly what a prom-client Histogram renders for the same observations', async () => {
@@ -30,5 +32,14 @@ describe('per-event histogram', () => {
     assert.match(text, /^himari_end_to_end_seconds_bucket\{le="0\.003",sink="redis"\} 0$/m);
     assert.match(text, /^himari_end_to_end_seconds_bucket\{le="0\.005",sink="redis"\} 1$/m);
     assert.match(text, /^himari_end_to_end_seconds_count\{sink="redis"\} 1$/m);
+  });
+});
+
+describe('docs/metrics.md', () => {
+  it('lists every metric the processor registers, as generated (scripts/gen-docs.sh)', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/metrics.md', import.meta.url)), 'utf8');
+    const table = metricsMarkdownTable();
+    assert.ok(doc.endsWith(table), 'docs/metrics.md is stale: run npm run build && bash scripts/gen-docs.sh');
+    for (const metric of new Metrics({ defaultMetrics: false }).registry.getMetricsAsArray()) assert.ok(table.includes(`| \`${metric.name}\` |`));
   });
 });
