@@ -1,7 +1,7 @@
 /**
  * A reader of the Prometheus text exposition format (0.0.4), enough for prom-client's output and
  * any other exporter's: `# TYPE` lines, samples `name{label="value",...} value [timestamp]`, label
- * values with the escapes \\ \" \n, and the values NaN, +Inf, -Inf.
+ * values with the escapes \\ \" \n, and the values NaN, +Inf, -Inf (in any case).
  */
 
 export interface Sample {
@@ -80,10 +80,12 @@ function parseSampleLine(line: string): { name: string; labels: Record<string, s
   return value === null ? null : { name, labels, value };
 }
 
+/** As Prometheus (Go's ParseFloat): Inf and NaN in any case (prom-client writes `Nan`). */
 function parseValue(s: string): number | null {
-  if (s === '+Inf' || s === 'Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  if (s === 'NaN') return NaN;
+  const lower = s.toLowerCase();
+  if (lower === '+inf' || lower === 'inf') return Infinity;
+  if (lower === '-inf') return -Infinity;
+  if (lower === 'nan') return NaN;
   if (s === '') return null;
   const n = Number(s);
   return Number.isNaN(n) ? null : n;
