@@ -19,7 +19,7 @@ describe('command line', () => {
   it('--help lists every command', () => {
     const r = cli(['--help']);
     assert.equal(r.status, 0);
-    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'config', 'checks']) assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
+    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'doctor', 'top', 'config', 'checks']) assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
   });
 
   it('a bad config stops start-up before connecting, naming the key (exit 2)', () => {
@@ -34,6 +34,15 @@ describe('command line', () => {
     const r = cli(['produce', '--rate', 'fast']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--rate must be a non-negative number/);
+  });
+
+  it('doctor and top refuse a bad option value (exit 2)', () => {
+    const top = cli(['top', '--interval', 'often']);
+    assert.equal(top.status, 2);
+    assert.match(top.stderr, /--interval must be a number of seconds/);
+    const doctor = cli(['doctor', '--timeout', '0']);
+    assert.equal(doctor.status, 2);
+    assert.match(doctor.stderr, /--timeout must be a positive number of seconds/);
   });
 
   it('docs/config.md is generated from the schema and up to date', () => {
@@ -53,7 +62,7 @@ describe('command line', () => {
   });
 
   it('every command answers --help with its own usage (exit 0)', () => {
-    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'config', 'checks']) {
+    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'doctor', 'top', 'config', 'checks']) {
       const r = cli([cmd, '--help']);
       assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^Usage: himari-l0 ${cmd} `));
