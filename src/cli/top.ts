@@ -59,7 +59,9 @@ export async function topCommand(args: string[]): Promise<void> {
       // On a terminal the first frame comes at once (gauges, totals); a pipe gets rates only.
       if (tty || prev !== null) {
         const lines = renderTop(await withReady(base, computeTopView(prev, cur), intervalS), { ...info, time: new Date() });
-        if (tty) process.stdout.write(HOME + lines.join(CLEAR_EOL + '\n') + CLEAR_EOL + '\n' + CLEAR_BELOW);
+        // Cut at the terminal's width: a wrapped line would push the frame down and scroll it.
+        const width = process.stdout.columns || 200;
+        if (tty) process.stdout.write(HOME + lines.map((l) => l.slice(0, width)).join(CLEAR_EOL + '\n') + CLEAR_EOL + '\n' + CLEAR_BELOW);
         else process.stdout.write(lines.join('\n') + '\n\n');
       }
       prev = cur;

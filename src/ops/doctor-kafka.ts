@@ -77,16 +77,16 @@ async function groupResult(config: KafkaConfig, client: Kafka.Producer, topics: 
   const state = describeGroup(config, config.groupId, timeoutMs).then((s) => s, (err: Error) => err);
   const parts = topics.flatMap(([topic, n]) => Array.from({ length: n }, (_, partition) => ({ topic, partition })));
   let committed: Kafka.TopicPartitionOffset[] = [];
-  let highs: number[] = [];
+  let marks: Array<{ low: number; high: number }> = [];
   let offsetsError = '';
   if (parts.length > 0) {
     const consumer = new Kafka.KafkaConsumer({ ...kafkaClientConfig(config, 'doctor'), 'group.id': config.groupId, 'enable.auto.commit': false }, {});
     try {
       await new Promise<void>((resolve, reject) => consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
-      [committed, highs] = await Promise.all([
+      [committed, marks] = await Promise.all([
         new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) => consumer.committed(parts, timeoutMs, (err, tps) => (err ? reject(err) : resolve(tps)))),
-        Promise.all(parts.map((p) => new Promise<number>((resolve, reject) =>
-          client.queryWatermarkOffsets(p.topic, p.partition, timeoutMs, (err, o) => (err ? reject(err) : resolve(o.highOffset)))))),
+        Promise.all(parts.map((p) => new Promise<{ low: number; high: number }>((resolve, reject) =>
+          client.queryWatermarkOffsets(p.topic, p.partition, timeoutMs, (err, o) => (err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset })))))),
       ]);
     } catch (err) {
       offsetsError = (err as Error).message;
@@ -106,16 +106,21 @@ async function groupResult(config: KafkaConfig, client: Kafka.Producer, topics: 
   let lag = 0;
   let worst = { at: '', lag: -1 };
   let withCommit = 0;
-  committed.forEach((tp, i) => {
-    if (tp.offset === OFFSET_INVALID || tp.offset < 0) return;
-    withCommit++;
-    const l = Math.max(0, highs[i]! - tp.offset);
+  const watermarks = new Map(parts.map((p, i) => [`${p.topic}[${p.partition}]`, marks[i]!]));
+  for (const tp of committed) {
+    const at = `${tp.topic}[${tp.partition}]`;
+    const wm = watermarks.get(at);
+    if (wm === undefined) continue;
+    // No commit (node-rdkafka leaves the offset out; older versions: OFFSET_INVALID): the
+    // processor starts such a partition from its beginning (auto.offset.reset earliest).
+    const committedAt = typeof tp.offset !== 'number' || tp.offset === OFFSET_INVALID || tp.offset < 0 ? null : tp.offset;
+    if (committedAt !== null) withCommit++;
+    const l = Math.max(0, wm.high - (committedAt ?? wm.low));
     lag += l;
-    if (l > worst.lag) worst = { at: `${tp.topic}[${tp.partition}]`, lag: l };
-  });
+    if (l > worst.lag) worst = { at, lag: l };
+  }
   if (parts.length === 0) said.push('no input topic yet');
-  else if (withCommit === 0) said.push(`nothing committed yet on the ${parts.length} partitions`);
-  else said.push(`committed on ${withCommit}/${parts.length} partitions, lag ${lag}${lag > 0 ? ` (worst ${worst.at}: ${worst.lag})` : ''}`);
+  else said.push(`${withCommit === 0 ? 'nothing committed yet' : `committed on ${withCommit}/${parts.length} partitions`}, lag ${lag}${lag > 0 ? ` (worst ${worst.at}: ${worst.lag})` : ''}`);
   // Messages waiting and nobody consuming them: the processor is down.
   if (!(group instanceof Error) && group.members.length === 0 && lag > 0) {
     return { name, status: 'warn', detail: said.join('; '), fix: 'no processor is consuming while messages wait: start it (systemctl start himari-l0) and see its log' };

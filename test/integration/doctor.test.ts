@@ -4,8 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { ensureDatabase } from '../../src/db/migrate.js';
-import { CLI } from '../helpers/processor.js';
-import { cleanup, createTopics, redisClient, testConfig } from '../helpers/services.js';
+import { CLI, ProcessorProcess } from '../helpers/processor.js';
+import { cleanup, createTopics, endOffsets, produceRaw, redisClient, testConfig, waitGroupCommitted } from '../helpers/services.js';
+import { encodeEvent } from '../../src/codec/encode.js';
+import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../../src/codec/synthetic.js';
 
 /** `himari-l0 doctor` as an operator runs it, with the config in the environment. */
 function doctor(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -76,6 +78,22 @@ describe('himari-l0 doctor', { timeout: 120_000 }, () => {
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: Array<{ name: string; status: string }> };
     assert.equal(report.ok, true);
     assert.ok(report.checks.every((c) => c.status === 'ok'), json.stdout);
+  });
+
+  it('reads the group\'s state, members, committed offsets and lag while a processor runs', async () => {
+    const processor = new ProcessorProcess(env);
+    try {
+      await processor.ready();
+      const market = new SyntheticMarket(DEFAULT_VENUES, symbolNames(8));
+      const events = Array.from({ length: 200 }, () => market.next(Date.now() * 1000));
+      await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
+      await waitGroupCommitted(config, await endOffsets(config), 30_000);
+      const r = await doctor(env);
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stdout, new RegExp(`^ok {3}kafka group it-${t.id}: Stable, 1 member \\(himari-l0@[^)]+\\); committed on \\d/4 partitions, lag 0$`, 'm'));
+    } finally {
+      await processor.stop();
+    }
   });
 
   it('says no broker answered, and what to check, when Kafka is down', async () => {
