@@ -5,6 +5,7 @@ import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { ensureDatabase } from '../../src/db/migrate.js';
 import { CLI, ProcessorProcess } from '../helpers/processor.js';
+import { secureKafka } from '../helpers/secure-services.js';
 import { cleanup, createTopics, endOffsets, produceRaw, redisClient, testConfig, waitGroupCommitted } from '../helpers/services.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import { DEFAULT_VENUES, SyntheticMarket, symbolNames } from '../../src/codec/synthetic.js';
@@ -103,6 +104,16 @@ describe('himari-l0 doctor', { timeout: 120_000 }, () => {
     // The other services are still checked.
     assert.match(r.stdout, /^ok {3}redis write: /m);
     assert.match(r.stdout, /^doctor: not ready \(1 failed\)$/m);
+  });
+
+  it('checks a SASL_SSL broker with the configured credentials, and says when it refuses them', async () => {
+    const secure = { ...env, ...secureKafka('sasl_ssl') };
+    const ok = await doctor(secure);
+    assert.match(ok.stdout, /^ok {3}kafka: 1 broker \([^)]+\), sasl_ssl$/m);
+    assert.match(ok.stdout, new RegExp(`^ok {3}kafka group it-${t.id}: `, 'm'));
+    const refused = await doctor({ ...secure, HIMARI_KAFKA_SASL_PASSWORD: 'wrong-password' });
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stdout, /^FAIL kafka: .*refused the connection: .*SASL authentication error.*: check kafka\.securityProtocol \(sasl_ssl\), kafka\.saslMechanism \/ saslUsername \/ saslPassword/m);
   });
 
   it('tells a refused Redis password apart from an unreachable Redis', async () => {
