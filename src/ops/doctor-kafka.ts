@@ -4,7 +4,7 @@ import { isRetriable } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import { describeGroup, type GroupState } from '../kafka/group-state.js';
 import { verifyKafkaAccess } from '../kafka/verify-access.js';
-import { seconds, type CheckResult } from './doctor.js';
+import { seconds, type CheckResult } from './check-result.js';
 
 /** librdkafka's "no offset committed" (RD_KAFKA_OFFSET_INVALID). */
 const OFFSET_INVALID = -1001;

@@ -3,7 +3,7 @@ import type { PostgresConfig } from '../config/schema.js';
 import { pgClientConfig } from '../db/client-config.js';
 import { WATERMARK_TABLE } from '../db/migrate.js';
 import { checkProcessorAccess } from '../db/roles.js';
-import { seconds, type CheckResult } from './doctor.js';
+import { seconds, type CheckResult } from './check-result.js';
 
 /**
  * PostgreSQL: connect (a missing database, refused credentials and no answer told apart),

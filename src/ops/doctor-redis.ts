@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { APPLY_BATCH_LUA } from '../sinks/redis-script.js';
 import { redisOptions } from '../sinks/redis-sink.js';
-import { seconds, type CheckResult } from './doctor.js';
+import { seconds, type CheckResult } from './check-result.js';
 
 /** Streams (XADD ... MAXLEN ~) arrived in Redis 5.0; the sink's script needs nothing newer. */
 const MIN_MAJOR = 5;

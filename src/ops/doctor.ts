@@ -1,20 +1,10 @@
 import type { Config } from '../config/schema.js';
+import { seconds, type CheckResult } from './check-result.js';
 import { probeKafka } from './doctor-kafka.js';
 import { probePostgres } from './doctor-postgres.js';
 import { probeRedis } from './doctor-redis.js';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
-/** One line of the doctor's report: what was checked, what was found, and what to do about it. */
-export interface CheckResult {
-  /** What was checked: `kafka`, `kafka topic market.events`, `redis script`, `postgres rights`, ... */
-  name: string;
-  status: CheckStatus;
-  /** What was found, in words an operator can act on. */
-  detail: string;
-  /** What to do, when status is not ok. */
-  fix?: string;
-}
+export type { CheckResult, CheckStatus } from './check-result.js';
 
 /**
  * One service's checks. A probe answers within about `timeoutMs` (every network call it makes
@@ -72,9 +62,4 @@ async function runProbe(probe: Probe, config: Readonly<Config>, timeoutMs: numbe
 /** True when no check failed: the doctor's exit code is 0. */
 export function doctorPassed(results: readonly CheckResult[]): boolean {
   return results.every((r) => r.status !== 'fail');
-}
-
-/** `3 s`, `2.5 s`: for messages. */
-export function seconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`;
 }
