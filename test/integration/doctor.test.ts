@@ -69,16 +69,17 @@ describe('himari-l0 doctor', { timeout: 120_000 }, () => {
     assert.match(r.stdout, /^ok {3}redis script: /m);
     assert.match(r.stdout, /^ok {3}redis write: /m);
     assert.match(r.stdout, new RegExp(`^ok {3}postgres: connected to 127\\.0\\.0\\.1:5432/${database} as postgres`, 'm'));
-    assert.match(r.stdout, /^ok {3}postgres timescaledb: /m);
+    // ok (installed, or not on the server) or warn (packaged, not preloaded): the machine's choice.
+    assert.match(r.stdout, /^(ok {3}|warn )postgres timescaledb: /m);
     assert.match(r.stdout, new RegExp(`^ok {3}postgres schema: table ${config.postgres.table}: `, 'm'));
     assert.match(r.stdout, /^ok {3}postgres rights: /m);
-    assert.match(r.stdout, /^doctor: ready to run$/m);
+    assert.match(r.stdout, /^doctor: ready to run( \(1 warning\))?$/m);
 
     const json = await doctor(env, ['--json']);
     assert.equal(json.code, 0);
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: Array<{ name: string; status: string }> };
     assert.equal(report.ok, true);
-    assert.ok(report.checks.every((c) => c.status === 'ok'), json.stdout);
+    assert.ok(report.checks.every((c) => c.status === 'ok' || c.name === 'postgres timescaledb'), json.stdout);
   });
 
   it('reads the group\'s state, members, committed offsets and lag while a processor runs', async () => {
@@ -103,7 +104,7 @@ describe('himari-l0 doctor', { timeout: 120_000 }, () => {
     assert.match(r.stdout, /^FAIL kafka: no broker answered at 127\.0\.0\.1:1 within 3 s .*: is the broker running\? check kafka\.brokers/m);
     // The other services are still checked.
     assert.match(r.stdout, /^ok {3}redis write: /m);
-    assert.match(r.stdout, /^doctor: not ready \(1 failed\)$/m);
+    assert.match(r.stdout, /^doctor: not ready \(1 failed[,)]/m);
   });
 
   it('checks a SASL_SSL broker with the configured credentials, and says when it refuses them', async () => {
