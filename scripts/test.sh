@@ -12,6 +12,8 @@ cd "$ROOT"
 
 bash scripts/bootstrap.sh
 bash scripts/services.sh start
+# promtool and Prometheus for the alert-rule and real-Prometheus tests (Debian's package, once).
+bash scripts/prometheus.sh install
 
 mapfile -t unit < <(find dist/test -name '*.test.js' -not -path '*/integration/*' | sort)
 mapfile -t integration < <(find dist/test/integration -name '*.test.js' | sort)

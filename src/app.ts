@@ -12,6 +12,7 @@ import type { EncodedHistogram } from './obs/latency-histogram.js';
 import type { LatencySecond } from './obs/latency-series.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
 import { Pipeline, type CloseOutcome } from './pipeline.js';
+import { reachDependencies } from './reach.js';
 import { DeadLetterProducer } from './sinks/dead-letter.js';
 import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
@@ -66,7 +67,7 @@ export class App {
       deadLetters: new DeadLetterProducer(config.kafka, log),
       onSilence: (a) => {
         this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
-          .catch((err: Error) => log.warn({ err: err.message }, 'could not publish a silence to the cascade stream'));
+          .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));
       },
       ...(options.workerFile === undefined ? {} : { workerFile: options.workerFile }),
     });
@@ -74,6 +75,9 @@ export class App {
 
   async start(): Promise<void> {
     const started = performance.now();
+    // Every dependency answers before anything is created: a broker that is down must not leave
+    // new tables or partitions behind a failed start.
+    await reachDependencies(this.config, this.log);
     await Promise.all([
       ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
         ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])]),
@@ -169,7 +173,7 @@ export class App {
       const r = await maintainPartitions(client, this.config.postgres);
       if (r.created.length + r.dropped.length + r.purgedFromDefault > 0) this.log.info(r, 'partitions maintained');
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'partition maintenance failed; retried in an hour');
+      this.log.warn({ err }, 'partition maintenance failed; retried in an hour');
     } finally {
       await client?.end().catch(() => {});
     }

@@ -29,6 +29,14 @@ export const ErrorCode = {
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** The processor is closing; work submitted now is refused. */
   CLOSED: 'CLOSED',
+  /** Something did not happen within its bound (a scan, an assignment, a drain). */
+  TIMEOUT: 'TIMEOUT',
+  /** Messages produced (replay, a load test's backlog) were not all acknowledged by the broker. */
+  DELIVERY_FAILED: 'DELIVERY_FAILED',
+  /** A file or an encoded value given to a command cannot be used (a recording, a histogram). */
+  INVALID_INPUT: 'INVALID_INPUT',
+  /** An invariant of the processor broke: a bug, reported with what was found. */
+  INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -52,8 +60,23 @@ export class HimariError extends Error {
   }
 }
 
-export function isRetriable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+/**
+ * Whether trying again may help: a typed error says for itself (`retriable`); any other error is
+ * left to `classify` (a sink driver knows its client's errors), and is not retriable without one.
+ */
+export function isRetriable(err: unknown, classify?: (err: unknown) => boolean): boolean {
+  const typed = typeof err === 'object' && err !== null ? (err as { retriable?: unknown }).retriable : undefined;
+  if (typeof typed === 'boolean') return typed;
+  return classify?.(err) ?? false;
+}
+
+/**
+ * The wait before retry `attempt` (0-based): exponential from `initialMs`, capped at `maxMs`,
+ * with full jitter (uniform in [0, cap)), so that many writers failing together do not retry
+ * together (AWS's "Exponential Backoff and Jitter").
+ */
+export function backoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  return random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
 }
 
 export function errorMessage(err: unknown): string {

@@ -6,7 +6,7 @@ import { VERDICT_NAMES, Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
 import { checkById, checkByBit } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
-import { ErrorCode, HimariError, errorMessage } from './errors.js';
+import { ErrorCode, HimariError, backoffMs, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool, type PreparedTask } from './pool/worker-pool.js';
 import type { CheckResult } from './pool/task.js';
@@ -408,7 +408,7 @@ export class Pipeline {
     for (const m of messages) {
       // Oversized or null values travel as empty messages; the result handler dead-letters them.
       const value = m.value === null || m.value.length > max ? EMPTY : m.value;
-      if (!this.packer.append(value, m.offset, m.partition)) throw new Error('pack buffer too small (size computed above)');
+      if (!this.packer.append(value, m.offset, m.partition)) throw new HimariError(ErrorCode.INTERNAL, 'pack buffer too small (size computed above)');
     }
     return this.packer.finish();
   }
@@ -500,8 +500,8 @@ export class Pipeline {
         }
         break;
       } catch (err) {
-        this.log.warn({ err: errorMessage(err), attempt }, 'dead-letter scan failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+        this.log.warn({ err, attempt }, 'dead-letter scan failed; retrying');
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, 200, 5000)));
       }
     }
     this.metrics.deadLettered.inc({ code: dl.code });

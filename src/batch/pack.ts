@@ -1,3 +1,4 @@
+import { ErrorCode, HimariError } from '../errors.js';
 /**
  * The buffer a batch of Kafka messages travels in to a worker. The process allocates it, packs
  * message values into it and moves it (transfer list, no copy); the worker moves it back with
@@ -121,7 +122,7 @@ export class PackedBatch {
     this.partitionsAt = partitionsStart(capacity);
     this.offsetsAt = offsetsStart(capacity);
     this.dataStart = this.offsetsAt + 8 * capacity;
-    if (this.count > capacity || this.dataStart > buffer.byteLength) throw new Error('corrupt batch header');
+    if (this.count > capacity || this.dataStart > buffer.byteLength) throw new HimariError(ErrorCode.INTERNAL, 'corrupt batch header');
   }
 
   offset(i: number): number {

@@ -3,6 +3,7 @@ import { checkMask, type Check, type EventOf, type Judge, type Thresholds } from
 import { binanceDepthRules, SymbolState, typeIndex } from './state.js';
 import { instrumentKey, instrumentKind, SharedReference, spotKeyOf } from './reference.js';
 import { DEFAULT_CHECK_CONFIG, resolveThresholds, type CheckConfig } from './thresholds.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /** Outcome of all checks on one event. Reused: `evaluate` overwrites it, never allocates. */
 export interface CheckOutcome {
@@ -110,7 +111,7 @@ export class CheckEngine {
     this.reference = reference ?? SharedReference.create(1024);
     const bits = new Set<number>();
     for (const c of checks) {
-      if (c.bit < 0 || c.bit > 63 || bits.has(c.bit)) throw new Error(`check ${c.id}: bit ${c.bit} is out of range or taken`);
+      if (c.bit < 0 || c.bit > 63 || bits.has(c.bit)) throw new HimariError(ErrorCode.INTERNAL, `check ${c.id}: bit ${c.bit} is out of range or taken`);
       bits.add(c.bit);
     }
     const disabled = new Set(config.disabled);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { PostgresConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
-import { CLAIM_WATERMARKS, WATERMARK_TABLE, type MigrationReport, type StorageMode } from './migrate.js';
+import { CLAIM_WATERMARKS, SCHEMA_VERSION_TABLE, WATERMARK_TABLE, latestSchemaVersion, readSchemaVersion, type MigrationReport, type StorageMode } from './migrate.js';
 import { MAINTAIN_PARTITIONS_FUNCTION } from './partitions.js';
 
 /**
@@ -12,6 +12,7 @@ import { MAINTAIN_PARTITIONS_FUNCTION } from './partitions.js';
  *   the daily partitions (or TimescaleDB's chunks) through the parent, and PostgreSQL checks
  *   the parent's privileges only, so partitions made later need no grant,
  * - SELECT, INSERT and UPDATE on the watermark table (read and advance its watermarks),
+ * - SELECT on the schema versions (start-up checks the schema is the one it writes),
  * - EXECUTE on the schema's functions and procedures, now and later (default privileges): the watermark claim, the partition
  *   maintenance function, which runs with the owner's rights but only by the owner's policy
  *   (partitions.ts), and whatever migrate adds later.
@@ -28,6 +29,7 @@ export async function grantProcessorRole(c: pg.ClientBase, config: PostgresConfi
     `GRANT USAGE ON SCHEMA ${schema} TO ${role}`,
     `GRANT SELECT, INSERT ON TABLE ${config.table} TO ${role}`,
     `GRANT SELECT, INSERT, UPDATE ON TABLE ${WATERMARK_TABLE} TO ${role}`,
+    `GRANT SELECT ON TABLE ${SCHEMA_VERSION_TABLE} TO ${role}`,
     `GRANT EXECUTE ON ALL ROUTINES IN SCHEMA ${schema} TO ${role}`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT EXECUTE ON ROUTINES TO ${role}`,
   ];
@@ -71,8 +73,17 @@ export async function checkProcessorAccess(c: pg.ClientBase, config: PostgresCon
   } else {
     throw accessError(`table ${t} is neither partitioned nor a hypertable, so migrate did not make it: ${fix}`);
   }
+  const versions = await c.query<{ ok: boolean | null }>(`SELECT has_table_privilege(v, 'SELECT') AS ok FROM to_regclass($1) v`, [SCHEMA_VERSION_TABLE]);
+  if (versions.rows[0]?.ok === false) problems.push(`read ${SCHEMA_VERSION_TABLE}`);
   if (problems.length > 0) throw accessError(`role ${who} may not ${problems.join(', nor ')}: ${fix}`);
-  return { mode, created: [], dropped: [] };
+  const version = await readSchemaVersion(c, t);
+  const latest = latestSchemaVersion();
+  if (version !== latest) {
+    throw accessError(version < latest
+      ? `${t} is at schema version ${version}, this himari-l0 writes version ${latest}: run 'himari-l0 migrate' as the schema's owner`
+      : `${t} is at schema version ${version}, newer than this himari-l0 knows (${latest}): run the newer release`);
+  }
+  return { mode, created: [], dropped: [], schemaVersion: version, applied: [] };
 }
 
 async function isHypertable(c: pg.ClientBase, table: string): Promise<boolean> {

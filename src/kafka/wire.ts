@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { KafkaConfig } from '../config/schema.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /**
  * One connection speaking the Kafka protocol itself, for the few requests node-rdkafka does not
@@ -20,7 +21,7 @@ export class KafkaWire {
   private constructor(private readonly socket: Socket, private readonly clientId: string) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('connection closed by the broker')));
+    socket.on('close', () => this.fail(new HimariError(ErrorCode.KAFKA_ERROR, 'connection closed by the broker')));
   }
 
   /** Connects to one broker and authenticates as the config says; rejects after `timeoutMs`. */
@@ -38,12 +39,12 @@ export class KafkaWire {
       })
       : connectTcp({ host, port });
     const wire = new KafkaWire(socket, config.clientId);
-    const timer = setTimeout(() => wire.fail(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => wire.fail(new HimariError(ErrorCode.KAFKA_ERROR, `no answer in ${timeoutMs} ms`)), timeoutMs);
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
         socket.once('error', reject);
-        socket.once('close', () => reject(wire.failed ?? new Error('connection closed by the broker')));
+        socket.once('close', () => reject(wire.failed ?? new HimariError(ErrorCode.KAFKA_ERROR, 'connection closed by the broker')));
       });
       if (config.securityProtocol === 'sasl_plaintext' || config.securityProtocol === 'sasl_ssl') {
         await wire.authenticate(config.saslMechanism, config.saslUsername!, config.saslPassword!);
@@ -60,7 +61,7 @@ export class KafkaWire {
   /** Sends one request and resolves with the response body after the correlation id. */
   request(apiKey: number, version: number, body: Buffer): Promise<Buffer> {
     if (this.failed !== null) return Promise.reject(this.failed);
-    if (this.waiting !== null) return Promise.reject(new Error('one request at a time'));
+    if (this.waiting !== null) return Promise.reject(new HimariError(ErrorCode.KAFKA_ERROR, 'one request at a time'));
     const id = ++this.correlationId;
     const clientId = Buffer.from(this.clientId, 'utf8');
     const header = Buffer.alloc(4 + 2 + 2 + 4 + 2);
@@ -72,7 +73,7 @@ export class KafkaWire {
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting = {
         resolve: (response) => {
-          if (response.readInt32BE(0) !== id) reject(new Error(`response for request ${response.readInt32BE(0)}, expected ${id}`));
+          if (response.readInt32BE(0) !== id) reject(new HimariError(ErrorCode.KAFKA_ERROR, `response for request ${response.readInt32BE(0)}, expected ${id}`));
           else resolve(response.subarray(4));
         },
         reject,
@@ -89,7 +90,7 @@ export class KafkaWire {
     this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
     if (this.received.length < 4) return;
     const size = this.received.readInt32BE(0);
-    if (size < 4) return this.fail(new Error(`response of ${size} bytes`));
+    if (size < 4) return this.fail(new HimariError(ErrorCode.KAFKA_ERROR, `response of ${size} bytes`));
     if (this.received.length < 4 + size) return;
     const response = this.received.subarray(4, 4 + size);
     this.received = this.received.subarray(4 + size);
@@ -112,7 +113,7 @@ export class KafkaWire {
     if (error !== 0) {
       const offered: string[] = [];
       for (let n = handshake.int32(); n > 0; n--) offered.push(handshake.str() ?? '');
-      throw new Error(`SASL mechanism ${mechanism} refused (broker error ${error}; it offers ${offered.join(', ') || 'none'})`);
+      throw new HimariError(ErrorCode.KAFKA_ERROR, `SASL mechanism ${mechanism} refused (broker error ${error}; it offers ${offered.join(', ') || 'none'})`);
     }
     if (mechanism === 'PLAIN') {
       await this.saslStep(Buffer.from(`\u0000${username}\u0000${password}`, 'utf8'));
@@ -129,7 +130,7 @@ export class KafkaWire {
     const error = r.int16();
     const message = r.str();
     const auth = r.bytes();
-    if (error !== 0) throw new Error(`SASL authentication failed (broker error ${error}${message === null ? '' : `: ${message}`})`);
+    if (error !== 0) throw new HimariError(ErrorCode.KAFKA_ERROR, `SASL authentication failed (broker error ${error}${message === null ? '' : `: ${message}`})`);
     return auth;
   }
 }
@@ -163,7 +164,7 @@ export class ScramClient {
     const salt = fields.get('s');
     const iterations = Number(fields.get('i'));
     if (nonce === undefined || !nonce.startsWith(this.clientNonce) || salt === undefined || !Number.isSafeInteger(iterations) || iterations < 1) {
-      throw new Error(`SCRAM: unusable server-first message ${JSON.stringify(serverFirst)}`);
+      throw new HimariError(ErrorCode.KAFKA_ERROR, `SCRAM: unusable server-first message ${JSON.stringify(serverFirst)}`);
     }
     const hmac = (key: Buffer, text: string) => createHmac(this.hash, key).update(text, 'utf8').digest();
     const salted = pbkdf2Sync(this.password, Buffer.from(salt, 'base64'), iterations, this.hash === 'sha256' ? 32 : 64, this.hash);
@@ -181,10 +182,10 @@ export class ScramClient {
   verifyServerFinal(serverFinal: string): void {
     const fields = scramFields(serverFinal);
     const error = fields.get('e');
-    if (error !== undefined) throw new Error(`SCRAM: the server refused: ${error}`);
+    if (error !== undefined) throw new HimariError(ErrorCode.KAFKA_ERROR, `SCRAM: the server refused: ${error}`);
     const v = Buffer.from(fields.get('v') ?? '', 'base64');
     if (this.serverSignature === null || v.length !== this.serverSignature.length || !timingSafeEqual(v, this.serverSignature)) {
-      throw new Error('SCRAM: the server\'s signature is wrong (it does not know the password)');
+      throw new HimariError(ErrorCode.KAFKA_ERROR, 'SCRAM: the server\'s signature is wrong (it does not know the password)');
     }
   }
 }
@@ -214,7 +215,7 @@ export class WireReader {
   constructor(private readonly b: Buffer) {}
 
   private need(n: number): void {
-    if (this.at + n > this.b.length) throw new Error('Kafka response cut short');
+    if (this.at + n > this.b.length) throw new HimariError(ErrorCode.KAFKA_ERROR, 'Kafka response cut short');
   }
 
   int8(): number { this.need(1); return this.b.readInt8(this.at++); }

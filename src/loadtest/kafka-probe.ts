@@ -5,6 +5,7 @@ import { kafkaClientConfig } from '../kafka/client-config.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { intendedSendMs } from '../source/intended-send.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /** Offsets of a topic summed over its partitions. */
 export interface GroupOffsets {
@@ -61,7 +62,7 @@ export class GroupLagProbe {
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       this.client.getMetadata({ topic: this.topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
     const t = meta.topics.find((x) => x.name === this.topic);
-    if (t === undefined || t.partitions.length === 0) throw new Error(`topic ${this.topic} not found`);
+    if (t === undefined || t.partitions.length === 0) throw new HimariError(ErrorCode.KAFKA_ERROR, `topic ${this.topic} not found`);
     this.partitions = t.partitions.map((p) => p.id).sort((a, b) => a - b);
   }
 
@@ -179,7 +180,7 @@ export class TransitProbe {
     while (this.consumer.assignments().length === 0) {
       if (performance.now() > deadline) {
         await disconnect(this.consumer);
-        throw new Error(`transit probe: no partition of ${this.topic} assigned after ${timeoutMs} ms`);
+        throw new HimariError(ErrorCode.TIMEOUT, `transit probe: no partition of ${this.topic} assigned after ${timeoutMs} ms`);
       }
       this.take(await consume(this.consumer, 1));
     }

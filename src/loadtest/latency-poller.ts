@@ -1,5 +1,6 @@
 import { DISPATCH_STAGE, type LatencyReport } from '../app.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /**
  * Polls the processor's `/debug/latency` and keeps every completed second per sink. Each poll
@@ -19,7 +20,7 @@ export class LatencyPoller {
 
   async poll(): Promise<void> {
     const res = await fetch(`${this.url}?after=${this.after}`, { signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) throw new Error(`${this.url}: HTTP ${res.status}`);
+    if (!res.ok) throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `${this.url}: HTTP ${res.status}`);
     const report = (await res.json()) as LatencyReport;
     for (const sink of report.sinks) {
       let bySec = this.seconds.get(sink.name);

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /** CPU time and memory of a process, from /proc (Linux). */
 export interface ProcSample {
@@ -33,7 +34,7 @@ export function parseStatCpuTicks(stat: string): number {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unreadable /proc stat line: ${stat.slice(0, 80)}`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new HimariError(ErrorCode.INVALID_INPUT, `unreadable /proc stat line: ${stat.slice(0, 80)}`);
   return utime + stime;
 }
 

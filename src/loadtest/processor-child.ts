@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 export const CLI_FILE = fileURLToPath(new URL('../cli.js', import.meta.url));
 
@@ -50,8 +51,8 @@ export class ProcessorChild {
   async ready(timeoutMs = 60_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (this.readyAt === 0) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`processor exited before it was ready:\n${this.stderr}\n${this.stdoutTail}`);
-      if (performance.now() > deadline) throw new Error(`processor not ready after ${timeoutMs} ms:\n${this.stderr}\n${this.stdoutTail}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `processor exited before it was ready:\n${this.stderr}\n${this.stdoutTail}`);
+      if (performance.now() > deadline) throw new HimariError(ErrorCode.TIMEOUT, `processor not ready after ${timeoutMs} ms:\n${this.stderr}\n${this.stdoutTail}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }

@@ -21,6 +21,7 @@ import { sinkWriteStats, workerTaskStats, type SinkWriteStats, type WorkerTaskSt
 import type { ProcSample } from './proc-stats.js';
 import { renderReport } from './report.js';
 import { RateSchedule, withWarmup, type RateStep } from './schedule.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 export type LoadtestMode = 'rate' | 'drain' | 'find-max';
 
@@ -63,6 +64,8 @@ export interface LoadtestOptions {
   keep: boolean;
   /** Progress lines (stderr). */
   log: (line: string) => void;
+  /** The run's state, once a second while the processor runs (and while a backlog is produced): a status line on a terminal. */
+  progress?: (status: string) => void;
 }
 
 export interface LatencySummaryMs {
@@ -250,7 +253,10 @@ class Sampler {
   private prev: { atMs: number; cpuMs: number; sent: number; committed: number } | null = null;
   sent = () => 0;
 
-  constructor(private readonly child: ProcessorChild, private readonly probe: GroupLagProbe, readonly poller: LatencyPoller, readonly t0Ms: number, private readonly log: (l: string) => void) {}
+  constructor(
+    private readonly child: ProcessorChild, private readonly probe: GroupLagProbe, readonly poller: LatencyPoller, readonly t0Ms: number,
+    private readonly log: (l: string) => void, private readonly progress?: (status: string) => void,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => { this.busy = this.busy.then(() => this.tick()); }, 1000);
@@ -283,6 +289,10 @@ class Sampler {
         });
       }
       if (proc !== null) this.prev = { atMs, cpuMs: proc.cpuMs, sent, committed: offsets.committed };
+      const row = this.rows[this.rows.length - 1];
+      if (this.progress !== undefined && row !== undefined) {
+        this.progress(`loadtest: ${row.t} s: sent ${sent} (${row.sentPerS}/s), committed ${row.committedPerS}/s, lag ${row.lag}, processor CPU ${row.cpuPct} %, RSS ${row.rssMb} MB`);
+      }
     } catch (err) {
       this.log(`sample failed: ${(err as Error).message}`);
     }
@@ -370,9 +380,12 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
       // The backlog first, so that the generator does not compete with the processor for the cores.
       o.log(`producing a backlog of ${o.count} events`);
       const t = performance.now();
-      const stats = await new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: 0, count: o.count }).run();
+      const backlog = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: 0, count: o.count });
+      const progress = o.progress;
+      const ticker = progress === undefined ? null : setInterval(() => progress(`loadtest: backlog ${backlog.stats.produced} of ${o.count} events produced`), 250);
+      const stats = await backlog.run().finally(() => { if (ticker !== null) clearInterval(ticker); });
       drainPre = { stats, ms: performance.now() - t };
-      if (stats.delivered !== o.count) throw new Error(`backlog: delivered ${stats.delivered} of ${o.count}`);
+      if (stats.delivered !== o.count) throw new HimariError(ErrorCode.DELIVERY_FAILED, `backlog: delivered ${stats.delivered} of ${o.count}`);
       o.log(`backlog produced in ${(drainPre.ms / 1000).toFixed(1)} s (${Math.round((o.count * 1000) / drainPre.ms)}/s)`);
     }
     const transit = o.mode === 'rate' && o.transitS > 0 && (o.steps[0]?.rate ?? 0) > 0
@@ -395,7 +408,7 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
     const gen = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: schedule.durationS, schedule });
     // t = 0 is the measured window's start: the warm-up's seconds are negative in every series.
     const t0 = wallClockMs() + w * 1000;
-    const sampler = new Sampler(child, probe, poller, t0, o.log);
+    const sampler = new Sampler(child, probe, poller, t0, o.log, o.progress);
     sampler.sent = () => gen.stats.produced;
     await sampler.tick();
     sampler.start();
@@ -466,7 +479,7 @@ function assemble(
   o: LoadtestOptions, names: LoadtestResult['names'], startedAt: string, loadavgAtStart: number[], { processor, sinkWrites, workerTasks }: ProcessorSummary,
   stats: ProduceStats, gen: OpenLoopGenerator | null, samples: SampleRow[], latencyOverTime: LatencyRow[], latency: LoadtestResult['latency'],
 ): LoadtestResult {
-  const { log: _log, ...options } = o;
+  const { log: _log, progress: _progress, ...options } = o;
   const durationS = stats.elapsedMs / 1000;
   return {
     version: 1, mode: o.mode, startedAt, options,
@@ -533,7 +546,7 @@ async function finishDrain(
 ): Promise<LoadtestResult> {
   const t0 = wallClockMs();
   const { high } = await probe.ends();
-  const sampler = new Sampler(child, probe, poller, t0, o.log);
+  const sampler = new Sampler(child, probe, poller, t0, o.log, o.progress);
   await sampler.tick();
   sampler.start();
   const readyAt = performance.now();
@@ -541,7 +554,7 @@ async function finishDrain(
   const drainMs = performance.now() - readyAt;
   const atEnd = child.sample();
   await sampler.stop();
-  if (!done) throw new Error(`the processor did not drain ${o.count} events within 30 minutes`);
+  if (!done) throw new HimariError(ErrorCode.TIMEOUT, `the processor did not drain ${o.count} events within 30 minutes`);
   const summary = await stopAndSummarize(o, child, sampler, poller, atReady, atEnd);
   const eventsPerSec = (o.count * 1000) / drainMs;
   o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);
@@ -566,7 +579,7 @@ async function findMax(
   probe: GroupLagProbe, poller: LatencyPoller, producer: Kafka.Producer, genOptions: GeneratorBase,
 ): Promise<LoadtestResult> {
   const t0 = wallClockMs();
-  const sampler = new Sampler(child, probe, poller, t0, o.log);
+  const sampler = new Sampler(child, probe, poller, t0, o.log, o.progress);
   let sentBefore = 0;
   let current: OpenLoopGenerator | null = null;
   sampler.sent = () => sentBefore + (current?.stats.produced ?? 0);

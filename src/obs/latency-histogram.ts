@@ -1,3 +1,4 @@
+import { ErrorCode, HimariError } from '../errors.js';
 /**
  * Log-linear latency histogram (HdrHistogram's layout): values in µs from 1 µs to ~2 h; exact
  * below 128 µs, above that each power of two is split into 64 linear sub-buckets, so a value is
@@ -88,19 +89,19 @@ export class LatencyHistogram {
 
   /** Rebuilds an encoded histogram; throws on another layout or malformed buckets. */
   static decode(e: EncodedHistogram): LatencyHistogram {
-    if (e.layout !== LAYOUT) throw new Error(`histogram layout ${JSON.stringify(e.layout)} is not ${LAYOUT}`);
+    if (e.layout !== LAYOUT) throw new HimariError(ErrorCode.INVALID_INPUT, `histogram layout ${JSON.stringify(e.layout)} is not ${LAYOUT}`);
     const h = new LatencyHistogram();
     const b = e.buckets;
-    if (b.length % 2 !== 0) throw new Error('histogram buckets must be index/count pairs');
+    if (b.length % 2 !== 0) throw new HimariError(ErrorCode.INVALID_INPUT, 'histogram buckets must be index/count pairs');
     let total = 0;
     for (let i = 0; i < b.length; i += 2) {
       const index = b[i]!;
       const count = b[i + 1]!;
-      if (!Number.isInteger(index) || index < 0 || index >= h.counts.length || !(count >= 0)) throw new Error(`bad histogram bucket ${index}: ${count}`);
+      if (!Number.isInteger(index) || index < 0 || index >= h.counts.length || !(count >= 0)) throw new HimariError(ErrorCode.INVALID_INPUT, `bad histogram bucket ${index}: ${count}`);
       h.counts[index]! += count;
       total += count;
     }
-    if (total !== e.total) throw new Error(`histogram total ${e.total} does not match its buckets (${total})`);
+    if (total !== e.total) throw new HimariError(ErrorCode.INVALID_INPUT, `histogram total ${e.total} does not match its buckets (${total})`);
     h.total = e.total;
     h.sum = e.sum;
     h.max = e.max;

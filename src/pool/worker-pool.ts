@@ -85,7 +85,7 @@ export class CheckWorkerPool {
         return free;
       },
     });
-    this.pool.on('error', (err: Error) => options.log.error({ err: err.message }, 'worker pool error'));
+    this.pool.on('error', (err: Error) => options.log.error({ err }, 'worker pool error'));
   }
 
   get threads(): number {
@@ -166,7 +166,7 @@ export class CheckWorkerPool {
       (err: Error) => {
         s.attempts++;
         this.options.metrics.workerRestarts.inc();
-        this.options.log.error({ slot, attempt: s.attempts, topic: task.topic, partition: task.partition, err: errorMessage(err) }, 'worker task failed');
+        this.options.log.error({ slot, attempt: s.attempts, topic: task.topic, partition: task.partition, err }, 'worker task failed');
         if (s.attempts > (job.retries ?? this.options.taskRetries)) {
           s.running = null;
           const halves = job.split?.();

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import type { MarketEvent } from '../codec/event.js';
 import type { Disposition } from '../normalize/common.js';
 import { BinanceNormalizer, createNormalizer, venueOfRecording, type Venue } from '../normalize/index.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /** One line of a cryptofeed "raw" recording that carries exchange data. */
 export interface RecordedMessage {
@@ -104,9 +105,10 @@ export function readRecording(path: string): { messages: RecordedMessage[]; prob
 
 /**
  * Normalized events of one recording file, in recorded order, each with its receive time, and
- * the report of where every message went. Never throws for what is in the file.
+ * the report of where every message went. Never throws for what is in the file. `onProgress`
+ * hears every 1024th message (how many so far, of how many).
  */
-export function readRecordingEvents(path: string): { events: MarketEvent[]; report: RecordingReport } {
+export function readRecordingEvents(path: string, onProgress?: (done: number, total: number) => void): { events: MarketEvent[]; report: RecordingReport } {
   const venue = venueOfRecording(path);
   const report: RecordingReport = { file: path, venue, messages: 0, withEvents: 0, events: 0, ignored: {}, errors: 0, problems: [], unreadable: null };
   const events: MarketEvent[] = [];
@@ -130,7 +132,9 @@ export function readRecordingEvents(path: string): { events: MarketEvent[]; repo
     return { events, report };
   }
   const normalizer = createNormalizer(venue);
+  let seen = 0;
   for (const m of messages) {
+    if (onProgress !== undefined && (++seen & 1023) === 0) onProgress(seen, messages.length);
     if (m.connect !== undefined) {
       normalizer.connected?.(m.connect);
       continue;
@@ -161,7 +165,7 @@ export function readRecordingEvents(path: string): { events: MarketEvent[]; repo
 /** Normalized events of one recording file (see `readRecordingEvents` for the accounting). */
 export function normalizeRecording(path: string): MarketEvent[] {
   const { events, report } = readRecordingEvents(path);
-  if (report.unreadable !== null) throw new Error(`${path}: ${report.unreadable}`);
+  if (report.unreadable !== null) throw new HimariError(ErrorCode.INVALID_INPUT, `${path}: ${report.unreadable}`);
   return events;
 }
 

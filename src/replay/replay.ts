@@ -3,11 +3,14 @@ import { encodeEvent } from '../codec/encode.js';
 import type { MarketEvent } from '../codec/event.js';
 import { connectProducer, createProducer } from '../cli/produce.js';
 import { ensureTopics } from '../source/kafka-admin.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 export interface ReplayOptions {
   topic: string;
   /** 0 = as fast as possible; otherwise the recorded pace divided by this factor (2 = twice as fast). */
   speed: number;
+  /** Hears every 1024th event handed to the producer, then each check of the deliveries at the end. */
+  onProgress?: (progress: { produced: number; delivered: number; total: number }) => void;
 }
 
 export interface ReplayStats {
@@ -36,6 +39,7 @@ export async function replay(config: KafkaConfig, files: readonly (readonly Mark
   const byType: Record<string, number> = {};
   const started = Date.now();
   const firstRecv = events[0]?.recvTs ?? 0;
+  let produced = 0;
   for (const e of events) {
     if (options.speed > 0) {
       const due = started + (e.recvTs - firstRecv) / 1000 / options.speed;
@@ -51,11 +55,15 @@ export async function replay(config: KafkaConfig, files: readonly (readonly Mark
       }
     }
     byType[e.type] = (byType[e.type] ?? 0) + 1;
+    if (options.onProgress !== undefined && (++produced & 1023) === 0) options.onProgress({ produced, delivered, total: events.length });
   }
   await new Promise<void>((resolve, reject) => producer.flush(60_000, (err) => (err ? reject(err) : resolve())));
   const deadline = Date.now() + 10_000;
-  while (delivered + failed < events.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (delivered + failed < events.length && Date.now() < deadline) {
+    options.onProgress?.({ produced: events.length, delivered, total: events.length });
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-  if (failed > 0) throw new Error(`${failed} of ${events.length} replayed events were not delivered`);
+  if (failed > 0) throw new HimariError(ErrorCode.DELIVERY_FAILED, `${failed} of ${events.length} replayed events were not delivered`);
   return { files: files.length, events: events.length, byType, elapsedMs: Date.now() - started };
 }

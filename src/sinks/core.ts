@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { SinkPolicy } from '../config/schema.js';
 import { Verdict } from '../codec/event.js';
-import { ErrorCode, HimariError, errorMessage } from '../errors.js';
+import { ErrorCode, HimariError, backoffMs, errorMessage, isRetriable } from '../errors.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { LatencySeries } from '../obs/latency-series.js';
@@ -140,6 +140,10 @@ export class SinkCore extends EventEmitter {
     if (!Number.isInteger(lanes) || lanes < 1) throw new RangeError(`${driver.name}: lanes must be a positive integer, got ${lanes}`);
     this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(i));
     options.metrics.sinkConnections.set({ sink: this.name }, lanes);
+    // Exported at 0 from the start: a rate over a series that appears only with the first retry
+    // is empty, and an alert on it could not tell "no retries" from "no such metric".
+    options.metrics.retries.inc({ sink: this.name }, 0);
+    for (const retriable of ['true', 'false']) options.metrics.sinkErrors.inc({ sink: this.name, retriable }, 0);
   }
 
   async connect(): Promise<void> {
@@ -181,7 +185,7 @@ export class SinkCore extends EventEmitter {
 
   /** Accepts a chunk (always); returns false when the source should pause. */
   push(chunk: EventChunk): boolean {
-    if (this.closed) throw new Error(`${this.name} sink is closed`);
+    if (this.closed) throw new HimariError(ErrorCode.CLOSED, `${this.name} sink is closed`);
     const lane = this.lanes[laneOf(chunk.partition, this.lanes.length)]!;
     const { batchMaxRows, batchMaxBytes, batchMaxMs } = this.options.policy;
     for (;;) {
@@ -302,7 +306,7 @@ export class SinkCore extends EventEmitter {
       const rows = chunks.reduce((n, c) => n + c.rows, 0);
       if (rows === 1) {
         const chunk = chunks.find((c) => c.rows === 1)!;
-        this.options.log.error({ sink: this.name, err: errorMessage(err), topic: chunk.topic, partition: chunk.partition, offset: chunk.offset(chunk.from) }, 'event refused by sink; dead-lettering it');
+        this.options.log.error({ sink: this.name, err, topic: chunk.topic, partition: chunk.partition, offset: chunk.offset(chunk.from) }, 'event refused by sink; dead-lettering it');
         await this.options.onPermanentFailure(chunk, chunk.from, err);
         for (const c of chunks) landed.push(c);
         return;
@@ -324,13 +328,12 @@ export class SinkCore extends EventEmitter {
         return;
       } catch (err) {
         // A typed error says for itself (drivers type their connect errors); otherwise the driver decides.
-        const typed = (err as { retriable?: unknown }).retriable;
-        const retriable = typeof typed === 'boolean' ? typed : this.driver.isRetriable(err);
+        const retriable = isRetriable(err, (e) => this.driver.isRetriable(e));
         this.options.metrics.sinkErrors.inc({ sink: this.name, retriable: String(retriable) });
         if (!retriable) throw err;
         if (lane.failingSince === 0) lane.failingSince = Date.now();
         lane.lastError = errorMessage(err);
-        const delay = Math.random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20));
+        const delay = backoffMs(attempt, initialMs, maxMs);
         this.options.metrics.retries.inc({ sink: this.name });
         if (attempt === 0 || attempt % 10 === 0) {
           this.options.log.warn({ sink: this.name, lane: lane.index, attempt, err: lane.lastError }, `${this.name} ${what} failed; retrying`);

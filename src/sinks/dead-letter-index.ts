@@ -3,6 +3,7 @@ import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /**
  * Producer and processor clocks may disagree; a dead letter is looked for this far before the
@@ -67,7 +68,7 @@ export class DeadLetterIndex {
         consumer.setDefaultConsumeTimeout(100);
         const deadline = Date.now() + 60_000;
         while (position < high) {
-          if (Date.now() > deadline) throw new Error(`dead-letter scan of ${dlq}[${dlqPartition}] stalled at ${position}/${high}`);
+          if (Date.now() > deadline) throw new HimariError(ErrorCode.TIMEOUT, `dead-letter scan of ${dlq}[${dlqPartition}] stalled at ${position}/${high}`);
           const msgs = await new Promise<Kafka.Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
           for (const m of msgs) {
             position = m.offset + 1;

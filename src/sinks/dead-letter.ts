@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { RetryDelays } from './retry-delays.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
-import { ErrorCode, HimariError } from '../errors.js';
+import { ErrorCode, HimariError, backoffMs } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
@@ -66,7 +66,7 @@ export class DeadLetterProducer {
       if (err) pending.reject(err as unknown as Error); // its librdkafka code is what send() reads
       else pending.resolve();
     });
-    this.producer.on('event.error', (err) => this.log.warn({ err: err.message }, 'dead-letter producer error'));
+    this.producer.on('event.error', (err) => this.log.warn({ err }, 'dead-letter producer error'));
     this.pollTimer = setInterval(() => { if (this.producer.isConnected()) this.producer.poll(); }, 5);
     this.pollTimer.unref();
   }
@@ -133,7 +133,7 @@ export class DeadLetterProducer {
             { cause: err, context: { sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset } });
         }
         if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err, attempt, transient }, 'dead-letter send failed; retrying');
-        await this.delays.wait(Math.min(5000, 100 * 2 ** Math.min(attempt, 10)));
+        await this.delays.wait(backoffMs(attempt, 100, 5000));
       }
     }
   }

@@ -81,7 +81,7 @@ export class KafkaSource {
     });
     this.consumer.on('event.error', (err) => {
       this.lastError = err.message;
-      this.log.warn({ err: err.message, code: err.code }, 'kafka consumer error');
+      this.log.warn({ err }, 'kafka consumer error');
     });
   }
 
@@ -127,7 +127,7 @@ export class KafkaSource {
       this.consumer.consume(n, (err, msgs) => {
         if (err) {
           this.lastError = err.message;
-          this.log.warn({ err: err.message }, 'consume failed');
+          this.log.warn({ err }, 'consume failed');
         }
         resolve(msgs ?? []);
       });
@@ -244,7 +244,7 @@ export class KafkaSource {
       this.consumer.commit(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
     } catch (err) {
       // Disconnecting (a rebalance during close): the next owner replays from the last commit.
-      this.log.warn({ err: (err as Error).message }, 'offset commit not sent');
+      this.log.warn({ err }, 'offset commit not sent');
     }
   }
 

@@ -34,7 +34,7 @@ export async function describeTopicConfig(config: KafkaConfig, topic: string, na
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms); })])
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new HimariError(ErrorCode.KAFKA_ERROR, `no answer in ${ms} ms`)), ms); })])
     .finally(() => clearTimeout(timer));
 }
 
@@ -58,7 +58,7 @@ export function decodeResponse(b: Buffer, topic: string): Map<string, string | n
     const message = r.str();
     r.int8(); // resource type
     const name = r.str();
-    if (error !== 0) throw new Error(`broker error ${error}${message === null ? '' : `: ${message}`} for ${name}`);
+    if (error !== 0) throw new HimariError(ErrorCode.KAFKA_ERROR, `broker error ${error}${message === null ? '' : `: ${message}`} for ${name}`);
     const out = new Map<string, string | null>();
     const entries = r.int32();
     for (let e = 0; e < entries; e++) {
@@ -71,5 +71,5 @@ export function decodeResponse(b: Buffer, topic: string): Map<string, string | n
     }
     if (name === topic) return out;
   }
-  throw new Error(`DescribeConfigs response has no entry for ${topic}`);
+  throw new HimariError(ErrorCode.KAFKA_ERROR, `DescribeConfigs response has no entry for ${topic}`);
 }

@@ -1,3 +1,4 @@
+import { ErrorCode, HimariError } from '../errors.js';
 /**
  * Delivery-driven offsets. Every batch taken from a partition gets a `BatchTicket` for its
  * offset range; each party that must hold the batch (PostgreSQL, Redis, the dead-letter topic)
@@ -23,7 +24,7 @@ export class BatchTicket {
 
   /** One party holds the batch. Extra acks are a bug and throw. */
   ack(): void {
-    if (this.pending <= 0) throw new Error(`batch ${this.partition.key}@${this.first}-${this.last} acknowledged too often`);
+    if (this.pending <= 0) throw new HimariError(ErrorCode.INTERNAL, `batch ${this.partition.key}@${this.first}-${this.last} acknowledged too often`);
     if (--this.pending === 0) {
       this.done = true;
       this.onDone?.();
@@ -33,7 +34,7 @@ export class BatchTicket {
 
   /** Adds parties that must acknowledge (known once the worker has sorted the batch). */
   expect(n: number): void {
-    if (this.done) throw new Error('ticket already done');
+    if (this.done) throw new HimariError(ErrorCode.INTERNAL, 'ticket already done');
     this.pending += n;
   }
 }
@@ -59,7 +60,7 @@ export class PartitionOffsets {
   track(first: number, last: number, acks: number): BatchTicket {
     const prev = this.queue.length > this.head ? this.queue[this.queue.length - 1]! : undefined;
     if (prev !== undefined && first <= prev.last) {
-      throw new Error(`${this.key}: batch ${first}-${last} overlaps ${prev.first}-${prev.last}`);
+      throw new HimariError(ErrorCode.INTERNAL, `${this.key}: batch ${first}-${last} overlaps ${prev.first}-${prev.last}`);
     }
     const ticket = new BatchTicket(this, first, last, acks);
     this.queue.push(ticket);

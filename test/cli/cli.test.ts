@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import { configMarkdownTable } from '../../src/config/load.js';
 import { checksMarkdownTable } from '../../src/checks/docs.js';
 import { ALL_CHECKS } from '../../src/checks/registry.js';
+import { COMMANDS } from '../../src/cli/commands.js';
+import { commonOptions, parseCommandArgs } from '../../src/cli/options.js';
 import { CLI } from '../helpers/processor.js';
 import { recordingFiles } from '../helpers/recordings.js';
 
@@ -16,10 +18,14 @@ function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('command line', () => {
-  it('--help lists every command', () => {
-    const r = cli(['--help']);
-    assert.equal(r.status, 0);
-    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'doctor', 'top', 'config', 'checks']) assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
+  it('--help lists every command of the table, with the exit codes', () => {
+    for (const args of [['--help'], ['-h'], ['help'], []]) {
+      const r = cli(args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c.name} +\\S`, 'm'), `${args.join(' ')} lists ${c.name}`);
+      assert.match(r.stdout, /^Exit codes:$/m);
+      assert.match(r.stdout, /^  3 +stopped at the shutdown deadline/m);
+    }
   });
 
   it('a bad config stops start-up before connecting, naming the key (exit 2)', () => {
@@ -29,17 +35,42 @@ describe('command line', () => {
     assert.match(r.stderr, /HIMARI_REDIS_URLL: unknown environment variable/);
   });
 
-  it('an unknown command or a bad option value is a usage error', () => {
-    assert.equal(cli(['frobnicate']).status, 2);
-    const r = cli(['produce', '--rate', 'fast']);
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /--rate must be a non-negative number/);
+  it('a usage mistake exits 2 with one line naming it and the help to read', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['frobnicate'], /^himari-l0: unknown command 'frobnicate' \(see 'himari-l0 --help'\)$/],
+      [['produce', '--rat', '5'], /^himari-l0: unknown option '--rat' \(did you mean --rate\?\) \(see 'himari-l0 produce --help'\)$/],
+      [['run', '--no-such-option'], /^himari-l0: unknown option '--no-such-option' \(see 'himari-l0 run --help'\)$/],
+      [['produce', '--rate'], /^himari-l0: --rate needs a value N \(see 'himari-l0 produce --help'\)$/],
+      [['loadtest', '--rate', '--drain'], /^himari-l0: --rate needs a value R .*\(see 'himari-l0 loadtest --help'\)$/],
+      [['produce', '--rate', 'fast'], /^himari-l0: --rate must be a non-negative number, got "fast" \(see 'himari-l0 produce --help'\)$/],
+      [['run', '--max-seconds', '-1'], /^himari-l0: --max-seconds needs a value S/],
+      [['run', '--max-seconds=-1'], /^himari-l0: --max-seconds must be a non-negative number, got "-1"/],
+      [['checks', '--json=yes'], /^himari-l0: --json takes no value \(see 'himari-l0 checks --help'\)$/],
+      [['migrate', 'now'], /^himari-l0: unexpected argument 'now' \(see 'himari-l0 migrate --help'\)$/],
+      [['replay'], /^himari-l0: missing FILE\.\.\. \(see 'himari-l0 replay --help'\)$/],
+      [['help', 'frobnicate'], /^himari-l0: unknown command 'frobnicate' \(see 'himari-l0 --help'\)$/],
+      [['loadtest', '--drain', '--find-max'], /^himari-l0: --drain and --find-max are separate runs \(see 'himari-l0 loadtest --help'\)$/],
+      [['checks', '--config', 'x.json'], /^himari-l0: unknown option '--config'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr.trimEnd(), message, args.join(' '));
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
+    }
+  });
+
+  it('a runtime failure still exits 1', () => {
+    const r = cli(['replay', '--dry-run', '/dev/null']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /1 of 1 recordings failed/);
   });
 
   it('doctor and top refuse a bad option value (exit 2)', () => {
-    const top = cli(['top', '--interval', 'often']);
+    const top = cli(['top', '--interval', '0.1']);
     assert.equal(top.status, 2);
-    assert.match(top.stderr, /--interval must be a number of seconds/);
+    assert.match(top.stderr, /--interval must be a number of seconds, at least 0\.2/);
     const doctor = cli(['doctor', '--timeout', '0']);
     assert.equal(doctor.status, 2);
     assert.match(doctor.stderr, /--timeout must be a positive number of seconds/);
@@ -61,13 +92,42 @@ describe('command line', () => {
     for (const c of list.slice(4)) assert.ok(c.id && c.severity && c.description && c.thresholds);
   });
 
-  it('every command answers --help with its own usage (exit 0)', () => {
-    for (const cmd of ['run', 'produce', 'loadtest', 'replay', 'migrate', 'doctor', 'top', 'config', 'checks']) {
-      const r = cli([cmd, '--help']);
-      assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
-      assert.match(r.stdout, new RegExp(`^Usage: himari-l0 ${cmd} `));
-      assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'));
-      assert.match(r.stdout, /Common options:/);
+  it('every command of the table answers --help, -h and help <command> alike: usage, options, examples, exit codes', () => {
+    for (const c of COMMANDS) {
+      const r = cli([c.name, '--help']);
+      assert.equal(r.status, 0, `${c.name} --help: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: himari-l0 ${c.name} \\[options\\]`));
+      for (const o of [...c.options, ...commonOptions(c)]) assert.match(r.stdout, new RegExp(`^  (-h, )?--${o.name}\\b`, 'm'), `${c.name} --help shows --${o.name}`);
+      assert.ok(c.examples.length >= 1 && c.examples.length <= 3, `${c.name}: 1-3 examples`);
+      for (const e of c.examples) assert.ok(r.stdout.includes(`\n  himari-l0 ${e.args}\n`), `${c.name} --help shows: ${e.args}`);
+      assert.match(r.stdout, /^Common options:$/m);
+      assert.match(r.stdout, /^Exit codes:\n  0 +ok\n  1 +[^]+?\n  2 +bad usage/m);
+      assert.equal(cli([c.name, '-h']).stdout, r.stdout, `${c.name} -h`);
+      assert.equal(cli(['help', c.name]).stdout, r.stdout, `help ${c.name}`);
+      // --help wins over any other argument, even a wrong one.
+      assert.equal(cli([c.name, '--no-such-option', '--help']).status, 0);
+    }
+  });
+
+  it('the parser accepts every option of the table, and each example', async () => {
+    for (const c of COMMANDS) {
+      for (const o of [...c.options, ...commonOptions(c)]) {
+        const args = o.type === 'boolean' ? [`--${o.name}`] : [`--${o.name}`, o.number ? '7' : 'x'];
+        const parsed = parseCommandArgs(c, [...args, ...Array(c.positionals?.min ?? 0).fill('file')]);
+        assert.equal(parsed.values[o.name as keyof typeof parsed.values], o.type === 'boolean' ? true : args[1], `${c.name} --${o.name}`);
+      }
+      for (const e of c.examples) {
+        // What the shell passes: the words before a redirection or a pipe.
+        const words = e.args.split(' ');
+        const end = words.findIndex((w) => w === '>' || w === '|');
+        const [name, ...args] = end < 0 ? words : words.slice(0, end);
+        assert.equal(name, c.name);
+        assert.doesNotThrow(() => parseCommandArgs(c, args), e.args);
+      }
+      // Every default is given to the parser.
+      const parsed = parseCommandArgs(c, Array(c.positionals?.min ?? 0).fill('file'));
+      for (const o of c.options) if (o.default !== undefined) assert.equal(parsed.values[o.name as keyof typeof parsed.values], o.default);
+      assert.equal(typeof (await c.load()), 'function', `${c.name}: its handler loads`);
     }
   });
 

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
-import { WATERMARK_TABLE } from '../../src/db/migrate.js';
+import { SCHEMA_VERSION_TABLE, WATERMARK_TABLE } from '../../src/db/migrate.js';
 import { ensureTopics, topicEndOffsets } from '../../src/source/kafka-admin.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { pgClientConfig } from '../../src/db/client-config.js';
@@ -154,6 +154,7 @@ export async function cleanup(config: Readonly<Config>): Promise<void> {
     await c.query(`DROP TABLE IF EXISTS ${t} CASCADE`);
     await c.query(`DELETE FROM ${WATERMARK_TABLE} WHERE target = $1`, [t]).catch(() => {});
     await c.query(`DELETE FROM ${PARTITION_POLICY_TABLE} WHERE target = $1`, [t]).catch(() => {});
+    await c.query(`DELETE FROM ${SCHEMA_VERSION_TABLE} WHERE target = $1`, [t]).catch(() => {});
   });
   const redis = redisClient(config);
   try {

@@ -65,7 +65,7 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
     processes.push(processor);
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
-    assert.match(processor.stderr, /himari-l0: start failed: Kafka at 127\.0\.0\.1:\d+ \(sasl_ssl\) refused the connection: .*SASL authentication error.*invalid credentials/);
+    assert.match(processor.stderr, /himari-l0: start failed: dependencies not ready within 10 s, nothing was created: Kafka at 127\.0\.0\.1:\d+ \(sasl_ssl\) refused the connection: .*SASL authentication error.*invalid credentials/);
     // One attempt, reported once: no retry loop behind the failure, and never "ready".
     assert.equal(processor.stderr.match(/start failed/g)?.length, 1, processor.stderr);
     assert.doesNotMatch(processor.stderr, /ready in/);
@@ -81,6 +81,6 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
     processes.push(processor);
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
-    assert.match(processor.stderr, /start failed: Kafka at 127\.0\.0\.1:\d+ \(ssl\) refused the connection: .*bad certificate/);
+    assert.match(processor.stderr, /start failed: dependencies not ready within 10 s, nothing was created: Kafka at 127\.0\.0\.1:\d+ \(ssl\) refused the connection: .*bad certificate/);
   });
 });

@@ -32,7 +32,12 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
   });
 
   it('open loop: every sent message is measured once per sink and at dispatch, and the report has every section', async () => {
-    const r = await runLoadtest(config, await options({}));
+    const statuses: string[] = [];
+    const r = await runLoadtest(config, await options({ progress: (s) => statuses.push(s) }));
+    // The status line of a terminal: once a second from the sampler; not part of the result.
+    assert.ok(statuses.length >= 1);
+    assert.match(statuses[0]!, /^loadtest: -?[\d.]+ s: sent \d+ \(\d+\/s\), committed \d+\/s, lag \d+, processor CPU [\d.]+ %, RSS \d+ MB$/);
+    assert.ok(!('progress' in r.options) && !('log' in r.options));
     assert.equal(r.generator.produced, 1000);
     assert.equal(r.generator.delivered, 1000);
     assert.equal(r.processor.messages, 1000);

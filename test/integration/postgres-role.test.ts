@@ -3,10 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
+import pino from 'pino';
 import { produce } from '../../src/cli/produce.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectPostgres } from '../../src/db/client-config.js';
-import { WATERMARK_TABLE } from '../../src/db/migrate.js';
+import { SCHEMA_VERSION_TABLE, WATERMARK_TABLE, latestSchemaVersion, migrate } from '../../src/db/migrate.js';
 import { MAINTAIN_PARTITIONS_FUNCTION, PARTITION_POLICY_TABLE } from '../../src/db/partitions.js';
 import { CLI, ProcessorProcess } from '../helpers/processor.js';
 import { tlsPostgres } from '../helpers/secure-services.js';
@@ -160,5 +161,24 @@ describe('least-privilege PostgreSQL role', { timeout: 150_000 }, () => {
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
     assert.match(processor.stderr, new RegExp(`start failed: PostgreSQL: role ${roles.stranger} may not insert into and read ${kafkaEnv.config.postgres.table}.*run 'himari-l0 migrate --grant-to ${roles.stranger}'`));
+  });
+
+  it('a schema behind the release stops the role\'s start-up, asking for migrate (exit 1); migrate brings it back', async () => {
+    const table = kafkaEnv.config.postgres.table;
+    const owner = await connectAs('owner');
+    try {
+      await owner.query(`DELETE FROM ${SCHEMA_VERSION_TABLE} WHERE target = $1`, [table]);
+    } finally {
+      await owner.end();
+    }
+    const processor = new ProcessorProcess({ ...kafkaEnv.env, ...as('writer'), HIMARI_POSTGRES_MIGRATE_ON_START: 'false' });
+    processes.push(processor);
+    const exit = await processor.exited;
+    assert.equal(exit.code, 1, processor.stderr);
+    assert.match(processor.stderr, new RegExp(`start failed: PostgreSQL: ${table} is at schema version 0, this himari-l0 writes version ${latestSchemaVersion()}: run 'himari-l0 migrate' as the schema's owner`));
+    await migrate(loadConfig({ env: as('owner') }).postgres, pino({ level: 'silent' }));
+    const again = new ProcessorProcess({ ...kafkaEnv.env, ...as('writer'), HIMARI_POSTGRES_MIGRATE_ON_START: 'false' });
+    processes.push(again);
+    await again.ready();
   });
 });

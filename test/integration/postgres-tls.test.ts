@@ -85,14 +85,14 @@ describe('PostgreSQL over TLS', { timeout: 150_000 }, () => {
     const processor = run(testConfig(plain).env);
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
-    assert.match(processor.stderr, /start failed: PostgreSQL at 127\.0\.0\.1:\d+ \(sslMode disable\): no pg_hba\.conf entry .*no encryption/);
+    assert.match(processor.stderr, /start failed: dependencies not ready within 10 s, nothing was created: PostgreSQL at 127\.0\.0\.1:\d+ \(sslMode disable\): no pg_hba\.conf entry .*no encryption/);
   });
 
   it('a CA that did not sign the server certificate stops start-up with the TLS error (exit 1)', async () => {
     const processor = run(testConfig({ ...pgEnv, HIMARI_POSTGRES_SSL_CA_FILE: join(certs, 'other-ca.pem') }).env);
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
-    assert.match(processor.stderr, /start failed: PostgreSQL at 127\.0\.0\.1:\d+ \(sslMode verify-full\): .*(self.signed|unable to verify|certificate)/i);
+    assert.match(processor.stderr, /start failed: dependencies not ready within 10 s, nothing was created: PostgreSQL at 127\.0\.0\.1:\d+ \(sslMode verify-full\): .*(self.signed|unable to verify|certificate)/i);
   });
 
   it('a client certificate logs in where the server asks for one, and its absence is refused', async () => {

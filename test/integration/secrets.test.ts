@@ -92,7 +92,7 @@ describe('secrets never logged', { timeout: 150_000 }, () => {
     processes.push(processor);
     const exit = await processor.exited;
     assert.equal(exit.code, 1, processor.stderr);
-    assert.match(processor.stderr, /start failed: PostgreSQL at 127\.0\.0\.1:\d+ \(sslMode verify-full\): password authentication failed for user "postgres"/);
+    assert.match(processor.stderr, /start failed: dependencies not ready within 10 s, nothing was created: PostgreSQL at 127\.0\.0\.1:\d+ \(sslMode verify-full\): password authentication failed for user "postgres"/);
     assertNoSecret(processor.stdout + processor.stderr);
   });
 });

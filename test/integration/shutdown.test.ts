@@ -124,7 +124,7 @@ describe('readiness and shutdown at the edges (real broker, Redis and PostgreSQL
     s.redisProxy.set('refuse');
     const p = new ProcessorProcess(s.env);
     cleanups.push(() => p.stop());
-    await waitUntil('the Redis connect to be retried', async () => p.stdout.includes('redis connect failed; retrying'), 30_000, 50);
+    await waitUntil('the Redis connect to be retried', async () => p.stdout.includes('Redis not reachable yet; retrying'), 30_000, 50);
     p.kill('SIGTERM');
     const exit = await Promise.race([p.exited, new Promise<null>((r) => setTimeout(() => r(null), 40_000))]);
     assert.notEqual(exit, null, 'did not exit after SIGTERM during start-up');

@@ -1,7 +1,8 @@
-import { parseArgs } from 'node:util';
-import { parsePromText, type Scrape } from '../ops/prom-text.js';
-import { computeTopView, type TopView } from '../ops/top.js';
-import { renderTop } from '../ops/top-render.js';
+import { parsePromText, type Scrape } from '../../ops/prom-text.js';
+import { computeTopView, type TopView } from '../../ops/top.js';
+import { renderTop } from '../../ops/top-render.js';
+import type { TopArgs } from '../commands.js';
+import { usageFail } from '../common.js';
 
 /** Alternate screen and hidden cursor while drawing; restored on exit. */
 const ENTER = '\x1b[?1049h\x1b[?25l';
@@ -12,19 +13,14 @@ const CLEAR_EOL = '\x1b[K';
 const CLEAR_BELOW = '\x1b[J';
 
 /**
- * `himari-l0 top [--url URL] [--interval S] [--once]`: a live view of a processor's /metrics.
- * On a terminal it redraws in place; otherwise (a pipe, a file) it prints one snapshot block
- * per interval, or with --once a single one (two scrapes an interval apart) and exits: 0, or 1
- * when the endpoint cannot be read.
+ * `himari-l0 top`: on a terminal it redraws in place; otherwise (a pipe, a file) it prints one
+ * snapshot block per interval, or with --once a single one (two scrapes an interval apart) and
+ * exits: 0, or 1 when the endpoint cannot be read.
  */
-export async function topCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { url: { type: 'string' }, interval: { type: 'string' }, once: { type: 'boolean' } } });
+export async function cmdTop({ values }: TopArgs): Promise<void> {
   const base = (values.url ?? 'http://127.0.0.1:9464').replace(/\/+$/, '').replace(/\/metrics$/, '');
-  const intervalS = values.interval === undefined ? 2 : Number(values.interval);
-  if (!Number.isFinite(intervalS) || intervalS < 0.2) {
-    process.stderr.write(`himari-l0: --interval must be a number of seconds, at least 0.2; got ${JSON.stringify(values.interval)}\n`);
-    process.exit(2);
-  }
+  const intervalS = Number(values.interval ?? '2');
+  if (!(intervalS >= 0.2)) usageFail('top', `--interval must be a number of seconds, at least 0.2; got ${JSON.stringify(values.interval)}`);
   const tty = process.stdout.isTTY === true && values.once !== true;
   const info = { url: base, intervalS };
   const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
