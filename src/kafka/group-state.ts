@@ -34,7 +34,7 @@ export async function describeGroup(config: KafkaConfig, groupId: string, timeou
       r.int32(); // throttle time
       const error = r.int16();
       const message = r.str();
-      if (error !== 0) throw new Error(`FindCoordinator: broker error ${error}${message === null ? '' : ` (${message})`}`);
+      if (error !== 0) throw new HimariError(ErrorCode.KAFKA_ERROR, `FindCoordinator: broker error ${error}${message === null ? '' : ` (${message})`}`);
       r.int32(); // node id
       const coordinatorHost = r.str() ?? host;
       const coordinatorPort = r.int32();
@@ -58,11 +58,11 @@ export function decodeDescribeGroups(b: Buffer): GroupState {
   const r = new WireReader(b);
   r.int32(); // throttle time
   const groups = r.int32();
-  if (groups < 1) throw new Error('DescribeGroups: no group in the answer');
+  if (groups < 1) throw new HimariError(ErrorCode.KAFKA_ERROR, 'DescribeGroups: no group in the answer');
   const error = r.int16();
   r.str(); // group id
   const state = r.str() ?? '';
-  if (error !== 0) throw new Error(`DescribeGroups: broker error ${error}`);
+  if (error !== 0) throw new HimariError(ErrorCode.KAFKA_ERROR, `DescribeGroups: broker error ${error}`);
   r.str(); // protocol type
   r.str(); // protocol
   const members: GroupState['members'] = [];
@@ -84,6 +84,6 @@ function splitHostPort(broker: string): [string, number] {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms); })])
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new HimariError(ErrorCode.TIMEOUT, `no answer in ${ms} ms`, { retriable: true })), ms); })])
     .finally(() => clearTimeout(timer));
 }
