@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
-import { ensureDatabase } from '../../src/db/migrate.js';
+import { SCHEMA_VERSION_TABLE, ensureDatabase, latestSchemaVersion } from '../../src/db/migrate.js';
 import { CLI, ProcessorProcess } from '../helpers/processor.js';
 import { secureKafka } from '../helpers/secure-services.js';
 import { cleanup, createTopics, endOffsets, produceRaw, redisClient, testConfig, waitGroupCommitted } from '../helpers/services.js';
@@ -71,7 +71,7 @@ describe('himari-l0 doctor', { timeout: 120_000 }, () => {
     assert.match(r.stdout, new RegExp(`^ok {3}postgres: connected to 127\\.0\\.0\\.1:5432/${database} as postgres`, 'm'));
     // ok (installed, or not on the server) or warn (packaged, not preloaded): the machine's choice.
     assert.match(r.stdout, /^(ok {3}|warn )postgres timescaledb: /m);
-    assert.match(r.stdout, new RegExp(`^ok {3}postgres schema: table ${config.postgres.table}: `, 'm'));
+    assert.match(r.stdout, new RegExp(`^ok {3}postgres schema: table ${config.postgres.table}: partitioned by day .*; schema version ${latestSchemaVersion()}, this release's$`, 'm'));
     assert.match(r.stdout, /^ok {3}postgres rights: /m);
     assert.match(r.stdout, /^doctor: ready to run( \(1 warning\))?$/m);
 
@@ -153,6 +153,28 @@ describe('himari-l0 doctor', { timeout: 120_000 }, () => {
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, new RegExp(`^ok {3}postgres: connected to 127\\.0\\.0\\.1:5432/${database} as ${role}`, 'm'));
     assert.match(r.stdout, new RegExp(`^FAIL postgres rights: role ${role} may not insert into and read ${config.postgres.table}, nor read, insert and update himari_sink_offsets.*: run 'himari-l0 migrate --grant-to ${role}'`, 'm'));
+  });
+
+  it('reports a schema without a recorded version: migrated at start, or a failure when migrate-on-start is off', async () => {
+    // The versions live in the test's own database.
+    const own = new pg.Client({ connectionString: env.HIMARI_POSTGRES_URL });
+    await own.connect();
+    const saved = await own.query(`SELECT * FROM ${SCHEMA_VERSION_TABLE} WHERE target = $1`, [config.postgres.table]);
+    try {
+      await own.query(`DELETE FROM ${SCHEMA_VERSION_TABLE} WHERE target = $1`, [config.postgres.table]);
+      const atStart = await doctor(env);
+      assert.equal(atStart.code, 0, atStart.stdout);
+      assert.match(atStart.stdout, /^warn postgres schema: .*; no schema version recorded \(made before versioned migrations\), this release writes \d+: the processor migrates it at start/m);
+      const off = await doctor({ ...env, HIMARI_POSTGRES_MIGRATE_ON_START: 'false' });
+      assert.equal(off.code, 1, off.stdout);
+      assert.match(off.stdout, /^FAIL postgres schema: .*: run 'himari-l0 migrate' as the schema's owner/m);
+    } finally {
+      for (const row of saved.rows as Array<Record<string, unknown>>) {
+        const cols = Object.keys(row);
+        await own.query(`INSERT INTO ${SCHEMA_VERSION_TABLE} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((k) => row[k]));
+      }
+      await own.end();
+    }
   });
 
   it('stops at an invalid config with its problems and exit code 2, as every command', async () => {
