@@ -141,6 +141,50 @@ export const MIGRATE = {
   load: (): Promise<CommandHandler> => import('./cmd/migrate.js').then((m) => m.cmdMigrate),
 } as const satisfies CommandSpec;
 
+export const DOCTOR = {
+  name: 'doctor',
+  summary: 'Check in a few seconds what the processor needs: config, Kafka, Redis, PostgreSQL; each problem with its fix.',
+  description: 'Probes Kafka (brokers, input / dead-letter / output topics and their partitions, the group\'s state, '
+    + 'committed offsets and lag), Redis (AUTH, version, the sink\'s script, a write under the key prefix) and PostgreSQL '
+    + '(the database, TimescaleDB, the schema and its version, the role\'s rights) at once, each network call with a '
+    + 'short timeout, so the report takes seconds even when everything is down. One line per check on stdout: ok, '
+    + 'warn or FAIL, what was found and what to do. Read-only, apart from one Redis key written and deleted.',
+  config: true,
+  options: [
+    { name: 'json', type: 'boolean', description: 'The same as JSON: { ok, checks: [{ name, status, detail, fix }] }.' },
+    { name: 'timeout', type: 'string', value: 'S', number: true, default: '3', description: 'Timeout of each network call of a probe, seconds.' },
+  ],
+  examples: [
+    { args: 'doctor', says: 'Check the services of the defaults and HIMARI_* environment variables.' },
+    { args: 'doctor --config /etc/himari-l0/config.json --json', says: 'The same for a config file, as JSON for a script.' },
+  ],
+  exitCodes: { 1: 'a check failed (the lines starting FAIL say what and how to fix it)' },
+  load: (): Promise<CommandHandler> => import('./cmd/doctor.js').then((m) => m.cmdDoctor),
+} as const satisfies CommandSpec;
+
+export const TOP = {
+  name: 'top',
+  summary: 'Live view of a running processor from its /metrics endpoint.',
+  description: 'Scrapes the processor\'s /metrics every interval and shows consumed/s, events/s by verdict, consumer lag '
+    + '(sum and the worst partition), end-to-end p50/p99 per sink (from the histogram buckets\' growth between scrapes), '
+    + 'worker utilization and queue depth, the checks failing most, dead letters by code, freshness per venue and '
+    + 'readiness. Redraws in place on a terminal (Ctrl-C restores it); into a pipe or a file, one block per interval. '
+    + 'An endpoint that does not answer is said and retried.',
+  config: false,
+  options: [
+    { name: 'url', type: 'string', value: 'URL', default: 'http://127.0.0.1:9464', description: 'The processor\'s metrics endpoint (metrics.host:metrics.port).' },
+    { name: 'interval', type: 'string', value: 'S', number: true, default: '2', description: 'Seconds between scrapes (at least 0.2).' },
+    { name: 'once', type: 'boolean', description: 'One block from two scrapes an interval apart, then exit (1 when the endpoint cannot be read).' },
+  ],
+  examples: [
+    { args: 'top', says: 'The processor on this host, redrawn every 2 s.' },
+    { args: 'top --url http://127.0.0.1:9464 --interval 1', says: 'Every second.' },
+    { args: 'top --once > /tmp/himari-top.txt', says: 'One snapshot block, for a script or a cron job.' },
+  ],
+  exitCodes: { 1: 'with --once: the endpoint could not be read' },
+  load: (): Promise<CommandHandler> => import('./cmd/top.js').then((m) => m.cmdTop),
+} as const satisfies CommandSpec;
+
 export const CONFIG = {
   name: 'config',
   summary: 'Print every config key as an environment file (or the effective values, or the docs table).',
@@ -195,7 +239,7 @@ export const HELP = {
 } as const satisfies CommandSpec;
 
 /** In the order of `himari-l0 --help`. */
-export const COMMANDS: readonly CommandSpec[] = [RUN, PRODUCE, LOADTEST, REPLAY, MIGRATE, CONFIG, CHECKS, HELP];
+export const COMMANDS: readonly CommandSpec[] = [RUN, PRODUCE, LOADTEST, REPLAY, MIGRATE, DOCTOR, TOP, CONFIG, CHECKS, HELP];
 
 export type RunArgs = ParsedArgs<typeof RUN.options>;
 export type ProduceArgs = ParsedArgs<typeof PRODUCE.options>;
@@ -204,3 +248,5 @@ export type ReplayArgs = ParsedArgs<typeof REPLAY.options>;
 export type MigrateArgs = ParsedArgs<typeof MIGRATE.options>;
 export type ConfigArgs = ParsedArgs<typeof CONFIG.options>;
 export type ChecksArgs = ParsedArgs<typeof CHECKS.options>;
+export type DoctorArgs = ParsedArgs<typeof DOCTOR.options>;
+export type TopArgs = ParsedArgs<typeof TOP.options>;

@@ -67,6 +67,15 @@ describe('command line', () => {
     assert.match(r.stderr, /1 of 1 recordings failed/);
   });
 
+  it('doctor and top refuse a bad option value (exit 2)', () => {
+    const top = cli(['top', '--interval', '0.1']);
+    assert.equal(top.status, 2);
+    assert.match(top.stderr, /--interval must be a number of seconds, at least 0\.2/);
+    const doctor = cli(['doctor', '--timeout', '0']);
+    assert.equal(doctor.status, 2);
+    assert.match(doctor.stderr, /--timeout must be a positive number of seconds/);
+  });
+
   it('docs/config.md is generated from the schema and up to date', () => {
     const doc = readFileSync(fileURLToPath(new URL('../../../docs/config.md', import.meta.url)), 'utf8');
     assert.ok(doc.includes(configMarkdownTable()), 'regenerate with: node dist/src/cli.js config --markdown');
