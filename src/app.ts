@@ -132,7 +132,7 @@ export class App {
       consumed: this.pipeline.totals.consumed,
       sinks: [
         ...this.pipeline.sinks.map((s) => ({ name: s.name, total: s.latency.encode(), seconds: s.latencySeries.completed(afterSec, nowMs) })),
-        { name: DISPATCH_STAGE, total: this.pipeline.dispatchLatency.encode(), seconds: this.pipeline.dispatchSeries.completed(afterSec, nowMs) },
+        { name: DISPATCH_STAGE, total: this.pipeline.dispatcher.latency.encode(), seconds: this.pipeline.dispatcher.latencySeries.completed(afterSec, nowMs) },
       ],
     };
   }

@@ -1,68 +1,28 @@
 import { fileURLToPath } from 'node:url';
 import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { BatchPacker, packedSize } from './batch/pack.js';
 import { VERDICT_NAMES, Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
 import { checkById, checkByBit } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
 import { ErrorCode, HimariError, backoffMs, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
-import { CheckWorkerPool, type PreparedTask } from './pool/worker-pool.js';
+import { CheckWorkerPool } from './pool/worker-pool.js';
+import { Dispatcher, type DispatchedTask, type TaskPart } from './pool/dispatcher.js';
 import type { CheckResult } from './pool/task.js';
 import { EventChunk, type MessageSource } from './sinks/chunk.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
 import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
 import { DeadLetterIndex } from './sinks/dead-letter-index.js';
-import { intendedSendMs } from './source/intended-send.js';
-import { wallClockMs } from './obs/clock.js';
-import { LatencyHistogram } from './obs/latency-histogram.js';
-import { LatencySeries } from './obs/latency-series.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
 import type { CheckWorkerData } from '../workers/check-worker.js';
-import { describePartitionKey, partitionKey } from './source/partition-key.js';
-import { RingQueue } from './util/ring-queue.js';
+import { describePartitionKey } from './source/partition-key.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
 
-/** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
-const PACK_BUFFER_BYTES = 1 << 20;
-
 /** `himari_check_failures_total`'s label per check bit: the check's id. */
 const CHECK_LABELS: readonly string[] = Array.from({ length: 64 }, (_, bit) => checkByBit(bit)?.id ?? `bit${bit}`);
-
-/** Messages of one partition waiting for its worker slot. */
-interface PartitionBacklog {
-  topic: string;
-  partition: number;
-  slot: number;
-  messages: SourceMessage[];
-  /** In its slot's pending list. */
-  pending: boolean;
-  /** First message consumed since the partition was assigned: where a replay starts. */
-  firstOffset: number;
-  firstTimestampMs: number;
-}
-
-/**
- * A worker slot's partitions with messages waiting, and whether a task for them is queued. One
- * task carries every pending partition of the slot (up to `maxBatchMessages`): a task per
- * partition cost a thread wake-up each way per partition, which at 10,000 events/s was most
- * of the processor's CPU.
- */
-interface SlotBacklog {
-  pending: RingQueue<PartitionBacklog>;
-  queued: boolean;
-}
-
-/** One partition's run of messages `from .. to-1` in a task, and the ticket of their offsets. */
-interface TaskPart {
-  backlog: PartitionBacklog;
-  from: number;
-  to: number;
-  ticket: BatchTicket;
-}
 
 export interface PipelineParts {
   config: Readonly<Config>;
@@ -93,23 +53,12 @@ export class Pipeline {
   readonly sinks: SinkCore[];
   readonly tracker = new OffsetTracker();
   readonly totals: PipelineTotals = { consumed: 0, verdicts: [0, 0, 0, 0], checkFailures: new Array<number>(64).fill(0) };
-  private readonly freeBuffers: ArrayBuffer[] = [];
-  private readonly backlogs = new Map<string, PartitionBacklog>();
-  private readonly slotBacklogs: SlotBacklog[];
-  /** Messages taken from Kafka and not yet handed to a worker. */
-  private waiting = 0;
-  private readonly packer = new BatchPacker(new ArrayBuffer(0));
+  /** Consumed messages to worker tasks: backlogs, slots, packing (src/pool/dispatcher.ts). */
+  readonly dispatcher: Dispatcher;
   /** Last offset committed per partition (`topic[partition]` → offset), for reports. */
   readonly committed = new Map<string, number>();
   private commitTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
-  /**
-   * Send time (intended, else Kafka timestamp) to the message being packed for its worker, µs:
-   * Kafka's transit plus the wait on this thread and for the worker. The sinks' latencies go on
-   * from here; the load test reports it as the stage `dispatch`.
-   */
-  readonly dispatchLatency = new LatencyHistogram();
-  readonly dispatchSeries = new LatencySeries();
   /** The cross-venue reference every worker maps; swept here for silences and breadth. */
   readonly reference: SharedReference;
   private readonly breadthMoveBp: number;
@@ -146,7 +95,11 @@ export class Pipeline {
       log: parts.log,
       metrics: parts.metrics,
     });
-    this.slotBacklogs = Array.from({ length: this.pool.threads }, () => ({ pending: new RingQueue<PartitionBacklog>(), queued: false }));
+    this.dispatcher = new Dispatcher({
+      pool: this.pool, tracker: this.tracker, metrics: parts.metrics,
+      maxBatchMessages: parts.config.workers.maxBatchMessages, maxMessageBytes: parts.config.kafka.maxMessageBytes,
+      handlers: { onResult: (result, task) => this.onResult(result, task), onFailure: (err, task) => this.onWorkerFailure(err, task) },
+    });
     this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
       policy: sinkPolicy(parts.config.sink, driver.name),
       metrics: parts.metrics,
@@ -162,7 +115,7 @@ export class Pipeline {
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = new KafkaSource(parts.config.kafka, parts.log, {
-      onMessages: (messages) => this.dispatch(messages),
+      onMessages: (messages) => this.take(messages),
       onAssigned: () => {},
       onRevoked: (partitions) => this.drainPartitions(partitions),
       onCommitFailed: (points) => {
@@ -186,7 +139,7 @@ export class Pipeline {
       ...this.sinks.map((s) => s.connect()),
       this.deadLetters.connect(),
       this.source.connect(),
-      this.pool.warm(() => this.emptyBatch(), this.config.workers.warmupEvents),
+      this.pool.warm(() => this.dispatcher.emptyBatch(), this.config.workers.warmupEvents),
     ]);
     if (this.closing !== null) throw new HimariError(ErrorCode.CLOSED, 'stopped during start-up');
     this.source.start();
@@ -223,7 +176,7 @@ export class Pipeline {
     m.consumerLag.reset();
     for (const tp of this.source.assigned) {
       const high = this.source.highWatermark(tp.topic, tp.partition);
-      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.backlogs.get(partitionKey(tp.topic, tp.partition))?.firstOffset;
+      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.dispatcher.firstOf(tp.topic, tp.partition)?.firstOffset;
       if (high === undefined || from === undefined) continue;
       m.consumerLag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, high - from));
     }
@@ -248,174 +201,13 @@ export class Pipeline {
     }
   }
 
-  private emptyBatch(): ArrayBuffer {
-    const b = new ArrayBuffer(packedSize(0, 0));
-    this.packer.reset(b, 0);
-    return this.packer.finish();
-  }
-
-  private takeBuffer(bytes: number): ArrayBuffer {
-    if (bytes <= PACK_BUFFER_BYTES) {
-      const b = this.freeBuffers.pop();
-      if (b !== undefined) return b;
-      return new ArrayBuffer(PACK_BUFFER_BYTES);
-    }
-    return new ArrayBuffer(bytes);
-  }
-
-  private recycle(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === PACK_BUFFER_BYTES && this.freeBuffers.length < this.config.workers.threads * 4) {
-      this.freeBuffers.push(buffer);
-    }
-  }
-
-  /**
-   * Appends one consume call's messages to their partitions' backlogs (order kept) and queues a
-   * task for each slot that has none queued. The task is built when the slot's worker frees up,
-   * from everything that arrived by then.
-   */
-  private dispatch(messages: SourceMessage[]): void {
+  /** One consume call's messages, to the workers; pauses the consumer when they or a sink are overloaded. */
+  private take(messages: SourceMessage[]): void {
     this.totals.consumed += messages.length;
-    this.waiting += messages.length;
-    let runStart = 0;
-    for (let i = 1; i <= messages.length; i++) {
-      const prev = messages[i - 1]!;
-      const cur = messages[i];
-      if (cur !== undefined && cur.partition === prev.partition && cur.topic === prev.topic) continue;
-      const backlog = this.backlogOf(prev.topic, prev.partition);
-      if (backlog.firstOffset < 0) {
-        backlog.firstOffset = messages[runStart]!.offset;
-        backlog.firstTimestampMs = messages[runStart]!.timestamp ?? Date.now();
-      }
-      for (let j = runStart; j < i; j++) backlog.messages.push(messages[j]!);
-      this.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
-      const slot = this.slotBacklogs[backlog.slot]!;
-      if (!backlog.pending) {
-        backlog.pending = true;
-        slot.pending.push(backlog);
-      }
-      if (!slot.queued) this.queueTask(backlog.slot);
-      runStart = i;
-    }
-    if (this.shouldPause()) this.pauseSource();
+    if (this.dispatcher.dispatch(messages) || this.sinks.some((sink) => sink.saturated)) this.pauseSource();
   }
 
-  private backlogOf(topic: string, partition: number): PartitionBacklog {
-    const key = partitionKey(topic, partition);
-    let b = this.backlogs.get(key);
-    if (b === undefined) {
-      b = { topic, partition, slot: this.pool.slotOf(topic, partition), messages: [], pending: false, firstOffset: -1, firstTimestampMs: 0 };
-      this.backlogs.set(key, b);
-    }
-    return b;
-  }
-
-  private queueTask(slot: number): void {
-    this.slotBacklogs[slot]!.queued = true;
-    this.pool.enqueue(slot, () => this.prepareTask(slot));
-  }
-
-  /**
-   * Takes up to `maxBatchMessages` of the slot's pending partitions into one packed task, in
-   * the order they became pending; what does not fit stays pending (at the back) for the next.
-   */
-  private prepareTask(slotIndex: number): PreparedTask {
-    const slot = this.slotBacklogs[slotIndex]!;
-    slot.queued = false;
-    const max = this.config.workers.maxBatchMessages;
-    let messages: SourceMessage[] = [];
-    const parts: TaskPart[] = [];
-    let taken = 0;
-    while (taken < max && slot.pending.length > 0) {
-      const backlog = slot.pending.shift()!;
-      backlog.pending = false;
-      // A partition revoked while pending has an emptied backlog: the new owner replays it.
-      if (backlog.messages.length === 0) continue;
-      const take = Math.min(max - taken, backlog.messages.length);
-      const run = take === backlog.messages.length ? backlog.messages : backlog.messages.splice(0, take);
-      if (run === backlog.messages) backlog.messages = [];
-      else {
-        backlog.pending = true;
-        slot.pending.push(backlog);
-      }
-      const ticket = this.tracker.partition(backlog.topic, backlog.partition).track(run[0]!.offset, run[run.length - 1]!.offset, 1);
-      parts.push({ backlog, from: taken, to: taken + run.length, ticket });
-      // The common case, one partition: its array is the task's, no copy.
-      if (taken === 0) messages = run;
-      else for (const m of run) messages.push(m);
-      taken += run.length;
-    }
-    if (slot.pending.length > 0) this.queueTask(slotIndex);
-    if (taken === 0) {
-      return { task: { batch: this.emptyBatch(), topic: '', partition: -1 }, repack: () => this.emptyBatch(), onResult: () => {}, onFailure: () => {} };
-    }
-    this.waiting -= taken;
-
-    const sentMs = new Float64Array(taken);
-    const now = wallClockMs();
-    const second = this.dispatchSeries.at(now);
-    for (let i = 0; i < taken; i++) {
-      const m = messages[i]!;
-      // node-rdkafka hands over headers only when a message has some: the common case costs one check.
-      const intended = m.headers === undefined ? -1 : intendedSendMs(m.headers);
-      const sent = intended >= 0 ? intended : m.timestamp ?? 0;
-      sentMs[i] = sent;
-      if (sent > 0) {
-        const us = (now - sent) * 1000;
-        this.dispatchLatency.record(us);
-        second.record(us);
-      }
-    }
-    this.metrics.workerBatchSize.observe(taken);
-    return this.preparedTask(messages, parts, sentMs);
-  }
-
-  private preparedTask(messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array, retries?: number): PreparedTask {
-    const first = parts[0]!.backlog;
-    return {
-      task: { batch: this.pack(messages), topic: first.topic, partition: parts.length === 1 ? first.partition : -1 },
-      repack: () => this.pack(messages),
-      onResult: (result) => this.onResult(result, messages, parts, sentMs),
-      onFailure: (err) => this.onWorkerFailure(err, messages, parts),
-      ...(retries === undefined ? {} : { retries }),
-      ...(messages.length < 2 ? {} : { split: () => this.splitTask(messages, parts, sentMs) }),
-    };
-  }
-
-  /**
-   * The halves of a batch whose worker died on every attempt, each tried once (split again when
-   * it fails): the message that kills workers ends up alone and is dead-lettered, the rest is
-   * checked and written. A part cut in two is acknowledged by both halves' worker stage, so its
-   * ticket expects one acknowledgement more.
-   */
-  private splitTask(messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array): [PreparedTask, PreparedTask] {
-    const mid = messages.length >> 1;
-    const half = (lo: number, hi: number): PreparedTask => {
-      const sub: TaskPart[] = [];
-      for (const p of parts) {
-        if (p.to > lo && p.from < hi) sub.push({ backlog: p.backlog, from: Math.max(p.from, lo) - lo, to: Math.min(p.to, hi) - lo, ticket: p.ticket });
-      }
-      return this.preparedTask(messages.slice(lo, hi), sub, sentMs.subarray(lo, hi), 0);
-    };
-    for (const p of parts) if (p.from < mid && p.to > mid) p.ticket.expect(1);
-    return [half(0, mid), half(mid, messages.length)];
-  }
-
-  private pack(messages: SourceMessage[]): ArrayBuffer {
-    const max = this.config.kafka.maxMessageBytes;
-    let bytes = 0;
-    for (const m of messages) if (m.value !== null && m.value.length <= max) bytes += m.value.length;
-    const buffer = this.takeBuffer(packedSize(messages.length, bytes));
-    this.packer.reset(buffer, messages.length);
-    for (const m of messages) {
-      // Oversized or null values travel as empty messages; the result handler dead-letters them.
-      const value = m.value === null || m.value.length > max ? EMPTY : m.value;
-      if (!this.packer.append(value, m.offset, m.partition)) throw new HimariError(ErrorCode.INTERNAL, 'pack buffer too small (size computed above)');
-    }
-    return this.packer.finish();
-  }
-
-  private onResult(result: CheckResult, messages: SourceMessage[], parts: TaskPart[], sentMs: Float64Array): void {
+  private onResult(result: CheckResult, { messages, parts, sentMs }: DispatchedTask): void {
     const n = result.count;
     this.metrics.workerBusy.inc(result.busyMs / 1000);
     const counts = this.totals.verdicts;
@@ -443,10 +235,9 @@ export class Pipeline {
         oversized ? `message of ${m.value!.length} bytes exceeds kafka.maxMessageBytes=${max}` : m.value === null ? 'null message value' : dl.message);
     }
 
-    // The pack buffer goes straight back to the pool (allocating and zeroing a fresh 1 MiB one
-    // per task cost ~200 µs and most of the main thread's CPU); sinks read offsets and, to
+    // The pack buffer goes straight back to the dispatcher's pool; sinks read offsets and, to
     // dead-letter an event they refuse, the original bytes from the source messages.
-    this.recycle(result.batch);
+    this.dispatcher.recycle(result.batch);
     const source = new SourceMessages(messages);
     for (const part of parts) {
       let written = false;
@@ -489,7 +280,7 @@ export class Pipeline {
    * dead-letter topic then holds every bad message exactly once.
    */
   private async deadLetter(dl: DeadLetter): Promise<void> {
-    const backlog = this.backlogs.get(partitionKey(dl.sourceTopic, dl.sourcePartition));
+    const backlog = this.dispatcher.firstOf(dl.sourceTopic, dl.sourcePartition);
     const fromOffset = backlog?.firstOffset ?? dl.sourceOffset;
     const fromTs = backlog?.firstTimestampMs ?? Date.now();
     for (let attempt = 0; ; attempt++) {
@@ -511,7 +302,7 @@ export class Pipeline {
   }
 
   /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
-  private onWorkerFailure(err: Error, messages: SourceMessage[], parts: TaskPart[]): void {
+  private onWorkerFailure(err: Error, { messages, parts }: DispatchedTask): void {
     this.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
     for (const part of parts) {
       for (let i = part.from; i < part.to; i++) this.sendDeadLetter(part.ticket, messages[i]!, ErrorCode.WORKER_FAILED, err.message);
@@ -525,8 +316,7 @@ export class Pipeline {
    * paused partitions (they are fetched again on resume), so it is for real overload only.
    */
   private shouldPause(): boolean {
-    if (this.sinks.some((s) => s.saturated)) return true;
-    return this.waiting > 4 * this.config.workers.maxBatchMessages * this.pool.threads;
+    return this.sinks.some((s) => s.saturated) || this.dispatcher.overloaded;
   }
 
   private pauseSource(): void {
@@ -574,13 +364,7 @@ export class Pipeline {
       this.pool.release(p.topic, p.partition);
       this.deadLetterIndex.forget(p.topic, p.partition);
       for (const s of this.sinks) s.release(p.topic, p.partition);
-      const key = partitionKey(p.topic, p.partition);
-      const backlog = this.backlogs.get(key);
-      if (backlog !== undefined) {
-        this.waiting -= backlog.messages.length;
-        backlog.messages = [];
-        this.backlogs.delete(key);
-      }
+      this.dispatcher.forget(p.topic, p.partition);
     }
   }
 

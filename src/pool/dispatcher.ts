@@ -1,0 +1,294 @@
+import { BatchPacker, packedSize } from '../batch/pack.js';
+import { ErrorCode, HimariError } from '../errors.js';
+import { wallClockMs } from '../obs/clock.js';
+import { LatencyHistogram } from '../obs/latency-histogram.js';
+import { LatencySeries } from '../obs/latency-series.js';
+import type { Metrics } from '../obs/metrics.js';
+import { intendedSendMs } from '../source/intended-send.js';
+import type { SourceMessage } from '../source/kafka-source.js';
+import type { BatchTicket, OffsetTracker } from '../source/offset-tracker.js';
+import { partitionKey, type PartitionKey } from '../source/partition-key.js';
+import { RingQueue } from '../util/ring-queue.js';
+import type { CheckResult } from './task.js';
+import type { CheckWorkerPool, PreparedTask } from './worker-pool.js';
+
+/** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
+const PACK_BUFFER_BYTES = 1 << 20;
+const EMPTY = new Uint8Array(0);
+
+/** Messages of one partition waiting for its worker slot. */
+export interface PartitionBacklog {
+  topic: string;
+  partition: number;
+  slot: number;
+  messages: SourceMessage[];
+  /** In its slot's pending list. */
+  pending: boolean;
+  /** First message consumed since the partition was assigned: where a replay starts. */
+  firstOffset: number;
+  firstTimestampMs: number;
+}
+
+/**
+ * A worker slot's partitions with messages waiting, and whether a task for them is queued. One
+ * task carries every pending partition of the slot (up to `maxBatchMessages`): a task per
+ * partition cost a thread wake-up each way per partition, which at 10,000 events/s was most
+ * of the processor's CPU.
+ */
+interface SlotBacklog {
+  pending: RingQueue<PartitionBacklog>;
+  queued: boolean;
+}
+
+/** One partition's run of messages `from .. to-1` in a task, and the ticket of their offsets. */
+export interface TaskPart {
+  backlog: PartitionBacklog;
+  from: number;
+  to: number;
+  ticket: BatchTicket;
+}
+
+/** What a task carried: its messages, the partitions they belong to, and each one's send time (ms). */
+export interface DispatchedTask {
+  messages: SourceMessage[];
+  parts: TaskPart[];
+  sentMs: Float64Array;
+}
+
+/** Where the dispatcher hands what comes back from the workers. */
+export interface TaskHandlers {
+  onResult(result: CheckResult, task: DispatchedTask): void;
+  /** The batch failed on every attempt and cannot be split further: its messages are dead-lettered. */
+  onFailure(err: Error, task: DispatchedTask): void;
+}
+
+export interface DispatcherOptions {
+  pool: CheckWorkerPool;
+  tracker: OffsetTracker;
+  metrics: Metrics;
+  maxBatchMessages: number;
+  /** Larger values travel as empty messages (the result handler dead-letters them). */
+  maxMessageBytes: number;
+  handlers: TaskHandlers;
+}
+
+/**
+ * From consumed messages to worker tasks: per-partition backlogs in arrival order, the slot each
+ * partition is pinned to, packing into moved buffers from a small pool, and the dispatch latency
+ * (send time to packed for a worker). Tasks are built when their slot frees up, from everything
+ * that arrived by then, and tracked for commits (`OffsetTracker` tickets) as they are taken.
+ */
+export class Dispatcher {
+  /**
+   * Send time (intended, else Kafka timestamp) to the message being packed for its worker, µs:
+   * Kafka's transit plus the waits before the checks. The sinks' latencies go on from here; the
+   * load test reports it as the stage `dispatch`.
+   */
+  readonly latency = new LatencyHistogram();
+  readonly latencySeries = new LatencySeries();
+  private readonly backlogs = new Map<PartitionKey, PartitionBacklog>();
+  private readonly slots: SlotBacklog[];
+  private readonly freeBuffers: ArrayBuffer[] = [];
+  private readonly packer = new BatchPacker(new ArrayBuffer(0));
+  /** Messages taken from Kafka and not yet handed to a worker. */
+  private waiting = 0;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.slots = Array.from({ length: options.pool.threads }, () => ({ pending: new RingQueue<PartitionBacklog>(), queued: false }));
+  }
+
+  /**
+   * More messages wait for workers than a few full batches per thread: the consumer should
+   * pause (backpressure).
+   */
+  get overloaded(): boolean {
+    return this.waiting > 4 * this.options.maxBatchMessages * this.options.pool.threads;
+  }
+
+  /**
+   * Appends one consume call's messages to their partitions' backlogs (order kept) and queues a
+   * task for each slot that has none queued. Returns `overloaded`.
+   */
+  dispatch(messages: SourceMessage[]): boolean {
+    this.waiting += messages.length;
+    let runStart = 0;
+    for (let i = 1; i <= messages.length; i++) {
+      const prev = messages[i - 1]!;
+      const cur = messages[i];
+      if (cur !== undefined && cur.partition === prev.partition && cur.topic === prev.topic) continue;
+      const backlog = this.backlogOf(prev.topic, prev.partition);
+      if (backlog.firstOffset < 0) {
+        backlog.firstOffset = messages[runStart]!.offset;
+        backlog.firstTimestampMs = messages[runStart]!.timestamp ?? Date.now();
+      }
+      for (let j = runStart; j < i; j++) backlog.messages.push(messages[j]!);
+      this.options.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
+      const slot = this.slots[backlog.slot]!;
+      if (!backlog.pending) {
+        backlog.pending = true;
+        slot.pending.push(backlog);
+      }
+      if (!slot.queued) this.queueTask(backlog.slot);
+      runStart = i;
+    }
+    return this.overloaded;
+  }
+
+  /** Where this assignment of a partition started (its first consumed message), if it consumed one. */
+  firstOf(topic: string, partition: number): PartitionBacklog | undefined {
+    return this.backlogs.get(partitionKey(topic, partition));
+  }
+
+  /** A revoked partition: what waits of it is dropped (its new owner replays it). */
+  forget(topic: string, partition: number): void {
+    const key = partitionKey(topic, partition);
+    const backlog = this.backlogs.get(key);
+    if (backlog === undefined) return;
+    this.waiting -= backlog.messages.length;
+    backlog.messages = [];
+    this.backlogs.delete(key);
+  }
+
+  /** A packed batch of no messages (warm-up tasks). */
+  emptyBatch(): ArrayBuffer {
+    const b = new ArrayBuffer(packedSize(0, 0));
+    this.packer.reset(b, 0);
+    return this.packer.finish();
+  }
+
+  /**
+   * A task's buffer, moved back with its result: into the pool (allocating and zeroing a fresh
+   * 1 MiB one per task cost ~200 µs and most of the main thread's CPU).
+   */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === PACK_BUFFER_BYTES && this.freeBuffers.length < this.options.pool.threads * 4) {
+      this.freeBuffers.push(buffer);
+    }
+  }
+
+  private backlogOf(topic: string, partition: number): PartitionBacklog {
+    const key = partitionKey(topic, partition);
+    let b = this.backlogs.get(key);
+    if (b === undefined) {
+      b = { topic, partition, slot: this.options.pool.slotOf(topic, partition), messages: [], pending: false, firstOffset: -1, firstTimestampMs: 0 };
+      this.backlogs.set(key, b);
+    }
+    return b;
+  }
+
+  private queueTask(slot: number): void {
+    this.slots[slot]!.queued = true;
+    this.options.pool.enqueue(slot, () => this.prepareTask(slot));
+  }
+
+  /**
+   * Takes up to `maxBatchMessages` of the slot's pending partitions into one packed task, in
+   * the order they became pending; what does not fit stays pending (at the back) for the next.
+   */
+  private prepareTask(slotIndex: number): PreparedTask {
+    const slot = this.slots[slotIndex]!;
+    slot.queued = false;
+    const max = this.options.maxBatchMessages;
+    let messages: SourceMessage[] = [];
+    const parts: TaskPart[] = [];
+    let taken = 0;
+    while (taken < max && slot.pending.length > 0) {
+      const backlog = slot.pending.shift()!;
+      backlog.pending = false;
+      // A partition revoked while pending has an emptied backlog: the new owner replays it.
+      if (backlog.messages.length === 0) continue;
+      const take = Math.min(max - taken, backlog.messages.length);
+      const run = take === backlog.messages.length ? backlog.messages : backlog.messages.splice(0, take);
+      if (run === backlog.messages) backlog.messages = [];
+      else {
+        backlog.pending = true;
+        slot.pending.push(backlog);
+      }
+      const ticket = this.options.tracker.partition(backlog.topic, backlog.partition).track(run[0]!.offset, run[run.length - 1]!.offset, 1);
+      parts.push({ backlog, from: taken, to: taken + run.length, ticket });
+      // The common case, one partition: its array is the task's, no copy.
+      if (taken === 0) messages = run;
+      else for (const m of run) messages.push(m);
+      taken += run.length;
+    }
+    if (slot.pending.length > 0) this.queueTask(slotIndex);
+    if (taken === 0) {
+      return { task: { batch: this.emptyBatch(), topic: '', partition: -1 }, repack: () => this.emptyBatch(), onResult: () => {}, onFailure: () => {} };
+    }
+    this.waiting -= taken;
+
+    const sentMs = new Float64Array(taken);
+    const now = wallClockMs();
+    const second = this.latencySeries.at(now);
+    for (let i = 0; i < taken; i++) {
+      const m = messages[i]!;
+      // node-rdkafka hands over headers only when a message has some: the common case costs one check.
+      const intended = m.headers === undefined ? -1 : intendedSendMs(m.headers);
+      const sent = intended >= 0 ? intended : m.timestamp ?? 0;
+      sentMs[i] = sent;
+      if (sent > 0) {
+        const us = (now - sent) * 1000;
+        this.latency.record(us);
+        second.record(us);
+      }
+    }
+    this.options.metrics.workerBatchSize.observe(taken);
+    return this.preparedTask({ messages, parts, sentMs });
+  }
+
+  private preparedTask(dispatched: DispatchedTask, retries?: number): PreparedTask {
+    const { messages, parts } = dispatched;
+    const first = parts[0]!.backlog;
+    const { handlers } = this.options;
+    return {
+      task: { batch: this.pack(messages), topic: first.topic, partition: parts.length === 1 ? first.partition : -1 },
+      repack: () => this.pack(messages),
+      onResult: (result) => handlers.onResult(result, dispatched),
+      onFailure: (err) => handlers.onFailure(err, dispatched),
+      ...(retries === undefined ? {} : { retries }),
+      ...(messages.length < 2 ? {} : { split: () => this.splitTask(dispatched) }),
+    };
+  }
+
+  /**
+   * The halves of a batch whose worker died on every attempt, each tried once (split again when
+   * it fails): the message that kills workers ends up alone and is dead-lettered, the rest is
+   * checked and written. A part cut in two is acknowledged by both halves' worker stage, so its
+   * ticket expects one acknowledgement more.
+   */
+  private splitTask({ messages, parts, sentMs }: DispatchedTask): [PreparedTask, PreparedTask] {
+    const mid = messages.length >> 1;
+    const half = (lo: number, hi: number): PreparedTask => {
+      const sub: TaskPart[] = [];
+      for (const p of parts) {
+        if (p.to > lo && p.from < hi) sub.push({ backlog: p.backlog, from: Math.max(p.from, lo) - lo, to: Math.min(p.to, hi) - lo, ticket: p.ticket });
+      }
+      return this.preparedTask({ messages: messages.slice(lo, hi), parts: sub, sentMs: sentMs.subarray(lo, hi) }, 0);
+    };
+    for (const p of parts) if (p.from < mid && p.to > mid) p.ticket.expect(1);
+    return [half(0, mid), half(mid, messages.length)];
+  }
+
+  private pack(messages: SourceMessage[]): ArrayBuffer {
+    const max = this.options.maxMessageBytes;
+    let bytes = 0;
+    for (const m of messages) if (m.value !== null && m.value.length <= max) bytes += m.value.length;
+    const buffer = this.takeBuffer(packedSize(messages.length, bytes));
+    this.packer.reset(buffer, messages.length);
+    for (const m of messages) {
+      // Oversized or null values travel as empty messages; the result handler dead-letters them.
+      const value = m.value === null || m.value.length > max ? EMPTY : m.value;
+      if (!this.packer.append(value, m.offset, m.partition)) throw new HimariError(ErrorCode.INTERNAL, 'pack buffer too small (size computed above)');
+    }
+    return this.packer.finish();
+  }
+
+  private takeBuffer(bytes: number): ArrayBuffer {
+    if (bytes <= PACK_BUFFER_BYTES) {
+      const b = this.freeBuffers.pop();
+      if (b !== undefined) return b;
+      return new ArrayBuffer(PACK_BUFFER_BYTES);
+    }
+    return new ArrayBuffer(bytes);
+  }
+}
