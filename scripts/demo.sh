@@ -10,6 +10,8 @@ cd "$ROOT"
 bash scripts/bootstrap.sh
 bash scripts/services.sh start
 cli=(node dist/src/cli.js)
+# The demo lets the processor create its topics (kafka.createTopics); production provisions them.
+export HIMARI_KAFKA_CREATE_TOPICS=true
 
 say "creating the schema"
 "${cli[@]}" migrate >/dev/null

@@ -62,7 +62,7 @@ profile_one() {
     say "$name: processor on topic $topic, then $RATE events/s for $DURATION s"
   fi
   (
-    export HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_GROUP_ID="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq"
+    export HIMARI_KAFKA_TOPICS="$topic" HIMARI_KAFKA_GROUP_ID="$topic" HIMARI_KAFKA_DEAD_LETTER_TOPIC="$topic.dlq" HIMARI_KAFKA_CREATE_TOPICS=true
     cd "$out"
     exec "$@" "$cli" run --stop-when-idle 3000 --max-seconds "$MAX_SECONDS"
   ) >"$log" 2>&1 &

@@ -18,7 +18,7 @@ import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
 import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
 import type { SinkDriver } from './sinks/core.js';
-import { ensureTopics } from './source/kafka-admin.js';
+import { ensureTopics, requireTopics } from './source/kafka-admin.js';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
 /** The latency report's entry that is a stage of the processor, not a sink. */
@@ -78,9 +78,12 @@ export class App {
     // Every dependency answers before anything is created: a broker that is down must not leave
     // new tables or partitions behind a failed start.
     await reachDependencies(this.config, this.log);
+    const topics = [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
+      ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])];
+    // Topics the processor does not create are checked before the schema is touched.
+    if (!this.config.kafka.createTopics) await requireTopics(this.config.kafka, topics);
     await Promise.all([
-      ensureTopics(this.config.kafka, [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
-        ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])]),
+      this.config.kafka.createTopics ? ensureTopics(this.config.kafka, topics) : undefined,
       (this.config.postgres.migrateOnStart ? this.migrate() : this.checkSchema()).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {

@@ -41,8 +41,12 @@ const kafka = z.strictObject({
     .describe('Topic receiving undecodable and permanently rejected messages, reason in headers.'),
   outputTopic: z.string().min(1).optional()
     .describe('Optional validated stream: every checked event, with its verdict, is also produced here (at-least-once, source offset in headers).'),
+  createTopics: z.boolean().default(false)
+    .describe('Create the input, dead-letter and output topics at start when missing. Off for production, where topics are provisioned with their replication and retention: start-up then checks that they exist and stops naming the missing ones.'),
   topicPartitions: z.number().int().min(1).max(1024).default(8)
-    .describe('Partitions used when the processor creates a missing topic (one per worker on the production box).'),
+    .describe('Partitions of a topic the processor or a tool (produce, replay, loadtest) creates (one per worker on the production box).'),
+  topicReplicationFactor: z.number().int().min(-1).max(32).refine((n) => n !== 0, 'must be -1 (the broker\'s default.replication.factor) or at least 1').default(-1)
+    .describe('Replicas of a topic the processor or a tool creates; -1: the broker\'s default.replication.factor.'),
   fetchWaitMaxMs: z.number().int().min(0).max(1000).default(3)
     .describe('fetch.wait.max.ms: longest the broker holds a fetch waiting for kafka.fetchMinBytes of data: the latency a fetch may add.'),
   fetchMinBytes: z.number().int().min(1).max(100_000_000).default(65_536)

@@ -229,6 +229,7 @@ function childEnv(o: LoadtestOptions, config: Readonly<Config>, names: LoadtestR
     HIMARI_KAFKA_DEAD_LETTER_TOPIC: `${names.topic}.dlq`,
     HIMARI_KAFKA_GROUP_ID: names.group,
     HIMARI_KAFKA_TOPIC_PARTITIONS: String(o.partitions),
+    HIMARI_KAFKA_CREATE_TOPICS: 'true',
     HIMARI_POSTGRES_URL: o.postgresUrl,
     HIMARI_POSTGRES_TABLE: names.table,
     HIMARI_REDIS_URL: o.redisUrl,

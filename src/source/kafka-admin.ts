@@ -17,7 +17,7 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
   try {
     for (const topic of topics) {
       await new Promise<void>((resolve, reject) => {
-        admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, (err) => {
+        admin.createTopic({ topic, num_partitions: partitions, replication_factor: config.topicReplicationFactor }, 15_000, (err) => {
           if (!err || err.code === TOPIC_ALREADY_EXISTS) resolve();
           else reject(new HimariError(ErrorCode.KAFKA_ERROR, `creating topic ${topic} at ${config.brokers}: ${err.message}`, { cause: err }));
         });
@@ -25,6 +25,30 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
     }
   } finally {
     admin.disconnect();
+  }
+}
+
+/**
+ * Start-up without creating topics (`kafka.createTopics` off): every topic the processor reads
+ * or writes must exist, or start-up stops naming the missing ones, instead of a consumer that
+ * waits for a topic that never comes and dead letters that cannot be stored.
+ */
+export async function requireTopics(config: KafkaConfig, topics: readonly string[]): Promise<void> {
+  await verifyKafkaAccess(config);
+  const client = new Kafka.Producer(kafkaClientConfig(config, 'metadata'));
+  await new Promise<void>((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  try {
+    const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
+      client.getMetadata({ allTopics: true, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
+    const present = new Set(meta.topics.filter((t) => t.partitions.length > 0).map((t) => t.name));
+    const missing = topics.filter((t) => !present.has(t));
+    if (missing.length > 0) {
+      throw new HimariError(ErrorCode.CONFIG_INVALID, `Kafka at ${config.brokers}: topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist: `
+        + 'create them with their partitions, replication and retention (rpk topic create / kafka-topics.sh --create), or set kafka.createTopics=true to let the processor create them',
+      { context: { missing } });
+    }
+  } finally {
+    await new Promise<void>((resolve) => client.disconnect(() => resolve()));
   }
 }
 

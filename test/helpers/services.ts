@@ -25,6 +25,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): { config: R
     HIMARI_KAFKA_DEAD_LETTER_TOPIC: `it.${id}.dlq`,
     HIMARI_KAFKA_GROUP_ID: `it-${id}`,
     HIMARI_KAFKA_TOPIC_PARTITIONS: '4',
+    HIMARI_KAFKA_CREATE_TOPICS: 'true',
     HIMARI_POSTGRES_URL: process.env.HIMARI_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     HIMARI_POSTGRES_TABLE: `it_${id}`,
     HIMARI_REDIS_URL: process.env.HIMARI_REDIS_URL ?? 'redis://127.0.0.1:6379/0',

@@ -62,6 +62,13 @@ describe('start-up with a dependency down (real broker, Redis, PostgreSQL)', { t
     await nothingCreated(config);
   });
 
+  it('topics missing with kafka.createTopics off (production): exit 1 naming them, the schema untouched', async () => {
+    const { p, config, code } = await startWith({ HIMARI_KAFKA_CREATE_TOPICS: 'false' });
+    assert.equal(code, 1, p.stderr);
+    assert.match(p.stderr, new RegExp(`start failed: Kafka at .*: topics ${config.kafka.topics[0]!.replaceAll('.', '\\.')}, ${config.kafka.deadLetterTopic.replaceAll('.', '\\.')} do not exist: .*or set kafka\\.createTopics=true`));
+    await nothingCreated(config);
+  });
+
   it('PostgreSQL refusing a missing database and Redis down: both named in one message', async () => {
     const port = await freePort();
     const { p, code } = await startWith({

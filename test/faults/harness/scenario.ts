@@ -85,6 +85,7 @@ export class Scenario {
       HIMARI_KAFKA_DEAD_LETTER_TOPIC: `faults.${this.id}.dlq`,
       HIMARI_KAFKA_GROUP_ID: `faults-${this.id}`,
       HIMARI_KAFKA_TOPIC_PARTITIONS: String(partitions),
+      HIMARI_KAFKA_CREATE_TOPICS: 'true',
       HIMARI_KAFKA_MAX_MESSAGE_BYTES: String(FAULT_MAX_MESSAGE_BYTES),
       HIMARI_KAFKA_DEAD_LETTER_MAX_MESSAGE_BYTES: String(FAULT_DLQ_MAX_BYTES),
       // A killed member's partitions move to a survivor after this.
