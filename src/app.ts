@@ -8,8 +8,7 @@ import { TimescaleJobKeeper } from './db/timescale-jobs.js';
 import { checkProcessorAccess } from './db/roles.js';
 import { ErrorCode, HimariError } from './errors.js';
 import { wallClockMs } from './obs/clock.js';
-import type { EncodedHistogram } from './obs/latency-histogram.js';
-import type { LatencySecond } from './obs/latency-series.js';
+import { DISPATCH_STAGE, type LatencyReport } from './obs/latency-report.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
 import { Pipeline, type CloseOutcome } from './pipeline.js';
 import { reachDependencies } from './reach.js';
@@ -21,22 +20,6 @@ import type { SinkDriver } from './sinks/core.js';
 import { ensureTopics, requireTopics } from './source/kafka-admin.js';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
-/** The latency report's entry that is a stage of the processor, not a sink. */
-export const DISPATCH_STAGE = 'dispatch';
-
-/**
- * Latencies (µs from the send time), as `/debug/latency` serves them: to the confirmed write of
- * every sink, and to the stage `dispatch` (packed for a worker: Kafka's transit and the waits
- * before the checks), which tells how much of a sink's latency is spent before the processor
- * works on the event.
- */
-export interface LatencyReport {
-  /** The processor's clock when answering, Unix ms. */
-  nowMs: number;
-  consumed: number;
-  sinks: Array<{ name: string; total: EncodedHistogram; seconds: LatencySecond[] }>;
-}
-
 /**
  * Builds the processor from a validated config. Holds no process state: signals, exit codes and
  * output belong to the CLI.
@@ -64,7 +47,7 @@ export class App {
     this.pipeline = new Pipeline({
       config, log, metrics: this.metrics,
       sinks,
-      deadLetters: new DeadLetterProducer(config.kafka, log),
+      deadLetters: new DeadLetterProducer(config.kafka, log.child({ stage: 'dead-letters' })),
       onSilence: (a) => {
         this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
           .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));
@@ -100,7 +83,7 @@ export class App {
     }
     if (this.migration?.mode === 'timescaledb' && this.config.postgres.migrateOnStart) {
       const m = this.metrics;
-      this.policyKeeper = new TimescaleJobKeeper(this.config.postgres, this.log, {
+      this.policyKeeper = new TimescaleJobKeeper(this.config.postgres, this.log.child({ stage: 'timescaledb' }), {
         lastSuccess: (policy, seconds) => m.policyLastSuccess.set({ policy }, seconds),
         backgroundFailures: (policy, total) => m.policyBackgroundFailures.set({ policy }, total),
         foregroundRun: (policy, ok) => m.policyForegroundRuns.inc({ policy, result: ok ? 'ok' : 'failed' }),

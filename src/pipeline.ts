@@ -9,14 +9,13 @@ import { ErrorCode, HimariError, backoffMs, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool } from './pool/worker-pool.js';
 import { Dispatcher, type DispatchedTask, type TaskPart } from './pool/dispatcher.js';
-import type { CheckResult } from './pool/task.js';
+import type { CheckResult, CheckWorkerData } from './pool/task.js';
 import { EventChunk, type MessageSource } from './sinks/chunk.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
 import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
 import { DeadLetterIndex } from './sinks/dead-letter-index.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
 import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
-import type { CheckWorkerData } from '../workers/check-worker.js';
 import { describePartitionKey } from './source/partition-key.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
@@ -82,7 +81,8 @@ export class Pipeline {
     this.log = parts.log;
     this.metrics = parts.metrics;
     this.deadLetters = parts.deadLetters;
-    this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log);
+    // A child logger per stage: every line says where it comes from ({"stage": "source"}, ...).
+    this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log.child({ stage: 'dead-letters' }));
     this.reference = SharedReference.create(parts.config.checks.referenceInstruments);
     this.breadthMoveBp = parts.config.checks.thresholds.C6?.moveBp ?? checkById('C6')!.thresholds.moveBp!.default;
     this.liquidationWindowUs = (parts.config.checks.thresholds.C1?.windowMs ?? checkById('C1')!.thresholds.windowMs!.default) * 1000;
@@ -92,7 +92,7 @@ export class Pipeline {
       threads: parts.config.workers.threads,
       taskRetries: parts.config.workers.taskRetries,
       workerData: { checks: parts.config.checks, symbolIdleMs: parts.config.checks.symbolIdleMs, reference: this.reference.buffer } satisfies CheckWorkerData,
-      log: parts.log,
+      log: parts.log.child({ stage: 'workers' }),
       metrics: parts.metrics,
     });
     this.dispatcher = new Dispatcher({
@@ -103,7 +103,7 @@ export class Pipeline {
     this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
       policy: sinkPolicy(parts.config.sink, driver.name),
       metrics: parts.metrics,
-      log: parts.log,
+      log: parts.log.child({ stage: 'sink' }),
       onPermanentFailure: (chunk, i, err) => this.deadLetter({
         code: ErrorCode.SINK_REJECTED,
         message: `${driver.name}: ${errorMessage(err)}`,
@@ -114,7 +114,7 @@ export class Pipeline {
     for (const s of this.sinks) s.on('drain', () => this.maybeResume());
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
-    this.source = new KafkaSource(parts.config.kafka, parts.log, {
+    this.source = new KafkaSource(parts.config.kafka, parts.log.child({ stage: 'source' }), {
       onMessages: (messages) => this.take(messages),
       onAssigned: () => {},
       onRevoked: (partitions) => this.drainPartitions(partitions),

@@ -12,7 +12,7 @@ import { SharedReference } from '../src/checks/reference.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
 import { writeBinaryRow } from '../src/sinks/pg-row.js';
 import { writeRedisRecord } from '../src/sinks/redis-record.js';
-import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.js';
+import type { CheckResult, CheckTask, CheckWorkerData, DeadLetterReport } from '../src/pool/task.js';
 
 /**
  * Piscina worker: decodes a packed batch, runs the checks and returns ready-to-write sink
@@ -23,11 +23,6 @@ import type { CheckResult, CheckTask, DeadLetterReport } from '../src/pool/task.
 // that call checkBatch in-process get the defaults (or call configureChecks).
 // The cross-venue reference is one SharedArrayBuffer the pool hands every worker (structured
 // clone shares it, never copies).
-export interface CheckWorkerData {
-  checks?: CheckConfig;
-  symbolIdleMs?: number;
-  reference?: SharedArrayBuffer;
-}
 const workerData = Piscina.workerData as CheckWorkerData | undefined;
 const sharedReference = workerData?.reference === undefined ? undefined : new SharedReference(workerData.reference);
 let checkConfig = workerData?.checks ?? DEFAULT_CHECK_CONFIG;

@@ -1,5 +1,5 @@
 import type { EventType, MarketEvent } from '../codec/event.js';
-import type { SymbolState } from './state.js';
+import type { SymbolState, Thresholds } from './state.js';
 
 /** reject: never reaches the latest view; flag: stored and published with the flag; resync: the book is unsynced until a snapshot. */
 export type Severity = 'reject' | 'flag' | 'resync';
@@ -16,7 +16,7 @@ export interface ThresholdSpec {
 }
 
 /** Threshold values of one check for one venue and symbol, resolved once per symbol. */
-export type Thresholds = Readonly<Record<string, number>>;
+export type { Thresholds } from './state.js';
 
 /** The event of one type. */
 export type EventOf<T extends EventType> = Extract<MarketEvent, { type: T }>;

@@ -1,7 +1,9 @@
 import type { BookEvent, EventType } from '../codec/event.js';
-import type { Thresholds } from './check.js';
 import { OrderBook } from './book.js';
 import type { SharedReference } from './reference.js';
+
+/** A check's thresholds by name, resolved for one venue and symbol. */
+export type Thresholds = Readonly<Record<string, number>>;
 
 /** Position of an event type in `EVENT_TYPES`: trade 0, quote 1, liquidation 2, book 3. */
 export function typeIndex(type: EventType): number {

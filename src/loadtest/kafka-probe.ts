@@ -6,6 +6,7 @@ import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { intendedSendMs } from '../source/intended-send.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { connectClient } from '../kafka/clients.js';
 
 /** Offsets of a topic summed over its partitions. */
 export interface GroupOffsets {
@@ -17,8 +18,8 @@ export interface GroupOffsets {
   lag: number;
 }
 
-function connect(client: Kafka.KafkaConsumer): Promise<void> {
-  return new Promise((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+function connect(client: Kafka.KafkaConsumer, config: KafkaConfig): Promise<unknown> {
+  return connectClient(client, config);
 }
 
 function disconnect(client: Kafka.KafkaConsumer): Promise<void> {
@@ -58,7 +59,7 @@ export class GroupLagProbe {
   }
 
   async connect(): Promise<void> {
-    await connect(this.client);
+    await connect(this.client, this.config);
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       this.client.getMetadata({ topic: this.topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
     const t = meta.topics.find((x) => x.name === this.topic);
@@ -122,7 +123,7 @@ export interface ReadCeiling {
  */
 export async function measureReadCeiling(config: KafkaConfig, topic: string, expected: number, timeoutMs = 300_000): Promise<ReadCeiling> {
   const consumer = bareConsumer(config, 'read-ceiling', 1);
-  await connect(consumer);
+  await connect(consumer, config);
   consumer.setDefaultConsumeTimeout(100);
   const started = performance.now();
   const cpuStart = process.cpuUsage();
@@ -173,7 +174,7 @@ export class TransitProbe {
 
   /** Connects, subscribes and returns once the topic's partitions are assigned (so no message waits for the join). */
   async start(timeoutMs = 30_000): Promise<void> {
-    await connect(this.consumer);
+    await connect(this.consumer, this.config);
     this.consumer.subscribe([this.topic]);
     const deadline = performance.now() + timeoutMs;
     this.consumer.setDefaultConsumeTimeout(50);

@@ -1,4 +1,4 @@
-import { DISPATCH_STAGE, type LatencyReport } from '../app.js';
+import { DISPATCH_STAGE, type LatencyReport } from '../obs/latency-report.js';
 import { LatencyHistogram, type EncodedHistogram } from '../obs/latency-histogram.js';
 import { ErrorCode, HimariError } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import type { LatencySummaryMs, LoadtestResult } from './run.js';
+import type { LatencySummaryMs, LoadtestResult } from './result.js';
 
 /** One line of a chart: points in data units. */
 export interface ChartSeries {

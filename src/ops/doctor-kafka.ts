@@ -5,6 +5,7 @@ import { kafkaClientConfig } from '../kafka/client-config.js';
 import { describeGroup, type GroupState } from '../kafka/group-state.js';
 import { verifyKafkaAccess } from '../kafka/verify-access.js';
 import { seconds, type CheckResult } from './check-result.js';
+import { connectClient } from '../kafka/clients.js';
 
 /** librdkafka's "no offset committed" (RD_KAFKA_OFFSET_INVALID). */
 const OFFSET_INVALID = -1001;
@@ -32,7 +33,7 @@ export async function probeKafka(config: KafkaConfig, workerThreads: number, tim
   }
   const client = new Kafka.Producer(kafkaClientConfig(config, 'doctor'));
   try {
-    await new Promise<void>((resolve, reject) => client.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
+    await connectClient(client, config, timeoutMs);
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       client.getMetadata({ timeout: timeoutMs }, (err, m) => (err ? reject(err) : resolve(m))));
     const results: CheckResult[] = [{
@@ -82,7 +83,7 @@ async function groupResult(config: KafkaConfig, client: Kafka.Producer, topics: 
   if (parts.length > 0) {
     const consumer = new Kafka.KafkaConsumer({ ...kafkaClientConfig(config, 'doctor'), 'group.id': config.groupId, 'enable.auto.commit': false }, {});
     try {
-      await new Promise<void>((resolve, reject) => consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
+      await connectClient(consumer, config, timeoutMs);
       [committed, marks] = await Promise.all([
         new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) => consumer.committed(parts, timeoutMs, (err, tps) => (err ? reject(err) : resolve(tps)))),
         Promise.all(parts.map((p) => new Promise<{ low: number; high: number }>((resolve, reject) =>

@@ -1,3 +1,4 @@
+import type { CheckConfig } from '../checks/thresholds.js';
 /**
  * What crosses the worker boundary. Both directions carry buffers that are moved, not copied:
  * the packed input goes to the worker and comes back with the result for reuse.
@@ -47,4 +48,16 @@ export interface CheckResult {
   checkFailures: Uint32Array;
   /** Time the worker spent on the task, ms (the pool's utilization metric). */
   busyMs: number;
+}
+
+/**
+ * What the pool passes every worker (structured clone, once): the validated `checks` config
+ * section and the cross-venue reference, one SharedArrayBuffer that every worker maps (shared,
+ * never copied). Tests and benchmarks that call the worker's checkBatch in-process get the
+ * defaults.
+ */
+export interface CheckWorkerData {
+  checks?: CheckConfig;
+  symbolIdleMs?: number;
+  reference?: SharedArrayBuffer;
 }

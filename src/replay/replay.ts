@@ -1,7 +1,7 @@
 import type { KafkaConfig } from '../config/schema.js';
 import { encodeEvent } from '../codec/encode.js';
 import type { MarketEvent } from '../codec/event.js';
-import { connectProducer, createProducer } from '../cli/produce.js';
+import { connectProducer, createProducer } from '../kafka/clients.js';
 import { ensureTopics } from '../source/kafka-admin.js';
 import { ErrorCode, HimariError } from '../errors.js';
 
@@ -32,7 +32,7 @@ export async function replay(config: KafkaConfig, files: readonly (readonly Mark
   events.sort((a, b) => a.recvTs - b.recvTs);
   await ensureTopics(config, [options.topic]);
   const producer = createProducer(config, 'replay');
-  await connectProducer(producer);
+  await connectProducer(producer, config);
   let delivered = 0;
   let failed = 0;
   producer.on('delivery-report', (err) => { if (err) failed++; else delivered++; });

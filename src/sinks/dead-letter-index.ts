@@ -5,6 +5,7 @@ import type { KafkaConfig } from '../config/schema.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { partitionKey } from '../source/partition-key.js';
+import { connectClient } from '../kafka/clients.js';
 
 /**
  * Producer and processor clocks may disagree; a dead letter is looked for this far before the
@@ -53,7 +54,7 @@ export class DeadLetterIndex {
       'enable.auto.commit': false,
       'fetch.wait.max.ms': 10,
     }, { 'auto.offset.reset': 'earliest' });
-    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+    await connectClient(consumer, this.config);
     const found = new Set<number>();
     const started = Date.now();
     try {

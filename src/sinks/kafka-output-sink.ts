@@ -5,6 +5,7 @@ import { kafkaClientConfig } from '../kafka/client-config.js';
 import type { EventChunk } from './chunk.js';
 import { recordJsonSpan } from './redis-record.js';
 import type { SinkDriver } from './core.js';
+import { connectClient } from '../kafka/clients.js';
 
 /**
  * Optional validated stream: every checked event (JSON with its verdict, as in Redis) is
@@ -17,6 +18,7 @@ export class KafkaOutputSink implements SinkDriver {
   readonly name = 'kafka-output';
   private readonly producer: Kafka.Producer;
   private readonly topic: string;
+  private readonly brokers: string;
   private partitions = 1;
   private pollTimer: NodeJS.Timeout | null = null;
   private lastError: string | null = null;
@@ -25,6 +27,7 @@ export class KafkaOutputSink implements SinkDriver {
 
   constructor(config: KafkaConfig) {
     this.topic = config.outputTopic!;
+    this.brokers = config.brokers;
     this.producer = new Kafka.Producer({
       ...kafkaClientConfig(config, 'output'),
       dr_cb: true,
@@ -41,7 +44,7 @@ export class KafkaOutputSink implements SinkDriver {
 
   async connect(): Promise<void> {
     if (!this.producer.isConnected()) {
-      await new Promise<void>((resolve, reject) => this.producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+      await connectClient(this.producer, { brokers: this.brokers });
       this.pollTimer = setInterval(() => this.producer.poll(), 5);
       this.pollTimer.unref();
     }

@@ -3,6 +3,7 @@ import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import { verifyKafkaAccess } from '../kafka/verify-access.js';
+import { connectClient } from '../kafka/clients.js';
 
 const TOPIC_ALREADY_EXISTS = 36;
 
@@ -36,7 +37,7 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
 export async function requireTopics(config: KafkaConfig, topics: readonly string[]): Promise<void> {
   await verifyKafkaAccess(config);
   const client = new Kafka.Producer(kafkaClientConfig(config, 'metadata'));
-  await new Promise<void>((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  await connectClient(client, config);
   try {
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       client.getMetadata({ allTopics: true, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
@@ -55,7 +56,7 @@ export async function requireTopics(config: KafkaConfig, topics: readonly string
 /** Low and high watermark of every partition of a topic. */
 export async function topicEndOffsets(config: KafkaConfig, topic: string): Promise<Map<number, { low: number; high: number }>> {
   const client = new Kafka.Producer(kafkaClientConfig(config, 'offsets'));
-  await new Promise<void>((resolve, reject) => client.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  await connectClient(client, config);
   try {
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       client.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));

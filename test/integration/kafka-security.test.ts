@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import { describeTopicConfig } from '../../src/source/kafka-topic-config.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 import { secureKafka, type SecureListener } from '../helpers/secure-services.js';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import pino from 'pino';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectPostgres } from '../../src/db/client-config.js';
 import { SCHEMA_VERSION_TABLE, WATERMARK_TABLE, latestSchemaVersion, migrate } from '../../src/db/migrate.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectPostgres } from '../../src/db/client-config.js';
 import { ensureDatabase } from '../../src/db/migrate.js';

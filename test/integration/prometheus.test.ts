@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import { ALERTS_FILE, DASHBOARD_FILE, PROMETHEUS_SH, ensurePrometheus } from '../helpers/prometheus.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 import { cleanup, createTopics, testConfig, waitUntil } from '../helpers/services.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import { cleanup, createTopics, endOffsets, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 

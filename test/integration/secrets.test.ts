@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import { ProcessorProcess } from '../helpers/processor.js';
 import { secureKafka, tlsPostgres } from '../helpers/secure-services.js';
 import { cleanup, endOffsets, redisClient, testConfig, waitGroupCommitted } from '../helpers/services.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { produce } from '../../src/cli/produce.js';
+import { produce } from '../../src/loadtest/generator.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import { migrate } from '../../src/db/migrate.js';
 import { readPolicyJobs, runJob as runPolicyJob } from '../../src/db/timescale-jobs.js';

@@ -1,7 +1,7 @@
 import { DEFAULT_VENUES } from '../../codec/synthetic.js';
 import type { ProduceArgs } from '../commands.js';
 import { intOption, load, usageFail } from '../common.js';
-import { produce } from '../produce.js';
+import { produce } from '../../loadtest/generator.js';
 
 export async function cmdProduce({ values }: ProduceArgs): Promise<void> {
   const config = load(values.config);

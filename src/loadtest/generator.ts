@@ -1,12 +1,12 @@
-import Kafka from 'node-rdkafka';
+import type Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
 import { encodeEvent } from '../codec/encode.js';
-import { RateSchedule } from '../loadtest/schedule.js';
+import { RateSchedule } from './schedule.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { INTENDED_SEND_HEADER, intendedSendValue } from '../source/intended-send.js';
 import { ensureTopics } from '../source/kafka-admin.js';
-import { kafkaClientConfig } from '../kafka/client-config.js';
+import { connectProducer, createProducer } from '../kafka/clients.js';
 import { SyntheticMarket, poisonMessage, symbolNames } from '../codec/synthetic.js';
 
 export { INTENDED_SEND_HEADER } from '../source/intended-send.js';
@@ -35,24 +35,6 @@ export interface ProduceStats {
   delivered: number;
   failed: number;
   elapsedMs: number;
-}
-
-export function createProducer(config: KafkaConfig, clientSuffix: string): Kafka.Producer {
-  return new Kafka.Producer({
-    ...kafkaClientConfig(config, clientSuffix),
-    dr_cb: true,
-    'linger.ms': 1,
-    'batch.num.messages': 10_000,
-    'queue.buffering.max.messages': 1_000_000,
-    'queue.buffering.max.kbytes': 1_048_576,
-    'socket.nagle.disable': true,
-    'compression.codec': 'none',
-  });
-}
-
-export async function connectProducer(p: Kafka.Producer): Promise<void> {
-  await new Promise<void>((resolve, reject) => p.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-  p.setPollInterval(5);
 }
 
 /**
@@ -141,7 +123,7 @@ export class OpenLoopGenerator {
 export async function produce(config: KafkaConfig, options: ProduceOptions): Promise<ProduceStats> {
   await ensureTopics(config, [options.topic]);
   const producer = createProducer(config, 'produce');
-  await connectProducer(producer);
+  await connectProducer(producer, config);
   try {
     return await new OpenLoopGenerator(producer, options).run();
   } finally {
