@@ -5,19 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CREDENTIAL_KEYS, loadConfig, redactConfig } from '../../src/config/load.js';
-import { HimariError } from '../../src/errors.js';
 import { CLI } from '../helpers/processor.js';
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof HimariError);
-    assert.equal(err.code, 'CONFIG_INVALID');
-    return (err.context as { problems: string[] }).problems;
-  }
-  assert.fail('expected a config error');
-}
+import { problemsOf } from '../helpers/config-problems.js';
 
 /** A $CREDENTIALS_DIRECTORY as systemd lays it out: one file per credential. */
 function credentialsDir(files: Record<string, string>): string {

@@ -7,19 +7,8 @@ import { describe, it } from 'node:test';
 import { listConfigKeys, loadConfig, redactConfig } from '../../src/config/load.js';
 import { DEFAULT_KNOWN_VENUES } from '../../src/checks/thresholds.js';
 import { DEFAULT_VENUES } from '../../src/codec/synthetic.js';
-import { HimariError } from '../../src/errors.js';
 import { VENUES } from '../../src/normalize/index.js';
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof HimariError);
-    assert.equal(err.code, 'CONFIG_INVALID');
-    return (err.context as { problems: string[] }).problems;
-  }
-  assert.fail('expected a config error');
-}
+import { problemsOf } from '../helpers/config-problems.js';
 
 describe('config validation', () => {
   it('defaults fit local services and the production box', () => {
