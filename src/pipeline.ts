@@ -1,17 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { VERDICT_NAMES, Verdict } from './codec/event.js';
+import { Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
-import { checkById, checkByBit } from './checks/registry.js';
+import { checkById } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
 import { ErrorCode, HimariError, backoffMs, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool } from './pool/worker-pool.js';
-import { Dispatcher, type DispatchedTask, type TaskPart } from './pool/dispatcher.js';
+import { Dispatcher, type DispatchedTask } from './pool/dispatcher.js';
 import type { CheckResult, CheckWorkerData } from './pool/task.js';
-import { EventChunk, type MessageSource } from './sinks/chunk.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
+import { ResultRouter } from './sinks/result-router.js';
 import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
 import { DeadLetterIndex } from './sinks/dead-letter-index.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
@@ -19,9 +19,6 @@ import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offs
 import { describePartitionKey } from './source/partition-key.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
-
-/** `himari_check_failures_total`'s label per check bit: the check's id. */
-const CHECK_LABELS: readonly string[] = Array.from({ length: 64 }, (_, bit) => checkByBit(bit)?.id ?? `bit${bit}`);
 
 export interface PipelineParts {
   config: Readonly<Config>;
@@ -50,6 +47,8 @@ export class Pipeline {
   readonly source: KafkaSource;
   readonly pool: CheckWorkerPool;
   readonly sinks: SinkCore[];
+  /** Worker results to the sinks and the dead-letter topic (src/sinks/result-router.ts). */
+  private readonly router: ResultRouter;
   readonly tracker = new OffsetTracker();
   readonly totals: PipelineTotals = { consumed: 0, verdicts: [0, 0, 0, 0], checkFailures: new Array<number>(64).fill(0) };
   /** Consumed messages to worker tasks: backlogs, slots, packing (src/pool/dispatcher.ts). */
@@ -112,6 +111,11 @@ export class Pipeline {
       }),
     }));
     for (const s of this.sinks) s.on('drain', () => this.maybeResume());
+    this.router = new ResultRouter({
+      sinks: this.sinks, metrics: parts.metrics, totals: this.totals, maxMessageBytes: parts.config.kafka.maxMessageBytes,
+      deadLetter: (ticket, m, code, message) => this.sendDeadLetter(ticket, m, code, message),
+      recycle: (buffer) => this.dispatcher.recycle(buffer),
+    });
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = new KafkaSource(parts.config.kafka, parts.log.child({ stage: 'source' }), {
@@ -207,48 +211,8 @@ export class Pipeline {
     if (this.dispatcher.dispatch(messages) || this.sinks.some((sink) => sink.saturated)) this.pauseSource();
   }
 
-  private onResult(result: CheckResult, { messages, parts, sentMs }: DispatchedTask): void {
-    const n = result.count;
-    this.metrics.workerBusy.inc(result.busyMs / 1000);
-    const counts = this.totals.verdicts;
-    const local = [0, 0, 0, 0];
-    for (let i = 0; i < n; i++) local[result.verdicts[i]!]!++;
-    for (let v = 0; v < 4; v++) {
-      if (local[v]! > 0) {
-        counts[v]! += local[v]!;
-        this.metrics.verdicts.inc({ verdict: VERDICT_NAMES[v]! }, local[v]!);
-      }
-    }
-    for (let b = 0; b < 64; b++) {
-      const c = result.checkFailures[b]!;
-      if (c > 0) {
-        this.totals.checkFailures[b]! += c;
-        this.metrics.checkFailures.inc({ check: CHECK_LABELS[b]! }, c);
-      }
-    }
-
-    const max = this.config.kafka.maxMessageBytes;
-    for (const dl of result.deadLetters) {
-      const m = messages[dl.index]!;
-      const oversized = m.value !== null && m.value.length > max;
-      this.sendDeadLetter(partOf(parts, dl.index).ticket, m, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
-        oversized ? `message of ${m.value!.length} bytes exceeds kafka.maxMessageBytes=${max}` : m.value === null ? 'null message value' : dl.message);
-    }
-
-    // The pack buffer goes straight back to the dispatcher's pool; sinks read offsets and, to
-    // dead-letter an event they refuse, the original bytes from the source messages.
-    this.dispatcher.recycle(result.batch);
-    const source = new SourceMessages(messages);
-    for (const part of parts) {
-      let written = false;
-      for (let i = part.from; i < part.to && !written; i++) written = result.verdicts[i] !== Verdict.DEAD_LETTER;
-      if (written) {
-        part.ticket.expect(this.sinks.length);
-        const { topic, partition } = part.backlog;
-        for (const sink of this.sinks) sink.push(new EventChunk(result, source, topic, partition, part.from, part.to, part.ticket, sentMs));
-      }
-      part.ticket.ack(); // the worker stage
-    }
+  private onResult(result: CheckResult, task: DispatchedTask): void {
+    this.router.route(result, task);
     if (this.shouldPause()) this.pauseSource();
     else this.maybeResume();
   }
@@ -458,22 +422,4 @@ async function withinMs(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
-/** The part of a task that message `index` belongs to (a task has a handful of parts). */
-function partOf(parts: readonly TaskPart[], index: number): TaskPart {
-  for (const p of parts) if (index < p.to) return p;
-  throw new RangeError(`message ${index} is in no part of its task`);
-}
-
-/** The consumed messages of one task, as the sinks see them. */
-class SourceMessages implements MessageSource {
-  constructor(private readonly messages: SourceMessage[]) {}
-  offset(i: number): number {
-    return this.messages[i]!.offset;
-  }
-  value(i: number): Uint8Array {
-    return this.messages[i]!.value ?? EMPTY;
-  }
-}
 const EMPTY_BUFFER = Buffer.alloc(0);

@@ -1,0 +1,106 @@
+import { VERDICT_NAMES, Verdict } from '../codec/event.js';
+import { checkByBit } from '../checks/registry.js';
+import { ErrorCode } from '../errors.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { DispatchedTask, TaskPart } from '../pool/dispatcher.js';
+import type { CheckResult } from '../pool/task.js';
+import type { SourceMessage } from '../source/kafka-source.js';
+import type { BatchTicket } from '../source/offset-tracker.js';
+import { EventChunk, type MessageSource } from './chunk.js';
+import type { SinkCore } from './core.js';
+
+/** `himari_check_failures_total`'s label per check bit: the check's id. */
+const CHECK_LABELS: readonly string[] = Array.from({ length: 64 }, (_, bit) => checkByBit(bit)?.id ?? `bit${bit}`);
+const EMPTY = new Uint8Array(0);
+
+/** Counts since start, for the run summary. */
+export interface RoutedTotals {
+  verdicts: number[];
+  checkFailures: number[];
+}
+
+export interface ResultRouterOptions {
+  sinks: readonly SinkCore[];
+  metrics: Metrics;
+  totals: RoutedTotals;
+  /** Values above this were sent to the worker empty (see the dispatcher): their dead letters say so. */
+  maxMessageBytes: number;
+  /** Sends message `m`'s dead letter; the batch's ticket waits for it. */
+  deadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void;
+  /** The task's buffer, moved back with the result, for the next task. */
+  recycle(buffer: ArrayBuffer): void;
+}
+
+/**
+ * Worker results to the sinks: counts the verdicts and check failures, sends the messages that
+ * never became events to the dead-letter topic, and pushes each partition's run of events to
+ * every sink as one chunk, whose ticket then waits for every sink (and the worker stage, which
+ * it acknowledges here).
+ */
+export class ResultRouter {
+  private readonly localVerdicts = [0, 0, 0, 0];
+
+  constructor(private readonly o: ResultRouterOptions) {}
+
+  route(result: CheckResult, { messages, parts, sentMs }: DispatchedTask): void {
+    const { metrics, totals, sinks } = this.o;
+    const n = result.count;
+    metrics.workerBusy.inc(result.busyMs / 1000);
+    const local = this.localVerdicts;
+    local.fill(0);
+    for (let i = 0; i < n; i++) local[result.verdicts[i]!]!++;
+    for (let v = 0; v < 4; v++) {
+      if (local[v]! > 0) {
+        totals.verdicts[v]! += local[v]!;
+        metrics.verdicts.inc({ verdict: VERDICT_NAMES[v]! }, local[v]!);
+      }
+    }
+    for (let b = 0; b < 64; b++) {
+      const c = result.checkFailures[b]!;
+      if (c > 0) {
+        totals.checkFailures[b]! += c;
+        metrics.checkFailures.inc({ check: CHECK_LABELS[b]! }, c);
+      }
+    }
+
+    const max = this.o.maxMessageBytes;
+    for (const dl of result.deadLetters) {
+      const m = messages[dl.index]!;
+      const oversized = m.value !== null && m.value.length > max;
+      this.o.deadLetter(partOf(parts, dl.index).ticket, m, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
+        oversized ? `message of ${m.value!.length} bytes exceeds kafka.maxMessageBytes=${max}` : m.value === null ? 'null message value' : dl.message);
+    }
+
+    // The pack buffer goes straight back to the dispatcher's pool; sinks read offsets and, to
+    // dead-letter an event they refuse, the original bytes from the source messages.
+    this.o.recycle(result.batch);
+    const source = new SourceMessages(messages);
+    for (const part of parts) {
+      let written = false;
+      for (let i = part.from; i < part.to && !written; i++) written = result.verdicts[i] !== Verdict.DEAD_LETTER;
+      if (written) {
+        part.ticket.expect(sinks.length);
+        const { topic, partition } = part.backlog;
+        for (const sink of sinks) sink.push(new EventChunk(result, source, topic, partition, part.from, part.to, part.ticket, sentMs));
+      }
+      part.ticket.ack(); // the worker stage
+    }
+  }
+}
+
+/** The part of a task that message `index` belongs to (a task has a handful of parts). */
+export function partOf(parts: readonly TaskPart[], index: number): TaskPart {
+  for (const p of parts) if (index < p.to) return p;
+  throw new RangeError(`message ${index} is in no part of its task`);
+}
+
+/** The consumed messages of one task, as the sinks see them. */
+class SourceMessages implements MessageSource {
+  constructor(private readonly messages: SourceMessage[]) {}
+  offset(i: number): number {
+    return this.messages[i]!.offset;
+  }
+  value(i: number): Uint8Array {
+    return this.messages[i]!.value ?? EMPTY;
+  }
+}
