@@ -116,6 +116,8 @@ export class App {
     return {
       nowMs,
       consumed: this.pipeline.totals.consumed,
+      pid: process.pid,
+      workerThreadIds: this.pipeline.pool.osThreadIds(),
       sinks: [
         ...this.pipeline.sinks.map((s) => ({ name: s.name, total: s.latency.encode(), seconds: s.latencySeries.completed(afterSec, nowMs) })),
         { name: DISPATCH_STAGE, total: this.pipeline.dispatcher.latency.encode(), seconds: this.pipeline.dispatcher.latencySeries.completed(afterSec, nowMs) },

@@ -14,6 +14,9 @@ export class LatencyPoller {
   /** The processor's since-start histogram per sink, from the last poll. */
   readonly processorTotals = new Map<string, EncodedHistogram>();
   consumed = 0;
+  /** The processor's pid and its worker threads' OS thread ids, as last reported. */
+  pid = 0;
+  workerThreadIds: number[] = [];
   private after = 0;
 
   constructor(readonly url: string) {}
@@ -29,6 +32,8 @@ export class LatencyPoller {
       this.processorTotals.set(sink.name, sink.total);
     }
     this.consumed = report.consumed;
+    this.pid = report.pid;
+    this.workerThreadIds = report.workerThreadIds;
     // Every second before the processor's current one is complete and has been returned.
     this.after = Math.floor(report.nowMs / 1000) - 1;
   }

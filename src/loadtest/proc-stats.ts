@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ErrorCode, HimariError } from '../errors.js';
 
 /** CPU time and memory of a process, from /proc (Linux). */
@@ -10,6 +10,34 @@ export interface ProcSample {
   rssBytes: number;
   /** Peak resident set size so far (VmHWM), bytes. */
   hwmBytes: number;
+  /** Each thread's CPU time so far (from /proc/PID/task/TID/stat); empty when unreadable. */
+  threads: ThreadCpu[];
+}
+
+/** One thread's CPU time so far. */
+export interface ThreadCpu {
+  tid: number;
+  /** Its name: librdkafka's are `rdk:main`, `rdk:broker1`, ...; Node's own threads are all `node`. */
+  comm: string;
+  cpuMs: number;
+}
+
+/** CPU per event of a measured window, by thread, and the rate the busiest thread allows. */
+export interface ThreadBreakdown {
+  /** µs of CPU per event in the window. */
+  mainUsPerEvent: number;
+  /** Each worker thread's, in slot order. */
+  workerUsPerEvent: number[];
+  /** librdkafka's threads together, and the busiest of them. */
+  librdkafkaUsPerEvent: number;
+  librdkafkaBusiestUsPerEvent: number;
+  /** Everything else (V8's platform threads: GC and compiler; libuv's pool), together. */
+  otherUsPerEvent: number;
+  /** The thread with the most CPU per event: one thread cannot go past 1 s of CPU per second. */
+  busiestThread: string;
+  busiestUsPerEvent: number;
+  /** 1 / busiestUsPerEvent: what one process could reach with a core per thread, events/s. */
+  ceilingEventsPerSec: number;
 }
 
 let clockTicks = 0;
@@ -53,8 +81,67 @@ export function sampleProcess(pid: number): ProcSample | null {
       cpuMs: (parseStatCpuTicks(stat) * 1000) / ticksPerSecond(),
       rssBytes: parseStatusKb(status, 'VmRSS'),
       hwmBytes: parseStatusKb(status, 'VmHWM'),
+      threads: sampleThreads(pid),
     };
   } catch {
     return null;
   }
+}
+
+/** Every thread's CPU time so far; a thread that ends while it is read is left out. */
+export function sampleThreads(pid: number): ThreadCpu[] {
+  const threads: ThreadCpu[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      threads.push({ tid: Number(tid), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuMs: (parseStatCpuTicks(stat) * 1000) / ticksPerSecond() });
+    } catch {
+      // gone
+    }
+  }
+  return threads;
+}
+
+/**
+ * Splits the CPU a process spent between two samples by thread: the main thread (its tid is the
+ * pid), the worker threads (the tids they reported), librdkafka's (named `rdk:`), the rest. A
+ * thread that started within the window counts from zero; one that ended within it is missed.
+ */
+export function threadBreakdown(start: readonly ThreadCpu[], end: readonly ThreadCpu[], pid: number, workerTids: readonly number[], events: number): ThreadBreakdown | null {
+  if (events <= 0 || end.length === 0) return null;
+  const before = new Map(start.map((t) => [t.tid, t.cpuMs]));
+  const us = (ms: number) => Math.round((ms * 1000 * 100) / events) / 100;
+  let main = 0;
+  const workers = workerTids.map(() => 0);
+  let rdk = 0;
+  let rdkBusiest = 0;
+  let other = 0;
+  let busiest = { name: 'main', ms: -1 };
+  for (const t of end) {
+    const ms = Math.max(0, t.cpuMs - (before.get(t.tid) ?? 0));
+    let name: string;
+    const w = workerTids.indexOf(t.tid);
+    if (t.tid === pid) { main += ms; name = 'main'; }
+    else if (w >= 0 && t.tid !== 0) { workers[w]! += ms; name = `worker ${w}`; }
+    else if (t.comm.startsWith('rdk:')) { rdk += ms; rdkBusiest = Math.max(rdkBusiest, ms); name = t.comm; }
+    else { other += ms; name = `${t.comm} ${t.tid}`; }
+    if (ms > busiest.ms) busiest = { name, ms };
+  }
+  const busiestUs = us(busiest.ms);
+  return {
+    mainUsPerEvent: us(main),
+    workerUsPerEvent: workers.map(us),
+    librdkafkaUsPerEvent: us(rdk),
+    librdkafkaBusiestUsPerEvent: us(rdkBusiest),
+    otherUsPerEvent: us(other),
+    busiestThread: busiest.name,
+    busiestUsPerEvent: busiestUs,
+    ceilingEventsPerSec: busiestUs > 0 ? Math.round(1e6 / busiestUs) : 0,
+  };
 }

@@ -4,6 +4,7 @@ import type { ReadCeiling } from './kafka-probe.js';
 import type { LagSample, LagVerdict } from './lag.js';
 import type { SinkWriteStats, WorkerTaskStats } from './prom-scrape.js';
 import type { RateStep } from './schedule.js';
+import type { ThreadBreakdown } from './proc-stats.js';
 
 // What a load test is asked (LoadtestOptions) and what it reports (LoadtestResult): shared by
 // the runner (run.ts), the report (report.ts) and the CLI.
@@ -115,6 +116,8 @@ export interface LoadtestResult {
     cpuUsPerMessage: number;
     peakRssBytes: number;
     exitCode: number | null;
+    /** CPU per event by thread over the measured window (Linux), and the ceiling the busiest implies. */
+    threads: ThreadBreakdown | null;
   };
   generator: ProduceStats & { durationS: number; achievedRate: number; lateness: LatencySummaryMs };
   /** From the processor's /metrics at the end: how the sinks wrote (why latency is what it is). */

@@ -19,7 +19,7 @@ import { DEFAULT_LAG_CRITERION, judgeLag, nextSearchRate, type LagSample, type L
 import { LatencyPoller } from './latency-poller.js';
 import { ProcessorChild } from './processor-child.js';
 import { sinkWriteStats, workerTaskStats, type SinkWriteStats, type WorkerTaskStats } from './prom-scrape.js';
-import type { ProcSample } from './proc-stats.js';
+import { threadBreakdown, type ProcSample } from './proc-stats.js';
 import { renderReport } from './report.js';
 import { RateSchedule, withWarmup, type RateStep } from './schedule.js';
 import { ErrorCode, HimariError } from '../errors.js';
@@ -323,13 +323,16 @@ async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild, sampl
   const atEnd = endSample === undefined ? child.sample() : endSample;
   const scraped = await scrapeMetrics(o, child, poller.sinks);
   const stopped = await child.stop();
-  const processor = processorSummary(child, fromSample, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), Math.max(0, poller.consumed - skipMessages), stopped.code);
+  const messages = Math.max(0, poller.consumed - skipMessages);
+  const processor = processorSummary(child, fromSample, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), messages, stopped.code);
+  processor.threads = threadBreakdown(fromSample?.threads ?? [], (atEnd ?? stopped.last)?.threads ?? [], poller.pid, poller.workerThreadIds, messages);
   return { processor, ...scraped };
 }
 
 function processorSummary(child: ProcessorChild, atStart: ProcSample | null, atEnd: ProcSample | null, peakRss: number, messages: number, exitCode: number | null): LoadtestResult['processor'] {
   const cpuMs = (atEnd?.cpuMs ?? 0) - (atStart?.cpuMs ?? 0);
   return {
+    threads: null,
     readyAfterMs: Math.round(child.readyAfterMs),
     reportedStartupMs: child.reportedStartupMs,
     cpuMsAtStart: atStart?.cpuMs ?? 0,

@@ -14,5 +14,8 @@ export interface LatencyReport {
   /** The processor's clock when answering, Unix ms. */
   nowMs: number;
   consumed: number;
+  /** The processor's process id and its worker threads' OS thread ids (the load test's per-thread CPU). */
+  pid: number;
+  workerThreadIds: number[];
   sinks: Array<{ name: string; total: EncodedHistogram; seconds: LatencySecond[] }>;
 }

@@ -48,6 +48,8 @@ export interface CheckResult {
   checkFailures: Uint32Array;
   /** Time the worker spent on the task, ms (the pool's utilization metric). */
   busyMs: number;
+  /** The worker's OS thread id (/proc/thread-self), 0 where unknown: the load test's per-thread CPU. */
+  osThreadId: number;
 }
 
 /**

@@ -33,6 +33,8 @@ interface Slot {
   preparing: boolean;
   attempts: number;
   partitions: number;
+  /** OS thread id of the worker that ran the slot's last task (0 before the first). */
+  osThreadId: number;
 }
 
 export interface CheckWorkerPoolOptions {
@@ -62,7 +64,7 @@ export class CheckWorkerPool {
   private readonly owner = new Map<string, number>();
 
   constructor(private readonly options: CheckWorkerPoolOptions) {
-    this.slots = Array.from({ length: options.threads }, () => ({ threadId: -1, queue: new RingQueue<() => PreparedTask>(), running: null, preparing: false, attempts: 0, partitions: 0 }));
+    this.slots = Array.from({ length: options.threads }, () => ({ threadId: -1, queue: new RingQueue<() => PreparedTask>(), running: null, preparing: false, attempts: 0, partitions: 0, osThreadId: 0 }));
     this.pool = new Piscina<CheckTask, CheckResult>({
       filename: options.filename,
       minThreads: options.threads,
@@ -126,6 +128,11 @@ export class CheckWorkerPool {
     }
   }
 
+  /** The worker threads' OS thread ids, as their last results said (0 for a slot without one yet). */
+  osThreadIds(): number[] {
+    return this.slots.map((s) => s.osThreadId);
+  }
+
   /** Tasks queued or running on a slot. */
   backlog(slot: number): number {
     const s = this.slots[slot]!;
@@ -160,6 +167,7 @@ export class CheckWorkerPool {
     this.pool.run(task, { transferList: [task.batch] }).then(
       (result) => {
         this.options.metrics.workerSeconds.observe((performance.now() - started) / 1000);
+        s.osThreadId = result.osThreadId;
         s.running = null;
         job.onResult(result);
         // onResult may have enqueued (and so started) the next task already.

@@ -29,6 +29,7 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
     copyRows: new Uint8Array(n), copyEnds: ends, redisRecords: records.take(), redisEnds: recordEnds, deadLetters: [],
     checkFailures: new Uint32Array(64),
     busyMs: 0,
+    osThreadId: 0,
   };
   return { result, batch };
 }

@@ -105,5 +105,11 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     assert.ok(r.drain.eventsPerSec > 0 && r.drain.ratioToCeiling > 0);
     assert.equal(r.processor.messages, 3000);
     for (const l of Object.values(r.latency)) assert.equal(l.summary.count, 3000);
+    // CPU by thread over the drain: the main thread's and the one worker's (it reported its tid).
+    const t = r.processor.threads!;
+    assert.ok(t !== null, 'per-thread CPU measured');
+    assert.equal(t.workerUsPerEvent.length, 1);
+    assert.ok(t.mainUsPerEvent > 0 && t.workerUsPerEvent[0]! > 0, JSON.stringify(t));
+    assert.ok(t.busiestUsPerEvent >= Math.max(t.mainUsPerEvent, t.workerUsPerEvent[0]!) && t.ceilingEventsPerSec > 0);
   });
 });

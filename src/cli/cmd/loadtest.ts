@@ -51,6 +51,11 @@ function loadtestSummary(r: LoadtestResult): string {
   const lines = [`himari-l0 loadtest (${r.mode})`];
   const p = r.processor;
   lines.push(`  processor      ready after ${p.readyAfterMs} ms; ${p.messages} messages; ${p.cpuUsPerMessage} µs CPU per message; peak RSS ${Math.round(p.peakRssBytes / 1048576)} MB`);
+  if (p.threads !== null) {
+    const t = p.threads;
+    lines.push(`  threads        µs CPU per event: main ${t.mainUsPerEvent}, workers ${t.workerUsPerEvent.join(' / ')}, librdkafka ${t.librdkafkaUsPerEvent} (busiest thread ${t.librdkafkaBusiestUsPerEvent}), other ${t.otherUsPerEvent}`);
+    lines.push(`  ceiling        busiest thread ${t.busiestThread} at ${t.busiestUsPerEvent} µs per event: one process tops out near ${t.ceilingEventsPerSec} events/s with a core per thread`);
+  }
   if (r.mode !== 'drain') lines.push(`  generator      ${r.generator.produced} sent (${r.generator.delivered} delivered) at ${r.generator.achievedRate}/s; send lateness p99 ${r.generator.lateness.p99} ms`);
   const latencyLine = (name: string, s: LatencySummaryMs) => `  ${name.padEnd(14)} n=${s.count}  p50 ${s.p50} ms  p90 ${s.p90} ms  p99 ${s.p99} ms  p99.9 ${s.p999} ms  max ${s.max} ms`;
   if (r.transit !== undefined) {
