@@ -167,6 +167,21 @@ export class Pipeline {
     return reasons;
   }
 
+  /**
+   * Per assigned partition, the messages the sinks do not hold yet: the high watermark minus the
+   * last commit (else where this assignment started). The high watermark is librdkafka's cached
+   * one (updated by every fetch: no broker call). A partition without either is left out.
+   */
+  partitionLags(): Array<{ topic: string; partition: number; lag: number }> {
+    const lags: Array<{ topic: string; partition: number; lag: number }> = [];
+    for (const tp of this.source.assigned) {
+      const high = this.source.highWatermark(tp.topic, tp.partition);
+      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.dispatcher.firstOf(tp.topic, tp.partition)?.firstOffset;
+      if (high !== undefined && from !== undefined) lags.push({ topic: tp.topic, partition: tp.partition, lag: Math.max(0, high - from) });
+    }
+    return lags;
+  }
+
   /** The gauges a scrape reads from the current state (see `Metrics.onScrape`). */
   private setScrapeGauges(): void {
     const m = this.metrics;
@@ -175,15 +190,8 @@ export class Pipeline {
     let tasks = 0;
     for (let slot = 0; slot < this.pool.threads; slot++) tasks += this.pool.backlog(slot);
     m.workerQueueDepth.set(tasks);
-    // Lag against what the sinks hold: the last commit, else where this assignment started.
-    // The high watermark is librdkafka's cached one (updated by every fetch: no broker call).
     m.consumerLag.reset();
-    for (const tp of this.source.assigned) {
-      const high = this.source.highWatermark(tp.topic, tp.partition);
-      const from = this.committed.get(`${tp.topic}[${tp.partition}]`) ?? this.dispatcher.firstOf(tp.topic, tp.partition)?.firstOffset;
-      if (high === undefined || from === undefined) continue;
-      m.consumerLag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, high - from));
-    }
+    for (const p of this.partitionLags()) m.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
     const nowUs = Date.now() * 1000;
     for (const [venue, newestUs] of this.reference.newestByVenue()) m.newestEventAge.set({ venue }, Math.max(0, (nowUs - newestUs) / 1e6));
   }

@@ -4,7 +4,7 @@ import type { Config } from './config/schema.js';
 import { connectPostgres } from './db/client-config.js';
 import { ErrorCode, HimariError, errorMessage, isRetriable } from './errors.js';
 import { verifyKafkaAccess } from './kafka/verify-access.js';
-import { redisOptions } from './sinks/redis-sink.js';
+import { isPermanentRedisError, redisOptions } from './sinks/redis-sink.js';
 
 /**
  * How long start-up waits for each dependency to answer. Long enough for a service that is
@@ -86,7 +86,7 @@ async function pingRedis(config: Readonly<Config>, deadline: number): Promise<vo
   } catch (err) {
     const why = reason || errorMessage(err);
     throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Redis at ${host}:${port}: ${why}`,
-      { retriable: !/WRONGPASS|NOAUTH|NOPERM|certificate|self.signed/i.test(why), cause: err });
+      { retriable: !isPermanentRedisError(why), cause: err });
   } finally {
     client.disconnect();
   }

@@ -1,4 +1,3 @@
-import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { App } from './app.js';
 import { SystemdNotifier } from './obs/systemd.js';
@@ -111,35 +110,14 @@ export class SystemdLifecycle {
     const rate = now > this.lastStatusAt ? Math.round(((consumed - this.lastConsumed) * 1000) / (now - this.lastStatusAt)) : 0;
     this.lastConsumed = consumed;
     this.lastStatusAt = now;
-    const lag = consumerLag(p.source.consumer, p.source.assigned);
+    // The lag himari_consumer_lag_messages and the alerts use: what the sinks do not hold yet.
+    const lags = p.partitionLags();
+    const unread = p.source.assigned.length - lags.length;
+    const lag = `${lags.reduce((n, l) => n + l.lag, 0)}${unread === 0 ? '' : ` (${unread} partition${unread === 1 ? '' : 's'} not read yet)`}`;
     const reasons = p.notReadyReasons();
     const withheld = this.notifier.withheldReason;
-    return `${p.source.assigned.length} partitions, ${rate} events/s, lag ${lag ?? 'unknown'}; `
+    return `${p.source.assigned.length} partitions, ${rate} events/s, lag ${lag}; `
       + (withheld !== null ? `watchdog withheld: ${withheld}; ` : '')
       + (reasons.length === 0 ? 'ok' : `not ready: ${reasons.join('; ')}`);
-  }
-}
-
-/**
- * Messages on the broker not yet taken by this consumer, summed over its partitions, from what
- * librdkafka already knows (the high watermark of the last fetch, the consume position): no
- * request to the broker. A partition read from nothing yet has no position: it counts when it
- * is empty (high = low watermark) and is otherwise named apart, e.g. `120 (1 partition not read
- * yet)`. Null when librdkafka knows none (the consumer is not connected).
- */
-function consumerLag(consumer: Kafka.KafkaConsumer, assigned: readonly Kafka.TopicPartition[]): string | null {
-  if (assigned.length === 0) return '0';
-  try {
-    let lag = 0;
-    let unread = 0;
-    for (const p of consumer.position([...assigned])) {
-      const { highOffset, lowOffset } = consumer.getWatermarkOffsets(p.topic, p.partition);
-      const position = p.offset ?? -1;
-      if (position >= 0 && highOffset >= 0) lag += Math.max(0, highOffset - position);
-      else if (highOffset < 0 || highOffset !== lowOffset) unread++;
-    }
-    return unread === 0 ? String(lag) : `${lag} (${unread} partition${unread === 1 ? '' : 's'} not read yet)`;
-  } catch {
-    return null;
   }
 }

@@ -13,6 +13,11 @@ const HEADER_ARGS = 5;
 
 type ApplyBatch = (...args: Array<string | number | Buffer | Uint8Array>) => Promise<number>;
 
+/** Refused credentials or certificates need an operator: no retry helps (start-up fails instead). */
+export function isPermanentRedisError(reason: string): boolean {
+  return /WRONGPASS|NOAUTH|NOPERM|certificate|self.signed/i.test(reason);
+}
+
 export function redisOptions(config: RedisConfig): RedisOptions {
   const url = new URL(config.url);
   const tls = config.tls || url.protocol === 'rediss:';
@@ -79,8 +84,7 @@ export class RedisSink implements SinkDriver {
     } catch (err) {
       const why = this.lastConnectionError || (err as Error).message;
       const { host, port } = this.client.options;
-      // Refused credentials or certificates need an operator: fail start-up instead of retrying.
-      const fatal = /WRONGPASS|NOAUTH|NOPERM|certificate|self.signed/i.test(why);
+      const fatal = isPermanentRedisError(why);
       throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Redis at ${host}:${port}: ${why}`, { retriable: !fatal, cause: err });
     }
   }

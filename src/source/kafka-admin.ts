@@ -35,7 +35,7 @@ export async function ensureTopics(config: KafkaConfig, topics: readonly string[
  * waits for a topic that never comes and dead letters that cannot be stored.
  */
 export async function requireTopics(config: KafkaConfig, topics: readonly string[]): Promise<void> {
-  await verifyKafkaAccess(config);
+  // Called after start-up reached the broker (reachDependencies verified the access already).
   const client = new Kafka.Producer(kafkaClientConfig(config, 'metadata'));
   await connectClient(client, config);
   try {
