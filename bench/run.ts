@@ -21,6 +21,7 @@ import { RedisSink } from '../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../src/source/offset-tracker.js';
 import { checkBatch } from '../workers/check-worker.js';
 import { readRedisRecord } from '../src/sinks/redis-record.js';
+import { writeEventJson } from '../src/sinks/event-json.js';
 import { formatNs } from './stats.js';
 
 /**
@@ -147,7 +148,35 @@ add('COPY rows for 1000 events', 'text rows: encodeCopyRow + Buffer.from per row
   for (let i = 0; i < N; i++) parts[i] = Buffer.from(encodeCopyRow(events[i]!, outcome, 0, i));
   Buffer.concat(parts);
 });
-add('event JSON for Redis', 'JSON.stringify of one event', true, 1, () => { JSON.stringify(events[k++ % N]!); });
+// The events as the worker has them: decoded, in canonical field order.
+const decodedEvents = msgpack.map((b) => { const r = decodeEvent(b, 0, b.length); if (!r.ok) throw new Error(r.failure.message); return r.event; });
+const jsonWriter = new ByteWriter(256 * 1024);
+const textEncoder = new TextEncoder();
+add('event JSON for Redis, 1000 events', 'writeEventJson: fields straight into the worker\'s buffer + take()', true, N, () => {
+  for (let i = 0; i < N; i++) writeEventJson(jsonWriter, decodedEvents[i]!, outcome);
+  jsonWriter.take();
+});
+add('event JSON for Redis, 1000 events', 'JSON.stringify + verdict fields concatenated + encodeInto the buffer + take()', false, N, () => {
+  for (let i = 0; i < N; i++) {
+    const body = JSON.stringify(decodedEvents[i]!);
+    jsonWriter.write(body.slice(0, -1) + ',"verdict":' + outcome.verdict + ',"failed":' + (outcome.failedHi * 4294967296 + outcome.failedLo) + ',"score":' + outcome.score + '}');
+  }
+  jsonWriter.take();
+});
+add('text into a ByteWriter, 1000 events (venue, symbol, type)', 'writeCounted: ASCII copied by a loop, else encodeInto', true, N, () => {
+  for (let i = 0; i < N; i++) { const e = decodedEvents[i]!; jsonWriter.writeCounted(e.venue); jsonWriter.writeCounted(e.symbol); jsonWriter.writeCounted(e.type); }
+  jsonWriter.take();
+});
+add('text into a ByteWriter, 1000 events (venue, symbol, type)', 'TextEncoder.encodeInto a subarray for every string', false, N, () => {
+  let pos = 0;
+  const buf = new Uint8Array(64 * 1024);
+  for (let i = 0; i < N; i++) {
+    const e = decodedEvents[i]!;
+    pos += textEncoder.encodeInto(e.venue, buf.subarray(pos)).written;
+    pos += textEncoder.encodeInto(e.symbol, buf.subarray(pos)).written;
+    pos += textEncoder.encodeInto(e.type, buf.subarray(pos)).written;
+  }
+});
 
 // --- Redis commands -------------------------------------------------------------------------
 const result: CheckResult = checkBatch({ batch: packed(), topic: 't', partition: 0 });

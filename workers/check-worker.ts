@@ -62,26 +62,6 @@ function jsonNumber(v: number): string {
 const copyWriter = new ByteWriter(256 * 1024);
 const redisWriter = new ByteWriter(256 * 1024);
 
-function eventJson(e: MarketEvent, o: CheckOutcome): string {
-  const body = JSON.stringify(e);
-  return body.slice(0, -1) + ',"verdict":' + o.verdict + ',"failed":' + (o.failedHi * 4294967296 + o.failedLo)
-    + ',"score":' + o.score + '}';
-}
-
-/**
- * The venue's identity of an event: a venue re-sending the same trade, quote update or book
- * update maps to the same key, so the recent set holds it once. Types without an id use the
- * exchange time.
- */
-function eventKey(e: MarketEvent): string {
-  switch (e.type) {
-    case 'trade': return 't:' + e.id;
-    case 'quote': return 'q:' + (e.updateId ?? e.ts);
-    case 'liquidation': return 'l:' + (e.id ?? e.ts);
-    case 'book': return 'b:' + e.seq;
-  }
-}
-
 /** Transferable wrapper: Piscina moves every listed buffer instead of copying it. */
 class MovedResult {
   constructor(private readonly result: CheckResult) {}
@@ -142,7 +122,7 @@ function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number,
       symbols[i] = e.symbol;
       const details = o.verdict === Verdict.REJECTED || (o.failedLo & cascade.lo) !== 0 || (o.failedHi & cascade.hi) !== 0 ? cascadeDetails(o) : '';
       writeBinaryRow(copyWriter, e, o, batch.partition(i), batch.offset(i));
-      writeRedisRecord(redisWriter, batch.offset(i), e.ts, o.verdict, e.venue, e.symbol, eventKey(e), eventJson(e, o), details);
+      writeRedisRecord(redisWriter, batch.offset(i), e, o, details);
     }
     copyEnds[i] = copyWriter.length;
     redisEnds[i] = redisWriter.length;

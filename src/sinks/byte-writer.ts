@@ -4,6 +4,12 @@
  * pooled slab, and transferring one would move the whole slab.
  */
 const encoder = new TextEncoder();
+/** Strings up to this length are tried as ASCII first (real venues, symbols and ids are under 64). */
+const SHORT_TEXT = 64;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const MINUS = 0x2d;
+const NULL_LITERAL = encoder.encode('null');
 
 export class ByteWriter {
   private buf: Uint8Array;
@@ -23,14 +29,93 @@ export class ByteWriter {
     this.writeCounted(text);
   }
 
-  /** Writes UTF-8 text and returns how many bytes it took. */
+  /**
+   * Writes UTF-8 text and returns how many bytes it took. Short ASCII text (venues, symbols,
+   * ids: nearly every string the workers write) is copied by a loop; anything else goes through
+   * `TextEncoder.encodeInto`, whose call into C++ and `subarray` view cost more than the copy
+   * for a string of a few characters (see `npm run bench`, "text into a ByteWriter").
+   */
   writeCounted(text: string): number {
+    const n = text.length;
     // A UTF-16 code unit becomes at most 3 UTF-8 bytes.
-    const worst = text.length * 3;
-    if (this.pos + worst > this.buf.length) this.grow(this.pos + worst);
+    if (this.pos + n * 3 > this.buf.length) this.grow(this.pos + n * 3);
+    if (n <= SHORT_TEXT) {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) return this.encode(text);
+        buf[p++] = c;
+      }
+      this.pos = p;
+      return n;
+    }
+    return this.encode(text);
+  }
+
+  private encode(text: string): number {
     const written = encoder.encodeInto(text, this.buf.subarray(this.pos)).written;
     this.pos += written;
     return written;
+  }
+
+  /**
+   * Writes `s` as a JSON string (quoted, escaped exactly as `JSON.stringify` does) and returns
+   * the bytes it took. Printable ASCII without quote or backslash is copied as it is; any other
+   * string is left to `JSON.stringify`.
+   */
+  jsonString(s: string): number {
+    const n = s.length;
+    if (this.pos + n + 2 > this.buf.length) this.grow(this.pos + n + 2);
+    const buf = this.buf;
+    const start = this.pos;
+    let p = start;
+    buf[p++] = QUOTE;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return this.writeCounted(JSON.stringify(s));
+      buf[p++] = c;
+    }
+    buf[p++] = QUOTE;
+    this.pos = p;
+    return p - start;
+  }
+
+  /** Writes a number as `String(v)` does (digits straight into the buffer for a safe integer); returns the bytes. */
+  decimal(v: number): number {
+    if (!Number.isSafeInteger(v)) return this.writeCounted(String(v));
+    if (this.pos + 17 > this.buf.length) this.grow(this.pos + 17);
+    const buf = this.buf;
+    const start = this.pos;
+    let p = start;
+    if (v < 0) { buf[p++] = MINUS; v = -v; }
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    p += digits;
+    for (let i = 1; i <= digits; i++) {
+      const q = Math.floor(v / 10);
+      buf[p - i] = 0x30 + (v - q * 10);
+      v = q;
+    }
+    this.pos = p;
+    return p - start;
+  }
+
+  /** Writes a number as JSON does: `String(v)` when finite, else `null`. */
+  jsonNumber(v: number): number {
+    return Number.isFinite(v) ? this.decimal(v) : this.bytes(NULL_LITERAL);
+  }
+
+  /** Appends bytes (a literal the caller encoded once); returns how many. */
+  bytes(b: Uint8Array): number {
+    const n = b.length;
+    if (this.pos + n > this.buf.length) this.grow(this.pos + n);
+    // A loop: `set` costs more than the copy for the few bytes of a literal.
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+    this.pos = p;
+    return n;
   }
 
   /** Reserves `n` bytes (little-endian fields filled later with `setU16`/`setU32`/`setF64`/`setU8`); returns where. */

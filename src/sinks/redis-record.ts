@@ -1,4 +1,6 @@
+import type { MarketEvent } from '../codec/event.js';
 import type { ByteWriter } from './byte-writer.js';
+import { writeEventJson, type JsonVerdict } from './event-json.js';
 
 /**
  * One event as the Redis script reads it, packed by the worker so that the main thread hands
@@ -18,22 +20,44 @@ import type { ByteWriter } from './byte-writer.js';
 export const RECORD_HEADER_BYTES = 8 + 8 + 1 + 2 + 2 + 2 + 4 + 4;
 const COLON = 0x3a;
 const BAR = 0x7c;
+const TRADE_KEY = 0x74; // t
+const QUOTE_KEY = 0x71; // q
+const LIQUIDATION_KEY = 0x6c; // l
+const BOOK_KEY = 0x62; // b
 
-export function writeRedisRecord(w: ByteWriter, offset: number, tsUs: number, verdict: number, venue: string, symbol: string,
-  eventKey: string, json: string, details: string): void {
+/**
+ * Appends the record of a checked event: its stream, its recent-set member (the venue's event
+ * key, see `writeEventKey`), its JSON (`writeEventJson`) and `details` (the failed checks, for
+ * rejects and cascade indicators; '' otherwise), each written straight into `w`.
+ */
+export function writeRedisRecord(w: ByteWriter, offset: number, e: MarketEvent, o: JsonVerdict, details: string): void {
   const at = w.reserve(RECORD_HEADER_BYTES);
   w.setF64(at, offset);
-  w.setF64(at + 8, tsUs);
-  w.setU8(at + 16, verdict);
-  const venueBytes = w.writeCounted(venue);
+  w.setF64(at + 8, e.ts);
+  w.setU8(at + 16, o.verdict);
+  const venueBytes = w.writeCounted(e.venue);
   w.u8(COLON);
   w.setU16(at + 17, venueBytes);
-  w.setU16(at + 19, w.writeCounted(symbol));
-  w.writeCounted(venue);
+  w.setU16(at + 19, w.writeCounted(e.symbol));
+  w.writeCounted(e.venue);
   w.u8(BAR);
-  w.setU16(at + 21, w.writeCounted(eventKey));
-  w.setU32(at + 23, w.writeCounted(json));
+  w.setU16(at + 21, writeEventKey(w, e));
+  w.setU32(at + 23, writeEventJson(w, e, o));
   w.setU32(at + 27, w.writeCounted(details));
+}
+
+/**
+ * The venue's identity of an event (`t:<id>`, `q:<updateId or ts>`, `l:<id or ts>`, `b:<seq>`):
+ * a venue re-sending the same trade, quote update or book update maps to the same key, so the
+ * recent set holds it once. Types without an id use the exchange time. Returns the bytes written.
+ */
+export function writeEventKey(w: ByteWriter, e: MarketEvent): number {
+  switch (e.type) {
+    case 'trade': w.u8(TRADE_KEY); w.u8(COLON); return 2 + w.writeCounted(e.id);
+    case 'quote': w.u8(QUOTE_KEY); w.u8(COLON); return 2 + w.decimal(e.updateId ?? e.ts);
+    case 'liquidation': w.u8(LIQUIDATION_KEY); w.u8(COLON); return 2 + (e.id === undefined ? w.decimal(e.ts) : w.writeCounted(e.id));
+    case 'book': w.u8(BOOK_KEY); w.u8(COLON); return 2 + w.decimal(e.seq);
+  }
 }
 
 interface RecordLayout {

@@ -9,6 +9,8 @@ import { ByteWriter } from '../../src/sinks/byte-writer.js';
 import { writeBinaryRow } from '../../src/sinks/pg-row.js';
 import { readRedisRecord, writeRedisRecord } from '../../src/sinks/redis-record.js';
 import { fuzzParams, memoryInUse } from '../helpers/fuzz.js';
+import { tradeEvent, validEvent, wire } from '../helpers/event-arbitraries.js';
+import { referenceEventJson, referenceEventKey } from '../helpers/reference-json.js';
 
 // Property tests of the decoder: whatever the bytes, decodeEvent returns a result (it never
 // throws into the worker's batch loop), a failure is one of the decoder's codes with a short
@@ -85,9 +87,10 @@ function assertStorable(e: MarketEvent): void {
   // Both sink encoders take it, and the Redis record's length fields read back what went in.
   writeBinaryRow(new ByteWriter(1024), e, { verdict: 0, failedLo: 0, failedHi: 0, score: 1 }, 0, 0);
   const w = new ByteWriter(1024);
-  const json = JSON.stringify(e);
-  const key = e.type === 'trade' || e.type === 'liquidation' ? `${e.type}:${e.id ?? e.ts}` : `${e.type}:${e.ts}`;
-  writeRedisRecord(w, 0, e.ts, 0, e.venue, e.symbol, key, json, '');
+  const verdict = { verdict: 0, failedLo: 0, failedHi: 0, score: 1 };
+  const json = referenceEventJson(e, verdict);
+  const key = referenceEventKey(e);
+  writeRedisRecord(w, 0, e, verdict, '');
   const r = readRedisRecord(w.take(), 0);
   assert.deepEqual([r.venue, r.symbol, r.eventKey, r.json.toString()], [e.venue, e.symbol, key, json]);
 }
@@ -103,42 +106,7 @@ function assertResult(r: DecodeResult): void {
   }
 }
 
-// ---- generators ----
-
-const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 24 }).filter((s) => s.length <= MAX_TEXT && !UNSTORABLE.test(s));
-const us = fc.maxSafeNat();
-const float = fc.double({ noNaN: true, noDefaultInfinity: true });
-const level = fc.tuple(float, float) as fc.Arbitrary<Level>;
-const levels = fc.array(level, { maxLength: 6 });
-const optionalInt = fc.option(fc.maxSafeInteger(), { nil: undefined });
-
-const tradeEvent: fc.Arbitrary<MarketEvent> = fc.record({
-    v: fc.constant(1 as const), type: fc.constant('trade' as const), venue: fc.constantFrom(...VENUES), symbol: text, ts: us, recvTs: us,
-    id: text, price: float, size: float, side: fc.constantFrom('buy' as const, 'sell' as const, '' as const), offBook: fc.option(fc.boolean(), { nil: undefined }),
-});
-
-const validEvent: fc.Arbitrary<MarketEvent> = fc.oneof(
-  tradeEvent,
-  fc.record({
-    v: fc.constant(1 as const), type: fc.constant('quote' as const), venue: fc.constantFrom(...VENUES), symbol: text, ts: us, recvTs: us,
-    bid: float, bidSize: float, ask: float, askSize: float, updateId: optionalInt,
-  }),
-  fc.record({
-    v: fc.constant(1 as const), type: fc.constant('liquidation' as const), venue: fc.constantFrom(...VENUES), symbol: text, ts: us, recvTs: us,
-    id: fc.option(text, { nil: undefined }), posSide: fc.constantFrom('long' as const, 'short' as const), price: float, size: float,
-  }),
-  fc.record({
-    v: fc.constant(1 as const), type: fc.constant('book' as const), venue: fc.constantFrom(...VENUES), symbol: text, ts: us, recvTs: us,
-    action: fc.constantFrom('snapshot' as const, 'delta' as const), seq: fc.maxSafeInteger(), prevSeq: optionalInt, firstSeq: optionalInt,
-    checksum: optionalInt, priceDp: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }),
-    sizeDp: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }), bids: levels, asks: levels,
-  }),
-);
-
-/** Drops the keys whose value is undefined, as a producer would not send them. */
-function wire(e: MarketEvent): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined));
-}
+// ---- generators (valid events: test/helpers/event-arbitraries.ts) ----
 
 function encode(value: unknown, json: boolean): Uint8Array | null {
   try {

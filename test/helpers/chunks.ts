@@ -21,7 +21,8 @@ export function fakeResult(n: number, base = 0): { result: CheckResult; batch: P
   const records = new ByteWriter(1024);
   const recordEnds = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    writeRedisRecord(records, base + i, 0, 0, 'v', 's', `t:${base + i}`, '{}', '');
+    const trade: MarketEvent = { v: 1, type: 'trade', venue: 'v', symbol: 's', ts: 0, recvTs: 0, id: String(base + i), price: 1, size: 1, side: '' };
+    writeRedisRecord(records, base + i, trade, { verdict: 0, failedLo: 0, failedHi: 0, score: 1 }, '');
     recordEnds[i] = records.length;
   }
   const result: CheckResult = {
