@@ -9,6 +9,9 @@ const SHORT_TEXT = 64;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MINUS = 0x2d;
+const DOT = 0x2e;
+/** Decimals up to which `decimal` writes a fractional number itself. */
+const MAX_FAST_DECIMALS = 8;
 const NULL_LITERAL = encoder.encode('null');
 
 export class ByteWriter {
@@ -81,24 +84,49 @@ export class ByteWriter {
     return p - start;
   }
 
-  /** Writes a number as `String(v)` does (digits straight into the buffer for a safe integer); returns the bytes. */
+  /**
+   * Writes a number as `String(v)` does and returns the bytes. Safe integers, and numbers with up
+   * to 8 decimals (prices and sizes), are written digit by digit: `String` of a fractional
+   * number allocates a string and was the largest single item of a worker's profile
+   * (`Builtins_ToString`, perf). The rest goes through `String`.
+   */
   decimal(v: number): number {
-    if (!Number.isSafeInteger(v)) return this.writeCounted(String(v));
-    if (this.pos + 17 > this.buf.length) this.grow(this.pos + 17);
+    if (Number.isSafeInteger(v)) return this.digits(v < 0, v < 0 ? -v : v, 0);
+    const a = v < 0 ? -v : v;
+    if (a >= 1e-6 && a < 1e15) {
+      // The fewest decimals k for which m / 10^k is v again: that is the shortest form that
+      // reads back as v, which `String` prints (plain notation from 1e-6 up to 1e21).
+      let scale = 10;
+      for (let k = 1; k <= MAX_FAST_DECIMALS; k++, scale *= 10) {
+        const m = Math.round(a * scale);
+        if (m > Number.MAX_SAFE_INTEGER) break;
+        if (m / scale === a) return this.digits(v < 0, m, k);
+      }
+    }
+    return this.writeCounted(String(v));
+  }
+
+  /** Writes the integer `m` with a decimal point `decimals` digits from its right (`0.` first when needed). */
+  private digits(negative: boolean, m: number, decimals: number): number {
+    if (this.pos + 20 > this.buf.length) this.grow(this.pos + 20);
     const buf = this.buf;
     const start = this.pos;
     let p = start;
-    if (v < 0) { buf[p++] = MINUS; v = -v; }
-    let digits = 1;
-    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
-    p += digits;
-    for (let i = 1; i <= digits; i++) {
-      const q = Math.floor(v / 10);
-      buf[p - i] = 0x30 + (v - q * 10);
-      v = q;
+    if (negative) buf[p++] = MINUS;
+    let count = 1;
+    for (let t = m; t >= 10; t = Math.floor(t / 10)) count++;
+    // Leading zeros of a number below 1 (0.0005: m = 5, 4 decimals).
+    const width = count > decimals ? count : decimals + 1;
+    const end = p + width + (decimals > 0 ? 1 : 0);
+    let q = end;
+    for (let i = 0; i < width; i++) {
+      if (decimals > 0 && i === decimals) buf[--q] = DOT;
+      const next = Math.floor(m / 10);
+      buf[--q] = 0x30 + (m - next * 10);
+      m = next;
     }
-    this.pos = p;
-    return p - start;
+    this.pos = end;
+    return end - start;
   }
 
   /** Writes a number as JSON does: `String(v)` when finite, else `null`. */

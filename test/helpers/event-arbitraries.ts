@@ -12,7 +12,8 @@ const text = fc.oneof(
   fc.string({ unit: fc.constantFrom('a', '"', '\\', '\n', '\t', '\u0001', '\u001f', '\u007f', '\u2028', 'é', '€', '😀'), minLength: 1, maxLength: 12 }),
 ).filter((s) => s.length <= MAX_TEXT_LENGTH && !UNSTORABLE.test(s));
 const us = fc.maxSafeNat();
-const float = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -1e6, max: 1e6 }), fc.constantFrom(-0, 1e21, 1e-7, 5e-324));
+const printed = fc.tuple(fc.integer({ min: -1e12, max: 1e12 }), fc.integer({ min: 0, max: 10 })).map(([m, k]) => m / 10 ** k);
+const float = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), printed, fc.constantFrom(-0, 1e21, 1e-7, 5e-324));
 const level = fc.tuple(float, float) as fc.Arbitrary<Level>;
 const levels = fc.array(level, { maxLength: 6 });
 const optionalInt = fc.option(fc.maxSafeInteger(), { nil: undefined });

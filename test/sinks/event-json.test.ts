@@ -76,7 +76,13 @@ describe('ByteWriter text and numbers', () => {
       2 ** 53, 1e21, 1.5, -0.000001, 1e-7, 5e-324, 0.1 + 0.2]) {
       assert.equal(written((w) => w.decimal(v)), String(v), String(v));
     }
-    fc.assert(fc.property(fc.oneof(fc.maxSafeInteger(), fc.double()), (v) => {
+    for (const v of [0.1, 0.3, 0.1 + 0.2, 67123.45, -67123.45, 0.000001, 0.0000015, 0.00000099, 1e-6, 123456789.12345678, 2 ** 49 + 0.125,
+      999999999999999.9, 1e15 - 0.5, 1e15 + 0.5, 4.35, 1.005, 8.675309, 0.12345678, 0.123456789]) {
+      assert.equal(written((w) => w.decimal(v)), String(v), String(v));
+    }
+    // Prices and sizes as venues print them: an integer with a few decimals.
+    const printed = fc.tuple(fc.integer({ min: -(2 ** 53), max: 2 ** 53 }), fc.integer({ min: 0, max: 12 })).map(([m, k]) => m / 10 ** k);
+    fc.assert(fc.property(fc.oneof(fc.maxSafeInteger(), fc.double(), printed), (v) => {
       assert.equal(written((w) => w.decimal(v)), String(v));
       assert.equal(written((w) => w.jsonNumber(v)), JSON.stringify(v));
     }), fuzzParams(2000));
