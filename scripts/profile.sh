@@ -5,6 +5,10 @@
 #   flame.html         clinic flame (0x underneath): flame graph of the main thread's stacks
 #   cpuprofile/        node --cpu-prof: one .cpuprofile per thread (tid 0 = main thread), and
 #   summary.md         the top frames by self time of each thread (bench/cpu-profile.ts)
+#   perf.md            perf (Linux, `PROFILE_TOOLS=perf`, not in the default set): CPU per event by
+#                      kind of thread (main, check workers, librdkafka, V8's helpers) with native
+#                      frames, which V8's profiles show only as "(program)", and where the main
+#                      thread's time goes (bench/perf-summary.ts); perf.data beside it
 # Each run: a fresh topic; the processor starts first (`run --stop-when-idle`), then the load
 # generator (`produce --rate R --duration S`); the processor drains, commits and exits by itself
 # when the topic goes quiet, and clinic writes its report on that exit.
@@ -108,7 +112,15 @@ for tool in $TOOLS; do
         for f in "$out"/cpuprofile/*.cpuprofile; do node "$ROOT/dist/bench/cpu-profile.js" --top 20 "$f"; done
       } >"$out/summary.md"
       ;;
-    *) die "unknown profiler '$tool' (doctor, flame, cpuprof)" ;;
+    perf)
+      command -v perf >/dev/null 2>&1 || die "perf is not installed (Debian: apt-get install linux-perf)"
+      # 499 Hz: off the beat of the 1 ms and 5 ms timers; call graphs for the categories.
+      profile_one perf perf record -F 499 -g -o "$out/perf.data" -- node --perf-basic-prof
+      if [ -n "$COUNT" ]; then events=$COUNT; else events=$((RATE * DURATION)); fi
+      perf script -i "$out/perf.data" -F comm,pid,tid,ip,sym 2>/dev/null \
+        | node "$ROOT/dist/bench/perf-summary.js" --events "$events" --freq 499 >"$out/perf.md"
+      ;;
+    *) die "unknown profiler '$tool' (doctor, flame, cpuprof, perf)" ;;
   esac
 done
-say "reports in $out: $(cd "$out" && ls -d doctor.html flame.html summary.md 2>/dev/null | tr '\n' ' ')"
+say "reports in $out: $(cd "$out" && ls -d doctor.html flame.html summary.md perf.md 2>/dev/null | tr '\n' ' ')"
