@@ -1,8 +1,9 @@
 # The processor image used by docker-compose.yml. node-rdkafka builds librdkafka from source:
 # zstd/lz4/ssl headers are needed or the build silently lacks those codecs.
-# Node 20, the version the project is tested on (README). Only what runs is built and shipped:
-# src and workers (tsconfig.build.json), production dependencies.
-FROM node:20-bookworm AS build
+# Node 24 LTS, the production runtime (README; npm test runs the unit tests on it). Only what runs
+# is built and shipped: src and workers (tsconfig.build.json), production dependencies. The addons
+# are compiled in the build stage for its Node, so both stages name the same major.
+FROM node:24-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libzstd-dev liblz4-dev libssl-dev python3 g++ make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -13,7 +14,7 @@ COPY src ./src
 COPY workers ./workers
 RUN npm run build:prod && npm prune --omit=dev && mv dist-prod dist
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libzstd1 liblz4-1 libssl3 wget && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

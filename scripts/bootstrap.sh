@@ -5,9 +5,15 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-command -v node >/dev/null 2>&1 || die "Node.js 20+ is needed (Debian: apt-get install nodejs npm)"
-major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$major" -ge 20 ] || die "Node.js 20+ is needed (found $(node --version))"
+# The runtimes tested are those of package.json's engines: Node 24 LTS, and 20.19+ (past its end of
+# life). Another major is let through with a warning: it may work, nothing tests it.
+command -v node >/dev/null 2>&1 || die "Node.js 24 LTS is needed (or 20.19+; Debian: NodeSource's node_24.x packages)"
+read -r major minor < <(node -p 'process.versions.node.split(".").slice(0, 2).join(" ")')
+if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+  die "Node.js 24 LTS is needed, or 20.19+ (found $(node --version))"
+elif [ "$major" -ne 20 ] && [ "$major" -ne 24 ]; then
+  say "warning: Node.js $(node --version) is not a tested runtime (24 LTS, or 20.19+)"
+fi
 
 # node-rdkafka compiles librdkafka from its bundled source; without these headers the build
 # silently lacks zstd/lz4 and cannot read batches compressed with them.
@@ -32,6 +38,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
    || [ ! -f node_modules/node-rdkafka/build/Release/node-librdkafka.node ]; then
   say "installing npm dependencies (node-rdkafka compiles librdkafka: ~2 minutes the first time)"
   npm install --no-audit --no-fund >&2
+fi
+# The addons are built for one Node ABI: after the machine's Node changed major version, the
+# installed ones no longer load until rebuilt.
+if ! node -e "require('node-rdkafka'); require('unix-dgram')" >/dev/null 2>&1; then
+  say "rebuilding the native addons for Node $(node --version) (node-rdkafka compiles librdkafka: ~2 minutes)"
+  npm rebuild node-rdkafka unix-dgram >&2
 fi
 node -e "const f=require('node-rdkafka').features; if(!f.includes('zstd')) { console.error('[himari-l0] warning: node-rdkafka built without zstd (install libzstd-dev, then: npm rebuild node-rdkafka)'); }"
 
