@@ -77,7 +77,7 @@ export async function createTopics(config: Readonly<Config>): Promise<void> {
   await ensureTopics(config.kafka, [...config.kafka.topics, config.kafka.deadLetterTopic]);
 }
 
-/** Offsets committed by the processor's group, per partition (-1001 when none). */
+/** Offsets committed by the processor's group, per partition; where it has none, no valid offset (node-rdkafka gives undefined). */
 export async function committedOffsets(config: Readonly<Config>): Promise<Map<number, number>> {
   const topic = config.kafka.topics[0]!;
   const ends = await topicEndOffsets(config.kafka, topic);
