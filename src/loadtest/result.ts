@@ -7,7 +7,7 @@ import type { RateStep } from './schedule.js';
 import type { ThreadBreakdown } from './proc-stats.js';
 
 // What a load test is asked (LoadtestOptions) and what it reports (LoadtestResult): shared by
-// the runner (run.ts), the report (report.ts) and the CLI.
+// the runner (run.ts and its modes, mode-*.ts), the report (report.ts) and the CLI.
 
 export type LoadtestMode = 'rate' | 'drain' | 'find-max';
 

@@ -57,3 +57,14 @@ export function checkedChunk(events: MarketEvent[], offsets: number[], partition
   const ticket = new OffsetTracker().partition(topic, partition).track(offsets[0]!, offsets[offsets.length - 1]!, 1);
   return new EventChunk(result, new PackedBatch(result.batch), topic, partition, 0, events.length, ticket, new Float64Array(events.length));
 }
+
+/** Offsets (or ids) `from` .. `to - 1`. */
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** Exchange time of the sink tests' first event (µs). */
+export const T0 = 1_790_000_000_000_000;
+
+/** Trade `i` of the sink tests: binance, alternating BTC-USDT (odd) and ETH-USDT (even) unless given. */
+export function sinkTrade(i: number, ts = T0 + i * 1000, symbol = i % 2 ? 'BTC-USDT' : 'ETH-USDT'): MarketEvent {
+  return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 100, id: String(i), price: 100 + i, size: 1, side: 'buy' };
+}

@@ -1,5 +1,8 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../../src/config/schema.js';
+import { endOffsets, waitGroupCommitted } from './services.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -40,4 +43,17 @@ export class ProcessorProcess {
     this.child.kill('SIGKILL');
     await this.exited;
   }
+}
+
+/**
+ * The end of a run: waits until the group committed every offset the topic holds now, then stops
+ * the processor with SIGTERM; it must drain and exit 0. Failures carry the tail of its log.
+ */
+export async function drainAndStop(p: ProcessorProcess, config: Readonly<Config>, timeoutMs: number): Promise<void> {
+  await waitGroupCommitted(config, await endOffsets(config), timeoutMs).catch((err: Error) => {
+    throw new Error(`${err.message}\n${p.stdout.slice(-6000)}`);
+  });
+  p.kill('SIGTERM');
+  const exit = await p.exited;
+  assert.equal(exit.code, 0, `exited with ${JSON.stringify(exit)}: ${p.stderr}\n${p.stdout.slice(-4000)}`);
 }

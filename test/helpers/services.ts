@@ -12,6 +12,7 @@ import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { pgClientConfig } from '../../src/db/client-config.js';
 import { PARTITION_POLICY_TABLE } from '../../src/db/partitions.js';
 import { redisOptions } from '../../src/sinks/redis-sink.js';
+import { deleteKeys } from './redis.js';
 
 /**
  * Integration tests run against the real broker, Redis and PostgreSQL that `scripts/services.sh`
@@ -76,7 +77,7 @@ export async function createTopics(config: Readonly<Config>): Promise<void> {
   await ensureTopics(config.kafka, [...config.kafka.topics, config.kafka.deadLetterTopic]);
 }
 
-/** Offsets committed by the processor's group, per partition (-1001 when none). */
+/** Offsets committed by the processor's group, per partition; where it has none, no valid offset (node-rdkafka gives undefined). */
 export async function committedOffsets(config: Readonly<Config>): Promise<Map<number, number>> {
   const topic = config.kafka.topics[0]!;
   const ends = await topicEndOffsets(config.kafka, topic);
@@ -159,12 +160,7 @@ export async function cleanup(config: Readonly<Config>): Promise<void> {
   });
   const redis = redisClient(config);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.keyPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, config.redis.keyPrefix);
   } finally {
     redis.disconnect();
   }

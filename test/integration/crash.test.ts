@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/loadtest/generator.js';
-import { cleanup, createTopics, endOffsets, readTopic, redisClient, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { cleanup, createTopics, readTopic, redisClient, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { ProcessorProcess, drainAndStop } from '../helpers/processor.js';
+import { countedEvents } from '../helpers/redis.js';
 
 const EVENTS = 200_000;
 const BAD = 25;
@@ -51,10 +52,7 @@ describe('kill -9 at random moments (exactly once in every sink)', { timeout: 60
     const last = new ProcessorProcess(env);
     processes.push(last);
     await last.ready();
-    const ends = await endOffsets(config);
-    await waitGroupCommitted(config, ends, 300_000);
-    last.kill('SIGTERM');
-    assert.equal((await last.exited).code, 0, last.stderr);
+    await drainAndStop(last, config, 300_000);
 
     // PostgreSQL: every valid event exactly once.
     const t = config.postgres.table;
@@ -73,11 +71,7 @@ describe('kill -9 at random moments (exactly once in every sink)', { timeout: 60
         const h = await redis.hgetall(`${config.redis.keyPrefix}latest:${r.venue}:${r.symbol}`);
         assert.equal(h.ts, r.ts_us, `${r.venue}:${r.symbol}`);
       }
-      let counted = 0;
-      for (const key of await redis.keys(`${config.redis.keyPrefix}quality:*`)) {
-        const q = await redis.hgetall(key);
-        counted += Number(q.accepted ?? 0) + Number(q.flagged ?? 0) + Number(q.rejected ?? 0);
-      }
+      const counted = await countedEvents(redis, config.redis.keyPrefix);
       assert.equal(counted, stats.produced, 'quality counters count every event once');
     } finally {
       redis.disconnect();

@@ -5,9 +5,9 @@ import Kafka from 'node-rdkafka';
 import { encodeEvent } from '../../src/codec/encode.js';
 import type { MarketEvent } from '../../src/codec/event.js';
 import { describeTopicConfig } from '../../src/source/kafka-topic-config.js';
-import { cleanup, committedOffsets, endOffsets, produceRaw, readTopic, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
+import { cleanup, committedOffsets, produceRaw, readTopic, testConfig, waitUntil, withPg } from '../helpers/services.js';
 import { freePort } from '../helpers/outage.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { ProcessorProcess, drainAndStop } from '../helpers/processor.js';
 
 const DLQ_LIMIT = 20_000;
 const INPUT_LIMIT = 3_000_000;
@@ -62,11 +62,7 @@ describe('dead letters larger than the dead-letter topic takes (real broker)', {
     const p = new ProcessorProcess(env);
     processes.push(p);
     await p.ready();
-    await waitGroupCommitted(config, await endOffsets(config), 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${p.stdout.slice(-6000)}`);
-    });
-    p.kill('SIGTERM');
-    assert.equal((await p.exited).code, 0, p.stderr);
+    await drainAndStop(p, config, 90_000);
 
     assert.match(p.stdout, /"topicMaxMessageBytes":20000,"maxMessageBytes":20000,"msg":"dead-letter topic limit read"/, 'the limit was read from the broker');
     const rows = await withPg(config, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${config.postgres.table}`)).rows[0].n);

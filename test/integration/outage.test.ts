@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/loadtest/generator.js';
-import { cleanup, createTopics, endOffsets, readTopic, redisClient, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { cleanup, createTopics, readTopic, redisClient, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { ProcessorProcess, drainAndStop } from '../helpers/processor.js';
 import { canControlServices, freePort, startPostgres, startRedis, stopPostgres, stopRedis } from '../helpers/outage.js';
 
 const OUTAGE_MS = 20_000;
@@ -65,10 +65,7 @@ describe('sink outages: Redis down 20 s, then PostgreSQL down 20 s', { timeout: 
 
     const stats = await producing;
     assert.equal(stats.failed, 0);
-    const ends = await endOffsets(config);
-    await waitGroupCommitted(config, ends, 180_000);
-    p.kill('SIGTERM');
-    assert.equal((await p.exited).code, 0, p.stderr);
+    await drainAndStop(p, config, 180_000);
 
     const final = await withPg(config, async (c) => (await c.query(
       `SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d FROM ${config.postgres.table}`)).rows[0]);

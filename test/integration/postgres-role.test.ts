@@ -9,9 +9,9 @@ import { loadConfig } from '../../src/config/load.js';
 import { connectPostgres } from '../../src/db/client-config.js';
 import { SCHEMA_VERSION_TABLE, WATERMARK_TABLE, latestSchemaVersion, migrate } from '../../src/db/migrate.js';
 import { MAINTAIN_PARTITIONS_FUNCTION, PARTITION_POLICY_TABLE } from '../../src/db/partitions.js';
-import { CLI, ProcessorProcess } from '../helpers/processor.js';
+import { CLI, ProcessorProcess, drainAndStop } from '../helpers/processor.js';
 import { tlsPostgres } from '../helpers/secure-services.js';
-import { cleanup, endOffsets, testConfig, waitGroupCommitted } from '../helpers/services.js';
+import { cleanup, endOffsets, testConfig } from '../helpers/services.js';
 
 /**
  * The processor as a least-privilege role, on the project's TLS cluster (scripts/pg-cluster.sh):
@@ -75,9 +75,7 @@ describe('least-privilege PostgreSQL role', { timeout: 150_000 }, () => {
     processes.push(processor);
     await processor.ready(60_000);
     const ends = await endOffsets(config);
-    await waitGroupCommitted(config, ends, 60_000);
-    processor.kill('SIGTERM');
-    assert.equal((await processor.exited).code, 0, processor.stderr);
+    await drainAndStop(processor, config, 60_000);
 
     const c = await connectAs('owner');
     try {

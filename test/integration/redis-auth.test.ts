@@ -11,6 +11,7 @@ import { RedisSink } from '../../src/sinks/redis-sink.js';
 import { OffsetTracker } from '../../src/source/offset-tracker.js';
 import { checkBatch } from '../../workers/check-worker.js';
 import { freePort } from '../helpers/outage.js';
+import { deleteKeys } from '../helpers/redis.js';
 import { redisClient, testConfig, waitUntil } from '../helpers/services.js';
 
 const TS = 1_790_000_000_000_000;
@@ -34,8 +35,7 @@ describe('Redis authentication and TLS', { timeout: 60_000 }, () => {
   let tlsServer: ChildProcess | null = null;
   after(async () => {
     await admin.call('ACL', 'DELUSER', user);
-    const keys = await admin.keys(`${config.redis.keyPrefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
+    await deleteKeys(admin, config.redis.keyPrefix);
     admin.disconnect();
     tlsServer?.kill('SIGTERM');
   });

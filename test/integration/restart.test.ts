@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/loadtest/generator.js';
-import { cleanup, createTopics, endOffsets, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { cleanup, createTopics, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { ProcessorProcess, drainAndStop } from '../helpers/processor.js';
 
 async function rowCount(config: ReturnType<typeof testConfig>['config']): Promise<{ n: number; d: number }> {
   return withPg(config, async (c) => {
@@ -40,10 +40,7 @@ describe('restart (SIGTERM mid-stream, then start again)', { timeout: 240_000 },
     const second = new ProcessorProcess(env);
     processes.push(second);
     await second.ready();
-    const ends = await endOffsets(config);
-    await waitGroupCommitted(config, ends, 120_000);
-    second.kill('SIGTERM');
-    assert.equal((await second.exited).code, 0, second.stderr);
+    await drainAndStop(second, config, 120_000);
 
     const final = await rowCount(config);
     assert.equal(final.n, stats.produced, 'every valid event is in PostgreSQL');

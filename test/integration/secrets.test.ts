@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { produce } from '../../src/loadtest/generator.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { ProcessorProcess, drainAndStop } from '../helpers/processor.js';
 import { secureKafka, tlsPostgres } from '../helpers/secure-services.js';
-import { cleanup, endOffsets, redisClient, testConfig, waitGroupCommitted } from '../helpers/services.js';
+import { cleanup, redisClient, testConfig } from '../helpers/services.js';
 
 /** A fresh secret, long and random enough that finding it in the output means it leaked. */
 const secret = (): string => `s3cr3t${randomBytes(12).toString('hex')}`;
@@ -65,10 +65,7 @@ describe('secrets never logged', { timeout: 150_000 }, () => {
     const processor = new ProcessorProcess(env);
     processes.push(processor);
     await processor.ready(60_000);
-    await waitGroupCommitted(config!, await endOffsets(config!), 60_000);
-    processor.kill('SIGTERM');
-    const exit = await processor.exited;
-    assert.equal(exit.code, 0, processor.stderr);
+    await drainAndStop(processor, config!, 60_000);
     // Every secret was in use: the run read Kafka over SASL, and wrote Redis and PostgreSQL.
     assert.ok((await admin.keys(`${config!.redis.keyPrefix}latest:*`)).length > 0, 'the processor wrote Redis as the ACL user');
     assert.ok(stats.produced > 0);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { produce } from '../../src/loadtest/generator.js';
-import { cleanup, createTopics, endOffsets, redisClient, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
-import { ProcessorProcess } from '../helpers/processor.js';
+import { cleanup, createTopics, redisClient, testConfig, waitUntil, withPg } from '../helpers/services.js';
+import { ProcessorProcess, drainAndStop } from '../helpers/processor.js';
+import { countedEvents } from '../helpers/redis.js';
 import { freePort } from '../helpers/outage.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -74,18 +75,12 @@ describe('readiness and shutdown at the edges (real broker, Redis and PostgreSQL
     const second = await produce(s.config.kafka, { topic: s.config.kafka.topics[0]!, symbols: 10, venues: ['binance', 'okx'], rate: 2000, durationS: 2, bad: 0, seed: 4 });
     s.redisProxy.set('pass');
     await waitUntil('ready again', async () => (await readyz(s.metricsPort)).status === 200, 60_000);
-    await waitGroupCommitted(s.direct, await endOffsets(s.direct), 60_000);
-    p.kill('SIGTERM');
-    assert.equal((await p.exited).code, 0, `${p.stderr}\n${p.stdout.slice(-4000)}`);
+    await drainAndStop(p, s.direct, 60_000);
     const produced = first.produced + second.produced;
     assert.deepEqual(await pgExact(s.direct), { n: produced, d: produced });
     const redis = redisClient(s.direct);
     try {
-      let counted = 0;
-      for (const key of await redis.keys(`${s.direct.redis.keyPrefix}quality:*`)) {
-        const q = await redis.hgetall(key);
-        counted += Number(q.accepted ?? 0) + Number(q.flagged ?? 0) + Number(q.rejected ?? 0);
-      }
+      const counted = await countedEvents(redis, s.direct.redis.keyPrefix);
       assert.equal(counted, produced, 'Redis applied every event once');
     } finally {
       redis.disconnect();
@@ -110,9 +105,7 @@ describe('readiness and shutdown at the edges (real broker, Redis and PostgreSQL
       const again = new ProcessorProcess(s.env);
       cleanups.push(() => again.stop());
       await again.ready();
-      await waitGroupCommitted(s.direct, await endOffsets(s.direct), 90_000);
-      again.kill('SIGTERM');
-      assert.equal((await again.exited).code, 0, again.stderr);
+      await drainAndStop(again, s.direct, 90_000);
       assert.deepEqual(await pgExact(s.direct), { n: stats.produced, d: stats.produced });
     });
   }

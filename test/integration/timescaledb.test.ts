@@ -10,9 +10,9 @@ import { freePort } from '../helpers/outage.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { checkedChunk } from '../helpers/chunks.js';
 import { storageDocQueries } from '../helpers/doc-queries.js';
-import { CLI, ProcessorProcess } from '../helpers/processor.js';
+import { CLI, ProcessorProcess, drainAndStop } from '../helpers/processor.js';
 import { timescalePostgres } from '../helpers/secure-services.js';
-import { cleanup, createTopics, endOffsets, testConfig, waitGroupCommitted, waitUntil, withPg } from '../helpers/services.js';
+import { cleanup, createTopics, testConfig, waitUntil, withPg } from '../helpers/services.js';
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
@@ -179,9 +179,7 @@ describe('TimescaleDB: hypertable, policies, continuous aggregate (real Timescal
     const last = new ProcessorProcess(processorEnv);
     processes.push(last);
     await last.ready(60_000);
-    await waitGroupCommitted(cfg, await endOffsets(cfg), 180_000);
-    last.kill('SIGTERM');
-    assert.equal((await last.exited).code, 0, last.stderr);
+    await drainAndStop(last, cfg, 180_000);
     await withPg(cfg, async (c) => {
       const r = await c.query(`SELECT count(*)::int AS n, count(DISTINCT (src_partition, src_offset))::int AS d FROM ${cfg.postgres.table}`);
       assert.equal(r.rows[0].n, stats.produced, 'every event once');

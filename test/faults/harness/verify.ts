@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { countedEvents, scanKeys } from '../../helpers/redis.js';
 import { redisClient, withPg } from '../../helpers/services.js';
 import type { Ledger, PoisonRecord } from './load.js';
 import { FAULT_DLQ_MAX_BYTES, kindOfKey } from './poison.js';
@@ -71,26 +72,6 @@ function checkDeadLetters(s: Scenario, poison: readonly PoisonRecord[], dlq: rea
 interface RedisCheck {
   mismatches: string[];
   counted: number;
-}
-
-async function scanKeys(redis: ReturnType<typeof redisClient>, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
-
-async function countedEvents(redis: ReturnType<typeof redisClient>, prefix: string): Promise<number> {
-  let counted = 0;
-  for (const key of await scanKeys(redis, `${prefix}quality:*`)) {
-    const [a, f, r] = await redis.hmget(key, 'accepted', 'flagged', 'rejected');
-    counted += Number(a ?? 0) + Number(f ?? 0) + Number(r ?? 0);
-  }
-  return counted;
 }
 
 /** Events Redis has applied (its quality counters), read directly, not through the scenario's proxy. */

@@ -1,0 +1,63 @@
+import type Kafka from 'node-rdkafka';
+import { ErrorCode, HimariError } from '../errors.js';
+import { wallClockMs } from '../obs/clock.js';
+import { OpenLoopGenerator, type ProduceStats } from './generator.js';
+import { measureReadCeiling } from './kafka-probe.js';
+import type { LoadtestOptions, LoadtestResult } from './result.js';
+import { waitCaughtUp, type GeneratorBase, type RunContext } from './run-context.js';
+import { Sampler } from './sampler.js';
+import { assemble, latencyRows, latencyTotals, stopAndSummarize, writeResult } from './summary.js';
+
+// Drain mode: a backlog of `count` events first, then how fast the processor consumes it,
+// compared with a bare consumer's read of the same topic (the Kafka read ceiling).
+
+export interface Backlog {
+  stats: ProduceStats;
+  ms: number;
+}
+
+/** Produces the backlog before the processor starts, so that the generator does not compete with it for the cores. */
+export async function produceBacklog(o: LoadtestOptions, producer: Kafka.Producer, genOptions: GeneratorBase): Promise<Backlog> {
+  o.log(`producing a backlog of ${o.count} events`);
+  const t = performance.now();
+  const backlog = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: 0, count: o.count });
+  const progress = o.progress;
+  const ticker = progress === undefined ? null : setInterval(() => progress(`loadtest: backlog ${backlog.stats.produced} of ${o.count} events produced`), 250);
+  const stats = await backlog.run().finally(() => { if (ticker !== null) clearInterval(ticker); });
+  const pre = { stats, ms: performance.now() - t };
+  if (stats.delivered !== o.count) throw new HimariError(ErrorCode.DELIVERY_FAILED, `backlog: delivered ${stats.delivered} of ${o.count}`);
+  o.log(`backlog produced in ${(pre.ms / 1000).toFixed(1)} s (${Math.round((o.count * 1000) / pre.ms)}/s)`);
+  return pre;
+}
+
+export async function runDrain(ctx: RunContext, pre: Backlog): Promise<LoadtestResult> {
+  const { config, o, names, child, atReady, probe, poller } = ctx;
+  const t0 = wallClockMs();
+  const { high } = await probe.ends();
+  const sampler = new Sampler(child, probe, poller, t0, o.log, o.progress);
+  await sampler.tick();
+  sampler.start();
+  const readyAt = performance.now();
+  const done = await waitCaughtUp(probe, high, 1_800_000);
+  const drainMs = performance.now() - readyAt;
+  const atEnd = child.sample();
+  await sampler.stop();
+  if (!done) throw new HimariError(ErrorCode.TIMEOUT, `the processor did not drain ${o.count} events within 30 minutes`);
+  const summary = await stopAndSummarize(o, child, sampler, poller, atReady, atEnd);
+  const eventsPerSec = (o.count * 1000) / drainMs;
+  o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);
+  const ceiling = await measureReadCeiling({ ...config.kafka, topics: [names.topic] }, names.topic, high);
+  const result = assemble(ctx, summary, pre.stats, null, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
+  result.drain = {
+    count: o.count,
+    produceMs: Math.round(pre.ms),
+    produceRate: Math.round((o.count * 1000) / pre.ms),
+    drainMs: Math.round(drainMs),
+    eventsPerSec: Math.round(eventsPerSec),
+    cpuUsPerEvent: Math.round((summary.processor.cpuMs * 1000 * 10) / o.count) / 10,
+    peakRssBytes: summary.processor.peakRssBytes,
+    ceiling,
+    ratioToCeiling: ceiling.eventsPerSec > 0 ? Math.round((eventsPerSec / ((ceiling.messages * 1000) / ceiling.totalMs)) * 1000) / 1000 : 0,
+  };
+  return writeResult(o, result);
+}
