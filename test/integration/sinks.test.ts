@@ -194,7 +194,7 @@ describe('sinks over several connections (real PostgreSQL and Redis)', { timeout
     const sink = new SinkCore(new PostgresSink(pg2), {
       policy: { ...sinkPolicy(config.sink, 'postgres'), batchMaxRows: 100, batchMaxMs: 1, retry: { initialMs: 1, maxMs: 5 } },
       metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
-      onPermanentFailure: async (chunk, i) => { failures.push(chunk.partition * 1000 + chunk.offset(i)); },
+      onPermanentFailure: (chunk) => { failures.push(chunk.partition * 1000 + chunk.firstOffset); return true; },
     });
     await sink.connect();
     const offsets = range(100, 110);

@@ -38,7 +38,7 @@ const policy = (o: Partial<SinkPolicy> = {}): SinkPolicy => ({
 function core(driver: SinkDriver, p: SinkPolicy, failures: Array<[number, string]> = []) {
   return new SinkCore(driver, {
     policy: p, metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
-    onPermanentFailure: async (chunk, i, err) => { failures.push([chunk.offset(i), (err as Error).message]); },
+    onPermanentFailure: (chunk, err) => { failures.push([chunk.firstOffset, (err as Error).message]); return true; },
   });
 }
 
