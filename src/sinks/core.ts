@@ -298,11 +298,16 @@ export class SinkCore<B extends Batchable<B>> extends EventEmitter {
       }
       m.writeSeconds.observe({ sink: this.name }, (performance.now() - started) / 1000);
       m.flushRows.observe({ sink: this.name }, batch.rows);
-      m.written.inc({ sink: this.name }, batch.rows);
       lane.sealed.shift();
       // The write is confirmed now (the driver's COMMIT / EVAL reply, the broker's delivery reports).
       this.landed(landed);
-      for (const item of landed) item.ack();
+      let rows = 0;
+      for (const item of landed) {
+        rows += item.rows;
+        item.ack();
+      }
+      // Not what the permanent-failure handler left unsettled.
+      m.written.inc({ sink: this.name }, rows);
       if (!this.saturated) this.emit('drain');
     }
     lane.writing = false;
