@@ -422,9 +422,11 @@ export class Pipeline {
     if (!brokerAnswers) brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
     // The dead-letter producer, like the consumer, must not block on a broker that does not answer.
     const dlClose = { deadlineMs: Math.max(0, left(1_000)), graceful: brokerAnswers };
+    const dl = this.deadLetterSink;
     const closed = await withinMs(Promise.allSettled([
       this.source.disconnect(brokerAnswers), this.pool.close(),
-      ...this.cores.map((s) => (s.isAborted ? s.closeNow(dlClose) : s.close(dlClose))),
+      dl.isAborted ? dl.closeNow(dlClose) : dl.close(dlClose),
+      ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),
     ]), left());
     if (!closed) {
       this.log.warn('connections still closing at the deadline; leaving them');
