@@ -30,6 +30,8 @@ const MSG_TIMED_OUT = Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT;
 const TRANSPORT = Kafka.CODES.ERRORS.ERR__TRANSPORT;
 const ALL_BROKERS_DOWN = Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN;
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL;
+/** A produce's outcome when the broker acknowledged it (any other is its error). */
+const DELIVERED = Symbol('delivered');
 
 /**
  * A dead letter on its way to the topic: what the sink core batches for the dead-letter driver.
@@ -155,12 +157,12 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
         // The value's share of a message: the rest is key, headers and record framing.
         if (d.keep < 0) d.keep = Math.max(0, this.maxMessageBytes - (d.letter.key?.length ?? 0) - d.letter.message.length - HEADROOM_BYTES);
       }
-      const outcomes = await Promise.all(pending.map((d) => this.produceOnce(d.letter, d.keep).then(() => null, (err: unknown) => err ?? new Error('delivery failed'))));
+      const outcomes = await Promise.all(pending.map((d) => this.produceOnce(d.letter, d.keep).then(() => DELIVERED, (err: unknown) => err)));
       const smaller: PendingDeadLetter[] = [];
       for (let i = 0; i < pending.length; i++) {
         const d = pending[i]!;
         const err = outcomes[i];
-        if (err === null) {
+        if (err === DELIVERED) {
           d.delivered = true;
           continue;
         }
@@ -184,7 +186,7 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
       }
       pending = smaller;
     }
-    if (failure === null) return;
+    if (failed === 0) return;
     const now = items.find((d) => !d.delivered && d.refusals >= max);
     if (now !== undefined) throw refusedForGood(now);
     throw new HimariError(ErrorCode.SINK_WRITE_FAILED, `dead-letter topic ${this.config.deadLetterTopic}: ${failed} of ${items.length} dead letters not delivered: ${errorMessage(failure)}`,
