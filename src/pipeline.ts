@@ -5,7 +5,7 @@ import { Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
 import { checkById } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
-import { ErrorCode, HimariError, backoffMs, errorMessage } from './errors.js';
+import { ErrorCode, HimariError, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool } from './pool/worker-pool.js';
 import { Dispatcher, type DispatchedTask } from './pool/dispatcher.js';
@@ -13,10 +13,10 @@ import type { CheckResult, CheckWorkerData } from './pool/task.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
 import { EventSinkCore } from './sinks/event-sink-core.js';
 import { ResultRouter } from './sinks/result-router.js';
-import { PendingDeadLetter, type DeadLetter, type DeadLetterDriver } from './sinks/dead-letter.js';
-import { DeadLetterIndex } from './sinks/dead-letter-index.js';
+import type { DeadLetter, DeadLetterDriver, PendingDeadLetter } from './sinks/dead-letter.js';
+import { DeadLetterSink, messageDeadLetter } from './sinks/dead-letter-sink.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
-import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
+import { OffsetTracker, type CommitPoint } from './source/offset-tracker.js';
 import { describePartitionKey } from './source/partition-key.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
@@ -54,7 +54,7 @@ export class Pipeline {
    * The dead-letter topic, a sink like the others (one retry loop, backpressure, metrics): what
    * the decoder, a dying worker or a sink refuses goes here, and its source offset waits for it.
    */
-  readonly deadLetterSink: SinkCore<PendingDeadLetter>;
+  readonly deadLetters: DeadLetterSink;
   /** Every sink core, the dead-letter topic's included: flushed, aborted and closed together. */
   private readonly cores: ReadonlyArray<EventSinkCore | SinkCore<PendingDeadLetter>>;
   /** Worker results to the sinks and the dead-letter topic (src/sinks/result-router.ts). */
@@ -80,8 +80,6 @@ export class Pipeline {
   private readonly config: Readonly<Config>;
   private readonly log: Logger;
   private readonly metrics: Metrics;
-  private readonly deadLetters: DeadLetterDriver;
-  private readonly deadLetterIndex: DeadLetterIndex;
   /** Set at the close deadline (or a close during start): delivery gave up, nothing more to wait for. */
   private deliveryAborted = false;
 
@@ -89,9 +87,7 @@ export class Pipeline {
     this.config = parts.config;
     this.log = parts.log;
     this.metrics = parts.metrics;
-    this.deadLetters = parts.deadLetters;
     // A child logger per stage: every line says where it comes from ({"stage": "source"}, ...).
-    this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log.child({ stage: 'dead-letters' }));
     this.reference = SharedReference.create(parts.config.checks.referenceInstruments);
     this.breadthMoveBp = parts.config.checks.thresholds.C6?.moveBp ?? checkById('C6')!.thresholds.moveBp!.default;
     this.liquidationWindowUs = (parts.config.checks.thresholds.C1?.windowMs ?? checkById('C1')!.thresholds.windowMs!.default) * 1000;
@@ -116,7 +112,7 @@ export class Pipeline {
       // The refused event becomes a dead letter under the chunk's ticket: the chunk is settled
       // for this sink, and its offsets still wait for the dead letter.
       onPermanentFailure: (chunk, err) => {
-        this.sendDeadLetter(chunk.ticket, {
+        this.deadLetters.send(chunk.ticket, {
           code: ErrorCode.SINK_REJECTED,
           message: `${driver.name}: ${errorMessage(err)}`,
           sourceTopic: chunk.topic, sourcePartition: chunk.partition, sourceOffset: chunk.firstOffset,
@@ -125,21 +121,18 @@ export class Pipeline {
         return true;
       },
     }));
-    this.deadLetterSink = new SinkCore(parts.deadLetters, {
-      policy: sinkPolicy(parts.config.sink, parts.deadLetters.name),
-      metrics: parts.metrics,
-      log: parts.log.child({ stage: 'dead-letters' }),
-      // Refused for good: it stays unacknowledged, so its offset is never committed.
-      onPermanentFailure: (dl, err) => {
-        this.onDeadLetterFailed(dl.letter, err);
-        return false;
-      },
+    this.deadLetters = new DeadLetterSink({
+      driver: parts.deadLetters, kafka: parts.config.kafka, policy: sinkPolicy(parts.config.sink, parts.deadLetters.name),
+      metrics: parts.metrics, log: parts.log.child({ stage: 'dead-letters' }),
+      replayFrom: (topic, partition) => this.dispatcher.firstOf(topic, partition),
+      onFailed: (dl, err) => this.onDeadLetterFailed(dl, err),
+      onSaturated: () => this.pauseSource(),
     });
-    this.cores = [...this.sinks, this.deadLetterSink];
+    this.cores = [...this.sinks, this.deadLetters.core];
     for (const s of this.cores) s.on('drain', () => this.maybeResume());
     this.router = new ResultRouter({
       sinks: this.sinks, metrics: parts.metrics, totals: this.totals, maxMessageBytes: parts.config.kafka.maxMessageBytes,
-      deadLetter: (ticket, m, code, message) => this.sendDeadLetter(ticket, messageDeadLetter(m, code, message)),
+      deadLetter: (ticket, m, code, message) => this.deadLetters.send(ticket, messageDeadLetter(m, code, message)),
       recycle: (buffer) => this.dispatcher.recycle(buffer),
     });
     parts.metrics.workerThreads.set(this.pool.threads);
@@ -251,25 +244,6 @@ export class Pipeline {
   }
 
   /**
-   * Dead-letters a message under its batch's ticket: the ticket waits for the broker to have it,
-   * so its offset is committed only then. A replay of one an earlier run already stored (a crash
-   * before the commit) is acknowledged without a second copy: the dead-letter topic holds every
-   * bad message exactly once.
-   */
-  private sendDeadLetter(ticket: BatchTicket, dl: DeadLetter): void {
-    ticket.expect(1);
-    this.alreadyStored(dl).then((stored) => {
-      if (stored) {
-        this.metrics.deadLetterReplays.inc();
-        ticket.ack();
-        return;
-      }
-      this.metrics.deadLettered.inc({ code: dl.code });
-      if (!this.deadLetterSink.push(new PendingDeadLetter(dl, ticket))) this.pauseSource();
-    }).catch((err: unknown) => this.onDeadLetterFailed(dl, err));
-  }
-
-  /**
    * A dead letter that could not be stored leaves its batch unacknowledged, so its partition's
    * commits stop there. Rather than a silent stall, the partition stops consuming and says why;
    * one abandoned at shutdown needs nothing.
@@ -282,32 +256,11 @@ export class Pipeline {
     this.metrics.partitionsStopped.set(this.source.stopped.size);
   }
 
-  /**
-   * Whether an earlier run already stored this dead letter (DeadLetterIndex). A failed scan is
-   * retried until it succeeds or delivery is aborted (then `CLOSED`: the batch stays unconfirmed).
-   */
-  private async alreadyStored(dl: DeadLetter): Promise<boolean> {
-    const backlog = this.dispatcher.firstOf(dl.sourceTopic, dl.sourcePartition);
-    const fromOffset = backlog?.firstOffset ?? dl.sourceOffset;
-    const fromTs = backlog?.firstTimestampMs ?? Date.now();
-    for (let attempt = 0; ; attempt++) {
-      if (this.deliveryAborted) throw new HimariError(ErrorCode.CLOSED, 'dead letter abandoned: delivery was aborted');
-      try {
-        const existing = await this.deadLetterIndex.existing(dl.sourceTopic, dl.sourcePartition,
-          this.deadLetters.partitionFor(dl.sourcePartition), fromOffset, fromTs);
-        return existing.has(dl.sourceOffset);
-      } catch (err) {
-        this.log.warn({ err, attempt }, 'dead-letter scan failed; retrying');
-        await new Promise((r) => setTimeout(r, backoffMs(attempt, 200, 5000)));
-      }
-    }
-  }
-
   /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
   private onWorkerFailure(err: Error, { messages, parts }: DispatchedTask): void {
     this.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
     for (const part of parts) {
-      for (let i = part.from; i < part.to; i++) this.sendDeadLetter(part.ticket, messageDeadLetter(messages[i]!, ErrorCode.WORKER_FAILED, err.message));
+      for (let i = part.from; i < part.to; i++) this.deadLetters.send(part.ticket, messageDeadLetter(messages[i]!, ErrorCode.WORKER_FAILED, err.message));
       part.ticket.ack();
     }
   }
@@ -364,7 +317,7 @@ export class Pipeline {
     for (const p of partitions) {
       this.tracker.forget(p.topic, p.partition);
       this.pool.release(p.topic, p.partition);
-      this.deadLetterIndex.forget(p.topic, p.partition);
+      this.deadLetters.forget(p.topic, p.partition);
       for (const s of this.sinks) s.release(p.topic, p.partition);
       this.dispatcher.forget(p.topic, p.partition);
     }
@@ -422,7 +375,7 @@ export class Pipeline {
     if (!brokerAnswers) brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
     // The dead-letter producer, like the consumer, must not block on a broker that does not answer.
     const dlClose = { deadlineMs: Math.max(0, left(1_000)), graceful: brokerAnswers };
-    const dl = this.deadLetterSink;
+    const dl = this.deadLetters.core;
     const closed = await withinMs(Promise.allSettled([
       this.source.disconnect(brokerAnswers), this.pool.close(),
       dl.isAborted ? dl.closeNow(dlClose) : dl.close(dlClose),
@@ -463,10 +416,3 @@ async function withinMs(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-const EMPTY_BUFFER = Buffer.alloc(0);
-
-/** The dead letter of a consumed message (undecodable, too large, its worker kept dying). */
-function messageDeadLetter(m: SourceMessage, code: string, message: string): DeadLetter {
-  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key));
-  return { code, message, sourceTopic: m.topic, sourcePartition: m.partition, sourceOffset: m.offset, key, value: m.value ?? EMPTY_BUFFER };
-}

@@ -44,7 +44,7 @@ describe('dead letters under the sink core (real broker)', { timeout: 120_000 },
     // A compacted topic refuses a record without a key (INVALID_RECORD): a refusal no retry heals.
     await createTopic(config, config.kafka.deadLetterTopic, 2, { 'cleanup.policy': 'compact' });
     const metrics = new Metrics({ defaultMetrics: false });
-    const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+    const log = pino({ level: 'silent' });
     const driver = new DeadLetterDriver(config.kafka, log);
     const refused: Array<{ offset: number; code: unknown }> = [];
     const core = new SinkCore(driver, {
