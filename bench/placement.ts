@@ -119,8 +119,8 @@ async function clearRedis(client: Redis): Promise<void> {
   } while (cursor !== '0');
 }
 
-function sinkCores(metrics: Metrics, batch: number): SinkCore[] {
-  const onPermanentFailure = async () => { throw new Error('a sink refused an event in the benchmark'); };
+function sinkCores(metrics: Metrics, batch: number): Array<SinkCore<EventChunk>> {
+  const onPermanentFailure = (): boolean => { throw new Error('a sink refused an event in the benchmark'); };
   // Both sinks write as soon as they are idle, as the worker-owned variant does: the comparison
   // is about where the I/O runs, not about how long a sink waits to fill a batch.
   const policy = { ...sinkPolicy(config.sink, 'redis'), flushWhenIdle: true, batchMaxRows: batch, batchMaxBytes: 256 * 1024 * 1024 };
@@ -147,7 +147,7 @@ async function runOnce(mode: Mode, variant: Variant, batch: number, round: numbe
   await pool.warm(emptyBatch); // worker-owned: each worker connects its sinks here
 
   // Sink cores of the main-thread variants, per slot: [postgres, redis].
-  const coresBySlot: SinkCore[][] = [];
+  const coresBySlot: Array<Array<SinkCore<EventChunk>>> = [];
   if (variant === 'main') { const c = sinkCores(metrics, batch); for (let s = 0; s < THREADS; s++) coresBySlot.push(c); }
   if (variant === 'main-per-slot') for (let s = 0; s < THREADS; s++) coresBySlot.push(sinkCores(metrics, batch));
   const allCores = [...new Set(coresBySlot.flat())];

@@ -12,7 +12,7 @@ import { DISPATCH_STAGE, type LatencyReport } from './obs/latency-report.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
 import { Pipeline, type CloseOutcome } from './pipeline.js';
 import { reachDependencies } from './reach.js';
-import { DeadLetterProducer } from './sinks/dead-letter.js';
+import { DeadLetterDriver } from './sinks/dead-letter.js';
 import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
 import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
@@ -47,7 +47,7 @@ export class App {
     this.pipeline = new Pipeline({
       config, log, metrics: this.metrics,
       sinks,
-      deadLetters: new DeadLetterProducer(config.kafka, log.child({ stage: 'dead-letters' })),
+      deadLetters: new DeadLetterDriver(config.kafka, log.child({ stage: 'dead-letters' })),
       onSilence: (a) => {
         this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
           .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));

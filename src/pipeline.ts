@@ -5,17 +5,18 @@ import { Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
 import { checkById } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
-import { ErrorCode, HimariError, backoffMs, errorMessage } from './errors.js';
+import { ErrorCode, HimariError, errorMessage } from './errors.js';
 import type { Metrics } from './obs/metrics.js';
 import { CheckWorkerPool } from './pool/worker-pool.js';
 import { Dispatcher, type DispatchedTask } from './pool/dispatcher.js';
 import type { CheckResult, CheckWorkerData } from './pool/task.js';
 import { SinkCore, type SinkDriver } from './sinks/core.js';
+import { EventSinkCore } from './sinks/event-sink-core.js';
 import { ResultRouter } from './sinks/result-router.js';
-import type { DeadLetter, DeadLetterProducer } from './sinks/dead-letter.js';
-import { DeadLetterIndex } from './sinks/dead-letter-index.js';
+import type { DeadLetter, DeadLetterDriver, PendingDeadLetter } from './sinks/dead-letter.js';
+import { DeadLetterSink, messageDeadLetter } from './sinks/dead-letter-sink.js';
 import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
-import { OffsetTracker, type BatchTicket, type CommitPoint } from './source/offset-tracker.js';
+import { OffsetTracker, type CommitPoint } from './source/offset-tracker.js';
 import { describePartitionKey } from './source/partition-key.js';
 
 export const CHECK_WORKER_FILE = fileURLToPath(new URL('../workers/check-worker.js', import.meta.url));
@@ -25,7 +26,8 @@ export interface PipelineParts {
   log: Logger;
   metrics: Metrics;
   sinks: SinkDriver[];
-  deadLetters: DeadLetterProducer;
+  /** The dead-letter topic's driver, run under a sink core of its own (`sink="dead-letter"`). */
+  deadLetters: DeadLetterDriver;
   workerFile?: string;
   /** Told about each stream the sweep finds silent (the timer half of T5). */
   onSilence?: (alert: SilenceAlert) => void;
@@ -46,7 +48,15 @@ export interface PipelineTotals {
 export class Pipeline {
   readonly source: KafkaSource;
   readonly pool: CheckWorkerPool;
-  readonly sinks: SinkCore[];
+  /** The event sinks: Redis, PostgreSQL, the output topic. */
+  readonly sinks: EventSinkCore[];
+  /**
+   * The dead-letter topic, a sink like the others (one retry loop, backpressure, metrics): what
+   * the decoder, a dying worker or a sink refuses goes here, and its source offset waits for it.
+   */
+  readonly deadLetters: DeadLetterSink;
+  /** Every sink core, the dead-letter topic's included: flushed, aborted and closed together. */
+  private readonly cores: ReadonlyArray<EventSinkCore | SinkCore<PendingDeadLetter>>;
   /** Worker results to the sinks and the dead-letter topic (src/sinks/result-router.ts). */
   private readonly router: ResultRouter;
   readonly tracker = new OffsetTracker();
@@ -70,8 +80,6 @@ export class Pipeline {
   private readonly config: Readonly<Config>;
   private readonly log: Logger;
   private readonly metrics: Metrics;
-  private readonly deadLetters: DeadLetterProducer;
-  private readonly deadLetterIndex: DeadLetterIndex;
   /** Set at the close deadline (or a close during start): delivery gave up, nothing more to wait for. */
   private deliveryAborted = false;
 
@@ -79,9 +87,7 @@ export class Pipeline {
     this.config = parts.config;
     this.log = parts.log;
     this.metrics = parts.metrics;
-    this.deadLetters = parts.deadLetters;
     // A child logger per stage: every line says where it comes from ({"stage": "source"}, ...).
-    this.deadLetterIndex = new DeadLetterIndex(parts.config.kafka, parts.log.child({ stage: 'dead-letters' }));
     this.reference = SharedReference.create(parts.config.checks.referenceInstruments);
     this.breadthMoveBp = parts.config.checks.thresholds.C6?.moveBp ?? checkById('C6')!.thresholds.moveBp!.default;
     this.liquidationWindowUs = (parts.config.checks.thresholds.C1?.windowMs ?? checkById('C1')!.thresholds.windowMs!.default) * 1000;
@@ -99,21 +105,34 @@ export class Pipeline {
       maxBatchMessages: parts.config.workers.maxBatchMessages, maxMessageBytes: parts.config.kafka.maxMessageBytes,
       handlers: { onResult: (result, task) => this.onResult(result, task), onFailure: (err, task) => this.onWorkerFailure(err, task) },
     });
-    this.sinks = parts.sinks.map((driver) => new SinkCore(driver, {
+    this.sinks = parts.sinks.map((driver) => new EventSinkCore(driver, {
       policy: sinkPolicy(parts.config.sink, driver.name),
       metrics: parts.metrics,
       log: parts.log.child({ stage: 'sink' }),
-      onPermanentFailure: (chunk, i, err) => this.deadLetter({
-        code: ErrorCode.SINK_REJECTED,
-        message: `${driver.name}: ${errorMessage(err)}`,
-        sourceTopic: chunk.topic, sourcePartition: chunk.partition, sourceOffset: chunk.offset(i),
-        key: null, value: Buffer.from(chunk.source.value(i)),
-      }),
+      // The refused event becomes a dead letter under the chunk's ticket: the chunk is settled
+      // for this sink, and its offsets still wait for the dead letter.
+      onPermanentFailure: (chunk, err) => {
+        this.deadLetters.send(chunk.ticket, {
+          code: ErrorCode.SINK_REJECTED,
+          message: `${driver.name}: ${errorMessage(err)}`,
+          sourceTopic: chunk.topic, sourcePartition: chunk.partition, sourceOffset: chunk.firstOffset,
+          key: null, value: Buffer.from(chunk.source.value(chunk.from)),
+        });
+        return true;
+      },
     }));
-    for (const s of this.sinks) s.on('drain', () => this.maybeResume());
+    this.deadLetters = new DeadLetterSink({
+      driver: parts.deadLetters, kafka: parts.config.kafka, policy: sinkPolicy(parts.config.sink, parts.deadLetters.name),
+      metrics: parts.metrics, log: parts.log.child({ stage: 'dead-letters' }),
+      replayFrom: (topic, partition) => this.dispatcher.firstOf(topic, partition),
+      onFailed: (dl, err) => this.onDeadLetterFailed(dl, err),
+      onSaturated: () => this.pauseSource(),
+    });
+    this.cores = [...this.sinks, this.deadLetters.core];
+    for (const s of this.cores) s.on('drain', () => this.maybeResume());
     this.router = new ResultRouter({
       sinks: this.sinks, metrics: parts.metrics, totals: this.totals, maxMessageBytes: parts.config.kafka.maxMessageBytes,
-      deadLetter: (ticket, m, code, message) => this.sendDeadLetter(ticket, m, code, message),
+      deadLetter: (ticket, m, code, message) => this.deadLetters.send(ticket, messageDeadLetter(m, code, message)),
       recycle: (buffer) => this.dispatcher.recycle(buffer),
     });
     parts.metrics.workerThreads.set(this.pool.threads);
@@ -140,8 +159,7 @@ export class Pipeline {
   private async doStart(): Promise<void> {
     if (this.closing !== null) throw new HimariError(ErrorCode.CLOSED, 'stopped during start-up');
     await Promise.all([
-      ...this.sinks.map((s) => s.connect()),
-      this.deadLetters.connect(),
+      ...this.cores.map((s) => s.connect()),
       this.source.connect(),
       this.pool.warm(() => this.dispatcher.emptyBatch(), this.config.workers.warmupEvents),
     ]);
@@ -154,14 +172,14 @@ export class Pipeline {
   }
 
   get ready(): boolean {
-    return this.started && this.closing === null && this.sinks.every((s) => s.healthy) && this.source.assigned.length > 0 && this.source.stopped.size === 0;
+    return this.started && this.closing === null && this.cores.every((s) => s.healthy) && this.source.assigned.length > 0 && this.source.stopped.size === 0;
   }
 
   notReadyReasons(): string[] {
     const reasons: string[] = [];
     if (!this.started) reasons.push('starting');
     if (this.closing !== null) reasons.push('closing');
-    for (const s of this.sinks) if (!s.healthy) reasons.push(s.statusText);
+    for (const s of this.cores) if (!s.healthy) reasons.push(s.statusText);
     if (this.started && this.source.assigned.length === 0) reasons.push('kafka: no partitions assigned yet');
     for (const [key, why] of this.source.stopped) reasons.push(`kafka: partition ${describePartitionKey(key)} stopped: ${why}`);
     return reasons;
@@ -186,7 +204,7 @@ export class Pipeline {
   private setScrapeGauges(): void {
     const m = this.metrics;
     m.ready.set(this.ready ? 1 : 0);
-    for (const s of this.sinks) m.sinkOutage.set({ sink: s.name }, s.healthy ? 0 : 1);
+    for (const s of this.cores) m.sinkOutage.set({ sink: s.name }, s.healthy ? 0 : 1);
     let tasks = 0;
     for (let slot = 0; slot < this.pool.threads; slot++) tasks += this.pool.backlog(slot);
     m.workerQueueDepth.set(tasks);
@@ -216,7 +234,7 @@ export class Pipeline {
   /** One consume call's messages, to the workers; pauses the consumer when they or a sink are overloaded. */
   private take(messages: SourceMessage[]): void {
     this.totals.consumed += messages.length;
-    if (this.dispatcher.dispatch(messages) || this.sinks.some((sink) => sink.saturated)) this.pauseSource();
+    if (this.dispatcher.dispatch(messages) || this.cores.some((sink) => sink.saturated)) this.pauseSource();
   }
 
   private onResult(result: CheckResult, task: DispatchedTask): void {
@@ -225,59 +243,24 @@ export class Pipeline {
     else this.maybeResume();
   }
 
-  private sendDeadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void {
-    ticket.expect(1);
-    const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key));
-    this.deadLetter({
-      code, message, sourceTopic: m.topic, sourcePartition: m.partition, sourceOffset: m.offset,
-      key, value: m.value ?? EMPTY_BUFFER,
-    }).then(() => ticket.ack(), (err: unknown) => this.onDeadLetterFailed(m, err));
-  }
-
   /**
    * A dead letter that could not be stored leaves its batch unacknowledged, so its partition's
    * commits stop there. Rather than a silent stall, the partition stops consuming and says why;
-   * an abandoned send (shutdown) needs nothing.
+   * one abandoned at shutdown needs nothing.
    */
-  private onDeadLetterFailed(m: SourceMessage, err: unknown): void {
+  private onDeadLetterFailed(dl: DeadLetter, err: unknown): void {
     if ((err as { code?: unknown }).code === ErrorCode.CLOSED) return;
-    const why = `dead letter of offset ${m.offset} could not be stored: ${errorMessage(err)}`;
-    this.log.error({ err, topic: m.topic, partition: m.partition, offset: m.offset }, 'partition stopped: its dead letter could not be stored; it stays uncommitted from there (a restart or rebalance tries again)');
-    this.source.stopPartition(m.topic, m.partition, why);
+    const why = `dead letter of offset ${dl.sourceOffset} could not be stored: ${errorMessage(err)}`;
+    this.log.error({ err, topic: dl.sourceTopic, partition: dl.sourcePartition, offset: dl.sourceOffset }, 'partition stopped: its dead letter could not be stored; it stays uncommitted from there (a restart or rebalance tries again)');
+    this.source.stopPartition(dl.sourceTopic, dl.sourcePartition, why);
     this.metrics.partitionsStopped.set(this.source.stopped.size);
-  }
-
-  /**
-   * Sends a dead letter unless an earlier run already did (a replay after a crash): the
-   * dead-letter topic then holds every bad message exactly once.
-   */
-  private async deadLetter(dl: DeadLetter): Promise<void> {
-    const backlog = this.dispatcher.firstOf(dl.sourceTopic, dl.sourcePartition);
-    const fromOffset = backlog?.firstOffset ?? dl.sourceOffset;
-    const fromTs = backlog?.firstTimestampMs ?? Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const existing = await this.deadLetterIndex.existing(dl.sourceTopic, dl.sourcePartition,
-          this.deadLetters.partitionFor(dl.sourcePartition), fromOffset, fromTs);
-        if (existing.has(dl.sourceOffset)) {
-          this.metrics.deadLetterReplays.inc();
-          return;
-        }
-        break;
-      } catch (err) {
-        this.log.warn({ err, attempt }, 'dead-letter scan failed; retrying');
-        await new Promise((r) => setTimeout(r, backoffMs(attempt, 200, 5000)));
-      }
-    }
-    this.metrics.deadLettered.inc({ code: dl.code });
-    await this.deadLetters.send(dl);
   }
 
   /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
   private onWorkerFailure(err: Error, { messages, parts }: DispatchedTask): void {
     this.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
     for (const part of parts) {
-      for (let i = part.from; i < part.to; i++) this.sendDeadLetter(part.ticket, messages[i]!, ErrorCode.WORKER_FAILED, err.message);
+      for (let i = part.from; i < part.to; i++) this.deadLetters.send(part.ticket, messageDeadLetter(messages[i]!, ErrorCode.WORKER_FAILED, err.message));
       part.ticket.ack();
     }
   }
@@ -288,7 +271,7 @@ export class Pipeline {
    * paused partitions (they are fetched again on resume), so it is for real overload only.
    */
   private shouldPause(): boolean {
-    return this.sinks.some((s) => s.saturated) || this.dispatcher.overloaded;
+    return this.cores.some((s) => s.saturated) || this.dispatcher.overloaded;
   }
 
   private pauseSource(): void {
@@ -322,19 +305,19 @@ export class Pipeline {
   }
 
   private async drainPartitions(partitions: Kafka.TopicPartition[]): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.flush()));
+    await Promise.all(this.cores.map((s) => s.flush()));
     const deadline = Date.now() + 25_000;
     const busy = () => partitions.some((p) => this.tracker.partition(p.topic, p.partition).inFlight > 0);
     // An aborted close leaves batches unconfirmed for good: nothing to wait for.
     while (busy() && Date.now() < deadline && !this.deliveryAborted) {
-      await Promise.all(this.sinks.map((s) => s.flush()));
+      await Promise.all(this.cores.map((s) => s.flush()));
       await new Promise((r) => setTimeout(r, 10));
     }
     this.commitConfirmed();
     for (const p of partitions) {
       this.tracker.forget(p.topic, p.partition);
       this.pool.release(p.topic, p.partition);
-      this.deadLetterIndex.forget(p.topic, p.partition);
+      this.deadLetters.forget(p.topic, p.partition);
       for (const s of this.sinks) s.release(p.topic, p.partition);
       this.dispatcher.forget(p.topic, p.partition);
     }
@@ -363,7 +346,7 @@ export class Pipeline {
     await withinMs(this.source.stop(), left(CLOSE_RESERVE_MS));
     const drained = (async () => {
       for (;;) {
-        await Promise.all(this.sinks.map((s) => s.flush()));
+        await Promise.all(this.cores.map((s) => s.flush()));
         // A stopped partition's batch waits for a dead letter that will not be stored: left for a replay.
         if (this.tracker.inFlight(this.source.stopped) === 0 || this.deliveryAborted) return;
         await Promise.race([this.tracker.whenIdle(), new Promise((r) => setTimeout(r, 20))]);
@@ -390,8 +373,12 @@ export class Pipeline {
     // Nothing to commit, or a commit refused mid-rebalance by a broker that does answer: then
     // leaving still hands the partitions over at once.
     if (!brokerAnswers) brokerAnswers = await this.source.brokerAnswers(Math.min(BROKER_PROBE_MS, left(500)));
+    // The dead-letter producer, like the consumer, must not block on a broker that does not answer.
+    const dlClose = { deadlineMs: Math.max(0, left(1_000)), graceful: brokerAnswers };
+    const dl = this.deadLetters.core;
     const closed = await withinMs(Promise.allSettled([
-      this.source.disconnect(brokerAnswers), this.deadLetters.close(Math.max(0, left(1_000)), brokerAnswers), this.pool.close(),
+      this.source.disconnect(brokerAnswers), this.pool.close(),
+      dl.isAborted ? dl.closeNow(dlClose) : dl.close(dlClose),
       ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),
     ]), left());
     if (!closed) {
@@ -404,8 +391,7 @@ export class Pipeline {
   /** Stops every retry loop of delivery: sinks and dead letters. */
   private abortDelivery(): void {
     this.deliveryAborted = true;
-    for (const s of this.sinks) s.abort();
-    this.deadLetters.abort();
+    for (const s of this.cores) s.abort();
   }
 }
 
@@ -430,4 +416,3 @@ async function withinMs(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-const EMPTY_BUFFER = Buffer.alloc(0);

@@ -138,6 +138,7 @@ const sink = z.strictObject({
   postgres: flushPolicy('PostgreSQL', 20, false,
     'Off: every write is a transaction with a WAL flush, and at 1,000 events/s writing at once made ~370 transactions/s of 2.7 events.').prefault({}),
   output: flushPolicy('Kafka output topic', 50, true, 'On: the producer batches again (linger) behind it.').prefault({}),
+  deadLetter: flushPolicy('Dead-letter topic', 50, true, 'On: dead letters are few, and the producer batches again (linger) behind it.').prefault({}),
   retry: retry.prefault({}),
   probeIntervalMs: z.number().int().min(100).max(600_000).default(5_000)
     .describe('A sink connection that has not written for this long is probed (Redis PING, PostgreSQL SELECT 1), so /readyz turns 503 within about this plus the command timeout when a server stops answering while traffic is light.'),
@@ -275,9 +276,9 @@ export type SinkConfig = Config['sink'];
 /** The batching rules of one sink: the shared keys plus that sink's flush policy. */
 export type SinkPolicy = Pick<SinkConfig, 'batchMaxRows' | 'batchMaxBytes' | 'maxInFlightBatches' | 'retry' | 'probeIntervalMs'> & SinkConfig['redis'];
 
-/** The policy of the sink named `name` ('redis', 'postgres', anything else: the output topic's). */
+/** The policy of the sink named `name` ('redis', 'postgres', 'dead-letter', anything else: the output topic's). */
 export function sinkPolicy(sink: SinkConfig, name: string): SinkPolicy {
-  const flush = name === 'redis' ? sink.redis : name === 'postgres' ? sink.postgres : sink.output;
+  const flush = name === 'redis' ? sink.redis : name === 'postgres' ? sink.postgres : name === 'dead-letter' ? sink.deadLetter : sink.output;
   return { batchMaxRows: sink.batchMaxRows, batchMaxBytes: sink.batchMaxBytes, maxInFlightBatches: sink.maxInFlightBatches, retry: sink.retry, probeIntervalMs: sink.probeIntervalMs, ...flush };
 }
 export type RedisConfig = Config['redis'];

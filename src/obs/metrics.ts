@@ -76,7 +76,7 @@ export class Metrics {
   readonly consumed = new Counter({ name: 'himari_consumed_messages_total', help: 'Messages taken from Kafka.', labelNames: ['topic'] as const, registers: [this.registry] });
   readonly verdicts = new Counter({ name: 'himari_events_total', help: 'Events by check verdict (accepted, flagged, rejected, dead_letter).', labelNames: ['verdict'] as const, registers: [this.registry] });
   readonly checkFailures = new Counter({ name: 'himari_check_failures_total', help: 'Events failing each check, by check id (A1, T5, ...).', labelNames: ['check'] as const, registers: [this.registry] });
-  readonly written = new Counter({ name: 'himari_sink_written_events_total', help: 'Events a sink confirmed as written.', labelNames: ['sink'] as const, registers: [this.registry] });
+  readonly written = new Counter({ name: 'himari_sink_written_events_total', help: 'Events a sink confirmed as written (sink="dead-letter": dead letters the broker acknowledged).', labelNames: ['sink'] as const, registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'himari_dead_lettered_total', help: 'Messages sent to the dead-letter topic, by error code.', labelNames: ['code'] as const, registers: [this.registry] });
   readonly deadLetterReplays = new Counter({ name: 'himari_dead_letter_replays_skipped_total', help: 'Dead letters not sent again because an earlier run (before a crash) already sent them.', registers: [this.registry] });
   readonly flushes = new Counter({ name: 'himari_sink_flushes_total', help: 'Sink batch flushes by reason (rows, bytes, time, close).', labelNames: ['sink', 'reason'] as const, registers: [this.registry] });

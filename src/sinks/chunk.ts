@@ -13,6 +13,8 @@ export interface MessageSource {
  * result. Sinks batch chunks, never single events, so nothing is allocated per event between
  * the worker and the wire. Splitting a chunk (to honour a batch's row cap) adds one expected
  * acknowledgement to the ticket, so the batch's offsets advance only after every piece landed.
+ * What the sink core batches for Redis, PostgreSQL and the output topic (a `Batchable`, by shape:
+ * core.ts imports this module).
  */
 export class EventChunk {
   constructor(
@@ -42,6 +44,15 @@ export class EventChunk {
 
   offset(i: number): number {
     return this.source.offset(i);
+  }
+
+  get firstOffset(): number {
+    return this.source.offset(this.from);
+  }
+
+  /** This piece is written (or its refused event dead-lettered under the same ticket). */
+  ack(): void {
+    this.ticket.ack();
   }
 
   /** Detaches the first `n` messages into a new chunk; this chunk keeps the rest. */

@@ -1,21 +1,48 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { SinkPolicy } from '../config/schema.js';
-import { Verdict } from '../codec/event.js';
 import { ErrorCode, HimariError, backoffMs, errorMessage, isRetriable } from '../errors.js';
-import { wallClockMs } from '../obs/clock.js';
-import { LatencyHistogram } from '../obs/latency-histogram.js';
-import { LatencySeries } from '../obs/latency-series.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { EventChunk } from './chunk.js';
 import { RetryDelays } from './retry-delays.js';
 import { RingQueue } from '../util/ring-queue.js';
 
 /**
+ * What the core batches: a run of rows of one source partition (an `EventChunk` of checked
+ * events, a dead letter), which can be cut in two and is acknowledged once written. The core
+ * reads these per item, never per row: an item is a batch-sized unit of work.
+ */
+export interface Batchable<Self> {
+  readonly topic: string;
+  readonly partition: number;
+  /** Rows (events) in the item: the count measure of the batch policy; at least 1. */
+  readonly rows: number;
+  /** Encoded bytes: the size measure of the batch policy. */
+  readonly bytes: number;
+  /** The source offset of the first row (logs). */
+  readonly firstOffset: number;
+  /**
+   * Detaches the first `n` rows (0 < n < rows) into a new item; this one keeps the rest. Both
+   * are acknowledged on their own, so the source offsets wait for every piece.
+   */
+  splitFront(n: number): Self;
+  /** The item is written (or handed over for good): its share of the source batch is done. */
+  ack(): void;
+}
+
+/** How a driver closes (`SinkCore.close`): what the caller knows of the service and its time. */
+export interface DriverCloseOptions {
+  /** Time left to deliver what the driver's client still holds. */
+  deadlineMs?: number;
+  /** False when the service is known not to answer: nothing may block on it (a native call joined at exit). */
+  graceful?: boolean;
+}
+
+/**
  * What a sink implements: I/O only. The core around it owns batching, retries, backpressure,
  * acknowledgements and metrics, the same for every sink.
  */
-export interface SinkDriver {
+export interface SinkDriver<B extends Batchable<B> = EventChunk> {
   /** Metric label and log name. */
   readonly name: string;
   /**
@@ -32,7 +59,7 @@ export interface SinkDriver {
    * classifies the error with `isRetriable`. Every chunk of a call is of partitions of `lane`,
    * and no other call for that lane is in flight.
    */
-  writeBatch(chunks: readonly EventChunk[], lane: number): Promise<void>;
+  writeBatch(chunks: readonly B[], lane: number): Promise<void>;
   isRetriable(err: unknown): boolean;
   /**
    * The partition was revoked and its batches are written (or abandoned): forget what the driver
@@ -45,7 +72,7 @@ export interface SinkDriver {
    * failure marks the lane failing (not ready) until a probe or a write succeeds.
    */
   probe?(lane: number): Promise<void>;
-  close(): Promise<void>;
+  close(how?: DriverCloseOptions): Promise<void>;
 }
 
 /** The lane a partition's events are written by, of `lanes`. */
@@ -58,7 +85,7 @@ export function laneOf(partition: number, lanes: number): number {
  * caller without a core) the first chunk's. Throws when a chunk is of another lane's partition:
  * a partition written over two connections could commit out of order under one watermark.
  */
-export function checkedLane(chunks: readonly EventChunk[], lanes: number, lane?: number): number {
+export function checkedLane(chunks: ReadonlyArray<{ readonly partition: number }>, lanes: number, lane?: number): number {
   const l = lane ?? (chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, lanes));
   for (const c of chunks) {
     if (laneOf(c.partition, lanes) !== l) throw new RangeError(`partition ${c.partition} is not written by connection ${l} of ${lanes}`);
@@ -66,34 +93,40 @@ export function checkedLane(chunks: readonly EventChunk[], lanes: number, lane?:
   return l;
 }
 
-/** Where events that a sink refuses for good (non-retriable, isolated to one event) go. */
-export type PermanentFailureHandler = (chunk: EventChunk, index: number, err: unknown) => Promise<void>;
+/**
+ * Takes an item of one row that the sink refused for good (a non-retriable error, isolated by
+ * bisection) and says whether it is settled: true, the core acknowledges it like a written one
+ * (the handler took it over: an event sink's refusal becomes a dead letter that holds the
+ * ticket); false, it stays unacknowledged, so its source offset is never committed (a dead
+ * letter the broker refuses for good). It must not throw.
+ */
+export type PermanentFailureHandler<B> = (item: B, err: unknown) => boolean;
 
 type FlushReason = 'rows' | 'bytes' | 'time' | 'idle' | 'close';
 
-interface SealedBatch {
-  chunks: EventChunk[];
+interface SealedBatch<B> {
+  chunks: B[];
   rows: number;
 }
 
-export interface SinkCoreOptions {
+export interface SinkCoreOptions<B> {
   policy: SinkPolicy;
   metrics: Metrics;
   log: Logger;
-  onPermanentFailure: PermanentFailureHandler;
+  onPermanentFailure: PermanentFailureHandler<B>;
 }
 
 /**
  * One writer's share of a sink: its open batch, the sealed batches waiting for it, and whether
  * a write is in flight. A sink has one lane per driver connection.
  */
-class Lane {
-  open: EventChunk[] = [];
+class Lane<B> {
+  open: B[] = [];
   openRows = 0;
   openBytes = 0;
   timer: NodeJS.Timeout | null = null;
   /** Sealed batches, the one being written first. */
-  readonly sealed = new RingQueue<SealedBatch>();
+  readonly sealed = new RingQueue<SealedBatch<B>>();
   writing = false;
   /** When this lane's current outage began (0: none), and its last error. */
   failingSince = 0;
@@ -117,9 +150,14 @@ class Lane {
  * outage stops consumption; it never drops or dead-letters data). A non-retriable error is
  * isolated by bisecting the batch down to the offending event, which goes to the permanent
  * failure handler; the rest is written.
+ *
+ * Generic over what it batches (`Batchable`): checked events for Redis, PostgreSQL and the
+ * output topic (`EventSinkCore`), dead letters for the dead-letter topic. What a kind of item
+ * needs once its batch is confirmed (the events' end-to-end latency) is the `landed` hook, called
+ * once per batch.
  */
-export class SinkCore extends EventEmitter {
-  private readonly lanes: Lane[];
+export class SinkCore<B extends Batchable<B>> extends EventEmitter {
+  private readonly lanes: Array<Lane<B>>;
   private closed = false;
   private connected = false;
   /** Set by `abort`: retries stop, batches not yet written stay unacknowledged. */
@@ -129,17 +167,13 @@ export class SinkCore extends EventEmitter {
   private readonly delays = new RetryDelays();
   private readonly idleWaiters: Array<() => void> = [];
   readonly name: string;
-  /** Send time (intended, else Kafka timestamp) to confirmed write, µs, since start. */
-  readonly latency = new LatencyHistogram();
-  /** The same per wall-clock second, for a load test polling /debug/latency. */
-  readonly latencySeries = new LatencySeries();
 
-  constructor(private readonly driver: SinkDriver, private readonly options: SinkCoreOptions) {
+  constructor(private readonly driver: SinkDriver<B>, protected readonly options: SinkCoreOptions<B>) {
     super();
     this.name = driver.name;
     const lanes = driver.lanes ?? 1;
     if (!Number.isInteger(lanes) || lanes < 1) throw new RangeError(`${driver.name}: lanes must be a positive integer, got ${lanes}`);
-    this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(i));
+    this.lanes = Array.from({ length: lanes }, (_, i) => new Lane<B>(i));
     options.metrics.sinkConnections.set({ sink: this.name }, lanes);
     // Exported at 0 from the start: a rate over a series that appears only with the first retry
     // is empty, and an alert on it could not tell "no retries" from "no such metric".
@@ -158,7 +192,7 @@ export class SinkCore extends EventEmitter {
   }
 
   /** Probes a lane that neither wrote nor was probed successfully for `every` ms. */
-  private async probeIdle(lane: Lane, every: number): Promise<void> {
+  private async probeIdle(lane: Lane<B>, every: number): Promise<void> {
     if (lane.writing || lane.probing || this.closed || this.aborted || Date.now() - lane.lastOkAt < every) return;
     lane.probing = true;
     try {
@@ -176,7 +210,7 @@ export class SinkCore extends EventEmitter {
     }
   }
 
-  private succeeded(lane: Lane): void {
+  private succeeded(lane: Lane<B>): void {
     lane.lastOkAt = Date.now();
     if (lane.failingSince !== 0) {
       this.options.log.info({ sink: this.name, lane: lane.index, downMs: Date.now() - lane.failingSince }, `${this.name} recovered`);
@@ -184,8 +218,8 @@ export class SinkCore extends EventEmitter {
     }
   }
 
-  /** Accepts a chunk (always); returns false when the source should pause. */
-  push(chunk: EventChunk): boolean {
+  /** Accepts an item (always); returns false when the source should pause. */
+  push(chunk: B): boolean {
     if (this.closed) throw new HimariError(ErrorCode.CLOSED, `${this.name} sink is closed`);
     const lane = this.lanes[laneOf(chunk.partition, this.lanes.length)]!;
     const { batchMaxRows, batchMaxBytes, batchMaxMs } = this.options.policy;
@@ -235,7 +269,7 @@ export class SinkCore extends EventEmitter {
     return `${this.name}: ok`;
   }
 
-  private seal(lane: Lane, reason: FlushReason): void {
+  private seal(lane: Lane<B>, reason: FlushReason): void {
     if (lane.timer !== null) { clearTimeout(lane.timer); lane.timer = null; }
     if (lane.openRows === 0) return;
     this.options.metrics.flushes.inc({ sink: this.name, reason });
@@ -246,13 +280,13 @@ export class SinkCore extends EventEmitter {
     if (!lane.writing) void this.writeLoop(lane);
   }
 
-  private async writeLoop(lane: Lane): Promise<void> {
+  private async writeLoop(lane: Lane<B>): Promise<void> {
     lane.writing = true;
     const m = this.options.metrics;
     while (lane.sealed.length > 0 && !this.aborted) {
       const batch = lane.sealed.peek()!;
       const started = performance.now();
-      const landed: EventChunk[] = [];
+      const landed: B[] = [];
       try {
         await this.writeIsolating(lane, batch.chunks, landed);
       } catch (err) {
@@ -264,31 +298,28 @@ export class SinkCore extends EventEmitter {
       }
       m.writeSeconds.observe({ sink: this.name }, (performance.now() - started) / 1000);
       m.flushRows.observe({ sink: this.name }, batch.rows);
-      m.written.inc({ sink: this.name }, batch.rows);
       lane.sealed.shift();
-      // The write is confirmed now (the driver's COMMIT / EVAL reply has returned).
-      const now = wallClockMs();
-      const e2e = m.endToEnd.labels(this.name);
-      const second = this.latencySeries.at(now);
-      for (const chunk of landed) {
-        const verdicts = chunk.result.verdicts;
-        const sent = chunk.sentMs;
-        for (let i = chunk.from; i < chunk.to; i++) {
-          const sentMs = sent[i]!;
-          if (sentMs > 0 && verdicts[i]! <= Verdict.REJECTED) {
-            const us = (now - sentMs) * 1000;
-            e2e.observe(us / 1e6);
-            this.latency.record(us);
-            second.record(us);
-          }
-        }
-        chunk.ticket.ack();
+      // The write is confirmed now (the driver's COMMIT / EVAL reply, the broker's delivery reports).
+      this.landed(landed);
+      let rows = 0;
+      for (const item of landed) {
+        rows += item.rows;
+        item.ack();
       }
+      // Not what the permanent-failure handler left unsettled.
+      m.written.inc({ sink: this.name }, rows);
       if (!this.saturated) this.emit('drain');
     }
     lane.writing = false;
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
   }
+
+  /**
+   * A batch's items are confirmed (written, or settled by the permanent-failure handler), just
+   * before they are acknowledged; once per batch, for what a kind of item measures (the events'
+   * end-to-end latency). Nothing by default.
+   */
+  protected landed(_items: readonly B[]): void {}
 
   /**
    * Nothing sealed or being written in any lane. After an abort, always: a write on the wire is
@@ -303,7 +334,7 @@ export class SinkCore extends EventEmitter {
    * Writes with retries; on a permanent error, bisects to the failing event. Every piece that
    * landed (written, or dead-lettered) is appended to `landed`, to be acknowledged.
    */
-  private async writeIsolating(lane: Lane, chunks: EventChunk[], landed: EventChunk[]): Promise<void> {
+  private async writeIsolating(lane: Lane<B>, chunks: B[], landed: B[]): Promise<void> {
     try {
       await this.retrying(lane, 'write', () => this.driver.writeBatch(chunks, lane.index));
       for (const c of chunks) landed.push(c);
@@ -313,10 +344,11 @@ export class SinkCore extends EventEmitter {
       if (this.aborted) throw err;
       const rows = chunks.reduce((n, c) => n + c.rows, 0);
       if (rows === 1) {
-        const chunk = chunks.find((c) => c.rows === 1)!;
-        this.options.log.error({ sink: this.name, err, topic: chunk.topic, partition: chunk.partition, offset: chunk.offset(chunk.from) }, 'event refused by sink; dead-lettering it');
-        await this.options.onPermanentFailure(chunk, chunk.from, err);
-        for (const c of chunks) landed.push(c);
+        const item = chunks.find((c) => c.rows === 1)!;
+        this.options.log.error({ sink: this.name, err, topic: item.topic, partition: item.partition, offset: item.firstOffset }, `refused for good by ${this.name}`);
+        // A refusal is an answer: the sink is up.
+        this.succeeded(lane);
+        if (this.options.onPermanentFailure(item, err)) for (const c of chunks) landed.push(c);
         return;
       }
       const [left, right] = bisect(chunks, rows);
@@ -326,7 +358,7 @@ export class SinkCore extends EventEmitter {
   }
 
   /** Runs `op` until it succeeds or throws a non-retriable error (which it rethrows). */
-  private async retrying(lane: Lane, what: string, op: () => Promise<void>): Promise<void> {
+  private async retrying(lane: Lane<B>, what: string, op: () => Promise<void>): Promise<void> {
     const { initialMs, maxMs } = this.options.policy.retry;
     for (let attempt = 0; ; attempt++) {
       if (this.aborted) throw new HimariError(ErrorCode.CLOSED, `${this.name}: ${what} abandoned: the sink was aborted`);
@@ -364,11 +396,11 @@ export class SinkCore extends EventEmitter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async close(): Promise<void> {
+  async close(how?: DriverCloseOptions): Promise<void> {
     await this.flush();
     this.closed = true;
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
-    await this.driver.close();
+    await this.driver.close(how);
   }
 
   /**
@@ -386,10 +418,10 @@ export class SinkCore extends EventEmitter {
   }
 
   /** Closes the driver without waiting for anything still queued (after `abort`). */
-  async closeNow(): Promise<void> {
+  async closeNow(how?: DriverCloseOptions): Promise<void> {
     this.closed = true;
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
-    await this.driver.close();
+    await this.driver.close(how);
   }
 
   get isAborted(): boolean {
@@ -397,17 +429,17 @@ export class SinkCore extends EventEmitter {
   }
 }
 
-function append(lane: Lane, chunk: EventChunk): void {
+function append<B extends Batchable<B>>(lane: Lane<B>, chunk: B): void {
   lane.open.push(chunk);
   lane.openRows += chunk.rows;
   lane.openBytes += chunk.bytes;
 }
 
-/** Splits chunks holding `rows` events into two halves of events (a chunk may be cut in two). */
-function bisect(chunks: EventChunk[], rows: number): [EventChunk[], EventChunk[]] {
+/** Splits items holding `rows` rows into two halves of rows (an item may be cut in two). */
+function bisect<B extends Batchable<B>>(chunks: B[], rows: number): [B[], B[]] {
   let need = Math.floor(rows / 2);
-  const left: EventChunk[] = [];
-  const right: EventChunk[] = [];
+  const left: B[] = [];
+  const right: B[] = [];
   for (const c of chunks) {
     if (need === 0) right.push(c);
     else if (c.rows <= need) { left.push(c); need -= c.rows; }

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
-import { RetryDelays } from './retry-delays.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
-import { ErrorCode, HimariError, backoffMs } from '../errors.js';
+import { ErrorCode, HimariError, errorMessage } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
+import type { Batchable, DriverCloseOptions, SinkDriver } from './core.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
 export interface DeadLetter {
@@ -24,27 +24,71 @@ type Pending = { resolve: () => void; reject: (err: Error) => void };
 const HEADROOM_BYTES = 1024;
 /** Below this, a refusal as too large is not the value's doing: it is not cut further. */
 const MIN_KEEP_BYTES = 1024;
-// librdkafka error codes send() tells apart (node-rdkafka's CODES.ERRORS).
+// librdkafka error codes the driver tells apart (node-rdkafka's CODES.ERRORS).
 const MSG_SIZE_TOO_LARGE = Kafka.CODES.ERRORS.ERR_MSG_SIZE_TOO_LARGE;
 const MSG_TIMED_OUT = Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT;
 const TRANSPORT = Kafka.CODES.ERRORS.ERR__TRANSPORT;
 const ALL_BROKERS_DOWN = Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN;
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL;
+/** A produce's outcome when the broker acknowledged it (any other is its error). */
+const DELIVERED = Symbol('delivered');
 
 /**
- * Producer for the dead-letter topic. `send` resolves only on the broker's delivery report
- * (acks=all, idempotent producer), so the caller acknowledges the source offset only after the
- * dead letter is safely stored. Headers: `x-error-code`, `x-error-message`, `x-source-topic`,
- * `x-source-partition`, `x-source-offset`, `x-failed-at` (ms since the epoch).
+ * A dead letter on its way to the topic: what the sink core batches for the dead-letter driver.
+ * One row; it holds one expected acknowledgement of its source batch's ticket, so the source
+ * offset is committed only once the broker has the dead letter. Its delivery state survives a
+ * retry of its batch, so a batch that partly landed is not produced twice.
  */
-export class DeadLetterProducer {
+export class PendingDeadLetter implements Batchable<PendingDeadLetter> {
+  readonly rows = 1;
+  /** The broker acknowledged it: a retry of its batch skips it. */
+  delivered = false;
+  /** Refusals no retry heals (not a timeout or a lost connection), of `kafka.deadLetterMaxAttempts`. */
+  refusals = 0;
+  lastRefusal = '';
+  /** Bytes of the value sent; -1 until the driver first sends it, halved on each refusal as too large. */
+  keep = -1;
+
+  constructor(readonly letter: DeadLetter, private readonly ticket: { ack(): void }) {}
+
+  get topic(): string { return this.letter.sourceTopic; }
+  get partition(): number { return this.letter.sourcePartition; }
+  get firstOffset(): number { return this.letter.sourceOffset; }
+  get bytes(): number { return this.letter.value.length; }
+
+  splitFront(): PendingDeadLetter {
+    // The core splits only items of more than one row.
+    throw new HimariError(ErrorCode.INTERNAL, 'a dead letter is one row: it cannot be split');
+  }
+
+  ack(): void {
+    this.ticket.ack();
+  }
+}
+
+/**
+ * The dead-letter topic as a sink: the core batches, retries, backpressures and measures
+ * (`sink="dead-letter"`) as for any sink; this driver produces a batch and resolves when the
+ * broker has acknowledged every dead letter of it (acks=all, idempotent producer). Headers:
+ * `x-error-code`, `x-error-message`, `x-source-topic`, `x-source-partition`, `x-source-offset`,
+ * `x-failed-at` (ms since the epoch); a truncated dead letter adds `x-truncated`,
+ * `x-original-size` and `x-original-sha256`.
+ *
+ * What fails a batch: a timeout, a lost connection or a full queue is an outage, retriable
+ * forever (consumption pauses behind the core's backpressure). Any other refusal is retriable
+ * until a dead letter has had `kafka.deadLetterMaxAttempts` of them; then it is refused for good
+ * (`DEAD_LETTER_FAILED`, not retriable): the core isolates it by bisection and hands it to its
+ * permanent-failure handler, which leaves it unacknowledged (its partition stops: committing past
+ * it would lose it). A refusal as too large is no failure: the dead letter is sent again at once
+ * with half as much of its value (down to 1 kB), the rest described by the headers.
+ */
+export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
+  readonly name = 'dead-letter';
   private readonly producer: Kafka.Producer;
   private readonly pollTimer: NodeJS.Timeout;
   private partitions = 1;
-  private aborted = false;
   /** What a dead letter may weigh: the configured limit, lowered to the topic's own at connect. */
   private maxMessageBytes: number;
-  private readonly delays = new RetryDelays();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
     this.maxMessageBytes = config.deadLetterMaxMessageBytes;
@@ -57,13 +101,13 @@ export class DeadLetterProducer {
       // The client refuses larger messages itself (ERR_MSG_SIZE_TOO_LARGE) before the broker would.
       'message.max.bytes': config.deadLetterMaxMessageBytes,
     }, {
-      // Delivery is retried by librdkafka for this long; past it `send` rejects and retries.
+      // Delivery is retried by librdkafka for this long; past it the batch fails and the core retries it.
       'message.timeout.ms': 30_000,
     });
     this.producer.on('delivery-report', (err, report) => {
       const pending = report.opaque as Pending | undefined;
       if (pending === undefined) return;
-      if (err) pending.reject(err as unknown as Error); // its librdkafka code is what send() reads
+      if (err) pending.reject(err as unknown as Error); // its librdkafka code is what writeBatch reads
       else pending.resolve();
     });
     this.producer.on('event.error', (err) => this.log.warn({ err }, 'dead-letter producer error'));
@@ -98,51 +142,60 @@ export class DeadLetterProducer {
   }
 
   /**
-   * Resolves when the broker has the dead letter. A dead letter larger than the topic takes is
-   * stored truncated (headers say so); a refusal as too large halves what is kept. Timeouts and
-   * lost connections are retried until they heal (an outage, like a sink's); any other refusal is
-   * tried `kafka.deadLetterMaxAttempts` times, then rejected with `DEAD_LETTER_FAILED`. Rejects
-   * with `CLOSED` after `abort`.
+   * Produces every dead letter of the batch not yet delivered and waits for all their delivery
+   * reports (see the class comment for what fails it).
    */
-  async send(dl: DeadLetter): Promise<void> {
-    // The value's share of a message: the rest is key, headers and record framing.
-    let keep = this.maxMessageBytes - (dl.key?.length ?? 0) - dl.message.length - HEADROOM_BYTES;
-    let refused = 0;
-    for (let attempt = 0; ; attempt++) {
-      if (this.aborted) throw new HimariError(ErrorCode.CLOSED, 'dead-letter send abandoned: the producer was aborted');
-      try {
-        await this.produceOnce(dl, Math.max(0, keep));
-        return;
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        // The broker's refusal arrives in the delivery report without its code (node-rdkafka
-        // reports -1 with "Message size too large"); the client's own has the code. A refused
-        // record batch fails every dead letter in it, small ones too: each is retried.
-        const tooLarge = code === MSG_SIZE_TOO_LARGE || /size too large/i.test((err as Error).message ?? '');
-        // A dead letter of a few hundred bytes was refused for its batch-mates: sent again as it is.
-        if (tooLarge && Math.min(keep, dl.value.length) > MIN_KEEP_BYTES) {
-          keep = Math.min(keep, dl.value.length) >> 1;
-          this.log.warn({ err, sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset, keepBytes: keep },
-            'dead letter refused as too large; sending less of it');
+  async writeBatch(items: readonly PendingDeadLetter[]): Promise<void> {
+    const max = this.config.deadLetterMaxAttempts;
+    const spent = items.find((d) => !d.delivered && d.refusals >= max);
+    if (spent !== undefined) throw refusedForGood(spent);
+    let pending = items.filter((d) => !d.delivered);
+    let failure: unknown = null;
+    let failed = 0;
+    while (pending.length > 0) {
+      for (const d of pending) {
+        // The value's share of a message: the rest is key, headers and record framing.
+        if (d.keep < 0) d.keep = Math.max(0, this.maxMessageBytes - (d.letter.key?.length ?? 0) - d.letter.message.length - HEADROOM_BYTES);
+      }
+      const outcomes = await Promise.all(pending.map((d) => this.produceOnce(d.letter, d.keep).then(() => DELIVERED, (err: unknown) => err)));
+      const smaller: PendingDeadLetter[] = [];
+      for (let i = 0; i < pending.length; i++) {
+        const d = pending[i]!;
+        const err = outcomes[i];
+        if (err === DELIVERED) {
+          d.delivered = true;
           continue;
         }
-        const transient = code === MSG_TIMED_OUT || code === TRANSPORT || code === ALL_BROKERS_DOWN || code === QUEUE_FULL
-          || (err as { isRetriable?: unknown }).isRetriable === true;
-        if (!transient && ++refused >= this.config.deadLetterMaxAttempts) {
-          throw new HimariError(ErrorCode.DEAD_LETTER_FAILED, `dead letter of ${dl.sourceTopic}[${dl.sourcePartition}]@${dl.sourceOffset} refused ${refused} times: ${(err as Error).message}`,
-            { cause: err, context: { sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset } });
+        // The broker's refusal arrives in the delivery report without its code (node-rdkafka
+        // reports -1 with "Message size too large"); the client's own has the code. A refused
+        // record batch fails every dead letter in it, small ones too: each is tried again as it is.
+        const kept = Math.min(d.keep, d.letter.value.length);
+        if (isTooLarge(err) && kept > MIN_KEEP_BYTES) {
+          d.keep = kept >> 1;
+          this.log.warn({ err, sourceTopic: d.letter.sourceTopic, sourcePartition: d.letter.sourcePartition, sourceOffset: d.letter.sourceOffset, keepBytes: d.keep },
+            'dead letter refused as too large; sending less of it');
+          smaller.push(d);
+          continue;
         }
-        if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err, attempt, transient }, 'dead-letter send failed; retrying');
-        await this.delays.wait(backoffMs(attempt, 100, 5000));
+        failed++;
+        failure ??= err;
+        if (!isTransient(err)) {
+          d.refusals++;
+          d.lastRefusal = errorMessage(err);
+        }
       }
+      pending = smaller;
     }
+    if (failed === 0) return;
+    const now = items.find((d) => !d.delivered && d.refusals >= max);
+    if (now !== undefined) throw refusedForGood(now);
+    throw new HimariError(ErrorCode.SINK_WRITE_FAILED, `dead-letter topic ${this.config.deadLetterTopic}: ${failed} of ${items.length} dead letters not delivered: ${errorMessage(failure)}`,
+      { retriable: true, cause: failure });
   }
 
-
-  /** The shutdown deadline passed: sends in their retry delay give up (their offsets stay uncommitted). */
-  abort(): void {
-    this.aborted = true;
-    this.delays.wakeAll();
+  /** The errors outside `writeBatch` (connect's metadata request): a Kafka outage is retriable. */
+  isRetriable(err: unknown): boolean {
+    return isTransient(err);
   }
 
   /** Produces once, with at most `keep` bytes of the value (the rest described by headers). */
@@ -165,21 +218,22 @@ export class DeadLetterProducer {
       try {
         this.producer.produce(this.config.deadLetterTopic, this.partitionFor(dl.sourcePartition), value, dl.key, Date.now(), { resolve, reject }, headers);
       } catch (err) {
-        reject(err as Error); // too large for the client, or its queue is full: see send()
+        reject(err as Error); // too large for the client, or its queue is full: see writeBatch()
       }
     });
   }
 
   /**
-   * Delivers what is queued for up to `flushMs`, then disconnects. Both run in a libuv pool
+   * Delivers what is queued for up to `how.deadlineMs` (10 s), then disconnects. Both run in a libuv pool
    * thread and block it for their whole timeout against a broker that does not answer, and Node's
    * exit joins that pool: with `graceful` false (the broker did not answer) nothing native is
    * called, and what was not delivered is left, its source batches unconfirmed, so the next
    * start dead-letters it again.
    */
-  close(flushMs = 10_000, graceful = true): Promise<void> {
+  close(how: DriverCloseOptions = {}): Promise<void> {
     clearInterval(this.pollTimer);
-    if (!graceful) {
+    const flushMs = how.deadlineMs ?? 10_000;
+    if (how.graceful === false) {
       this.log.warn('the broker does not answer: queued dead letters left for the next start');
       return Promise.resolve();
     }
@@ -187,4 +241,21 @@ export class DeadLetterProducer {
       this.producer.flush(flushMs, () => this.producer.disconnect(0, () => resolve()));
     });
   }
+}
+
+/** A timeout, a lost connection, a full queue: an outage, retried until it heals. */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === MSG_TIMED_OUT || code === TRANSPORT || code === ALL_BROKERS_DOWN || code === QUEUE_FULL
+    || (err as { isRetriable?: unknown } | null)?.isRetriable === true;
+}
+
+function isTooLarge(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === MSG_SIZE_TOO_LARGE || /size too large/i.test(errorMessage(err));
+}
+
+function refusedForGood(d: PendingDeadLetter): HimariError {
+  const dl = d.letter;
+  return new HimariError(ErrorCode.DEAD_LETTER_FAILED, `dead letter of ${dl.sourceTopic}[${dl.sourcePartition}]@${dl.sourceOffset} refused ${d.refusals} times: ${d.lastRefusal}`,
+    { retriable: false, context: { sourceTopic: dl.sourceTopic, sourcePartition: dl.sourcePartition, sourceOffset: dl.sourceOffset } });
 }

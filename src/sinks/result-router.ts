@@ -20,7 +20,7 @@ export interface RoutedTotals {
 }
 
 export interface ResultRouterOptions {
-  sinks: readonly SinkCore[];
+  sinks: ReadonlyArray<SinkCore<EventChunk>>;
   metrics: Metrics;
   totals: RoutedTotals;
   /** Values above this were sent to the worker empty (see the dispatcher): their dead letters say so. */

@@ -1,6 +1,7 @@
 /**
- * The retry delays of a delivery loop (a sink's, the dead-letter producer's), which an abort at
- * the shutdown deadline must end at once instead of sleeping out a backoff of up to seconds.
+ * The retry delays of the sink core's delivery loop (every sink's, the dead-letter topic's),
+ * which an abort at the shutdown deadline must end at once instead of sleeping out a backoff of
+ * up to seconds.
  */
 export class RetryDelays {
   private readonly waiting = new Set<() => void>();

@@ -70,7 +70,8 @@ describe('operator metrics of a running processor (real broker, Redis, PostgreSQ
     assert.deepEqual([...ages.keys()].sort(), ['{venue="binance"}', '{venue="okx"}']);
     for (const age of ages.values()) assert.ok(Number.isFinite(age) && age >= 0);
 
-    assert.deepEqual(samples(text, 'himari_sink_outage'), new Map([['{sink="postgres"}', 0], ['{sink="redis"}', 0]]));
+    assert.deepEqual(samples(text, 'himari_sink_outage'), new Map([['{sink="postgres"}', 0], ['{sink="redis"}', 0], ['{sink="dead-letter"}', 0]]));
+    assert.equal(samples(text, 'himari_sink_written_events_total').get('{sink="dead-letter"}'), 1, 'the dead letter, through the sink core');
     assert.equal(samples(text, 'himari_ready').get(''), 1);
 
     assert.ok(samples(text, 'process_cpu_seconds_total').get('')! > 0, 'the stock process metrics, unprefixed');

@@ -128,7 +128,7 @@ describe('PostgreSQL sink: lanes (real PostgreSQL)', { timeout: 60_000 }, () => 
       const sink = new SinkCore(new PostgresSink(pg2), {
         policy: { ...sinkPolicy(config.sink, 'postgres'), batchMaxRows: 100, batchMaxMs: 1, retry: { initialMs: 1, maxMs: 5 } },
         metrics: new Metrics({ defaultMetrics: false }), log: silent,
-        onPermanentFailure: async (chunk, i) => { failures.push(chunk.partition * 1000 + chunk.offset(i)); },
+        onPermanentFailure: (chunk) => { failures.push(chunk.partition * 1000 + chunk.firstOffset); return true; },
       });
       await sink.connect();
       sink.push(poisoned());

@@ -5,7 +5,7 @@ import type { SinkPolicy } from '../../src/config/schema.js';
 import { HimariError, ErrorCode } from '../../src/errors.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { EventChunk } from '../../src/sinks/chunk.js';
-import { SinkCore, type SinkDriver } from '../../src/sinks/core.js';
+import { SinkCore, type Batchable, type SinkDriver } from '../../src/sinks/core.js';
 import { OffsetTracker } from '../../src/source/offset-tracker.js';
 import { fakeChunk } from '../helpers/chunks.js';
 
@@ -38,7 +38,7 @@ const policy = (o: Partial<SinkPolicy> = {}): SinkPolicy => ({
 function core(driver: SinkDriver, p: SinkPolicy, failures: Array<[number, string]> = []) {
   return new SinkCore(driver, {
     policy: p, metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
-    onPermanentFailure: async (chunk, i, err) => { failures.push([chunk.offset(i), (err as Error).message]); },
+    onPermanentFailure: (chunk, err) => { failures.push([chunk.firstOffset, (err as Error).message]); return true; },
   });
 }
 
@@ -235,6 +235,52 @@ describe('sink core', () => {
     await sink.flush();
     assert.equal(sink.healthy, true);
     assert.deepEqual(tracker.takeCommits().map((c) => [c.partition, c.offset]), [[0, 2], [1, 1]]);
+  });
+});
+
+/** A one-row item, as a dead letter is: acknowledged through a flag the test reads. */
+class Letter implements Batchable<Letter> {
+  readonly topic = 't';
+  readonly rows = 1;
+  readonly bytes = 10;
+  acked = false;
+  constructor(readonly partition: number, readonly firstOffset: number) {}
+  splitFront(): Letter { throw new Error('one row'); }
+  ack(): void { this.acked = true; }
+}
+
+/** A core whose `landed` hook records each batch it is called with. */
+class HookedCore extends SinkCore<Letter> {
+  readonly landedBatches: number[][] = [];
+  protected override landed(items: readonly Letter[]): void {
+    this.landedBatches.push(items.map((l) => l.firstOffset));
+  }
+}
+
+describe('sink core over another kind of item', () => {
+  it('an item refused for good that the handler does not settle stays unacknowledged; the rest is written and acknowledged; landed once per batch', async () => {
+    let refusals = 0;
+    const written: number[] = [];
+    const driver: SinkDriver<Letter> = {
+      name: 'letters', connect: async () => {}, close: async () => {}, isRetriable: () => false,
+      writeBatch: async (items) => {
+        if (items.some((l) => l.firstOffset === 2)) { refusals++; throw new HimariError(ErrorCode.DEAD_LETTER_FAILED, 'refused', { retriable: false }); }
+        for (const l of items) written.push(l.firstOffset);
+      },
+    };
+    const refused: Array<[number, string]> = [];
+    const sink = new HookedCore(driver, {
+      policy: policy({ batchMaxRows: 4 }), metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }),
+      onPermanentFailure: (item, err) => { refused.push([item.firstOffset, (err as HimariError).code]); return false; },
+    });
+    const letters = [0, 1, 2, 3].map((o) => new Letter(o % 2, o));
+    for (const l of letters) sink.push(l);
+    await sink.flush();
+    assert.deepEqual(refused, [[2, 'DEAD_LETTER_FAILED']]);
+    assert.deepEqual(written.sort((a, b) => a - b), [0, 1, 3]);
+    assert.deepEqual(letters.map((l) => l.acked), [true, true, false, true], 'the refused one is never acknowledged');
+    assert.deepEqual(sink.landedBatches, [[0, 1, 3]], 'one call for the batch, without the unsettled item');
+    assert.ok(refusals >= 2, 'bisection isolated it');
   });
 });
 

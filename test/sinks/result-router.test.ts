@@ -10,7 +10,8 @@ import { ErrorCode } from '../../src/errors.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { DispatchedTask, PartitionBacklog, TaskPart } from '../../src/pool/dispatcher.js';
 import type { EventChunk } from '../../src/sinks/chunk.js';
-import { SinkCore, type SinkDriver } from '../../src/sinks/core.js';
+import type { SinkDriver } from '../../src/sinks/core.js';
+import { EventSinkCore } from '../../src/sinks/event-sink-core.js';
 import { ResultRouter, partOf, type RoutedTotals } from '../../src/sinks/result-router.js';
 import type { SourceMessage } from '../../src/source/kafka-source.js';
 import { OffsetTracker, type BatchTicket } from '../../src/source/offset-tracker.js';
@@ -33,9 +34,9 @@ class ChunkLog implements SinkDriver {
   async close(): Promise<void> {}
 }
 
-const sinkCore = (driver: SinkDriver) => new SinkCore(driver, {
+const sinkCore = (driver: SinkDriver<EventChunk>) => new EventSinkCore(driver, {
   policy: { batchMaxRows: 100, batchMaxBytes: 1 << 20, batchMaxMs: 1, flushWhenIdle: false, maxInFlightBatches: 2, retry: { initialMs: 1, maxMs: 5 }, probeIntervalMs: 60_000 },
-  metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }), onPermanentFailure: async () => {},
+  metrics: new Metrics({ defaultMetrics: false }), log: pino({ level: 'silent' }), onPermanentFailure: () => true,
 });
 
 /** One consumed message: its value as Kafka gave it, and what the dispatcher packed for the worker. */
@@ -77,7 +78,7 @@ function routedTask(consumed: Consumed[]) {
   return { result, task, tracker };
 }
 
-function router(sinks: SinkCore[]) {
+function router(sinks: EventSinkCore[]) {
   const totals: RoutedTotals = { verdicts: [0, 0, 0, 0], checkFailures: new Array<number>(64).fill(0) };
   const deadLetters: Array<{ ticket: BatchTicket; at: string; code: string; message: string }> = [];
   const recycled: ArrayBuffer[] = [];
