@@ -128,6 +128,12 @@ function sinkCores(metrics: Metrics, batch: number): Array<SinkCore<EventChunk>>
     .map((driver) => new SinkCore(driver, { policy, metrics, log, onPermanentFailure }));
 }
 
+/** What the benchmark's pool carries with a task: how to pack it again, and what to do with its result. */
+interface PlacementTask {
+  pack(): ArrayBuffer;
+  landed(result: CheckResult): void;
+}
+
 async function runOnce(mode: Mode, variant: Variant, batch: number, round: number, admin: pg.Client, redis: Redis): Promise<RunResult> {
   const topic = `pl-bench-${round}-${mode}-${variant}-${batch}`;
   const input = makeInput(mode === 'saturate' ? ROWS : PACED_ROWS);
@@ -135,7 +141,7 @@ async function runOnce(mode: Mode, variant: Variant, batch: number, round: numbe
   await clearRedis(redis);
 
   const metrics = new Metrics({ defaultMetrics: false });
-  const pool = new CheckWorkerPool({
+  const pool = new CheckWorkerPool<PlacementTask>({
     filename: WORKER_FILE, threads: THREADS, taskRetries: 0, log, metrics,
     workerData: { mode: variant === 'worker' ? 'worker' : 'main', redis: config.redis, postgres: config.postgres },
   });
@@ -144,6 +150,7 @@ async function runOnce(mode: Mode, variant: Variant, batch: number, round: numbe
   const free: ArrayBuffer[] = [];
   const packer = new BatchPacker(new ArrayBuffer(0));
   const emptyBatch = () => { const b = new ArrayBuffer(packedSize(0, 0)); packer.reset(b, 0); return packer.finish(); };
+  pool.connect({ repack: (t) => t.pack(), split: () => null }, { onResult: (result, t) => t.landed(result), onFailure: (err) => { throw err; } });
   await pool.warm(emptyBatch); // worker-owned: each worker connects its sinks here
 
   // Sink cores of the main-thread variants, per slot: [postgres, redis].
@@ -185,14 +192,11 @@ async function runOnce(mode: Mode, variant: Variant, batch: number, round: numbe
       };
       return {
         task: { batch: pack(), topic, partition: p },
-        repack: pack,
-        onFailure: (err) => { throw err; },
-        onResult: (result) => {
+        dispatched: { pack, landed: (result) => {
           if (variant === 'worker') {
             const ack = result as unknown as PlacementAck;
             free.push(ack.batch);
-            // Not synchronously: CheckWorkerPool pumps the slot again after onResult returns,
-            // and an enqueue from inside onResult would make it run the new task twice.
+            // After the pool's result callback has returned: the next offer starts on a clean stack.
             queueMicrotask(landed);
             return;
           }
@@ -205,7 +209,7 @@ async function runOnce(mode: Mode, variant: Variant, batch: number, round: numbe
           const source = new BatchSource(values, base);
           for (const core of cores) core.push(new EventChunk(r, source, topic, p, 0, n, ticket, new Float64Array(n)));
           ticket.ack();
-        },
+        } },
       };
     });
   };
@@ -238,9 +242,7 @@ async function runOnce(mode: Mode, variant: Variant, batch: number, round: numbe
 
   await Promise.all(allCores.map((c) => c.close()));
   if (variant === 'worker') {
-    await Promise.all(Array.from({ length: THREADS }, (_, slot) => new Promise<void>((resolve, reject) => {
-      pool.enqueue(slot, () => ({ task: { batch: emptyBatch(), topic: '', partition: CLOSE_PARTITION }, repack: emptyBatch, onResult: () => resolve(), onFailure: reject }));
-    })));
+    await Promise.all(Array.from({ length: THREADS }, (_, slot) => pool.control(slot, { batch: emptyBatch(), topic: '', partition: CLOSE_PARTITION })));
   }
   await pool.close();
 

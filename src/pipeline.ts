@@ -47,7 +47,7 @@ export interface PipelineTotals {
  */
 export class Pipeline {
   readonly source: KafkaSource;
-  readonly pool: CheckWorkerPool;
+  readonly pool: CheckWorkerPool<DispatchedTask>;
   /** The event sinks: Redis, PostgreSQL, the output topic. */
   readonly sinks: EventSinkCore[];
   /**
@@ -103,7 +103,6 @@ export class Pipeline {
     this.dispatcher = new Dispatcher({
       pool: this.pool, tracker: this.tracker, metrics: parts.metrics,
       maxBatchMessages: parts.config.workers.maxBatchMessages, maxMessageBytes: parts.config.kafka.maxMessageBytes,
-      handlers: { onResult: (result, task) => this.onResult(result, task), onFailure: (err, task) => this.onWorkerFailure(err, task) },
     });
     this.sinks = parts.sinks.map((driver) => new EventSinkCore(driver, {
       policy: sinkPolicy(parts.config.sink, driver.name),
@@ -134,7 +133,10 @@ export class Pipeline {
       sinks: this.sinks, metrics: parts.metrics, totals: this.totals, maxMessageBytes: parts.config.kafka.maxMessageBytes,
       deadLetter: (ticket, m, code, message) => this.deadLetters.send(ticket, messageDeadLetter(m, code, message)),
       recycle: (buffer) => this.dispatcher.recycle(buffer),
+      afterRoute: () => { if (this.shouldPause()) this.pauseSource(); else this.maybeResume(); },
     });
+    // The route of an event: source -> dispatcher -> pool (a worker) -> router -> sink cores.
+    this.pool.connect(this.dispatcher, this.router);
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = new KafkaSource(parts.config.kafka, parts.log.child({ stage: 'source' }), {
@@ -237,12 +239,6 @@ export class Pipeline {
     if (this.dispatcher.dispatch(messages) || this.cores.some((sink) => sink.saturated)) this.pauseSource();
   }
 
-  private onResult(result: CheckResult, task: DispatchedTask): void {
-    this.router.route(result, task);
-    if (this.shouldPause()) this.pauseSource();
-    else this.maybeResume();
-  }
-
   /**
    * A dead letter that could not be stored leaves its batch unacknowledged, so its partition's
    * commits stop there. Rather than a silent stall, the partition stops consuming and says why;
@@ -254,15 +250,6 @@ export class Pipeline {
     this.log.error({ err, topic: dl.sourceTopic, partition: dl.sourcePartition, offset: dl.sourceOffset }, 'partition stopped: its dead letter could not be stored; it stays uncommitted from there (a restart or rebalance tries again)');
     this.source.stopPartition(dl.sourceTopic, dl.sourcePartition, why);
     this.metrics.partitionsStopped.set(this.source.stopped.size);
-  }
-
-  /** A batch whose worker kept dying: every message goes to the dead-letter topic. */
-  private onWorkerFailure(err: Error, { messages, parts }: DispatchedTask): void {
-    this.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
-    for (const part of parts) {
-      for (let i = part.from; i < part.to; i++) this.deadLetters.send(part.ticket, messageDeadLetter(messages[i]!, ErrorCode.WORKER_FAILED, err.message));
-      part.ticket.ack();
-    }
   }
 
   /**

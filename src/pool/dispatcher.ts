@@ -10,7 +10,7 @@ import type { BatchTicket, OffsetTracker } from '../source/offset-tracker.js';
 import { partitionKey, type PartitionKey } from '../source/partition-key.js';
 import { RingQueue } from '../util/ring-queue.js';
 import type { CheckResult } from './task.js';
-import type { CheckWorkerPool, PreparedTask } from './worker-pool.js';
+import type { CheckWorkerPool, PreparedTask, TaskSource } from './worker-pool.js';
 
 /** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
 const PACK_BUFFER_BYTES = 1 << 20;
@@ -55,21 +55,13 @@ export interface DispatchedTask {
   sentMs: Float64Array;
 }
 
-/** Where the dispatcher hands what comes back from the workers. */
-export interface TaskHandlers {
-  onResult(result: CheckResult, task: DispatchedTask): void;
-  /** The batch failed on every attempt and cannot be split further: its messages are dead-lettered. */
-  onFailure(err: Error, task: DispatchedTask): void;
-}
-
 export interface DispatcherOptions {
-  pool: CheckWorkerPool;
+  pool: CheckWorkerPool<DispatchedTask>;
   tracker: OffsetTracker;
   metrics: Metrics;
   maxBatchMessages: number;
   /** Larger values travel as empty messages (the result handler dead-letters them). */
   maxMessageBytes: number;
-  handlers: TaskHandlers;
 }
 
 /**
@@ -78,7 +70,7 @@ export interface DispatcherOptions {
  * (send time to packed for a worker). Tasks are built when their slot frees up, from everything
  * that arrived by then, and tracked for commits (`OffsetTracker` tickets) as they are taken.
  */
-export class Dispatcher {
+export class Dispatcher implements TaskSource<DispatchedTask> {
   /**
    * Send time (intended, else Kafka timestamp) to the message being packed for its worker, µs:
    * Kafka's transit plus the waits before the checks. The sinks' latencies go on from here; the
@@ -184,8 +176,9 @@ export class Dispatcher {
   /**
    * Takes up to `maxBatchMessages` of the slot's pending partitions into one packed task, in
    * the order they became pending; what does not fit stays pending (at the back) for the next.
+   * Null when nothing is left (every pending partition was revoked meanwhile).
    */
-  private prepareTask(slotIndex: number): PreparedTask {
+  private prepareTask(slotIndex: number): PreparedTask<DispatchedTask> | null {
     const slot = this.slots[slotIndex]!;
     slot.queued = false;
     const max = this.options.maxBatchMessages;
@@ -212,9 +205,7 @@ export class Dispatcher {
       taken += run.length;
     }
     if (slot.pending.length > 0) this.queueTask(slotIndex);
-    if (taken === 0) {
-      return { task: { batch: this.emptyBatch(), topic: '', partition: -1 }, repack: () => this.emptyBatch(), onResult: () => {}, onFailure: () => {} };
-    }
+    if (taken === 0) return null;
     this.waiting -= taken;
 
     const sentMs = new Float64Array(taken);
@@ -236,18 +227,19 @@ export class Dispatcher {
     return this.preparedTask({ messages, parts, sentMs });
   }
 
-  private preparedTask(dispatched: DispatchedTask, retries?: number): PreparedTask {
+  private preparedTask(dispatched: DispatchedTask, retries?: number): PreparedTask<DispatchedTask> {
     const { messages, parts } = dispatched;
     const first = parts[0]!.backlog;
-    const { handlers } = this.options;
     return {
       task: { batch: this.pack(messages), topic: first.topic, partition: parts.length === 1 ? first.partition : -1 },
-      repack: () => this.pack(messages),
-      onResult: (result) => handlers.onResult(result, dispatched),
-      onFailure: (err) => handlers.onFailure(err, dispatched),
+      dispatched,
       ...(retries === undefined ? {} : { retries }),
-      ...(messages.length < 2 ? {} : { split: () => this.splitTask(dispatched) }),
     };
+  }
+
+  /** See `TaskSource.repack`. */
+  repack(dispatched: DispatchedTask): ArrayBuffer {
+    return this.pack(dispatched.messages);
   }
 
   /**
@@ -256,9 +248,10 @@ export class Dispatcher {
    * checked and written. A part cut in two is acknowledged by both halves' worker stage, so its
    * ticket expects one acknowledgement more.
    */
-  private splitTask({ messages, parts, sentMs }: DispatchedTask): [PreparedTask, PreparedTask] {
+  split({ messages, parts, sentMs }: DispatchedTask): [PreparedTask<DispatchedTask>, PreparedTask<DispatchedTask>] | null {
+    if (messages.length < 2) return null;
     const mid = messages.length >> 1;
-    const half = (lo: number, hi: number): PreparedTask => {
+    const half = (lo: number, hi: number): PreparedTask<DispatchedTask> => {
       const sub: TaskPart[] = [];
       for (const p of parts) {
         if (p.to > lo && p.from < hi) sub.push({ backlog: p.backlog, from: Math.max(p.from, lo) - lo, to: Math.min(p.to, hi) - lo, ticket: p.ticket });

@@ -6,30 +6,53 @@ import type { CheckResult, CheckTask } from './task.js';
 import { partitionKey } from '../source/partition-key.js';
 import { RingQueue } from '../util/ring-queue.js';
 
-/** A task built at the moment its slot frees up, so it carries everything pending by then. */
-export interface PreparedTask {
+/**
+ * A task built at the moment its slot frees up, so it carries everything pending by then, and
+ * what its builder knows of it (`dispatched`: the messages and their offset tickets), handed on
+ * with the result to the next stage.
+ */
+export interface PreparedTask<D> {
   task: CheckTask;
-  /** Rebuilds the task's buffer after a crash took the moved one with it. */
-  repack: () => ArrayBuffer;
-  onResult: (result: CheckResult) => void;
-  /** The batch failed on every attempt and cannot be split (one message): the caller dead-letters it. */
-  onFailure: (err: Error) => void;
+  dispatched: D;
   /** Crashes this task is retried after (default: the pool's `taskRetries`). */
   retries?: number;
-  /**
-   * Halves of the batch, run one after the other in its place when it failed on every attempt,
-   * so a message that kills every worker ends up alone instead of taking its batch-mates to the
-   * dead-letter topic with it. Absent for a single message.
-   */
-  split?: () => [PreparedTask, PreparedTask];
 }
 
-interface Slot {
+/** The stage before the pool: it builds the tasks, and rebuilds or splits one whose worker died. */
+export interface TaskSource<D> {
+  /** The task's buffer again, after a crash took the moved one with it. */
+  repack(dispatched: D): ArrayBuffer;
+  /**
+   * Halves of a batch that failed on every attempt, run one after the other in its place, so a
+   * message that kills every worker ends up alone instead of taking its batch-mates to the
+   * dead-letter topic with it; null for a single message.
+   */
+  split(dispatched: D): [PreparedTask<D>, PreparedTask<D>] | null;
+}
+
+/** The stage after the pool: every task's result, or its failure when it cannot be split further. */
+export interface ResultStage<D> {
+  onResult(result: CheckResult, dispatched: D): void;
+  /** The batch failed on every attempt and cannot be split (one message): the stage dead-letters it. */
+  onFailure(err: Error, dispatched: D): void;
+}
+
+/** A task of the pool's own (warm-up, a benchmark's control task): its result settles a promise. */
+interface ControlTask {
+  task: CheckTask;
+  resolve(result: CheckResult): void;
+  reject(err: Error): void;
+}
+
+/** What a slot queues: a task to build when the slot frees up (null: nothing to run), a built one, or a control task. */
+type SlotEntry<D> = (() => PreparedTask<D> | null) | PreparedTask<D> | ControlTask;
+
+interface Slot<D> {
   /** Thread id of the worker this slot is pinned to; -1 until the balancer picks one. */
   threadId: number;
-  queue: RingQueue<() => PreparedTask>;
-  running: PreparedTask | null;
-  /** True while `prepare` runs: a prepare that enqueues more must not start a second task. */
+  queue: RingQueue<SlotEntry<D>>;
+  running: PreparedTask<D> | ControlTask | null;
+  /** True while a task is built: a build that enqueues more must not start a second task. */
   preparing: boolean;
   attempts: number;
   partitions: number;
@@ -50,21 +73,23 @@ export interface CheckWorkerPoolOptions {
 /**
  * Piscina pool in which every partition is owned by one slot, and every slot by one worker
  * thread, so per-symbol check state and event order hold. A slot runs one task at a time, in
- * submission order. Tasks are enqueued as `prepare` functions and built only when the slot
- * frees up, so messages that arrive while a worker is busy travel together in one bigger batch
- * (Piscina costs ~29 µs per task; the boundary should be batch-sized). A task whose worker
- * dies is packed again from the source messages and retried on the replacement thread; after
- * `taskRetries` failures it is split in halves that run in its place (each once, split again
- * when it fails), and only a single message that still fails reaches `onFailure`, where the
- * caller dead-letters it.
+ * submission order. Tasks are enqueued as builders and built only when the slot frees up, so
+ * messages that arrive while a worker is busy travel together in one bigger batch (Piscina
+ * costs ~29 µs per task; the boundary should be batch-sized). Results go on to the result stage
+ * (`connect`). A task whose worker dies is packed again by its source and retried on the
+ * replacement thread; after `taskRetries` failures it is split in halves that run in its place
+ * (each once, split again when it fails), and only a single message that still fails reaches
+ * the result stage's `onFailure`, where it is dead-lettered.
  */
-export class CheckWorkerPool {
+export class CheckWorkerPool<D> {
   private readonly pool: Piscina<CheckTask, CheckResult>;
-  private readonly slots: Slot[];
+  private readonly slots: Array<Slot<D>>;
   private readonly owner = new Map<string, number>();
+  private source: TaskSource<D> | null = null;
+  private results: ResultStage<D> | null = null;
 
   constructor(private readonly options: CheckWorkerPoolOptions) {
-    this.slots = Array.from({ length: options.threads }, () => ({ threadId: -1, queue: new RingQueue<() => PreparedTask>(), running: null, preparing: false, attempts: 0, partitions: 0, osThreadId: 0 }));
+    this.slots = Array.from({ length: options.threads }, () => ({ threadId: -1, queue: new RingQueue<SlotEntry<D>>(), running: null, preparing: false, attempts: 0, partitions: 0, osThreadId: 0 }));
     this.pool = new Piscina<CheckTask, CheckResult>({
       filename: options.filename,
       minThreads: options.threads,
@@ -96,14 +121,30 @@ export class CheckWorkerPool {
     return this.slots.length;
   }
 
+  /** The stages around the pool: where tasks are rebuilt or split, and where results go. Before the first task. */
+  connect(source: TaskSource<D>, results: ResultStage<D>): void {
+    this.source = source;
+    this.results = results;
+  }
+
   /**
    * Starts every thread and pins it to its slot: an empty task each, which first checks
    * `warmupEvents` synthetic events on throwaway state (the worker's `warmUp`).
    */
   async warm(empty: () => ArrayBuffer, warmupEvents = 0): Promise<void> {
-    await Promise.all(this.slots.map((_, slot) => new Promise<void>((resolve, reject) => {
-      this.enqueue(slot, () => ({ task: { batch: empty(), topic: '', partition: -1, warmupEvents }, repack: empty, onResult: () => resolve(), onFailure: reject }));
-    })));
+    await Promise.all(this.slots.map((s, slot) => this.control(slot, { batch: empty(), topic: '', partition: -1, warmupEvents })));
+  }
+
+  /**
+   * Runs a task of the caller's own on a slot, after what the slot has queued; resolves with its
+   * result (a crash rejects: control tasks are not retried).
+   */
+  control(slot: number, task: CheckTask): Promise<CheckResult> {
+    return new Promise((resolve, reject) => {
+      const s = this.slots[slot]!;
+      s.queue.push({ task, resolve, reject });
+      if (s.running === null) this.pump(slot);
+    });
   }
 
   /** The slot that owns a partition; assigned on first use to the slot with fewest partitions. */
@@ -139,8 +180,11 @@ export class CheckWorkerPool {
     return s.queue.length + (s.running === null ? 0 : 1);
   }
 
-  /** Queues a task for a slot; `prepare` runs when the slot's previous task has finished. */
-  enqueue(slot: number, prepare: () => PreparedTask): void {
+  /**
+   * Queues a task for a slot: `prepare` builds it when the slot's previous task has finished
+   * (null: nothing left to run by then).
+   */
+  enqueue(slot: number, prepare: () => PreparedTask<D> | null): void {
     const s = this.slots[slot]!;
     s.queue.push(prepare);
     if (s.running === null) this.pump(slot);
@@ -149,14 +193,18 @@ export class CheckWorkerPool {
   private pump(slot: number): void {
     const s = this.slots[slot]!;
     if (s.preparing) return;
-    if (s.running === null) {
-      const prepare = s.queue.shift();
-      if (prepare === undefined) return;
-      s.preparing = true;
-      try {
-        s.running = prepare();
-      } finally {
-        s.preparing = false;
+    while (s.running === null) {
+      const entry = s.queue.shift();
+      if (entry === undefined) return;
+      if (typeof entry === 'function') {
+        s.preparing = true;
+        try {
+          s.running = entry();
+        } finally {
+          s.preparing = false;
+        }
+      } else {
+        s.running = entry;
       }
       s.attempts = 0;
     }
@@ -169,30 +217,37 @@ export class CheckWorkerPool {
         this.options.metrics.workerSeconds.observe((performance.now() - started) / 1000);
         s.osThreadId = result.osThreadId;
         s.running = null;
-        job.onResult(result);
-        // onResult may have enqueued (and so started) the next task already.
+        if ('resolve' in job) job.resolve(result);
+        else this.results!.onResult(result, job.dispatched);
+        // The result stage may have enqueued (and so started) the next task already.
         if (s.running === null) this.pump(slot);
       },
       (err: Error) => {
         s.attempts++;
         this.options.metrics.workerRestarts.inc();
         this.options.log.error({ slot, attempt: s.attempts, topic: task.topic, partition: task.partition, err }, 'worker task failed');
+        if ('resolve' in job) {
+          s.running = null;
+          job.reject(new HimariError(ErrorCode.WORKER_FAILED, `worker failed on a control task: ${errorMessage(err)}`, { cause: err }));
+          this.pump(slot);
+          return;
+        }
         if (s.attempts > (job.retries ?? this.options.taskRetries)) {
           s.running = null;
-          const halves = job.split?.();
-          if (halves !== undefined) {
+          const halves = this.source!.split(job.dispatched);
+          if (halves !== null) {
             // Ahead of what the slot has queued: the halves keep the batch's place in partition order.
-            s.queue.unshift(() => halves[1]);
-            s.queue.unshift(() => halves[0]);
+            s.queue.unshift(halves[1]);
+            s.queue.unshift(halves[0]);
             this.options.log.warn({ slot, topic: task.topic, partition: task.partition }, 'worker batch failed on every attempt; running it in halves to isolate the message');
           } else {
-            job.onFailure(new HimariError(ErrorCode.WORKER_FAILED, `worker failed ${s.attempts} times: ${errorMessage(err)}`, { cause: err }));
+            this.results!.onFailure(new HimariError(ErrorCode.WORKER_FAILED, `worker failed ${s.attempts} times: ${errorMessage(err)}`, { cause: err }), job.dispatched);
           }
           if (s.running === null) this.pump(slot);
         } else {
           // The moved buffer died with the worker (or was detached): pack the batch again and
           // run the same task on the replacement thread.
-          task.batch = job.repack();
+          task.batch = this.source!.repack(job.dispatched);
           this.pump(slot);
         }
       },

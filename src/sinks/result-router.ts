@@ -4,6 +4,7 @@ import { ErrorCode } from '../errors.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { DispatchedTask, TaskPart } from '../pool/dispatcher.js';
 import type { CheckResult } from '../pool/task.js';
+import type { ResultStage } from '../pool/worker-pool.js';
 import type { SourceMessage } from '../source/kafka-source.js';
 import type { BatchTicket } from '../source/offset-tracker.js';
 import { EventChunk, type MessageSource } from './chunk.js';
@@ -29,18 +30,35 @@ export interface ResultRouterOptions {
   deadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void;
   /** The task's buffer, moved back with the result, for the next task. */
   recycle(buffer: ArrayBuffer): void;
+  /** After each result or failure: backpressure (the pipeline pauses or resumes the source). */
+  afterRoute(): void;
 }
 
 /**
- * Worker results to the sinks: counts the verdicts and check failures, sends the messages that
- * never became events to the dead-letter topic, and pushes each partition's run of events to
- * every sink as one chunk, whose ticket then waits for every sink (and the worker stage, which
- * it acknowledges here).
+ * The stage after the worker pool: worker results to the sinks. Counts the verdicts and check
+ * failures, sends the messages that never became events to the dead-letter topic, and pushes
+ * each partition's run of events to every sink as one chunk, whose ticket then waits for every
+ * sink (and the worker stage, which it acknowledges here).
  */
-export class ResultRouter {
+export class ResultRouter implements ResultStage<DispatchedTask> {
   private readonly localVerdicts = [0, 0, 0, 0];
 
   constructor(private readonly o: ResultRouterOptions) {}
+
+  onResult(result: CheckResult, task: DispatchedTask): void {
+    this.route(result, task);
+    this.o.afterRoute();
+  }
+
+  /** A batch whose worker kept dying, down to one message: it goes to the dead-letter topic. */
+  onFailure(err: Error, { messages, parts }: DispatchedTask): void {
+    this.o.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
+    for (const part of parts) {
+      for (let i = part.from; i < part.to; i++) this.o.deadLetter(part.ticket, messages[i]!, ErrorCode.WORKER_FAILED, err.message);
+      part.ticket.ack(); // the worker stage
+    }
+    this.o.afterRoute();
+  }
 
   route(result: CheckResult, { messages, parts, sentMs }: DispatchedTask): void {
     const { metrics, totals, sinks } = this.o;

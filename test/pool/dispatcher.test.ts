@@ -29,19 +29,17 @@ function message(topic: string, partition: number, offset: number, value: Buffer
  */
 describe('Dispatcher (real worker threads)', () => {
   const metrics = new Metrics({ defaultMetrics: false });
-  const pool = new CheckWorkerPool({ filename: WORKER, threads: 2, taskRetries: 0, log: pino({ level: 'silent' }), metrics });
+  const pool = new CheckWorkerPool<DispatchedTask>({ filename: WORKER, threads: 2, taskRetries: 0, log: pino({ level: 'silent' }), metrics });
   after(() => pool.destroy());
 
   function setup(maxBatchMessages: number): { dispatcher: Dispatcher; tracker: OffsetTracker; tasks: Array<{ result: CheckResult; task: DispatchedTask }>; failures: Error[] } {
     const tracker = new OffsetTracker();
     const tasks: Array<{ result: CheckResult; task: DispatchedTask }> = [];
     const failures: Error[] = [];
-    const dispatcher = new Dispatcher({
-      pool, tracker, metrics, maxBatchMessages, maxMessageBytes: 1 << 20,
-      handlers: {
-        onResult: (result, task) => { tasks.push({ result, task }); dispatcher.recycle(result.batch); },
-        onFailure: (err) => failures.push(err),
-      },
+    const dispatcher = new Dispatcher({ pool, tracker, metrics, maxBatchMessages, maxMessageBytes: 1 << 20 });
+    pool.connect(dispatcher, {
+      onResult: (result, task) => { tasks.push({ result, task }); dispatcher.recycle(result.batch); },
+      onFailure: (err) => failures.push(err),
     });
     return { dispatcher, tracker, tasks, failures };
   }

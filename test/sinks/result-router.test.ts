@@ -83,12 +83,14 @@ function router(sinks: EventSinkCore[]) {
   const deadLetters: Array<{ ticket: BatchTicket; at: string; code: string; message: string }> = [];
   const recycled: ArrayBuffer[] = [];
   const metrics = new Metrics({ defaultMetrics: false });
+  const calls = { afterRoute: 0 };
   const r = new ResultRouter({
     sinks, metrics, totals, maxMessageBytes: MAX_BYTES,
     deadLetter: (ticket, m, code, message) => { deadLetters.push({ ticket, at: `${m.partition}@${m.offset}`, code, message }); },
     recycle: (b) => { recycled.push(b); },
+    afterRoute: () => { calls.afterRoute++; },
   });
-  return { r, totals, deadLetters, recycled, metrics };
+  return { r, totals, deadLetters, recycled, metrics, calls };
 }
 
 describe('result router', () => {
@@ -127,6 +129,27 @@ describe('result router', () => {
     assert.equal(deadLetters[0]!.ticket, task.parts[0]!.ticket);
     assert.equal(deadLetters[1]!.ticket, task.parts[2]!.ticket);
     assert.equal(deadLetters[2]!.ticket, task.parts[2]!.ticket);
+  });
+
+  it('as the pool\'s result stage: routes a result, then lets the pipeline apply backpressure', async () => {
+    const drivers = [new ChunkLog('a')];
+    const { result, task } = routedTask(consumed);
+    const { r, calls } = router(drivers.map(sinkCore));
+    r.onResult(result, task);
+    assert.equal(calls.afterRoute, 1);
+    assert.equal(task.parts[1]!.ticket.done, false, 'the sink holds the run now');
+  });
+
+  it('dead-letters every message of a batch whose worker kept dying, and acknowledges its worker stage', () => {
+    const { task } = routedTask(consumed);
+    const { r, deadLetters, totals, calls } = router([sinkCore(new ChunkLog('a'))]);
+    r.onFailure(new Error('worker died'), task);
+    assert.deepEqual(deadLetters.map(({ at, code, message }) => [at, code, message]),
+      consumed.map((c) => [`${c.partition}@${c.offset}`, ErrorCode.WORKER_FAILED, 'worker died']));
+    assert.equal(totals.verdicts[Verdict.DEAD_LETTER], consumed.length);
+    assert.equal(calls.afterRoute, 1);
+    // This router's dead-letter stub expects nothing more, so the worker stage was the last party.
+    assert.ok(task.parts.every((p) => p.ticket.done), 'the worker stage acknowledged every part');
   });
 
   it('counts verdicts and check failures into the totals and the metrics, and hands the task\'s buffer back', async () => {
