@@ -36,7 +36,7 @@ export class ByteWriter {
    * Writes UTF-8 text and returns how many bytes it took. Short ASCII text (venues, symbols,
    * ids: nearly every string the workers write) is copied by a loop; anything else goes through
    * `TextEncoder.encodeInto`, whose call into C++ and `subarray` view cost more than the copy
-   * for a string of a few characters (see `npm run bench`, "text into a ByteWriter").
+   * for a string of a few characters (three such strings: 65 against 320 ns, README "Latest").
    */
   writeCounted(text: string): number {
     const n = text.length;

@@ -56,7 +56,7 @@ const BRACE_CLOSE = 0x7d;
  * canonical event `decodeEvent` returns (its fields in `canonicalEvent`'s order, absent optional
  * fields left out). Written straight into the worker's buffer: `JSON.stringify` and encoding its
  * string took a fifth of a worker's time draining a backlog (`npm run profile`), and this does
- * the same in a third of the time (`npm run bench`, "event JSON for Redis").
+ * the same in about half the time (`npm run bench`, "event JSON for Redis"; README "Latest").
  * `test/sinks/event-json.test.ts` holds it to `JSON.stringify` over the recordings and fuzzed events.
  * Returns the bytes written.
  */
