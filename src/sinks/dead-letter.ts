@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError, errorMessage } from '../errors.js';
-import { kafkaClientConfig } from '../kafka/client-config.js';
+import { createSinkProducer } from '../kafka/clients.js';
 import type { Batchable, DriverCloseOptions, SinkDriver } from './core.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
@@ -92,17 +92,9 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
     this.maxMessageBytes = config.deadLetterMaxMessageBytes;
-    this.producer = new Kafka.Producer({
-      ...kafkaClientConfig(config, 'dlq'),
-      dr_cb: true,
-      'enable.idempotence': true,
-      'linger.ms': 1,
-      'socket.nagle.disable': true,
+    this.producer = createSinkProducer(config, 'dlq', {
       // The client refuses larger messages itself (ERR_MSG_SIZE_TOO_LARGE) before the broker would.
       'message.max.bytes': config.deadLetterMaxMessageBytes,
-    }, {
-      // Delivery is retried by librdkafka for this long; past it the batch fails and the core retries it.
-      'message.timeout.ms': 30_000,
     });
     this.producer.on('delivery-report', (err, report) => {
       const pending = report.opaque as Pending | undefined;

@@ -1,11 +1,10 @@
 import Kafka from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
-import { kafkaClientConfig } from '../kafka/client-config.js';
 import type { EventChunk } from './chunk.js';
 import { recordJsonSpan } from './redis-record.js';
 import type { SinkDriver } from './core.js';
-import { connectClient } from '../kafka/clients.js';
+import { connectClient, createSinkProducer } from '../kafka/clients.js';
 
 /**
  * Optional validated stream: every checked event (JSON with its verdict, as in Redis) is
@@ -28,14 +27,7 @@ export class KafkaOutputSink implements SinkDriver {
   constructor(config: KafkaConfig) {
     this.topic = config.outputTopic!;
     this.brokers = config.brokers;
-    this.producer = new Kafka.Producer({
-      ...kafkaClientConfig(config, 'output'),
-      dr_cb: true,
-      'enable.idempotence': true,
-      'linger.ms': 1,
-      'socket.nagle.disable': true,
-      'queue.buffering.max.messages': 1_000_000,
-    }, { 'message.timeout.ms': 30_000 });
+    this.producer = createSinkProducer(config, 'output', { 'queue.buffering.max.messages': 1_000_000 });
     this.producer.on('delivery-report', (err) => {
       if (err) this.lastError = err.message;
       if (--this.pending === 0) this.waiter?.();
