@@ -1,3 +1,4 @@
+import { ErrorCode, HimariError } from '../errors.js';
 /** From second `fromS` of the run on, send `rate` events per second (until the next step). */
 export interface RateStep {
   fromS: number;
@@ -18,14 +19,14 @@ export class RateSchedule {
   readonly total: number;
 
   constructor(steps: readonly RateStep[], readonly durationS: number) {
-    if (steps.length === 0) throw new RangeError('a schedule needs at least one step');
-    if (!(durationS > 0) || !Number.isFinite(durationS)) throw new RangeError(`duration must be a positive number of seconds, got ${durationS}`);
-    if (steps[0]!.fromS !== 0) throw new RangeError(`the first step must start at second 0, not ${steps[0]!.fromS}`);
+    if (steps.length === 0) throw new HimariError(ErrorCode.INVALID_INPUT, 'a schedule needs at least one step');
+    if (!(durationS > 0) || !Number.isFinite(durationS)) throw new HimariError(ErrorCode.INVALID_INPUT, `duration must be a positive number of seconds, got ${durationS}`);
+    if (steps[0]!.fromS !== 0) throw new HimariError(ErrorCode.INVALID_INPUT, `the first step must start at second 0, not ${steps[0]!.fromS}`);
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i]!;
-      if (!Number.isFinite(s.rate) || s.rate < 0) throw new RangeError(`rate must be a non-negative number, got ${s.rate} at second ${s.fromS}`);
-      if (!Number.isFinite(s.fromS) || s.fromS < 0) throw new RangeError(`step start must be a non-negative number of seconds, got ${s.fromS}`);
-      if (i > 0 && s.fromS <= steps[i - 1]!.fromS) throw new RangeError(`step starts must increase: ${steps[i - 1]!.fromS} then ${s.fromS}`);
+      if (!Number.isFinite(s.rate) || s.rate < 0) throw new HimariError(ErrorCode.INVALID_INPUT, `rate must be a non-negative number, got ${s.rate} at second ${s.fromS}`);
+      if (!Number.isFinite(s.fromS) || s.fromS < 0) throw new HimariError(ErrorCode.INVALID_INPUT, `step start must be a non-negative number of seconds, got ${s.fromS}`);
+      if (i > 0 && s.fromS <= steps[i - 1]!.fromS) throw new HimariError(ErrorCode.INVALID_INPUT, `step starts must increase: ${steps[i - 1]!.fromS} then ${s.fromS}`);
     }
     this.steps = steps.filter((s) => s.fromS < durationS).map((s) => ({ ...s }));
     this.starts = [];
@@ -87,13 +88,13 @@ export function parsePattern(text: string): RateStep[] {
     const item = part.trim();
     if (item === '') continue;
     const m = /^(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)$/.exec(item);
-    if (m === null) throw new RangeError(`pattern step ${JSON.stringify(item)} is not SECOND:RATE`);
+    if (m === null) throw new HimariError(ErrorCode.INVALID_INPUT, `pattern step ${JSON.stringify(item)} is not SECOND:RATE`);
     steps.push({ fromS: Number(m[1]), rate: Number(m[2]) });
   }
-  if (steps.length === 0) throw new RangeError('pattern needs at least one SECOND:RATE step');
-  if (steps[0]!.fromS !== 0) throw new RangeError(`pattern must start at second 0, not ${steps[0]!.fromS}`);
+  if (steps.length === 0) throw new HimariError(ErrorCode.INVALID_INPUT, 'pattern needs at least one SECOND:RATE step');
+  if (steps[0]!.fromS !== 0) throw new HimariError(ErrorCode.INVALID_INPUT, `pattern must start at second 0, not ${steps[0]!.fromS}`);
   for (let i = 1; i < steps.length; i++) {
-    if (steps[i]!.fromS <= steps[i - 1]!.fromS) throw new RangeError(`pattern seconds must increase: ${steps[i - 1]!.fromS} then ${steps[i]!.fromS}`);
+    if (steps[i]!.fromS <= steps[i - 1]!.fromS) throw new HimariError(ErrorCode.INVALID_INPUT, `pattern seconds must increase: ${steps[i - 1]!.fromS} then ${steps[i]!.fromS}`);
   }
   return steps;
 }
@@ -104,7 +105,7 @@ export function parsePattern(text: string): RateStep[] {
  * state before the window that is measured.
  */
 export function withWarmup(steps: readonly RateStep[], warmupS: number): RateStep[] {
-  if (!(warmupS >= 0) || !Number.isFinite(warmupS)) throw new RangeError(`warm-up must be a non-negative number of seconds, got ${warmupS}`);
+  if (!(warmupS >= 0) || !Number.isFinite(warmupS)) throw new HimariError(ErrorCode.INVALID_INPUT, `warm-up must be a non-negative number of seconds, got ${warmupS}`);
   if (warmupS === 0 || steps.length === 0) return steps.map((s) => ({ ...s }));
   return [{ fromS: 0, rate: steps[0]!.rate }, ...steps.map((s) => ({ fromS: s.fromS + warmupS, rate: s.rate }))];
 }

@@ -1,5 +1,6 @@
 import type { CheckResult } from '../pool/task.js';
 import type { BatchTicket } from '../source/offset-tracker.js';
+import { ErrorCode, HimariError } from '../errors.js';
 
 /** The source messages behind a worker result: their Kafka offsets and original bytes. */
 export interface MessageSource {
@@ -57,7 +58,7 @@ export class EventChunk {
 
   /** Detaches the first `n` messages into a new chunk; this chunk keeps the rest. */
   splitFront(n: number): EventChunk {
-    if (n <= 0 || n >= this.rows) throw new RangeError(`cannot split ${n} of ${this.rows} rows`);
+    if (n <= 0 || n >= this.rows) throw new HimariError(ErrorCode.INTERNAL, `cannot split ${n} of ${this.rows} rows`);
     this.ticket.expect(1);
     const front = new EventChunk(this.result, this.source, this.topic, this.partition, this.from, this.from + n, this.ticket, this.sentMs);
     this.from += n;

@@ -88,7 +88,7 @@ export function laneOf(partition: number, lanes: number): number {
 export function checkedLane(chunks: ReadonlyArray<{ readonly partition: number }>, lanes: number, lane?: number): number {
   const l = lane ?? (chunks.length === 0 ? 0 : laneOf(chunks[0]!.partition, lanes));
   for (const c of chunks) {
-    if (laneOf(c.partition, lanes) !== l) throw new RangeError(`partition ${c.partition} is not written by connection ${l} of ${lanes}`);
+    if (laneOf(c.partition, lanes) !== l) throw new HimariError(ErrorCode.INTERNAL, `partition ${c.partition} is not written by connection ${l} of ${lanes}`);
   }
   return l;
 }
@@ -172,7 +172,7 @@ export class SinkCore<B extends Batchable<B>> extends EventEmitter {
     super();
     this.name = driver.name;
     const lanes = driver.lanes ?? 1;
-    if (!Number.isInteger(lanes) || lanes < 1) throw new RangeError(`${driver.name}: lanes must be a positive integer, got ${lanes}`);
+    if (!Number.isInteger(lanes) || lanes < 1) throw new HimariError(ErrorCode.INTERNAL, `${driver.name}: lanes must be a positive integer, got ${lanes}`);
     this.lanes = Array.from({ length: lanes }, (_, i) => new Lane<B>(i));
     options.metrics.sinkConnections.set({ sink: this.name }, lanes);
     // Exported at 0 from the start: a rate over a series that appears only with the first retry

@@ -1,6 +1,6 @@
 import { VERDICT_NAMES, Verdict } from '../codec/event.js';
 import { checkByBit } from '../checks/registry.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, HimariError } from '../errors.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { DispatchedTask, TaskPart } from '../pool/dispatcher.js';
 import type { CheckResult } from '../pool/task.js';
@@ -109,7 +109,7 @@ export class ResultRouter implements ResultStage<DispatchedTask> {
 /** The part of a task that message `index` belongs to (a task has a handful of parts). */
 export function partOf(parts: readonly TaskPart[], index: number): TaskPart {
   for (const p of parts) if (index < p.to) return p;
-  throw new RangeError(`message ${index} is in no part of its task`);
+  throw new HimariError(ErrorCode.INTERNAL, `message ${index} is in no part of its task`);
 }
 
 /** The consumed messages of one task, as the sinks see them. */

@@ -6,7 +6,7 @@ import { checkById } from '../../src/checks/registry.js';
 import { DEFAULT_CHECK_CONFIG } from '../../src/checks/thresholds.js';
 import { encodeEvent } from '../../src/codec/encode.js';
 import { Verdict, type MarketEvent } from '../../src/codec/event.js';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode, HimariError } from '../../src/errors.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import type { DispatchedTask, PartitionBacklog, TaskPart } from '../../src/pool/dispatcher.js';
 import type { EventChunk } from '../../src/sinks/chunk.js';
@@ -187,6 +187,6 @@ describe('result router', () => {
   it('partOf finds the part of a message, and refuses one outside the task', () => {
     const { task } = routedTask(consumed);
     assert.deepEqual([0, 2, 3, 4, 5, 6].map((i) => partOf(task.parts, i).backlog.partition), [0, 0, 1, 1, 2, 2]);
-    assert.throws(() => partOf(task.parts, 7), RangeError);
+    assert.throws(() => partOf(task.parts, 7), (e: unknown) => e instanceof HimariError && e.code === ErrorCode.INTERNAL);
   });
 });
