@@ -90,7 +90,8 @@ export class SystemdLifecycle {
    * blip pauses consumption and loses nothing, and a restart would only replay. Not counted,
    * as a restart cures none of them: no partitions (a standby), a partition stopped on a refused
    * dead letter (it would stop again; /readyz and STATUS say it), a broker out of reach
-   * (librdkafka reconnects by itself).
+   * (librdkafka reconnects by itself), and so an outage of the dead-letter sink, whose only
+   * server is that broker: only the event sinks are looked at here.
    */
   private unhealthy(): string | null {
     const boundMs = this.app.config.systemd.watchdogSinkOutageMs;
