@@ -18,21 +18,21 @@ export interface GroupOffsets {
   lag: number;
 }
 
-function connect(client: Kafka.KafkaConsumer, config: KafkaConfig): Promise<unknown> {
+export function connect(client: Kafka.KafkaConsumer, config: KafkaConfig): Promise<unknown> {
   return connectClient(client, config);
 }
 
-function disconnect(client: Kafka.KafkaConsumer): Promise<void> {
+export function disconnect(client: Kafka.KafkaConsumer): Promise<void> {
   return new Promise((resolve) => (client.isConnected() ? client.disconnect(() => resolve()) : resolve()));
 }
 
 /** One consume call (errors count as an empty batch: the callers just call again). */
-function consume(client: Kafka.KafkaConsumer, n: number): Promise<Kafka.Message[]> {
+export function consume(client: Kafka.KafkaConsumer, n: number): Promise<Kafka.Message[]> {
   return new Promise((resolve) => client.consume(n, (_err, m) => resolve(m ?? [])));
 }
 
 /** A consumer of a fresh group that reads the topic from the start, with the processor's fetch settings but `fetch.min.bytes`. */
-function bareConsumer(config: KafkaConfig, role: string, fetchMinBytes: number): Kafka.KafkaConsumer {
+export function bareConsumer(config: KafkaConfig, role: string, fetchMinBytes: number): Kafka.KafkaConsumer {
   return new Kafka.KafkaConsumer({
     ...kafkaClientConfig(config, role),
     'group.id': `lt-${role}-${randomBytes(4).toString('hex')}`,
