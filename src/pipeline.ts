@@ -292,12 +292,18 @@ export class Pipeline {
   }
 
   private async drainPartitions(partitions: Kafka.TopicPartition[]): Promise<void> {
-    await Promise.all(this.cores.map((s) => s.flush()));
+    // Every wait below is bounded, the sinks' flushes too: a sink in an outage (or the dead-letter
+    // topic with its broker gone) retries for as long as it lasts, and a drain still waiting when
+    // the source gives up on it (30 s) and the partitions come back would then forget the new
+    // assignment's batches, whose offsets would never be committed (the full fault profile's
+    // broker kill -9 did that once the dead-letter topic became a sink).
     const deadline = Date.now() + 25_000;
+    const left = () => Math.max(0, deadline - Date.now());
     const busy = () => partitions.some((p) => this.tracker.partition(p.topic, p.partition).inFlight > 0);
+    await withinMs(Promise.all(this.cores.map((s) => s.flush())), left());
     // An aborted close leaves batches unconfirmed for good: nothing to wait for.
     while (busy() && Date.now() < deadline && !this.deliveryAborted) {
-      await Promise.all(this.cores.map((s) => s.flush()));
+      await withinMs(Promise.all(this.cores.map((s) => s.flush())), left());
       await new Promise((r) => setTimeout(r, 10));
     }
     this.commitConfirmed();

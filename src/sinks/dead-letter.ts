@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError, errorMessage } from '../errors.js';
-import { createSinkProducer } from '../kafka/clients.js';
+import { connectClient, createSinkProducer } from '../kafka/clients.js';
 import type { Batchable, DriverCloseOptions, SinkDriver } from './core.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
@@ -108,9 +108,8 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
   }
 
   async connect(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.producer.connect({ timeout: 10_000 }, (err) => (err ? reject(new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Kafka (dead-letter producer) at ${this.config.brokers}: ${err.message}`, { cause: err })) : resolve()));
-    });
+    // A retriable KAFKA_ERROR when the broker does not answer: the core tries again.
+    await connectClient(this.producer, this.config);
     const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
       this.producer.getMetadata({ topic: this.config.deadLetterTopic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
     this.partitions = Math.max(1, meta.topics.find((t) => t.name === this.config.deadLetterTopic)?.partitions.length ?? 1);

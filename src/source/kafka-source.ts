@@ -1,8 +1,8 @@
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
-import { ErrorCode, HimariError } from '../errors.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
+import { connectClient } from '../kafka/clients.js';
 import type { CommitPoint } from './offset-tracker.js';
 import { partitionKey, type PartitionKey } from './partition-key.js';
 
@@ -107,13 +107,8 @@ export class KafkaSource {
     return this.lastError;
   }
 
-  connect(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.consumer.connect({ timeout: 10_000 }, (err) => {
-        if (err) reject(new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `Kafka at ${this.config.brokers}: ${err.message}`, { cause: err }));
-        else resolve();
-      });
-    });
+  async connect(): Promise<void> {
+    await connectClient(this.consumer, this.config);
   }
 
   start(): void {
