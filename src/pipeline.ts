@@ -15,7 +15,8 @@ import { EventSinkCore } from './sinks/event-sink-core.js';
 import { ResultRouter } from './sinks/result-router.js';
 import type { DeadLetter, DeadLetterDriver, PendingDeadLetter } from './sinks/dead-letter.js';
 import { DeadLetterSink, messageDeadLetter } from './sinks/dead-letter-sink.js';
-import { KafkaSource, type SourceMessage } from './source/kafka-source.js';
+import type { ConsumedBatch } from './source/consumed-batch.js';
+import { KafkaSource } from './source/kafka-source.js';
 import { OffsetTracker, type CommitPoint } from './source/offset-tracker.js';
 import { describePartitionKey } from './source/partition-key.js';
 
@@ -131,7 +132,10 @@ export class Pipeline {
     for (const s of this.cores) s.on('drain', () => this.maybeResume());
     this.router = new ResultRouter({
       sinks: this.sinks, metrics: parts.metrics, totals: this.totals, maxMessageBytes: parts.config.kafka.maxMessageBytes,
-      deadLetter: (ticket, m, code, message) => this.deadLetters.send(ticket, messageDeadLetter(m, code, message)),
+      deadLetter: (ticket, messages, index, code, message) => {
+        const { batch, index: at } = messages.at(index);
+        this.deadLetters.send(ticket, messageDeadLetter(batch, at, code, message));
+      },
       recycle: (buffer) => this.dispatcher.recycle(buffer),
       afterRoute: () => { if (this.shouldPause()) this.pauseSource(); else this.maybeResume(); },
     });
@@ -140,7 +144,7 @@ export class Pipeline {
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = new KafkaSource(parts.config.kafka, parts.log.child({ stage: 'source' }), {
-      onMessages: (messages) => this.take(messages),
+      onMessages: (batch) => this.take(batch),
       onAssigned: () => {},
       onRevoked: (partitions) => this.drainPartitions(partitions),
       onCommitFailed: (points) => {
@@ -234,9 +238,9 @@ export class Pipeline {
   }
 
   /** One consume call's messages, to the workers; pauses the consumer when they or a sink are overloaded. */
-  private take(messages: SourceMessage[]): void {
-    this.totals.consumed += messages.length;
-    if (this.dispatcher.dispatch(messages) || this.cores.some((sink) => sink.saturated)) this.pauseSource();
+  private take(batch: ConsumedBatch): void {
+    this.totals.consumed += batch.count;
+    if (this.dispatcher.dispatch(batch) || this.cores.some((sink) => sink.saturated)) this.pauseSource();
   }
 
   /**

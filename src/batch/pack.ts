@@ -13,6 +13,16 @@ import { ErrorCode, HimariError } from '../errors.js';
  * worker instead of one per partition is what keeps thread wake-ups per event low.
  */
 const HEADER_BYTES = 8;
+const EMPTY = new Uint8Array(0);
+
+/** Messages whose values lie back to back in `bytes` (a `ConsumedBatch`). */
+export interface PackableMessages {
+  readonly bytes: Uint8Array;
+  readonly offsets: Float64Array;
+  readonly partitions: Uint32Array;
+  valueStart(i: number): number;
+  valueEnd(i: number): number;
+}
 
 export function packedSize(count: number, payloadBytes: number): number {
   return offsetsStart(count) + 8 * count + payloadBytes;
@@ -68,11 +78,53 @@ export class BatchPacker {
     if (this.count >= this.capacity || this.cursor + value.byteLength > this.buffer.byteLength) return false;
     this.bytes.set(value, this.cursor);
     this.cursor += value.byteLength;
+    this.record(offset, partition);
+    return true;
+  }
+
+  /**
+   * Appends messages `from .. to-1` of `source`, whose values lie back to back there: one copy
+   * for the run (a consumed batch holds a partition's messages in a row, see ConsumedBatch). A
+   * value over `maxBytes` travels empty (the result handler dead-letters it). Returns false, and
+   * writes nothing, when the run does not fit.
+   */
+  appendRun(source: PackableMessages, from: number, to: number, maxBytes: number): boolean {
+    const start = source.valueStart(from);
+    let end = start;
+    for (let i = from; i < to; i++) {
+      if (source.valueEnd(i) - source.valueStart(i) > maxBytes) return this.appendEach(source, from, to, maxBytes);
+      end = source.valueEnd(i);
+    }
+    if (this.count + (to - from) > this.capacity || this.cursor + (end - start) > this.buffer.byteLength) return false;
+    if (end > start) this.bytes.set(source.bytes.subarray(start, end), this.cursor);
+    for (let i = from; i < to; i++) {
+      this.cursor += source.valueEnd(i) - source.valueStart(i);
+      this.record(source.offsets[i]!, source.partitions[i]!);
+    }
+    return true;
+  }
+
+  /** `appendRun` with an oversized value among them: message by message. */
+  private appendEach(source: PackableMessages, from: number, to: number, maxBytes: number): boolean {
+    let bytes = 0;
+    for (let i = from; i < to; i++) {
+      const n = source.valueEnd(i) - source.valueStart(i);
+      if (n <= maxBytes) bytes += n;
+    }
+    if (this.count + (to - from) > this.capacity || this.cursor + bytes > this.buffer.byteLength) return false;
+    for (let i = from; i < to; i++) {
+      const a = source.valueStart(i);
+      const b = source.valueEnd(i);
+      this.append(b - a > maxBytes ? EMPTY : source.bytes.subarray(a, b), source.offsets[i]!, source.partitions[i]!);
+    }
+    return true;
+  }
+
+  private record(offset: number, partition: number): void {
     this.view.setUint32(HEADER_BYTES + 4 * this.count, this.cursor - this.dataStart, true);
     this.view.setUint32(this.partitionsAt + 4 * this.count, partition, true);
     this.view.setFloat64(this.offsetsAt + 8 * this.count, offset, true);
     this.count++;
-    return true;
   }
 
   get length(): number {

@@ -4,24 +4,26 @@ import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
 import { LatencySeries } from '../obs/latency-series.js';
 import type { Metrics } from '../obs/metrics.js';
-import { intendedSendMs } from '../source/intended-send.js';
-import type { SourceMessage } from '../source/kafka-source.js';
+import type { ConsumedBatch } from '../source/consumed-batch.js';
 import type { BatchTicket, OffsetTracker } from '../source/offset-tracker.js';
 import { partitionKey, type PartitionKey } from '../source/partition-key.js';
 import { RingQueue } from '../util/ring-queue.js';
+import { TaskMessages, type SourceRun } from './task-messages.js';
 import type { CheckResult } from './task.js';
 import type { CheckWorkerPool, PreparedTask, TaskSource } from './worker-pool.js';
 
 /** Minimum size of a pooled pack buffer; larger batches get a buffer of their own size. */
 const PACK_BUFFER_BYTES = 1 << 20;
-const EMPTY = new Uint8Array(0);
 
 /** Messages of one partition waiting for its worker slot. */
 export interface PartitionBacklog {
   topic: string;
   partition: number;
   slot: number;
-  messages: SourceMessage[];
+  /** Runs of consumed batches, in offset order. */
+  runs: SourceRun[];
+  /** Messages in `runs`. */
+  waiting: number;
   /** In its slot's pending list. */
   pending: boolean;
   /** First message consumed since the partition was assigned: where a replay starts. */
@@ -50,7 +52,7 @@ export interface TaskPart {
 
 /** What a task carried: its messages, the partitions they belong to, and each one's send time (ms). */
 export interface DispatchedTask {
-  messages: SourceMessage[];
+  messages: TaskMessages;
   parts: TaskPart[];
   sentMs: Float64Array;
 }
@@ -98,23 +100,25 @@ export class Dispatcher implements TaskSource<DispatchedTask> {
   }
 
   /**
-   * Appends one consume call's messages to their partitions' backlogs (order kept) and queues a
-   * task for each slot that has none queued. Returns `overloaded`.
+   * Appends one consume call's messages to their partitions' backlogs (order kept; a run of a
+   * partition is a reference into the batch, not a copy) and queues a task for each slot that
+   * has none queued. Returns `overloaded`.
    */
-  dispatch(messages: SourceMessage[]): boolean {
-    this.waiting += messages.length;
+  dispatch(batch: ConsumedBatch): boolean {
+    const n = batch.count;
+    this.waiting += n;
     let runStart = 0;
-    for (let i = 1; i <= messages.length; i++) {
-      const prev = messages[i - 1]!;
-      const cur = messages[i];
-      if (cur !== undefined && cur.partition === prev.partition && cur.topic === prev.topic) continue;
-      const backlog = this.backlogOf(prev.topic, prev.partition);
+    for (let i = 1; i <= n; i++) {
+      if (i < n && batch.samePartition(i, i - 1)) continue;
+      const topic = batch.topic(runStart);
+      const backlog = this.backlogOf(topic, batch.partitions[runStart]!);
       if (backlog.firstOffset < 0) {
-        backlog.firstOffset = messages[runStart]!.offset;
-        backlog.firstTimestampMs = messages[runStart]!.timestamp ?? Date.now();
+        backlog.firstOffset = batch.offsets[runStart]!;
+        backlog.firstTimestampMs = batch.timestampMs(runStart) ?? Date.now();
       }
-      for (let j = runStart; j < i; j++) backlog.messages.push(messages[j]!);
-      this.options.metrics.consumed.inc({ topic: prev.topic }, i - runStart);
+      backlog.runs.push({ batch, from: runStart, to: i });
+      backlog.waiting += i - runStart;
+      this.options.metrics.consumed.inc({ topic }, i - runStart);
       const slot = this.slots[backlog.slot]!;
       if (!backlog.pending) {
         backlog.pending = true;
@@ -136,8 +140,9 @@ export class Dispatcher implements TaskSource<DispatchedTask> {
     const key = partitionKey(topic, partition);
     const backlog = this.backlogs.get(key);
     if (backlog === undefined) return;
-    this.waiting -= backlog.messages.length;
-    backlog.messages = [];
+    this.waiting -= backlog.waiting;
+    backlog.runs = [];
+    backlog.waiting = 0;
     this.backlogs.delete(key);
   }
 
@@ -162,7 +167,7 @@ export class Dispatcher implements TaskSource<DispatchedTask> {
     const key = partitionKey(topic, partition);
     let b = this.backlogs.get(key);
     if (b === undefined) {
-      b = { topic, partition, slot: this.options.pool.slotOf(topic, partition), messages: [], pending: false, firstOffset: -1, firstTimestampMs: 0 };
+      b = { topic, partition, slot: this.options.pool.slotOf(topic, partition), runs: [], waiting: 0, pending: false, firstOffset: -1, firstTimestampMs: 0 };
       this.backlogs.set(key, b);
     }
     return b;
@@ -182,27 +187,34 @@ export class Dispatcher implements TaskSource<DispatchedTask> {
     const slot = this.slots[slotIndex]!;
     slot.queued = false;
     const max = this.options.maxBatchMessages;
-    let messages: SourceMessage[] = [];
+    const runs: SourceRun[] = [];
     const parts: TaskPart[] = [];
     let taken = 0;
     while (taken < max && slot.pending.length > 0) {
       const backlog = slot.pending.shift()!;
       backlog.pending = false;
       // A partition revoked while pending has an emptied backlog: the new owner replays it.
-      if (backlog.messages.length === 0) continue;
-      const take = Math.min(max - taken, backlog.messages.length);
-      const run = take === backlog.messages.length ? backlog.messages : backlog.messages.splice(0, take);
-      if (run === backlog.messages) backlog.messages = [];
-      else {
+      if (backlog.waiting === 0) continue;
+      const first = taken;
+      let firstOffset = -1;
+      let lastOffset = -1;
+      while (taken < max && backlog.runs.length > 0) {
+        const run = backlog.runs[0]!;
+        const take = Math.min(max - taken, run.to - run.from);
+        const part = take === run.to - run.from ? backlog.runs.shift()! : { batch: run.batch, from: run.from, to: run.from + take };
+        if (part !== run) run.from += take;
+        if (firstOffset < 0) firstOffset = part.batch.offsets[part.from]!;
+        lastOffset = part.batch.offsets[part.to - 1]!;
+        runs.push(part);
+        taken += take;
+        backlog.waiting -= take;
+      }
+      if (backlog.waiting > 0) {
         backlog.pending = true;
         slot.pending.push(backlog);
       }
-      const ticket = this.options.tracker.partition(backlog.topic, backlog.partition).track(run[0]!.offset, run[run.length - 1]!.offset, 1);
-      parts.push({ backlog, from: taken, to: taken + run.length, ticket });
-      // The common case, one partition: its array is the task's, no copy.
-      if (taken === 0) messages = run;
-      else for (const m of run) messages.push(m);
-      taken += run.length;
+      const ticket = this.options.tracker.partition(backlog.topic, backlog.partition).track(firstOffset, lastOffset, 1);
+      parts.push({ backlog, from: first, to: taken, ticket });
     }
     if (slot.pending.length > 0) this.queueTask(slotIndex);
     if (taken === 0) return null;
@@ -211,20 +223,21 @@ export class Dispatcher implements TaskSource<DispatchedTask> {
     const sentMs = new Float64Array(taken);
     const now = wallClockMs();
     const second = this.latencySeries.at(now);
-    for (let i = 0; i < taken; i++) {
-      const m = messages[i]!;
-      // node-rdkafka hands over headers only when a message has some: the common case costs one check.
-      const intended = m.headers === undefined ? -1 : intendedSendMs(m.headers);
-      const sent = intended >= 0 ? intended : m.timestamp ?? 0;
-      sentMs[i] = sent;
-      if (sent > 0) {
-        const us = (now - sent) * 1000;
-        this.latency.record(us);
-        second.record(us);
+    let i = 0;
+    for (const run of runs) {
+      const sentOf = run.batch.sentMs;
+      for (let j = run.from; j < run.to; j++, i++) {
+        const sent = sentOf[j]!;
+        sentMs[i] = sent;
+        if (sent > 0) {
+          const us = (now - sent) * 1000;
+          this.latency.record(us);
+          second.record(us);
+        }
       }
     }
     this.options.metrics.workerBatchSize.observe(taken);
-    return this.preparedTask({ messages, parts, sentMs });
+    return this.preparedTask({ messages: new TaskMessages(runs), parts, sentMs });
   }
 
   private preparedTask(dispatched: DispatchedTask, retries?: number): PreparedTask<DispatchedTask> {
@@ -262,16 +275,21 @@ export class Dispatcher implements TaskSource<DispatchedTask> {
     return [half(0, mid), half(mid, messages.length)];
   }
 
-  private pack(messages: SourceMessage[]): ArrayBuffer {
+  private pack(messages: TaskMessages): ArrayBuffer {
     const max = this.options.maxMessageBytes;
     let bytes = 0;
-    for (const m of messages) if (m.value !== null && m.value.length <= max) bytes += m.value.length;
+    for (const { batch, from, to } of messages.runs) {
+      for (let i = from; i < to; i++) {
+        const n = batch.valueLength(i);
+        if (n <= max) bytes += n;
+      }
+    }
     const buffer = this.takeBuffer(packedSize(messages.length, bytes));
     this.packer.reset(buffer, messages.length);
-    for (const m of messages) {
-      // Oversized or null values travel as empty messages; the result handler dead-letters them.
-      const value = m.value === null || m.value.length > max ? EMPTY : m.value;
-      if (!this.packer.append(value, m.offset, m.partition)) throw new HimariError(ErrorCode.INTERNAL, 'pack buffer too small (size computed above)');
+    // Oversized values travel as empty messages (null ones are empty already); the result
+    // handler dead-letters both.
+    for (const { batch, from, to } of messages.runs) {
+      if (!this.packer.appendRun(batch, from, to, max)) throw new HimariError(ErrorCode.INTERNAL, 'pack buffer too small (size computed above)');
     }
     return this.packer.finish();
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig, SinkPolicy } from '../config/schema.js';
 import { ErrorCode, HimariError, backoffMs } from '../errors.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { SourceMessage } from '../source/kafka-source.js';
+import type { ConsumedBatch } from '../source/consumed-batch.js';
 import type { BatchTicket } from '../source/offset-tracker.js';
 import { SinkCore } from './core.js';
 import { PendingDeadLetter, type DeadLetter, type DeadLetterDriver } from './dead-letter.js';
@@ -86,8 +86,10 @@ export class DeadLetterSink {
 
 const EMPTY_BUFFER = Buffer.alloc(0);
 
-/** The dead letter of a consumed message (undecodable, too large, its worker kept dying). */
-export function messageDeadLetter(m: SourceMessage, code: string, message: string): DeadLetter {
-  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key));
-  return { code, message, sourceTopic: m.topic, sourcePartition: m.partition, sourceOffset: m.offset, key, value: m.value ?? EMPTY_BUFFER };
+/** The dead letter of message `index` of a consumed batch (undecodable, too large, its worker kept dying). */
+export function messageDeadLetter(batch: ConsumedBatch, index: number, code: string, message: string): DeadLetter {
+  return {
+    code, message, sourceTopic: batch.topic(index), sourcePartition: batch.partitions[index]!, sourceOffset: batch.offsets[index]!,
+    key: batch.key(index), value: batch.valueIsNull(index) ? EMPTY_BUFFER : Buffer.from(batch.value(index)),
+  };
 }

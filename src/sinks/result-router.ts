@@ -5,14 +5,13 @@ import type { Metrics } from '../obs/metrics.js';
 import type { DispatchedTask, TaskPart } from '../pool/dispatcher.js';
 import type { CheckResult } from '../pool/task.js';
 import type { ResultStage } from '../pool/worker-pool.js';
-import type { SourceMessage } from '../source/kafka-source.js';
+import type { TaskMessages } from '../pool/task-messages.js';
 import type { BatchTicket } from '../source/offset-tracker.js';
-import { EventChunk, type MessageSource } from './chunk.js';
+import { EventChunk } from './chunk.js';
 import type { SinkCore } from './core.js';
 
 /** `himari_check_failures_total`'s label per check bit: the check's id. */
 const CHECK_LABELS: readonly string[] = Array.from({ length: 64 }, (_, bit) => checkByBit(bit)?.id ?? `bit${bit}`);
-const EMPTY = new Uint8Array(0);
 
 /** Counts since start, for the run summary. */
 export interface RoutedTotals {
@@ -26,8 +25,8 @@ export interface ResultRouterOptions {
   totals: RoutedTotals;
   /** Values above this were sent to the worker empty (see the dispatcher): their dead letters say so. */
   maxMessageBytes: number;
-  /** Sends message `m`'s dead letter; the batch's ticket waits for it. */
-  deadLetter(ticket: BatchTicket, m: SourceMessage, code: string, message: string): void;
+  /** Sends the dead letter of the task's message `index`; the batch's ticket waits for it. */
+  deadLetter(ticket: BatchTicket, messages: TaskMessages, index: number, code: string, message: string): void;
   /** The task's buffer, moved back with the result, for the next task. */
   recycle(buffer: ArrayBuffer): void;
   /** After each result or failure: backpressure (the pipeline pauses or resumes the source). */
@@ -54,7 +53,7 @@ export class ResultRouter implements ResultStage<DispatchedTask> {
   onFailure(err: Error, { messages, parts }: DispatchedTask): void {
     this.o.totals.verdicts[Verdict.DEAD_LETTER]! += messages.length;
     for (const part of parts) {
-      for (let i = part.from; i < part.to; i++) this.o.deadLetter(part.ticket, messages[i]!, ErrorCode.WORKER_FAILED, err.message);
+      for (let i = part.from; i < part.to; i++) this.o.deadLetter(part.ticket, messages, i, ErrorCode.WORKER_FAILED, err.message);
       part.ticket.ack(); // the worker stage
     }
     this.o.afterRoute();
@@ -83,23 +82,23 @@ export class ResultRouter implements ResultStage<DispatchedTask> {
 
     const max = this.o.maxMessageBytes;
     for (const dl of result.deadLetters) {
-      const m = messages[dl.index]!;
-      const oversized = m.value !== null && m.value.length > max;
-      this.o.deadLetter(partOf(parts, dl.index).ticket, m, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
-        oversized ? `message of ${m.value!.length} bytes exceeds kafka.maxMessageBytes=${max}` : m.value === null ? 'null message value' : dl.message);
+      const { batch, index } = messages.at(dl.index);
+      const bytes = batch.valueLength(index);
+      const oversized = bytes > max;
+      this.o.deadLetter(partOf(parts, dl.index).ticket, messages, dl.index, oversized ? ErrorCode.MESSAGE_TOO_LARGE : dl.code,
+        oversized ? `message of ${bytes} bytes exceeds kafka.maxMessageBytes=${max}` : batch.valueIsNull(index) ? 'null message value' : dl.message);
     }
 
     // The pack buffer goes straight back to the dispatcher's pool; sinks read offsets and, to
-    // dead-letter an event they refuse, the original bytes from the source messages.
+    // dead-letter an event they refuse, the original bytes from the consumed batches.
     this.o.recycle(result.batch);
-    const source = new SourceMessages(messages);
     for (const part of parts) {
       let written = false;
       for (let i = part.from; i < part.to && !written; i++) written = result.verdicts[i] !== Verdict.DEAD_LETTER;
       if (written) {
         part.ticket.expect(sinks.length);
         const { topic, partition } = part.backlog;
-        for (const sink of sinks) sink.push(new EventChunk(result, source, topic, partition, part.from, part.to, part.ticket, sentMs));
+        for (const sink of sinks) sink.push(new EventChunk(result, messages, topic, partition, part.from, part.to, part.ticket, sentMs));
       }
       part.ticket.ack(); // the worker stage
     }
@@ -110,15 +109,4 @@ export class ResultRouter implements ResultStage<DispatchedTask> {
 export function partOf(parts: readonly TaskPart[], index: number): TaskPart {
   for (const p of parts) if (index < p.to) return p;
   throw new HimariError(ErrorCode.INTERNAL, `message ${index} is in no part of its task`);
-}
-
-/** The consumed messages of one task, as the sinks see them. */
-class SourceMessages implements MessageSource {
-  constructor(private readonly messages: SourceMessage[]) {}
-  offset(i: number): number {
-    return this.messages[i]!.offset;
-  }
-  value(i: number): Uint8Array {
-    return this.messages[i]!.value ?? EMPTY;
-  }
 }

@@ -1,5 +1,3 @@
-import type Kafka from 'node-rdkafka';
-
 /**
  * Header carrying a message's intended send time: Unix nanoseconds as decimal ASCII. A load
  * generator stamps where its open-loop schedule put the message, not when it got to send it, so
@@ -14,7 +12,7 @@ const ZERO = 48;
  * Hot path: no allocation; the value is read as whole milliseconds (exact in a double) plus the
  * nanosecond remainder, rather than 19 digits at once (a double keeps only ~16).
  */
-export function intendedSendMs(headers: Kafka.MessageHeader[] | undefined): number {
+export function intendedSendMs(headers: ReadonlyArray<{ [key: string]: string | Buffer }> | undefined): number {
   if (headers === undefined) return -1;
   for (let h = 0; h < headers.length; h++) {
     const v = headers[h]![INTENDED_SEND_HEADER];

@@ -3,14 +3,16 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import { connectClient } from '../kafka/clients.js';
+import { packConsumed, type ConsumedBatch } from './consumed-batch.js';
 import type { CommitPoint } from './offset-tracker.js';
 import { partitionKey, type PartitionKey } from './partition-key.js';
 
-export type SourceMessage = Kafka.Message;
-
 export interface SourceHandlers {
-  /** Messages of one consume call, in partition order. Must not block. */
-  onMessages(messages: SourceMessage[]): void;
+  /**
+   * Messages of one consume call, in partition order, packed (node-rdkafka's message objects
+   * are dropped here). Must not block.
+   */
+  onMessages(batch: ConsumedBatch): void;
   /** Partitions added to this consumer (cooperative: incremental). */
   onAssigned(partitions: Kafka.TopicPartition[]): void;
   /**
@@ -53,10 +55,13 @@ export class KafkaSource {
   private assignment: Kafka.TopicPartition[] = [];
   private lastError = '';
   private commitFailures = 0;
+  /** The topic index of the consumed batches (`packConsumed`). */
+  private readonly topicNames: string[];
   /** Partitions stopped for good (`stopPartition`), `topic\0partition` → why; kept paused until revoked. */
   readonly stopped = new Map<PartitionKey, string>();
 
   constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly handlers: SourceHandlers) {
+    this.topicNames = [...config.topics];
     this.consumer = new Kafka.KafkaConsumer({
       ...kafkaClientConfig(config),
       'group.id': config.groupId,
@@ -158,7 +163,7 @@ export class KafkaSource {
           // Paused partitions return nothing; the call keeps the group membership alive.
           this.lastPoll = now;
           const msgs = await this.consumeOnce(1, 0);
-          if (msgs.length > 0) this.handlers.onMessages(msgs);
+          if (msgs.length > 0) this.handlers.onMessages(packConsumed(msgs, this.topicNames));
         }
         continue;
       }
@@ -167,7 +172,7 @@ export class KafkaSource {
       // without waiting; only when nothing is, block for the first message of the next burst.
       const messages = await this.consumeOnce(idle ? 1 : n, idle ? this.config.consumeTimeoutMs : 0);
       idle = messages.length === 0;
-      if (messages.length > 0) this.handlers.onMessages(messages);
+      if (messages.length > 0) this.handlers.onMessages(packConsumed(messages, this.topicNames));
     }
   }
 

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Kafka from 'node-rdkafka';
 import pino from 'pino';
-import { KafkaSource, type SourceHandlers, type SourceMessage } from '../../src/source/kafka-source.js';
+import type { ConsumedBatch } from '../../src/source/consumed-batch.js';
+import { KafkaSource, type SourceHandlers } from '../../src/source/kafka-source.js';
 import type { CommitPoint } from '../../src/source/offset-tracker.js';
 import { cleanup, committedOffsets, createTopics, produceRaw, testConfig, waitUntil } from '../helpers/services.js';
 
 /** What the source hands over, as the pipeline would receive it. */
 class Recorder implements SourceHandlers {
-  readonly messages: SourceMessage[] = [];
+  readonly messages: Array<{ partition: number; offset: number }> = [];
   readonly owned = new Set<number>();
   readonly revoked: number[][] = [];
   readonly confirmed: CommitPoint[] = [];
@@ -16,7 +17,9 @@ class Recorder implements SourceHandlers {
   /** onRevoked resolves only once this does: the pipeline draining the revoked partitions. */
   drained: Promise<void> = Promise.resolve();
 
-  onMessages(messages: SourceMessage[]): void { this.messages.push(...messages); }
+  onMessages(batch: ConsumedBatch): void {
+    for (let i = 0; i < batch.count; i++) this.messages.push({ partition: batch.partitions[i]!, offset: batch.offsets[i]! });
+  }
   onAssigned(partitions: Kafka.TopicPartition[]): void { for (const p of partitions) this.owned.add(p.partition); }
   async onRevoked(partitions: Kafka.TopicPartition[]): Promise<void> {
     this.revoked.push(partitions.map((p) => p.partition).sort());

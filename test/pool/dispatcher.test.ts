@@ -8,7 +8,7 @@ import { Metrics } from '../../src/obs/metrics.js';
 import { Dispatcher, type DispatchedTask } from '../../src/pool/dispatcher.js';
 import type { CheckResult } from '../../src/pool/task.js';
 import { CheckWorkerPool } from '../../src/pool/worker-pool.js';
-import type { SourceMessage } from '../../src/source/kafka-source.js';
+import { packConsumed, type ConsumedMessage } from '../../src/source/consumed-batch.js';
 import { OffsetTracker } from '../../src/source/offset-tracker.js';
 
 const WORKER = fileURLToPath(new URL('../../workers/check-worker.js', import.meta.url));
@@ -18,8 +18,8 @@ function trade(i: number, symbol: string): MarketEvent {
   return { v: 1, type: 'trade', venue: 'binance', symbol, ts, recvTs: ts + 100, id: String(i), price: 100, size: 1, side: 'buy' };
 }
 
-function message(topic: string, partition: number, offset: number, value: Buffer | null = encodeEvent(trade(offset, `${topic.toUpperCase()}P${partition}-USDT`))): SourceMessage {
-  return { topic, partition, offset, value, size: value?.length ?? 0, timestamp: Date.now() - 5, key: null };
+function message(topic: string, partition: number, offset: number, value: Buffer | null = encodeEvent(trade(offset, `${topic.toUpperCase()}P${partition}-USDT`))): ConsumedMessage {
+  return { topic, partition, offset, value, timestamp: Date.now() - 5, key: null };
 }
 
 /**
@@ -52,9 +52,9 @@ describe('Dispatcher (real worker threads)', () => {
     const { dispatcher, tracker, tasks, failures } = setup(50);
     const topic = 'd1';
     // Consume calls interleave partitions, as librdkafka hands them over.
-    const calls: SourceMessage[][] = [];
+    const calls: ConsumedMessage[][] = [];
     for (let c = 0; c < 6; c++) calls.push([...Array.from({ length: 30 }, (_, i) => message(topic, c % 3, Math.floor(c / 3) * 30 + i))]);
-    for (const call of calls) dispatcher.dispatch(call);
+    for (const call of calls) dispatcher.dispatch(packConsumed(call));
     await settle(tasks, 1);
     for (let i = 0; i < 100 && tasks.reduce((n, t) => n + t.result.count, 0) < 180; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(failures, []);
@@ -64,8 +64,8 @@ describe('Dispatcher (real worker threads)', () => {
       assert.ok(result.count <= 50, 'a task holds at most maxBatchMessages');
       assert.equal(result.count, task.messages.length);
       for (const part of task.parts) {
-        const offsets = task.messages.slice(part.from, part.to).map((m) => m.offset);
-        assert.ok(task.messages.slice(part.from, part.to).every((m) => m.partition === part.backlog.partition));
+        const offsets = Array.from({ length: part.to - part.from }, (_, i) => task.messages.offset(part.from + i));
+        assert.ok(offsets.every((_, i) => { const { batch, index } = task.messages.at(part.from + i); return batch.partitions[index] === part.backlog.partition; }));
         seen.set(part.backlog.partition, [...(seen.get(part.backlog.partition) ?? []), ...offsets]);
         part.ticket.ack(); // the worker stage; no sink here
       }
@@ -81,9 +81,9 @@ describe('Dispatcher (real worker threads)', () => {
   it('says overloaded once more waits than four full batches per thread, and forgets a revoked partition', async () => {
     const { dispatcher, tasks } = setup(10);
     // 2 threads x 4 x 10 = 80 waiting is the bound. A first call starts a task per slot right away.
-    const first = dispatcher.dispatch(Array.from({ length: 60 }, (_, i) => message('d2', 0, i)));
+    const first = dispatcher.dispatch(packConsumed(Array.from({ length: 60 }, (_, i) => message('d2', 0, i))));
     assert.equal(first, false);
-    const second = dispatcher.dispatch(Array.from({ length: 60 }, (_, i) => message('d2', 0, 60 + i)));
+    const second = dispatcher.dispatch(packConsumed(Array.from({ length: 60 }, (_, i) => message('d2', 0, 60 + i))));
     assert.equal(second, true);
     assert.equal(dispatcher.overloaded, true);
     dispatcher.forget('d2', 0);
@@ -94,7 +94,7 @@ describe('Dispatcher (real worker threads)', () => {
 
   it('sends null and oversized values through as empty messages, for the result handler to dead-letter', async () => {
     const { dispatcher, tasks } = setup(50);
-    dispatcher.dispatch([message('d3', 0, 0, null), message('d3', 0, 1)]);
+    dispatcher.dispatch(packConsumed([message('d3', 0, 0, null), message('d3', 0, 1)]));
     await settle(tasks, 1);
     const { result } = tasks[0]!;
     assert.equal(result.count, 2);

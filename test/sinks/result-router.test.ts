@@ -13,7 +13,8 @@ import type { EventChunk } from '../../src/sinks/chunk.js';
 import type { SinkDriver } from '../../src/sinks/core.js';
 import { EventSinkCore } from '../../src/sinks/event-sink-core.js';
 import { ResultRouter, partOf, type RoutedTotals } from '../../src/sinks/result-router.js';
-import type { SourceMessage } from '../../src/source/kafka-source.js';
+import { packConsumed } from '../../src/source/consumed-batch.js';
+import { TaskMessages } from '../../src/pool/task-messages.js';
 import { OffsetTracker, type BatchTicket } from '../../src/source/offset-tracker.js';
 import { checkBatch, configureChecks } from '../../workers/check-worker.js';
 import { T0, sinkTrade } from '../helpers/chunks.js';
@@ -64,7 +65,8 @@ function routedTask(consumed: Consumed[]) {
   for (const c of consumed) packer.append(c.packed, c.offset, c.partition);
   const result = checkBatch({ batch: packer.finish(), topic: TOPIC, partition: -1 });
   const tracker = new OffsetTracker();
-  const messages: SourceMessage[] = consumed.map((c) => ({ topic: TOPIC, partition: c.partition, offset: c.offset, value: c.value, size: c.value?.length ?? 0 }));
+  const batch = packConsumed(consumed.map((c) => ({ topic: TOPIC, partition: c.partition, offset: c.offset, value: c.value })));
+  const messages = new TaskMessages([{ batch, from: 0, to: batch.count }]);
   const parts: TaskPart[] = [];
   for (let i = 0; i < consumed.length;) {
     const partition = consumed[i]!.partition;
@@ -86,7 +88,10 @@ function router(sinks: EventSinkCore[]) {
   const calls = { afterRoute: 0 };
   const r = new ResultRouter({
     sinks, metrics, totals, maxMessageBytes: MAX_BYTES,
-    deadLetter: (ticket, m, code, message) => { deadLetters.push({ ticket, at: `${m.partition}@${m.offset}`, code, message }); },
+    deadLetter: (ticket, messages, i, code, message) => {
+      const { batch, index } = messages.at(i);
+      deadLetters.push({ ticket, at: `${batch.partitions[index]}@${batch.offsets[index]}`, code, message });
+    },
     recycle: (b) => { recycled.push(b); },
     afterRoute: () => { calls.afterRoute++; },
   });
