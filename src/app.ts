@@ -12,14 +12,21 @@ import { DISPATCH_STAGE, type LatencyReport } from './obs/latency-report.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
 import { Pipeline, type CloseOutcome } from './pipeline.js';
 import { reachDependencies } from './reach.js';
+import { openLocalKafkaClients, type KafkaClients } from './kafka/kafka-clients.js';
 import { DeadLetterDriver } from './sinks/dead-letter.js';
 import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
 import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
 import type { SinkDriver } from './sinks/core.js';
-import { ensureTopics, requireTopics } from './source/kafka-admin.js';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
+export interface AppOptions {
+  workerFile?: string;
+  metrics?: Metrics;
+  /** The Kafka clients (default: on this thread); `PortKafkaClients` for a pipeline off the main thread. */
+  kafka?: KafkaClients;
+}
+
 /**
  * Builds the processor from a validated config. Holds no process state: signals, exit codes and
  * output belong to the CLI.
@@ -38,16 +45,22 @@ export class App {
   /** A look at the policies is under way (a run_job may outlast the interval). */
   private policiesBusy = false;
 
-  constructor(readonly config: Readonly<Config>, readonly log: Logger, options: { workerFile?: string; metrics?: Metrics } = {}) {
+  /** Builds the processor on `options.kafka`, else on Kafka clients of this thread (node-rdkafka loads now). */
+  static async create(config: Readonly<Config>, log: Logger, options: AppOptions = {}): Promise<App> {
+    return new App(config, log, options.kafka ?? await openLocalKafkaClients(config.kafka, log.child({ stage: 'kafka' })), options);
+  }
+
+  private constructor(readonly config: Readonly<Config>, readonly log: Logger, readonly kafka: KafkaClients, options: AppOptions) {
     this.metrics = options.metrics ?? new Metrics();
     this.redis = new RedisSink(config.redis);
     this.postgres = new PostgresSink(config.postgres);
     const sinks: SinkDriver[] = [this.postgres, this.redis];
-    if (config.kafka.outputTopic !== undefined) sinks.push(new KafkaOutputSink(config.kafka));
+    if (config.kafka.outputTopic !== undefined) sinks.push(new KafkaOutputSink(config.kafka, kafka.sinkProducer('output', log.child({ stage: 'sink' }))));
+    const deadLetterLog = log.child({ stage: 'dead-letters' });
     this.pipeline = new Pipeline({
-      config, log, metrics: this.metrics,
+      config, log, metrics: this.metrics, kafka,
       sinks,
-      deadLetters: new DeadLetterDriver(config.kafka, log.child({ stage: 'dead-letters' })),
+      deadLetters: new DeadLetterDriver(config.kafka, deadLetterLog, kafka.sinkProducer('dlq', deadLetterLog)),
       onSilence: (a) => {
         this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
           .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));
@@ -60,13 +73,13 @@ export class App {
     const started = performance.now();
     // Every dependency answers before anything is created: a broker that is down must not leave
     // new tables or partitions behind a failed start.
-    await reachDependencies(this.config, this.log);
+    await reachDependencies(this.config, this.kafka, this.log);
     const topics = [...this.config.kafka.topics, this.config.kafka.deadLetterTopic,
       ...(this.config.kafka.outputTopic === undefined ? [] : [this.config.kafka.outputTopic])];
     // Topics the processor does not create are checked before the schema is touched.
-    if (!this.config.kafka.createTopics) await requireTopics(this.config.kafka, topics);
+    if (!this.config.kafka.createTopics) await this.kafka.requireTopics(topics);
     await Promise.all([
-      this.config.kafka.createTopics ? ensureTopics(this.config.kafka, topics) : undefined,
+      this.config.kafka.createTopics ? this.kafka.ensureTopics(topics) : undefined,
       (this.config.postgres.migrateOnStart ? this.migrate() : this.checkSchema()).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {
@@ -172,6 +185,8 @@ export class App {
     if (this.maintenance !== null) clearInterval(this.maintenance);
     if (this.policyTimer !== null) clearInterval(this.policyTimer);
     const outcome = await this.pipeline.close(deadlineMs);
+    // Its clients are closed by now (or left at the deadline).
+    await this.kafka.close();
     // Keep-alive connections (a scraper) would hold server.close() open past the deadline.
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server === null ? resolve() : this.server.close(() => resolve())));

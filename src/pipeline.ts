@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import { Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
@@ -16,7 +15,8 @@ import { ResultRouter } from './sinks/result-router.js';
 import type { DeadLetter, DeadLetterDriver, PendingDeadLetter } from './sinks/dead-letter.js';
 import { DeadLetterSink, messageDeadLetter } from './sinks/dead-letter-sink.js';
 import type { ConsumedBatch } from './source/consumed-batch.js';
-import { KafkaSource } from './source/kafka-source.js';
+import type { KafkaClients } from './kafka/kafka-clients.js';
+import type { Source, TopicPartition } from './source/source.js';
 import { OffsetTracker, type CommitPoint } from './source/offset-tracker.js';
 import { describePartitionKey } from './source/partition-key.js';
 
@@ -26,6 +26,8 @@ export interface PipelineParts {
   config: Readonly<Config>;
   log: Logger;
   metrics: Metrics;
+  /** Where the consumer comes from (and, with it, every other Kafka client). */
+  kafka: KafkaClients;
   sinks: SinkDriver[];
   /** The dead-letter topic's driver, run under a sink core of its own (`sink="dead-letter"`). */
   deadLetters: DeadLetterDriver;
@@ -47,7 +49,7 @@ export interface PipelineTotals {
  * has confirmed.
  */
 export class Pipeline {
-  readonly source: KafkaSource;
+  readonly source: Source;
   readonly pool: CheckWorkerPool<DispatchedTask>;
   /** The event sinks: Redis, PostgreSQL, the output topic. */
   readonly sinks: EventSinkCore[];
@@ -122,7 +124,7 @@ export class Pipeline {
       },
     }));
     this.deadLetters = new DeadLetterSink({
-      driver: parts.deadLetters, kafka: parts.config.kafka, policy: sinkPolicy(parts.config.sink, parts.deadLetters.name),
+      driver: parts.deadLetters, scan: (req) => parts.kafka.scanDeadLetters(req), policy: sinkPolicy(parts.config.sink, parts.deadLetters.name),
       metrics: parts.metrics, log: parts.log.child({ stage: 'dead-letters' }),
       replayFrom: (topic, partition) => this.dispatcher.firstOf(topic, partition),
       onFailed: (dl, err) => this.onDeadLetterFailed(dl, err),
@@ -143,7 +145,7 @@ export class Pipeline {
     this.pool.connect(this.dispatcher, this.router);
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
-    this.source = new KafkaSource(parts.config.kafka, parts.log.child({ stage: 'source' }), {
+    this.source = parts.kafka.source(parts.log.child({ stage: 'source' }), {
       onMessages: (batch) => this.take(batch),
       onAssigned: () => {},
       onRevoked: (partitions) => this.drainPartitions(partitions),
@@ -295,7 +297,7 @@ export class Pipeline {
     }
   }
 
-  private async drainPartitions(partitions: Kafka.TopicPartition[]): Promise<void> {
+  private async drainPartitions(partitions: TopicPartition[]): Promise<void> {
     // Every wait below is bounded, the sinks' flushes too: a sink in an outage (or the dead-letter
     // topic with its broker gone) retries for as long as it lasts, and a drain still waiting when
     // the source gives up on it (30 s) and the partitions come back would then forget the new

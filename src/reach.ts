@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { connectPostgres } from './db/client-config.js';
 import { ErrorCode, HimariError, errorMessage, isRetriable } from './errors.js';
-import { verifyKafkaAccess } from './kafka/verify-access.js';
+import type { KafkaClients } from './kafka/kafka-clients.js';
 import { isPermanentRedisError, redisOptions } from './sinks/redis-sink.js';
 
 /**
@@ -30,10 +30,10 @@ export interface Unreached {
  * (credentials, certificates, a missing database) fails at once; a closed port or a timeout is
  * retried until the deadline, saying once in the log that it waits.
  */
-export async function reachDependencies(config: Readonly<Config>, log: Logger, timeoutMs = REACH_TIMEOUT_MS): Promise<void> {
+export async function reachDependencies(config: Readonly<Config>, kafka: KafkaClients, log: Logger, timeoutMs = REACH_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const results = await Promise.all([
-    settle('Kafka', verifyKafkaAccess(config.kafka, timeoutMs)),
+    settle('Kafka', kafka.verifyAccess(timeoutMs)),
     settle('Redis', retryUntil(deadline, 'Redis', log, () => pingRedis(config, deadline))),
     settle('PostgreSQL', retryUntil(deadline, 'PostgreSQL', log, () => selectOne(config, deadline))),
   ]);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { KafkaConfig, SinkPolicy } from '../config/schema.js';
+import type { SinkPolicy } from '../config/schema.js';
+import type { DeadLetterScanRequest } from '../kafka/kafka-clients.js';
 import { ErrorCode, HimariError, backoffMs } from '../errors.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { ConsumedBatch } from '../source/consumed-batch.js';
@@ -10,7 +11,8 @@ import { DeadLetterIndex } from './dead-letter-index.js';
 
 export interface DeadLetterSinkOptions {
   driver: DeadLetterDriver;
-  kafka: KafkaConfig;
+  /** Reads the dead-letter topic for replayed dead letters (`KafkaClients.scanDeadLetters`). */
+  scan(req: DeadLetterScanRequest): Promise<number[]>;
   policy: SinkPolicy;
   metrics: Metrics;
   log: Logger;
@@ -36,7 +38,7 @@ export class DeadLetterSink {
   private readonly index: DeadLetterIndex;
 
   constructor(private readonly o: DeadLetterSinkOptions) {
-    this.index = new DeadLetterIndex(o.kafka, o.log);
+    this.index = new DeadLetterIndex(o.scan);
     this.core = new SinkCore(o.driver, {
       policy: o.policy, metrics: o.metrics, log: o.log,
       // Refused for good: it stays unacknowledged, so its offset is never committed.

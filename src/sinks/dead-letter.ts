@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError, errorMessage } from '../errors.js';
-import { connectClient, createSinkProducer } from '../kafka/clients.js';
+import { KafkaCode, type ProduceRecord, type SinkProducer } from '../kafka/kafka-clients.js';
 import type { Batchable, DriverCloseOptions, SinkDriver } from './core.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
@@ -18,20 +17,10 @@ export interface DeadLetter {
   value: Buffer;
 }
 
-type Pending = { resolve: () => void; reject: (err: Error) => void };
-
 /** Room kept in a dead letter for the headers this producer adds and the record's framing. */
 const HEADROOM_BYTES = 1024;
 /** Below this, a refusal as too large is not the value's doing: it is not cut further. */
 const MIN_KEEP_BYTES = 1024;
-// librdkafka error codes the driver tells apart (node-rdkafka's CODES.ERRORS).
-const MSG_SIZE_TOO_LARGE = Kafka.CODES.ERRORS.ERR_MSG_SIZE_TOO_LARGE;
-const MSG_TIMED_OUT = Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT;
-const TRANSPORT = Kafka.CODES.ERRORS.ERR__TRANSPORT;
-const ALL_BROKERS_DOWN = Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN;
-const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL;
-/** A produce's outcome when the broker acknowledged it (any other is its error). */
-const DELIVERED = Symbol('delivered');
 
 /**
  * A dead letter on its way to the topic: what the sink core batches for the dead-letter driver.
@@ -84,35 +73,19 @@ export class PendingDeadLetter implements Batchable<PendingDeadLetter> {
  */
 export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
   readonly name = 'dead-letter';
-  private readonly producer: Kafka.Producer;
-  private readonly pollTimer: NodeJS.Timeout;
   private partitions = 1;
   /** What a dead letter may weigh: the configured limit, lowered to the topic's own at connect. */
   private maxMessageBytes: number;
 
-  constructor(private readonly config: KafkaConfig, private readonly log: Logger) {
+  /** `producer`: the `dlq` sink producer, whose client refuses messages over kafka.deadLetterMaxMessageBytes itself. */
+  constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly producer: SinkProducer) {
     this.maxMessageBytes = config.deadLetterMaxMessageBytes;
-    this.producer = createSinkProducer(config, 'dlq', {
-      // The client refuses larger messages itself (ERR_MSG_SIZE_TOO_LARGE) before the broker would.
-      'message.max.bytes': config.deadLetterMaxMessageBytes,
-    });
-    this.producer.on('delivery-report', (err, report) => {
-      const pending = report.opaque as Pending | undefined;
-      if (pending === undefined) return;
-      if (err) pending.reject(err as unknown as Error); // its librdkafka code is what writeBatch reads
-      else pending.resolve();
-    });
-    this.producer.on('event.error', (err) => this.log.warn({ err }, 'dead-letter producer error'));
-    this.pollTimer = setInterval(() => { if (this.producer.isConnected()) this.producer.poll(); }, 5);
-    this.pollTimer.unref();
   }
 
   async connect(): Promise<void> {
     // A retriable KAFKA_ERROR when the broker does not answer: the core tries again.
-    await connectClient(this.producer, this.config);
-    const meta = await new Promise<Kafka.Metadata>((resolve, reject) =>
-      this.producer.getMetadata({ topic: this.config.deadLetterTopic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
-    this.partitions = Math.max(1, meta.topics.find((t) => t.name === this.config.deadLetterTopic)?.partitions.length ?? 1);
+    await this.producer.connect();
+    this.partitions = await this.producer.partitionCount(this.config.deadLetterTopic, 10_000);
     try {
       const entries = await describeTopicConfig(this.config, this.config.deadLetterTopic, ['max.message.bytes']);
       const topicMax = Number(entries.get('max.message.bytes'));
@@ -148,12 +121,12 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
         // The value's share of a message: the rest is key, headers and record framing.
         if (d.keep < 0) d.keep = Math.max(0, this.maxMessageBytes - (d.letter.key?.length ?? 0) - d.letter.message.length - HEADROOM_BYTES);
       }
-      const outcomes = await Promise.all(pending.map((d) => this.produceOnce(d.letter, d.keep).then(() => DELIVERED, (err: unknown) => err)));
+      const outcomes = await this.producer.produce(pending.map((d) => this.recordOf(d.letter, d.keep)));
       const smaller: PendingDeadLetter[] = [];
       for (let i = 0; i < pending.length; i++) {
         const d = pending[i]!;
         const err = outcomes[i];
-        if (err === DELIVERED) {
+        if (err === null) {
           d.delivered = true;
           continue;
         }
@@ -189,10 +162,10 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
     return isTransient(err);
   }
 
-  /** Produces once, with at most `keep` bytes of the value (the rest described by headers). */
-  private produceOnce(dl: DeadLetter, keep: number): Promise<void> {
+  /** The record of `dl` with at most `keep` bytes of the value (the rest described by headers). */
+  private recordOf(dl: DeadLetter, keep: number): ProduceRecord {
     const truncated = dl.value.length > keep;
-    const headers: Kafka.MessageHeader[] = [
+    const headers: Array<Record<string, string>> = [
       { 'x-error-code': dl.code },
       { 'x-error-message': dl.message },
       { 'x-source-topic': dl.sourceTopic },
@@ -205,13 +178,7 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
         { 'x-original-sha256': createHash('sha256').update(dl.value).digest('hex') });
     }
     const value = truncated ? dl.value.subarray(0, keep) : dl.value;
-    return new Promise((resolve, reject) => {
-      try {
-        this.producer.produce(this.config.deadLetterTopic, this.partitionFor(dl.sourcePartition), value, dl.key, Date.now(), { resolve, reject }, headers);
-      } catch (err) {
-        reject(err as Error); // too large for the client, or its queue is full: see writeBatch()
-      }
-    });
+    return { topic: this.config.deadLetterTopic, partition: this.partitionFor(dl.sourcePartition), value, key: dl.key, headers };
   }
 
   /**
@@ -222,27 +189,20 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
    * start dead-letters it again.
    */
   close(how: DriverCloseOptions = {}): Promise<void> {
-    clearInterval(this.pollTimer);
-    const flushMs = how.deadlineMs ?? 10_000;
-    if (how.graceful === false) {
-      this.log.warn('the broker does not answer: queued dead letters left for the next start');
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.producer.flush(flushMs, () => this.producer.disconnect(0, () => resolve()));
-    });
+    if (how.graceful === false) this.log.warn('the broker does not answer: queued dead letters left for the next start');
+    return this.producer.close({ flushMs: how.deadlineMs ?? 10_000, graceful: how.graceful !== false });
   }
 }
 
 /** A timeout, a lost connection, a full queue: an outage, retried until it heals. */
 function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === MSG_TIMED_OUT || code === TRANSPORT || code === ALL_BROKERS_DOWN || code === QUEUE_FULL
+  return code === KafkaCode.MSG_TIMED_OUT || code === KafkaCode.TRANSPORT || code === KafkaCode.ALL_BROKERS_DOWN || code === KafkaCode.QUEUE_FULL
     || (err as { isRetriable?: unknown } | null)?.isRetriable === true;
 }
 
 function isTooLarge(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === MSG_SIZE_TOO_LARGE || /size too large/i.test(errorMessage(err));
+  return (err as { code?: unknown } | null)?.code === KafkaCode.MSG_SIZE_TOO_LARGE || /size too large/i.test(errorMessage(err));
 }
 
 function refusedForGood(d: PendingDeadLetter): HimariError {

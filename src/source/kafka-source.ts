@@ -6,25 +6,9 @@ import { connectClient } from '../kafka/clients.js';
 import { packConsumed, type ConsumedBatch } from './consumed-batch.js';
 import type { CommitPoint } from './offset-tracker.js';
 import { partitionKey, type PartitionKey } from './partition-key.js';
+import type { Source, SourceHandlers } from './source.js';
 
-export interface SourceHandlers {
-  /**
-   * Messages of one consume call, in partition order, packed (node-rdkafka's message objects
-   * are dropped here). Must not block.
-   */
-  onMessages(batch: ConsumedBatch): void;
-  /** Partitions added to this consumer (cooperative: incremental). */
-  onAssigned(partitions: Kafka.TopicPartition[]): void;
-  /**
-   * Partitions taken away. Resolve once their taken batches are in the sinks and committed;
-   * the source unassigns them after that (bounded by the rebalance deadline).
-   */
-  onRevoked(partitions: Kafka.TopicPartition[]): Promise<void>;
-  /** The broker refused these commit points; they are to be committed again. */
-  onCommitFailed(points: CommitPoint[]): void;
-  /** The broker confirmed these commit points. */
-  onCommitConfirmed(points: CommitPoint[]): void;
-}
+export type { SourceHandlers } from './source.js';
 
 const REVOKE_DEADLINE_MS = 30_000;
 /**
@@ -43,7 +27,7 @@ const POLL_WHILE_PAUSED_MS = 1_000;
  * `consume(n)` back to back; it never has two calls in flight (disconnecting during one crashes
  * node-rdkafka, #1057), and `close` waits for the last one to return.
  */
-export class KafkaSource {
+export class KafkaSource implements Source {
   readonly consumer: Kafka.KafkaConsumer;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();

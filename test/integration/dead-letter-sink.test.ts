@@ -7,6 +7,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { SinkCore } from '../../src/sinks/core.js';
+import { LocalSinkProducer } from '../../src/kafka/local-clients.js';
 import { DeadLetterDriver, PendingDeadLetter, type DeadLetter } from '../../src/sinks/dead-letter.js';
 import { cleanup, readTopic, testConfig } from '../helpers/services.js';
 
@@ -45,7 +46,7 @@ describe('dead letters under the sink core (real broker)', { timeout: 120_000 },
     await createTopic(config, config.kafka.deadLetterTopic, 2, { 'cleanup.policy': 'compact' });
     const metrics = new Metrics({ defaultMetrics: false });
     const log = pino({ level: 'silent' });
-    const driver = new DeadLetterDriver(config.kafka, log);
+    const driver = new DeadLetterDriver(config.kafka, log, new LocalSinkProducer(config.kafka, 'dlq', log));
     const refused: Array<{ offset: number; code: unknown }> = [];
     const core = new SinkCore(driver, {
       // One batch for both (no write at once when idle), and short retry delays.

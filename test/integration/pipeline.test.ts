@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { MessageChannel } from 'node:worker_threads';
 import { App } from '../../src/app.js';
+import { openLocalKafkaClients, type KafkaClients } from '../../src/kafka/kafka-clients.js';
+import { PortKafkaClients } from '../../src/kafka/port-clients.js';
+import { serveKafkaClients } from '../../src/kafka/serve-clients.js';
 import { migrate } from '../../src/db/migrate.js';
 import { poisonMessage } from '../../src/codec/synthetic.js';
 import { normalizeRecording } from '../../src/replay/recording.js';
@@ -47,7 +51,7 @@ function knownEvents(): MarketEvent[] {
 
 /** Runs the processor in this process until it has committed everything produced so far. */
 async function runToEnd(config: ReturnType<typeof testConfig>['config'], options: { workerFile?: string } = {}): Promise<App> {
-  const app = new App(config, pino({ level: 'silent' }), options);
+  const app = await App.create(config, pino({ level: 'silent' }), options);
   const ends = await endOffsets(config);
   await app.start();
   try {
@@ -58,7 +62,21 @@ async function runToEnd(config: ReturnType<typeof testConfig>['config'], options
   return app;
 }
 
-describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_000 }, () => {
+/**
+ * The Kafka clients a run uses: on the test's own thread, or served to the pipeline over a
+ * MessagePort (the form a pipeline off the main thread gets them in: `serveKafkaClients` at
+ * node-rdkafka's end, `PortKafkaClients` at the pipeline's; both ends on this thread here).
+ */
+const KAFKA_PLACEMENTS: Array<[string, (config: ReturnType<typeof testConfig>['config']) => Promise<KafkaClients | undefined>]> = [
+  ['Kafka clients on the pipeline\'s thread', () => Promise.resolve(undefined)],
+  ['Kafka clients behind a MessagePort', async (config) => {
+    const { port1, port2 } = new MessageChannel();
+    void serveKafkaClients(port1, await openLocalKafkaClients(config.kafka, pino({ level: 'warn' })), pino({ level: 'warn' }));
+    return new PortKafkaClients(port2);
+  }],
+];
+
+for (const [placement, kafkaFor] of KAFKA_PLACEMENTS) describe(`pipeline end to end (real Kafka, Redis, PostgreSQL), ${placement}`, { timeout: 180_000 }, () => {
   const { config } = testConfig();
   const events = knownEvents();
   const poison = [0, 1, 2, 3, 4].map((i) => poisonMessage(i));
@@ -76,7 +94,8 @@ describe('pipeline end to end (real Kafka, Redis, PostgreSQL)', { timeout: 180_0
   });
 
   it('writes every valid event once, keeps the latest per symbol, dead-letters the bad ones, commits to the end', async () => {
-    const app = new App(config, pino({ level: 'warn' }));
+    const kafka = await kafkaFor(config);
+    const app = await App.create(config, pino({ level: 'warn' }), kafka === undefined ? {} : { kafka });
     await app.start();
     const ends = await endOffsets(config);
     const total = [...ends.values()].reduce((a, b) => a + b, 0);
@@ -216,7 +235,7 @@ describe('cascade stream and silent streams', { timeout: 120_000 }, () => {
     // Two long liquidations of $40k within a minute: the second makes a $80k burst (C1 at $50k).
     for (let i = 0; i < 2; i++) events.push({ v: 1, type: 'liquidation', venue: 'okx', symbol: 'ETH-USDT', ts: now + 50_000 + i * 1000, recvTs: now + 50_100 + i * 1000, posSide: 'long', price: 2000, size: 20 });
     await produceRaw(config, config.kafka.topics[0]!, events.map((e) => ({ key: e.symbol, value: encodeEvent(e) })));
-    const app = new App(config, pino({ level: 'silent' }));
+    const app = await App.create(config, pino({ level: 'silent' }));
     const ends = await endOffsets(config);
     await app.start();
     const redis = redisClient(config);

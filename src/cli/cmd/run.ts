@@ -12,7 +12,7 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   const config = load(values.config);
   const log = createLogger(config.log.level);
   log.info({ config: redactConfig(config) }, 'starting');
-  const app = new App(config, log);
+  const app = await App.create(config, log);
   // READY, STATUS, WATCHDOG and STOPPING to systemd (nothing without NOTIFY_SOCKET).
   const systemd = new SystemdLifecycle(app, log);
   const startedAt = Date.now();
