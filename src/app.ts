@@ -11,6 +11,7 @@ import { wallClockMs } from './obs/clock.js';
 import { DISPATCH_STAGE, type LatencyReport } from './obs/latency-report.js';
 import { Metrics, startMetricsServer } from './obs/metrics.js';
 import { Pipeline, type CloseOutcome } from './pipeline.js';
+import type { Processor, ProcessorStatus, RunSummary } from './processor.js';
 import { reachDependencies } from './reach.js';
 import { openLocalKafkaClients, type KafkaClients } from './kafka/kafka-clients.js';
 import { DeadLetterDriver } from './sinks/dead-letter.js';
@@ -25,13 +26,15 @@ export interface AppOptions {
   metrics?: Metrics;
   /** The Kafka clients (default: on this thread); `PortKafkaClients` for a pipeline off the main thread. */
   kafka?: KafkaClients;
+  /** The OS thread id of the thread the pipeline runs in when that is not the main thread (`/debug/latency`). */
+  pipelineThreadId?: number;
 }
 
 /**
  * Builds the processor from a validated config. Holds no process state: signals, exit codes and
  * output belong to the CLI.
  */
-export class App {
+export class App implements Processor {
   readonly metrics: Metrics;
   readonly pipeline: Pipeline;
   readonly redis: RedisSink;
@@ -50,7 +53,10 @@ export class App {
     return new App(config, log, options.kafka ?? await openLocalKafkaClients(config.kafka, log.child({ stage: 'kafka' })), options);
   }
 
+  private readonly pipelineThreadId: number;
+
   private constructor(readonly config: Readonly<Config>, readonly log: Logger, readonly kafka: KafkaClients, options: AppOptions) {
+    this.pipelineThreadId = options.pipelineThreadId ?? 0;
     this.metrics = options.metrics ?? new Metrics();
     this.redis = new RedisSink(config.redis);
     this.postgres = new PostgresSink(config.postgres);
@@ -123,6 +129,31 @@ export class App {
     }
   }
 
+  get storageMode(): string | undefined {
+    return this.migration?.mode;
+  }
+
+  status(now = Date.now()): ProcessorStatus {
+    const p = this.pipeline;
+    return {
+      notReadyReasons: p.notReadyReasons(),
+      assigned: p.source.assigned.length,
+      consumed: p.totals.consumed,
+      lags: p.partitionLags(),
+      sinks: p.sinks.map((s) => ({ name: s.name, outageMs: s.outageMs(now), statusText: s.statusText })),
+      stalled: null,
+    };
+  }
+
+  summary(): RunSummary {
+    const p = this.pipeline;
+    return {
+      consumed: p.totals.consumed, verdicts: [...p.totals.verdicts], checkFailures: [...p.totals.checkFailures],
+      sinks: p.sinks.map((s) => ({ name: s.name, latency: s.latency.summary() })),
+      committed: [...p.committed],
+    };
+  }
+
   /** The `/debug/latency` answer: see `LatencySeries` and `startMetricsServer`. */
   latencyReport(afterSec: number): LatencyReport {
     const nowMs = wallClockMs();
@@ -131,6 +162,7 @@ export class App {
       consumed: this.pipeline.totals.consumed,
       pid: process.pid,
       workerThreadIds: this.pipeline.pool.osThreadIds(),
+      pipelineThreadId: this.pipelineThreadId,
       sinks: [
         ...this.pipeline.sinks.map((s) => ({ name: s.name, total: s.latency.encode(), seconds: s.latencySeries.completed(afterSec, nowMs) })),
         { name: DISPATCH_STAGE, total: this.pipeline.dispatcher.latency.encode(), seconds: this.pipeline.dispatcher.latencySeries.completed(afterSec, nowMs) },

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { App } from './app.js';
+import type { Processor } from './processor.js';
 import { SystemdNotifier } from './obs/systemd.js';
 
 /** How often STATUS= is refreshed (`systemctl status` shows the last one). */
@@ -14,7 +14,7 @@ const ASSIGNMENT_POLL_MS = 100;
  * started and assigned, STATUS= with throughput, lag and health, WATCHDOG=1 while healthy,
  * STOPPING=1 when the stop begins. Outside systemd (no NOTIFY_SOCKET) it does nothing.
  *
- * `started()` after `app.start()` resolved; `stopping()` first thing in the stop.
+ * `started()` after `processor.start()` resolved; `stopping()` first thing in the stop.
  */
 export class SystemdLifecycle {
   private readonly notifier: SystemdNotifier;
@@ -23,13 +23,13 @@ export class SystemdLifecycle {
   private lastConsumed = 0;
   private lastStatusAt = 0;
 
-  constructor(private readonly app: App, private readonly log: Logger, env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly app: Processor, private readonly log: Logger, env: NodeJS.ProcessEnv = process.env) {
     this.notifier = new SystemdNotifier({ log, env });
     if (!this.notifier.enabled) return;
     // While `systemctl status` says "activating": what start-up still waits for.
     this.notifier.status('starting');
     const starting = setInterval(() => {
-      const waitingFor = this.app.pipeline.notReadyReasons().filter((r) => r !== 'starting');
+      const waitingFor = this.app.status().notReadyReasons.filter((r) => r !== 'starting');
       this.notifier.status(waitingFor.length === 0 ? 'starting' : `starting: ${waitingFor.join('; ')}`);
     }, STARTING_STATUS_MS);
     starting.unref();
@@ -54,7 +54,7 @@ export class SystemdLifecycle {
     const startedAt = Date.now();
     const boundMs = Math.max(10_000, 2 * this.app.config.kafka.sessionTimeoutMs);
     const poll = setInterval(() => {
-      if (this.app.pipeline.source.assigned.length === 0 && Date.now() - startedAt < boundMs) return;
+      if (this.app.status().assigned === 0 && Date.now() - startedAt < boundMs) return;
       clearInterval(poll);
       this.ready();
     }, ASSIGNMENT_POLL_MS);
@@ -63,8 +63,8 @@ export class SystemdLifecycle {
   }
 
   private ready(): void {
-    const assigned = this.app.pipeline.source.assigned.length;
-    this.lastConsumed = this.app.pipeline.totals.consumed;
+    const { assigned, consumed } = this.app.status();
+    this.lastConsumed = consumed;
     this.lastStatusAt = Date.now();
     this.notifier.ready(assigned > 0
       ? `ready: ${assigned} partitions assigned, start-up ${Math.round(this.app.startupMs)} ms`
@@ -95,29 +95,29 @@ export class SystemdLifecycle {
    */
   private unhealthy(): string | null {
     const boundMs = this.app.config.systemd.watchdogSinkOutageMs;
-    const now = Date.now();
-    for (const sink of this.app.pipeline.sinks) {
-      const outageMs = sink.outageMs(now);
-      if (outageMs > boundMs) return `${sink.statusText} (beyond systemd.watchdogSinkOutageMs ${boundMs} ms)`;
+    const status = this.app.status();
+    if (status.stalled !== null) return status.stalled;
+    for (const sink of status.sinks) {
+      if (sink.outageMs > boundMs) return `${sink.statusText} (beyond systemd.watchdogSinkOutageMs ${boundMs} ms)`;
     }
     return null;
   }
 
   /** e.g. `8 partitions, 10234 events/s, lag 120; ok` or `...; not ready: redis: failing for 12 s: ...`. */
   private statusLine(): string {
-    const p = this.app.pipeline;
+    const p = this.app.status();
     const now = Date.now();
-    const consumed = p.totals.consumed;
+    const consumed = p.consumed;
     const rate = now > this.lastStatusAt ? Math.round(((consumed - this.lastConsumed) * 1000) / (now - this.lastStatusAt)) : 0;
     this.lastConsumed = consumed;
     this.lastStatusAt = now;
     // The lag himari_consumer_lag_messages and the alerts use: what the sinks do not hold yet.
-    const lags = p.partitionLags();
-    const unread = p.source.assigned.length - lags.length;
+    const lags = p.lags;
+    const unread = p.assigned - lags.length;
     const lag = `${lags.reduce((n, l) => n + l.lag, 0)}${unread === 0 ? '' : ` (${unread} partition${unread === 1 ? '' : 's'} not read yet)`}`;
-    const reasons = p.notReadyReasons();
+    const reasons = p.notReadyReasons;
     const withheld = this.notifier.withheldReason;
-    return `${p.source.assigned.length} partitions, ${rate} events/s, lag ${lag}; `
+    return `${p.assigned} partitions, ${rate} events/s, lag ${lag}; `
       + (withheld !== null ? `watchdog withheld: ${withheld}; ` : '')
       + (reasons.length === 0 ? 'ok' : `not ready: ${reasons.join('; ')}`);
   }

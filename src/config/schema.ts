@@ -106,6 +106,8 @@ const workers = z.strictObject({
     .describe('Most messages packed into one worker task (one moved buffer).'),
   taskRetries: z.number().int().min(0).max(10).default(3)
     .describe('How often a batch whose worker crashed is retried on a fresh worker; after that it runs in halves (each once, halved again when it fails), so only a message that crashes every worker is dead-lettered (WORKER_FAILED).'),
+  pipelineThread: z.boolean().default(true)
+    .describe('Run the pipeline (dispatch, results, sinks, metrics, the check pool) in a thread of its own, the main thread keeping only the Kafka clients (node-rdkafka runs its callbacks on the main loop, so they cannot move): each consume call crosses as one moved buffer, and the two stages use two cores. Off: one thread does both (fewer threads; on a 2-core box that shares its cores with Kafka, Redis and PostgreSQL, see the README for the measured trade).'),
   warmupEvents: z.number().int().min(0).max(1_000_000).default(30_000)
     .describe('Synthetic events each worker checks before the processor reports ready (on state of its own, thrown away), so the first real events meet compiled code; 0 skips.'),
 });

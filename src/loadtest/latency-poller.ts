@@ -17,6 +17,7 @@ export class LatencyPoller {
   /** The processor's pid and its worker threads' OS thread ids, as last reported. */
   pid = 0;
   workerThreadIds: number[] = [];
+  pipelineThreadId = 0;
   private after = 0;
 
   constructor(readonly url: string) {}
@@ -34,6 +35,7 @@ export class LatencyPoller {
     this.consumed = report.consumed;
     this.pid = report.pid;
     this.workerThreadIds = report.workerThreadIds;
+    this.pipelineThreadId = report.pipelineThreadId ?? 0;
     // Every second before the processor's current one is complete and has been returned.
     this.after = Math.floor(report.nowMs / 1000) - 1;
   }

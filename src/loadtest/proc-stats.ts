@@ -24,8 +24,10 @@ export interface ThreadCpu {
 
 /** CPU per event of a measured window, by thread, and the rate the busiest thread allows. */
 export interface ThreadBreakdown {
-  /** µs of CPU per event in the window. */
+  /** µs of CPU per event in the window: the main thread (with `workers.pipelineThread`, the Kafka clients' thread). */
   mainUsPerEvent: number;
+  /** The pipeline thread's (`workers.pipelineThread`; 0 when the pipeline runs on the main thread). */
+  pipelineUsPerEvent: number;
   /** Each worker thread's, in slot order. */
   workerUsPerEvent: number[];
   /** librdkafka's threads together, and the busiest of them. */
@@ -110,14 +112,16 @@ export function sampleThreads(pid: number): ThreadCpu[] {
 
 /**
  * Splits the CPU a process spent between two samples by thread: the main thread (its tid is the
- * pid), the worker threads (the tids they reported), librdkafka's (named `rdk:`), the rest. A
- * thread that started within the window counts from zero; one that ended within it is missed.
+ * pid), the pipeline thread and the worker threads (the tids they reported; `pipelineTid` 0: none),
+ * librdkafka's (named `rdk:`), the rest. A thread that started within the window counts from
+ * zero; one that ended within it is missed.
  */
-export function threadBreakdown(start: readonly ThreadCpu[], end: readonly ThreadCpu[], pid: number, workerTids: readonly number[], events: number): ThreadBreakdown | null {
+export function threadBreakdown(start: readonly ThreadCpu[], end: readonly ThreadCpu[], pid: number, workerTids: readonly number[], events: number, pipelineTid = 0): ThreadBreakdown | null {
   if (events <= 0 || end.length === 0) return null;
   const before = new Map(start.map((t) => [t.tid, t.cpuMs]));
   const us = (ms: number) => Math.round((ms * 1000 * 100) / events) / 100;
   let main = 0;
+  let pipeline = 0;
   const workers = workerTids.map(() => 0);
   let rdk = 0;
   let rdkBusiest = 0;
@@ -128,6 +132,7 @@ export function threadBreakdown(start: readonly ThreadCpu[], end: readonly Threa
     let name: string;
     const w = workerTids.indexOf(t.tid);
     if (t.tid === pid) { main += ms; name = 'main'; }
+    else if (t.tid === pipelineTid && pipelineTid !== 0) { pipeline += ms; name = 'pipeline'; }
     else if (w >= 0 && t.tid !== 0) { workers[w]! += ms; name = `worker ${w}`; }
     else if (t.comm.startsWith('rdk:')) { rdk += ms; rdkBusiest = Math.max(rdkBusiest, ms); name = t.comm; }
     else { other += ms; name = `${t.comm} ${t.tid}`; }
@@ -136,6 +141,7 @@ export function threadBreakdown(start: readonly ThreadCpu[], end: readonly Threa
   const busiestUs = us(busiest.ms);
   return {
     mainUsPerEvent: us(main),
+    pipelineUsPerEvent: us(pipeline),
     workerUsPerEvent: workers.map(us),
     librdkafkaUsPerEvent: us(rdk),
     librdkafkaBusiestUsPerEvent: us(rdkBusiest),

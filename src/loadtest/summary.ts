@@ -92,7 +92,7 @@ export async function stopAndSummarize(o: LoadtestOptions, child: ProcessorChild
   const stopped = await child.stop();
   const messages = Math.max(0, poller.consumed - skipMessages);
   const processor = processorSummary(child, fromSample, atEnd ?? stopped.last, Math.max(sampler.peakRss, stopped.last?.hwmBytes ?? 0), messages, stopped.code);
-  processor.threads = threadBreakdown(fromSample?.threads ?? [], (atEnd ?? stopped.last)?.threads ?? [], poller.pid, poller.workerThreadIds, messages);
+  processor.threads = threadBreakdown(fromSample?.threads ?? [], (atEnd ?? stopped.last)?.threads ?? [], poller.pid, poller.workerThreadIds, messages, poller.pipelineThreadId);
   return { processor, ...scraped };
 }
 

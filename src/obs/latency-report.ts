@@ -17,5 +17,7 @@ export interface LatencyReport {
   /** The processor's process id and its worker threads' OS thread ids (the load test's per-thread CPU). */
   pid: number;
   workerThreadIds: number[];
+  /** The OS thread id of the pipeline's thread when it is not the main thread (`workers.pipelineThread`), else 0. */
+  pipelineThreadId: number;
   sinks: Array<{ name: string; total: EncodedHistogram; seconds: LatencySecond[] }>;
 }

@@ -47,9 +47,13 @@ describe('/proc sampling', () => {
       { tid: 106, comm: 'node', cpuMs: 40 }]; // started within the window
     const b = threadBreakdown(start, end, 100, [101, 102], 100_000)!;
     assert.deepEqual(b, {
-      mainUsPerEvent: 20, workerUsPerEvent: [10, 12], librdkafkaUsPerEvent: 6, librdkafkaBusiestUsPerEvent: 5, otherUsPerEvent: 1.4,
+      mainUsPerEvent: 20, pipelineUsPerEvent: 0, workerUsPerEvent: [10, 12], librdkafkaUsPerEvent: 6, librdkafkaBusiestUsPerEvent: 5, otherUsPerEvent: 1.4,
       busiestThread: 'main', busiestUsPerEvent: 20, ceilingEventsPerSec: 50_000,
     });
+    // With the pipeline in a thread of its own, its tid is reported apart.
+    const split = threadBreakdown(start, end, 100, [101, 102], 100_000, 105)!;
+    assert.equal(split.pipelineUsPerEvent, 1);
+    assert.equal(split.otherUsPerEvent, 0.4);
     assert.equal(threadBreakdown(start, end, 100, [101, 102], 0), null);
     assert.equal(threadBreakdown(start, [], 100, [], 10), null);
   });

@@ -53,7 +53,7 @@ function loadtestSummary(r: LoadtestResult): string {
   lines.push(`  processor      ready after ${p.readyAfterMs} ms; ${p.messages} messages; ${p.cpuUsPerMessage} µs CPU per message; peak RSS ${Math.round(p.peakRssBytes / 1048576)} MB`);
   if (p.threads !== null) {
     const t = p.threads;
-    lines.push(`  threads        µs CPU per event: main ${t.mainUsPerEvent}, workers ${t.workerUsPerEvent.join(' / ')}, librdkafka ${t.librdkafkaUsPerEvent} (busiest thread ${t.librdkafkaBusiestUsPerEvent}), other ${t.otherUsPerEvent}`);
+    lines.push(`  threads        µs CPU per event: main ${t.mainUsPerEvent}${t.pipelineUsPerEvent > 0 ? `, pipeline ${t.pipelineUsPerEvent}` : ''}, workers ${t.workerUsPerEvent.join(' / ')}, librdkafka ${t.librdkafkaUsPerEvent} (busiest thread ${t.librdkafkaBusiestUsPerEvent}), other ${t.otherUsPerEvent}`);
     lines.push(`  ceiling        busiest thread ${t.busiestThread} at ${t.busiestUsPerEvent} µs per event: one process tops out near ${t.ceilingEventsPerSec} events/s with a core per thread`);
   }
   if (r.mode !== 'drain') lines.push(`  generator      ${r.generator.produced} sent (${r.generator.delivered} delivered) at ${r.generator.achievedRate}/s; send lateness p99 ${r.generator.lateness.p99} ms`);

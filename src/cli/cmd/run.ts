@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { App } from '../../app.js';
+import { PipelineThread } from '../../pipeline-thread.js';
+import type { Processor } from '../../processor.js';
 import { checkByBit } from '../../checks/registry.js';
 import { VERDICT_NAMES } from '../../codec/event.js';
 import { redactConfig } from '../../config/load.js';
@@ -12,7 +14,11 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   const config = load(values.config);
   const log = createLogger(config.log.level);
   log.info({ config: redactConfig(config) }, 'starting');
-  const app = await App.create(config, log);
+  // With the pipeline in its own thread, that thread dying leaves nothing consumed or committed:
+  // exit like a crash (offsets were committed only for what the sinks hold; systemd restarts).
+  const app: Processor = config.workers.pipelineThread
+    ? await PipelineThread.create(config, log, () => { log.flush(); setTimeout(() => process.exit(1), 50); })
+    : await App.create(config, log);
   // READY, STATUS, WATCHDOG and STOPPING to systemd (nothing without NOTIFY_SOCKET).
   const systemd = new SystemdLifecycle(app, log);
   const startedAt = Date.now();
@@ -60,9 +66,9 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   }
   if (stopping) return;
   ready = true;
-  log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, storage: app.migration?.mode }, 'ready');
+  log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, pipelineThread: config.workers.pipelineThread, storage: app.storageMode }, 'ready');
   // Also said on stderr whatever the log level: scripts and tests wait for this line.
-  process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.migration?.mode} storage)\n`);
+  process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.storageMode} storage)\n`);
   systemd.started();
   const maxSeconds = intOption(values, 'max-seconds', 0);
   if (maxSeconds > 0) setTimeout(() => stop('max-seconds'), maxSeconds * 1000).unref();
@@ -71,15 +77,15 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
     let lastCount = -1;
     let lastChange = Date.now();
     setInterval(() => {
-      const consumed = app.pipeline.totals.consumed;
+      const consumed = app.status().consumed;
       if (consumed !== lastCount) { lastCount = consumed; lastChange = Date.now(); return; }
       if (consumed > 0 && Date.now() - lastChange >= idleMs) stop('idle');
     }, Math.min(200, idleMs)).unref();
   }
 }
 
-function printSummary(app: App, elapsedMs: number): void {
-  const t = app.pipeline.totals;
+function printSummary(app: Processor, elapsedMs: number): void {
+  const t = app.summary();
   const c = app.config;
   const lines: string[] = [];
   const rate = elapsedMs > 0 ? Math.round((t.consumed * 1000) / elapsedMs) : 0;
@@ -88,14 +94,14 @@ function printSummary(app: App, elapsedMs: number): void {
   const failed = t.checkFailures.map((n, bit) => [bit, n] as const).filter(([, n]) => n > 0);
   lines.push(`  checks failed  ${failed.length === 0 ? 'none' : failed.map(([bit, n]) => `${checkByBit(bit)?.id ?? bit}=${n}`).join('  ')}`);
   lines.push('  end-to-end latency, send (x-intended-ns header, else Kafka timestamp) -> confirmed write:');
-  for (const s of app.pipeline.sinks) {
-    const h = s.latency.summary();
+  for (const s of t.sinks) {
+    const h = s.latency;
     const ms = (us: number) => (us / 1000).toFixed(1);
     lines.push(`    ${s.name.padEnd(9)} n=${h.count}  p50 ${ms(h.p50)} ms  p90 ${ms(h.p90)} ms  p99 ${ms(h.p99)} ms  max ${ms(h.max)} ms`);
   }
-  const commits = [...app.pipeline.committed].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
+  const commits = [...t.committed].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
   lines.push(`  committed      ${commits.map(([tp, offset]) => `${tp}=${offset}`).join(' ') || 'nothing'}`);
-  lines.push(`  storage        ${app.migration?.mode ?? 'unknown'} (table ${c.postgres.table})`);
+  lines.push(`  storage        ${app.storageMode ?? 'unknown'} (table ${c.postgres.table})`);
   lines.push('  where to look:');
   lines.push(`    redis-cli --scan --pattern '${c.redis.keyPrefix}latest:*' | head`);
   lines.push(`    redis-cli HGETALL ${c.redis.keyPrefix}latest:binance:BTC-USDT`);
