@@ -59,7 +59,7 @@ export class PipelineThread implements Processor {
     this.started = new Promise((resolve, reject) => { this.starting = { resolve, reject }; });
     this.started.catch(() => {}); // said by start()
     const { port1, port2 } = new MessageChannel();
-    this.served = serveKafkaClients(port1, kafka, log.child({ stage: 'kafka' }));
+    this.served = serveKafkaClients(port1, kafka, log);
     this.worker = new Worker(THREAD_FILE, { workerData: { config, kafka: port2 }, transferList: [port2] });
     this.worker.on('message', (m: ToMain) => this.onMessage(m));
     this.worker.on('error', (err) => this.onExit(err));

@@ -32,8 +32,10 @@ export function serveKafkaClients(port: MessagePort, clients: KafkaClients, log:
   let pausedByPipeline = false;
   let watermarkTimer: NodeJS.Timeout | null = null;
   const send = (e: Event, transfer?: ArrayBuffer[]) => port.postMessage(e, transfer);
-  // Child loggers say which stage a line is from; the other end's own bindings (app, pid) are this log's.
-  const childOf = (bindings: Record<string, unknown>) => log.child(Object.fromEntries(Object.entries(bindings).filter(([k]) => !(k in log.bindings()))));
+  // Child loggers say which stage a line is from; what the other end's logger shares with this
+  // one (app, pid) is not repeated.
+  const own = log.bindings();
+  const childOf = (bindings: Record<string, unknown>) => log.child(Object.fromEntries(Object.entries(bindings).filter(([k, v]) => own[k] !== v)));
 
   /** The consumer runs only while the pipeline wants it and has taken enough of what was sent. */
   const gate = () => {
