@@ -32,11 +32,12 @@ export function parsePerfScript(text: string): Sample[] {
   return samples;
 }
 
-export type ThreadClass = 'main' | 'check worker' | 'librdkafka' | 'V8 helpers' | 'other';
+export type ThreadClass = 'main' | 'pipeline' | 'check worker' | 'librdkafka' | 'V8 helpers' | 'other';
 
 /**
  * What a thread is: the process's first thread is the main thread, librdkafka names its threads
- * `rdk:*`, a check worker runs the worker's JavaScript, and V8's platform threads (parallel
+ * `rdk:*`, a check worker runs the worker's JavaScript, the pipeline thread
+ * (`workers.pipelineThread`) runs the dispatcher's, and V8's platform threads (parallel
  * scavenges, concurrent marking, compilation) run no JavaScript at all.
  */
 export function classifyThreads(samples: readonly Sample[]): Map<number, ThreadClass> {
@@ -52,6 +53,7 @@ export function classifyThreads(samples: readonly Sample[]): Map<number, ThreadC
     if (tid === first.pid) cls = 'main';
     else if (first.comm.startsWith('rdk:')) cls = 'librdkafka';
     else if (list.some((s) => s.frames.some((f) => f.includes('check-worker')))) cls = 'check worker';
+    else if (list.some((s) => s.frames.some((f) => f.includes('/pool/dispatcher.js') || f.includes('pipeline-thread-main')))) cls = 'pipeline';
     else if (list.some((s) => s.frames.some((f) => f.startsWith('JS:')))) cls = 'other';
     else if (list.filter((s) => s.frames.some((f) => f.startsWith('v8::internal::'))).length * 2 >= list.length) cls = 'V8 helpers';
     else cls = 'other';
@@ -82,7 +84,7 @@ export interface ThreadSummary {
 
 export function summarise(samples: readonly Sample[]): ThreadSummary[] {
   const classes = classifyThreads(samples);
-  const order: ThreadClass[] = ['main', 'check worker', 'librdkafka', 'V8 helpers', 'other'];
+  const order: ThreadClass[] = ['main', 'pipeline', 'check worker', 'librdkafka', 'V8 helpers', 'other'];
   const out: ThreadSummary[] = [];
   for (const cls of order) {
     const mine = samples.filter((s) => classes.get(s.tid) === cls);

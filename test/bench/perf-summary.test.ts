@@ -32,20 +32,23 @@ node   100/103
 
 rdk:broker1   100/104
 \t    7f0d rd_kafka_transport_io_serve (/x/node-librdkafka.node)
+
+node   100/105
+\t    7f0e JS:*prepareTask file:///app/dist/src/pool/dispatcher.js:121:16 (/tmp/perf-100.map)
 `;
 
 describe('perf summary', () => {
   const samples = parsePerfScript(SCRIPT);
 
   it('reads every sample with its thread and stack, leaf first, without addresses or objects', () => {
-    assert.equal(samples.length, 8);
+    assert.equal(samples.length, 9);
     assert.deepEqual(samples[0], { comm: 'node', pid: 100, tid: 100, frames: ['v8::Object::Set', 'NodeKafka::Conversion::Message::ToV8Object', 'uv__async_io'] });
     assert.equal(samples[1]!.frames[0], 'JS:*prepareTask file:///app/dist/src/pool/dispatcher.js:121:16');
   });
 
-  it('tells the main thread, check workers, librdkafka and V8 helpers apart (another process is not the main thread)', () => {
+  it('tells the main thread, the pipeline thread, check workers, librdkafka and V8 helpers apart (another process is not the main thread)', () => {
     assert.deepEqual([...classifyThreads(samples)].sort((a, b) => a[0] - b[0]),
-      [[100, 'main'], [101, 'main'], [102, 'check worker'], [103, 'V8 helpers'], [104, 'librdkafka']]);
+      [[100, 'main'], [101, 'main'], [102, 'check worker'], [103, 'V8 helpers'], [104, 'librdkafka'], [105, 'pipeline']]);
   });
 
   it('splits the main thread by category and renders µs per event from the sampling rate', () => {
@@ -57,7 +60,8 @@ describe('perf summary', () => {
     });
     const text = renderSummary(threads, 1000, 1000, 5);
     // 4 samples at 1000 Hz over 1000 events: 4 µs per event.
-    assert.match(text, /\| main \| 1 \| 4 \| 57\.1 % \| 4\.00 \|/);
-    assert.match(text, /\| all \| \| 7 \| 100 % \| 7\.00 \|/);
+    assert.match(text, /\| main \| 1 \| 4 \| 50\.0 % \| 4\.00 \|/);
+    assert.match(text, /\| pipeline \| 1 \| 1 \| 12\.5 % \| 1\.00 \|/);
+    assert.match(text, /\| all \| \| 8 \| 100 % \| 8\.00 \|/);
   });
 });
