@@ -75,6 +75,7 @@ export const LOADTEST = {
     { name: 'transit', type: 'string', value: 'S', number: true, default: '10', description: 'First: Kafka alone at the first rate, a bare consumer, for S seconds (0 skips).' },
     { name: 'drain', type: 'boolean', description: 'A backlog of --count events first, then time the processor draining it.' },
     { name: 'count', type: 'string', value: 'N', number: true, default: '2000000', description: 'Backlog size of --drain.' },
+    { name: 'processes', type: 'string', value: 'N', number: true, default: '1', description: '--drain: N processor processes of one consumer group (metrics ports P, P+1, ...), draining together.' },
     { name: 'find-max', type: 'boolean', description: 'Search the highest rate whose consumer lag stays bounded.' },
     { name: 'step-duration', type: 'string', value: 'S', number: true, default: '20', description: '--find-max: seconds per step.' },
     { name: 'start-rate', type: 'string', value: 'R', number: true, default: '5000', description: '--find-max: first rate, doubled until a step fails.' },
@@ -96,6 +97,7 @@ export const LOADTEST = {
     { args: 'loadtest --rate 10000 --duration 30', says: '10,000 events/s, 30 s measured after 5 s of warm-up.' },
     { args: 'loadtest --pattern 0:1000,30:10000,60:5000 --duration 90', says: 'A rate that changes at second 30 and 60.' },
     { args: 'loadtest --drain --count 2000000', says: 'Time the drain of a 2,000,000-event backlog and compare it with a bare Kafka read.' },
+    { args: 'loadtest --drain --count 1000000 --processes 2 --partitions 4', says: 'The same drained by two processes of one group.' },
   ],
   load: (): Promise<CommandHandler> => import('./cmd/loadtest.js').then((m) => m.cmdLoadtest),
 } as const satisfies CommandSpec;

@@ -1,6 +1,7 @@
 import type Kafka from 'node-rdkafka';
 import { ErrorCode, HimariError } from '../errors.js';
 import { wallClockMs } from '../obs/clock.js';
+import type { LatencyReport } from '../obs/latency-report.js';
 import { OpenLoopGenerator, type ProduceStats } from './generator.js';
 import { measureReadCeiling } from './kafka-probe.js';
 import type { LoadtestOptions, LoadtestResult } from './result.js';
@@ -30,9 +31,20 @@ export async function produceBacklog(o: LoadtestOptions, producer: Kafka.Produce
   return pre;
 }
 
+/** Messages a processor consumed since it started, from its `/debug/latency` (0 when it does not answer). */
+async function consumedAt(metricsPort: number): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/debug/latency?after=0`);
+    return ((await res.json()) as LatencyReport).consumed;
+  } catch {
+    return 0;
+  }
+}
+
 export async function runDrain(ctx: RunContext, pre: Backlog): Promise<LoadtestResult> {
-  const { config, o, names, child, atReady, probe, poller } = ctx;
+  const { config, o, names, child, others, atReady, probe, poller } = ctx;
   const t0 = wallClockMs();
+  const othersAtStart = others.map((p) => p.child.sample());
   const { high } = await probe.ends();
   const sampler = new Sampler(child, probe, poller, t0, o.log, o.progress);
   await sampler.tick();
@@ -41,10 +53,14 @@ export async function runDrain(ctx: RunContext, pre: Backlog): Promise<LoadtestR
   const done = await waitCaughtUp(probe, high, 1_800_000);
   const drainMs = performance.now() - readyAt;
   const atEnd = child.sample();
+  const othersAtEnd = others.map((p) => p.child.sample());
+  const consumedBy = await Promise.all([o.metricsPort, ...others.map((p) => p.metricsPort)].map(consumedAt));
   await sampler.stop();
   if (!done) throw new HimariError(ErrorCode.TIMEOUT, `the processor did not drain ${o.count} events within 30 minutes`);
   const summary = await stopAndSummarize(o, child, sampler, poller, atReady, atEnd);
   const eventsPerSec = (o.count * 1000) / drainMs;
+  const otherCpuMs = others.map((_, i) => Math.max(0, (othersAtEnd[i]?.cpuMs ?? 0) - (othersAtStart[i]?.cpuMs ?? 0)));
+  const cpuMs = summary.processor.cpuMs + otherCpuMs.reduce((a, b) => a + b, 0);
   o.log(`drained ${o.count} events in ${(drainMs / 1000).toFixed(1)} s (${Math.round(eventsPerSec)}/s); measuring the bare Kafka read ceiling`);
   const ceiling = await measureReadCeiling({ ...config.kafka, topics: [names.topic] }, names.topic, high);
   const result = assemble(ctx, summary, pre.stats, null, sampler.rows, latencyRows(poller, t0), latencyTotals(poller));
@@ -54,10 +70,16 @@ export async function runDrain(ctx: RunContext, pre: Backlog): Promise<LoadtestR
     produceRate: Math.round((o.count * 1000) / pre.ms),
     drainMs: Math.round(drainMs),
     eventsPerSec: Math.round(eventsPerSec),
-    cpuUsPerEvent: Math.round((summary.processor.cpuMs * 1000 * 10) / o.count) / 10,
+    cpuUsPerEvent: Math.round((cpuMs * 1000 * 10) / o.count) / 10,
     peakRssBytes: summary.processor.peakRssBytes,
     ceiling,
     ratioToCeiling: ceiling.eventsPerSec > 0 ? Math.round((eventsPerSec / ((ceiling.messages * 1000) / ceiling.totalMs)) * 1000) / 1000 : 0,
+    ...(others.length === 0 ? {} : {
+      processes: [summary.processor.cpuMs, ...otherCpuMs].map((ms, i) => ({
+        pid: i === 0 ? child.pid : others[i - 1]!.child.pid, consumed: consumedBy[i]!, cpuMs: Math.round(ms),
+        cpuUsPerEvent: consumedBy[i]! > 0 ? Math.round((ms * 1000 * 10) / consumedBy[i]!) / 10 : 0,
+      })),
+    }),
   };
   return writeResult(o, result);
 }

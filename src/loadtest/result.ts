@@ -28,6 +28,8 @@ export interface LoadtestOptions {
   transitS: number;
   /** Drain mode: backlog size. */
   count: number;
+  /** Drain mode: processor processes of the one consumer group (metrics ports `metricsPort`, +1, ...). */
+  processes: number;
   symbols: number;
   venues: string[];
   seed: number;
@@ -141,6 +143,8 @@ export interface LoadtestResult {
     peakRssBytes: number;
     ceiling: ReadCeiling;
     ratioToCeiling: number;
+    /** With several processes: each one's share (`cpuUsPerEvent` above is theirs together). */
+    processes?: Array<{ pid: number; consumed: number; cpuMs: number; cpuUsPerEvent: number }>;
   };
   findMax?: {
     criterion: string;

@@ -34,6 +34,8 @@ export interface RunContext {
   startedAt: string;
   loadavgAtStart: number[];
   child: ProcessorChild;
+  /** Drain mode with `o.processes` > 1: the other processes of the group, with their metrics ports. */
+  others: Array<{ child: ProcessorChild; metricsPort: number }>;
   /** The processor's /proc sample once it reported ready. */
   atReady: ProcSample | null;
   probe: GroupLagProbe;

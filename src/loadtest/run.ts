@@ -34,6 +34,7 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
   await connectProducer(producer, kafka);
   const genOptions = { topic: names.topic, symbols: o.symbols, venues: o.venues, bad: 0, seed: o.seed };
   let child: ProcessorChild | null = null;
+  const others: Array<{ child: ProcessorChild; metricsPort: number }> = [];
   const probe = new GroupLagProbe(kafka, names.topic, names.group);
   try {
     const backlog: Backlog | null = o.mode === 'drain' ? await produceBacklog(o, producer, genOptions) : null;
@@ -41,17 +42,23 @@ export async function runLoadtest(config: Readonly<Config>, o: LoadtestOptions):
       ? await measureTransit(kafka, o, transitTopic(names), producer, genOptions) : undefined;
     await probe.connect();
     child = new ProcessorChild(childEnv(o, config, names));
-    await child.ready();
+    // The others of the group start beside it; its readiness opens the measured window once all are ready.
+    for (let i = 1; i < o.processes; i++) {
+      const metricsPort = o.metricsPort + i;
+      others.push({ child: new ProcessorChild({ ...childEnv(o, config, names), HIMARI_METRICS_PORT: String(metricsPort) }), metricsPort });
+    }
+    await Promise.all([child.ready(), ...others.map((p) => p.child.ready())]);
     const atReady = child.sample();
     o.log(`processor ready after ${Math.round(child.readyAfterMs)} ms (it reports ${child.reportedStartupMs} ms)`);
     const poller = new LatencyPoller(`http://127.0.0.1:${o.metricsPort}/debug/latency`);
     await poller.poll();
 
-    const ctx = { config, o, names, startedAt, loadavgAtStart, child, atReady, probe, poller, producer, genOptions };
+    const ctx = { config, o, names, startedAt, loadavgAtStart, child, others, atReady, probe, poller, producer, genOptions };
     if (o.mode === 'drain') return await runDrain(ctx, backlog!);
     if (o.mode === 'find-max') return await runFindMax(ctx);
     return await runRate(ctx, transit);
   } finally {
+    await Promise.all(others.map((p) => p.child.stop()));
     if (child !== null) await child.stop();
     await probe.close().catch(() => {});
     await new Promise<void>((resolve) => producer.disconnect(() => resolve()));

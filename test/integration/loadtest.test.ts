@@ -24,7 +24,7 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
   after(() => rmSync(out, { recursive: true, force: true }));
 
   const options = async (o: Partial<LoadtestOptions>): Promise<LoadtestOptions> => ({
-    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, warmupS: 0, transitS: 0, count: 0, symbols: 5, venues: ['binance', 'okx'], seed: 7,
+    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, warmupS: 0, transitS: 0, count: 0, processes: 1, symbols: 5, venues: ['binance', 'okx'], seed: 7,
     stepS: 5, startRate: 500, maxRate: 1000, maxSteps: 1,
     postgresUrl: env.HIMARI_POSTGRES_URL!, redisUrl: env.HIMARI_REDIS_URL!, metricsPort: await freePort(), partitions: 2, threads: 1,
     outDir: out, keep: false, log: () => {},
@@ -111,5 +111,17 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     assert.equal(t.workerUsPerEvent.length, 1);
     assert.ok(t.mainUsPerEvent > 0 && t.workerUsPerEvent[0]! > 0, JSON.stringify(t));
     assert.ok(t.busiestUsPerEvent >= Math.max(t.mainUsPerEvent, t.workerUsPerEvent[0]!) && t.ceilingEventsPerSec > 0);
+  });
+
+  it('drain by two processes of one group: each one\'s share and CPU reported, every event consumed once between them', async () => {
+    const r = await runLoadtest(config, await options({ mode: 'drain', count: 4000, processes: 2, partitions: 4 }));
+    const processes = r.drain!.processes!;
+    assert.equal(processes.length, 2);
+    assert.notEqual(processes[0]!.pid, processes[1]!.pid);
+    // How the share splits depends on when the second joins; a partition handed over is drained
+    // and committed first, so none is read twice.
+    assert.equal(processes[0]!.consumed + processes[1]!.consumed, 4000, JSON.stringify(processes));
+    assert.ok(processes.every((p) => p.consumed === 0 || p.cpuUsPerEvent > 0));
+    assert.ok(r.drain!.cpuUsPerEvent > 0);
   });
 });

@@ -20,13 +20,16 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
   const durationS = intOption(values, 'duration', 30);
   if (durationS <= 0) usageFail('loadtest', '--duration must be positive');
   const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 0);
+  const processes = intOption(values, 'processes', 1);
+  if (processes < 1) usageFail('loadtest', '--processes must be at least 1');
+  if (processes > 1 && !values.drain) usageFail('loadtest', '--processes goes with --drain');
   // On a terminal, a status line under the progress lines: sent, lag, CPU, RSS once a second.
   const progress = new Progress();
   const result = await runLoadtest(config, {
     mode: values.drain ? 'drain' : values['find-max'] ? 'find-max' : 'rate',
     steps, durationS,
     warmupS: Math.max(0, intOption(values, 'warmup', 5)), transitS: Math.max(0, intOption(values, 'transit', 10)),
-    count: intOption(values, 'count', 2_000_000),
+    count: intOption(values, 'count', 2_000_000), processes,
     symbols: Math.max(1, intOption(values, 'symbols', 20)), venues, seed: intOption(values, 'seed', 42),
     stepS: intOption(values, 'step-duration', 20), startRate: intOption(values, 'start-rate', 5000),
     maxRate: intOption(values, 'max-rate', 200_000), maxSteps: intOption(values, 'max-steps', 8),
@@ -75,6 +78,9 @@ function loadtestSummary(r: LoadtestResult): string {
   if (r.drain !== undefined) {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);
+    if (d.processes !== undefined) {
+      lines.push(`  processes      ${d.processes.length} of one group: consumed ${d.processes.map((p) => p.consumed).join(' / ')}; µs CPU per event they consumed ${d.processes.map((p) => p.cpuUsPerEvent).join(' / ')}`);
+    }
     lines.push(`  read ceiling   ${Math.round((d.ceiling.messages * 1000) / d.ceiling.totalMs)}/s incl. joining (${Math.round(d.ceiling.eventsPerSec)}/s first to last); pipeline at ${(d.ratioToCeiling * 100).toFixed(1)} % of it; ${d.ceiling.cpuUsPerMessage} µs CPU per message (consume alone)`);
   }
   if (r.findMax !== undefined) {
