@@ -95,7 +95,6 @@ export const LOADTEST = {
   ],
   examples: [
     { args: 'loadtest --rate 10000 --duration 30', says: '10,000 events/s, 30 s measured after 5 s of warm-up.' },
-    { args: 'loadtest --pattern 0:1000,30:10000,60:5000 --duration 90', says: 'A rate that changes at second 30 and 60.' },
     { args: 'loadtest --drain --count 2000000', says: 'Time the drain of a 2,000,000-event backlog and compare it with a bare Kafka read.' },
     { args: 'loadtest --drain --count 1000000 --processes 2 --partitions 4', says: 'The same drained by two processes of one group.' },
   ],
