@@ -1,10 +1,10 @@
-import { readlinkSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { App } from './app.js';
 import type { Config } from './config/schema.js';
 import { PortKafkaClients } from './kafka/port-clients.js';
 import { toWireError } from './kafka/port-protocol.js';
 import { createLogger } from './obs/log.js';
+import { osThreadId } from './obs/os-thread.js';
 import type { PipelineThreadData, ToMain, ToPipeline } from './pipeline-thread.js';
 
 /**
@@ -48,14 +48,5 @@ try {
   if (!closing) {
     log.flush();
     send({ op: 'startFailed', error: toWireError(err) });
-  }
-}
-
-/** This thread's OS thread id (/proc/thread-self), 0 where unknown: the load test's per-thread CPU. */
-function osThreadId(): number {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
-  } catch {
-    return 0;
   }
 }

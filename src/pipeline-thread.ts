@@ -55,7 +55,7 @@ export class PipelineThread implements Processor {
   private closed: Promise<CloseOutcome> | null = null;
   private exited = false;
 
-  private constructor(readonly config: Readonly<Config>, private readonly log: Logger, private readonly kafka: KafkaClients, private readonly onFatal: (err: Error) => void) {
+  private constructor(readonly config: Readonly<Config>, private readonly log: Logger, kafka: KafkaClients, private readonly onFatal: (err: Error) => void) {
     this.started = new Promise((resolve, reject) => { this.starting = { resolve, reject }; });
     this.started.catch(() => {}); // said by start()
     const { port1, port2 } = new MessageChannel();

@@ -1,4 +1,3 @@
-import { readlinkSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { decodeEvent } from '../src/codec/decode.js';
 import { Verdict, type MarketEvent } from '../src/codec/event.js';
@@ -10,6 +9,7 @@ import { ALL_CHECKS } from '../src/checks/registry.js';
 import { CheckEngine, type CheckOutcome } from '../src/checks/engine.js';
 import { DEFAULT_CHECK_CONFIG, DEFAULT_KNOWN_VENUES, type CheckConfig } from '../src/checks/thresholds.js';
 import { SharedReference } from '../src/checks/reference.js';
+import { osThreadId } from '../src/obs/os-thread.js';
 import { ByteWriter } from '../src/sinks/byte-writer.js';
 import { writeBinaryRow } from '../src/sinks/pg-row.js';
 import { writeRedisRecord } from '../src/sinks/redis-record.js';
@@ -84,18 +84,8 @@ export function checkBatch(task: CheckTask): CheckResult {
   return result;
 }
 
-/**
- * This thread's id in /proc (Linux; 0 elsewhere), so that a load test can tell the worker
- * threads' CPU apart from the main thread's, librdkafka's and V8's (all but librdkafka's are
- * named "node").
- */
-const OS_THREAD_ID = ((): number => {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
-  } catch {
-    return 0;
-  }
-})();
+/** This worker's id in /proc: the load test tells its CPU apart from the other threads'. */
+const OS_THREAD_ID = osThreadId();
 
 /** `venues`: the venues accepted (undefined: any). */
 function checkBatchWith(engine: CheckEngine, packed: ArrayBuffer, nowUs: number, venues: ReadonlySet<string> | undefined): CheckResult {

@@ -15,9 +15,8 @@ type CallBody = Call extends infer C ? C extends Call ? Omit<C, 'op' | 'id'> : n
  * in a thread where node-rdkafka cannot run (it runs its callbacks on the process's main loop).
  * The consumer's loop, node-rdkafka building message objects and packing them, and the
  * producers' delivery reports all run at the other end; this end receives one moved buffer per
- * consume call (`ConsumedBatch`). Measured draining 500,000 messages with the consumer in a
- * thread of its own (bench/source-thread-results.md): the pipeline's thread spent 0.20 µs per
- * message on consuming instead of 7.78 µs, for +1.4 µs of process CPU (the hop).
+ * consume call (`ConsumedBatch`). Measured draining 500,000 events (README, `workers.pipelineThread`):
+ * the main thread 8.4 µs per event, the pipeline's 2.7 µs, against 12.3 µs for one thread doing both.
  */
 export class PortKafkaClients implements KafkaClients {
   readonly placement = 'port';
@@ -115,7 +114,7 @@ class PortSource implements Source {
   private pausedFor = false;
   private readonly highs = new Map<PartitionKey, number>();
 
-  constructor(private readonly thread: PortKafkaClients, private readonly log: Logger, private readonly handlers: SourceHandlers) {}
+  constructor(private readonly clients: PortKafkaClients, private readonly log: Logger, private readonly handlers: SourceHandlers) {}
 
   onBatch(batch: ConsumedBatch): void {
     this.handlers.onMessages(batch);
@@ -136,7 +135,7 @@ class PortSource implements Source {
         }
         this.handlers.onRevoked(e.partitions)
           .catch((err: unknown) => this.log.error({ err }, 'draining revoked partitions failed'))
-          .finally(() => this.thread.post({ op: 'source.revokeDone', id: e.id }));
+          .finally(() => this.clients.post({ op: 'source.revokeDone', id: e.id }));
         return;
       }
       case 'commitConfirmed': this.handlers.onCommitConfirmed(e.points); return;
@@ -166,63 +165,63 @@ class PortSource implements Source {
   }
 
   connect(): Promise<void> {
-    return this.thread.call({ method: 'source.connect' });
+    return this.clients.call({ method: 'source.connect' });
   }
 
   start(): void {
-    this.thread.post({ op: 'source.start' });
+    this.clients.post({ op: 'source.start' });
   }
 
   pause(): void {
     if (this.pausedFor) return;
     this.pausedFor = true;
-    this.thread.post({ op: 'source.pause' });
+    this.clients.post({ op: 'source.pause' });
   }
 
   resume(): void {
     if (!this.pausedFor) return;
     this.pausedFor = false;
-    this.thread.post({ op: 'source.resume' });
+    this.clients.post({ op: 'source.resume' });
   }
 
   stopPartition(topic: string, partition: number, why: string): void {
     this.stopped.set(partitionKey(topic, partition), why);
-    this.thread.post({ op: 'source.stopPartition', topic, partition, why });
+    this.clients.post({ op: 'source.stopPartition', topic, partition, why });
   }
 
   commit(points: readonly CommitPoint[]): void {
-    if (points.length > 0) this.thread.post({ op: 'source.commit', points: points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })) });
+    if (points.length > 0) this.clients.post({ op: 'source.commit', points: plainPoints(points) });
   }
 
   commitAndWait(points: readonly CommitPoint[], timeoutMs: number): Promise<boolean> {
     if (points.length === 0) return Promise.resolve(true);
-    return this.thread.call<boolean>({ method: 'source.commitAndWait', points: points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })), timeoutMs })
+    return this.clients.call<boolean>({ method: 'source.commitAndWait', points: plainPoints(points), timeoutMs })
       .catch(() => false);
   }
 
   brokerAnswers(timeoutMs: number): Promise<boolean> {
-    return this.thread.call<boolean>({ method: 'source.brokerAnswers', timeoutMs }).catch(() => false);
+    return this.clients.call<boolean>({ method: 'source.brokerAnswers', timeoutMs }).catch(() => false);
   }
 
   stop(): Promise<void> {
-    return this.thread.call<void>({ method: 'source.stop' }).catch(() => {});
+    return this.clients.call<void>({ method: 'source.stop' }).catch(() => {});
   }
 
   disconnect(leaveGroup = true): Promise<void> {
-    return this.thread.call<void>({ method: 'source.disconnect', leaveGroup }).catch(() => {});
+    return this.clients.call<void>({ method: 'source.disconnect', leaveGroup }).catch(() => {});
   }
 }
 
 /** A sink's producer at the other end of the port: each batch's values cross in one buffer. */
 class PortSinkProducer implements SinkProducer {
-  constructor(private readonly thread: PortKafkaClients, private readonly id: number) {}
+  constructor(private readonly clients: PortKafkaClients, private readonly id: number) {}
 
   connect(): Promise<void> {
-    return this.thread.call({ method: 'producer.connect', producer: this.id });
+    return this.clients.call({ method: 'producer.connect', producer: this.id });
   }
 
   partitionCount(topic: string, timeoutMs: number): Promise<number> {
-    return this.thread.call({ method: 'producer.partitionCount', producer: this.id, topic, timeoutMs });
+    return this.clients.call({ method: 'producer.partitionCount', producer: this.id, topic, timeoutMs });
   }
 
   async produce(records: readonly ProduceRecord[]): Promise<Array<KafkaClientError | null>> {
@@ -238,12 +237,17 @@ class PortSinkProducer implements SinkProducer {
       const key = r.key === null || typeof r.key === 'string' ? r.key : new Uint8Array(r.key);
       packed.push({ topic: r.topic, partition: r.partition, key, headers: r.headers, valueBytes: r.value.byteLength });
     }
-    const outcomes = await this.thread.call<Array<{ code: number; message: string } | null>>(
+    const outcomes = await this.clients.call<Array<{ code: number; message: string } | null>>(
       { method: 'producer.produce', producer: this.id, records: packed, values: values.buffer }, [values.buffer]);
     return outcomes.map((o) => (o === null ? null : new KafkaClientError(o.code, o.message)));
   }
 
   close(how: { flushMs: number; graceful: boolean }): Promise<void> {
-    return this.thread.call<void>({ method: 'producer.close', producer: this.id, flushMs: how.flushMs, graceful: how.graceful }).catch(() => {});
+    return this.clients.call<void>({ method: 'producer.close', producer: this.id, flushMs: how.flushMs, graceful: how.graceful }).catch(() => {});
   }
+}
+
+/** Commit points as plain data (a point the tracker holds may carry more than a clone should). */
+function plainPoints(points: readonly CommitPoint[]): CommitPoint[] {
+  return points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset }));
 }

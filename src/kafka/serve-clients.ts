@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ErrorCode, HimariError } from '../errors.js';
 import type { ConsumedBatch } from '../source/consumed-batch.js';
-import type { Source } from '../source/source.js';
+import type { Source, TopicPartition } from '../source/source.js';
 import { toWireError, type Call, type Command, type Event, type PackedRecord } from './port-protocol.js';
 import type { KafkaClients, ProduceRecord, SinkProducer } from './kafka-clients.js';
 
@@ -72,11 +72,11 @@ export function serveKafkaClients(port: MessagePort, clients: KafkaClients, log:
         send({ op: 'batch', buffer: batch.buffer, topics: [...batch.topics] }, [batch.buffer]);
         gate();
       },
-      onAssigned: (partitions) => send({ op: 'assigned', partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) }),
+      onAssigned: (partitions) => send({ op: 'assigned', partitions: plainPartitions(partitions) }),
       onRevoked: (partitions) => new Promise<void>((resolve) => {
         const id = nextRevoke++;
         revokes.set(id, resolve);
-        send({ op: 'revoked', id, partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) });
+        send({ op: 'revoked', id, partitions: plainPartitions(partitions) });
       }),
       onCommitConfirmed: (points) => send({ op: 'commitConfirmed', points }),
       onCommitFailed: (points) => send({ op: 'commitFailed', points }),
@@ -152,6 +152,11 @@ export function serveKafkaClients(port: MessagePort, clients: KafkaClients, log:
     revokes.clear();
     resolve();
   }));
+}
+
+/** Partitions as plain data (librdkafka's carry more fields than the other end needs). */
+function plainPartitions(partitions: readonly TopicPartition[]): TopicPartition[] {
+  return partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
 }
 
 /** The records of a produce call with their values cut from the one buffer they came in. */
