@@ -50,7 +50,7 @@ export class App implements Processor {
 
   /** Builds the processor on `options.kafka`, else on Kafka clients of this thread (node-rdkafka loads now). */
   static async create(config: Readonly<Config>, log: Logger, options: AppOptions = {}): Promise<App> {
-    return new App(config, log, options.kafka ?? await openLocalKafkaClients(config.kafka, log.child({ stage: 'kafka' })), options);
+    return new App(config, log, options.kafka ?? await openLocalKafkaClients(config.kafka, log), options);
   }
 
   private readonly pipelineThreadId: number;

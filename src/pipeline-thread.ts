@@ -71,7 +71,7 @@ export class PipelineThread implements Processor {
    * `onFatal`: the pipeline thread died outside a close (an uncaught error in it).
    */
   static async create(config: Readonly<Config>, log: Logger, onFatal: (err: Error) => void): Promise<PipelineThread> {
-    return new PipelineThread(config, log, await openLocalKafkaClients(config.kafka, log.child({ stage: 'kafka' })), onFatal);
+    return new PipelineThread(config, log, await openLocalKafkaClients(config.kafka, log), onFatal);
   }
 
   private onMessage(m: ToMain): void {
