@@ -153,9 +153,22 @@ export class KafkaSource implements Source {
       }
       // consume(n) waits up to the timeout for *each* message, so under a steady trickle a
       // blocking call fills slowly (10k msg/s: ~100 ms for 1000). Instead: take what is queued
-      // without waiting; only when nothing is, block for the first message of the next burst.
-      const messages = await this.consumeOnce(idle ? 1 : n, idle ? this.config.consumeTimeoutMs : 0);
-      idle = messages.length === 0;
+      // without waiting; only when the last take left the queue empty, block for the first
+      // message of the next fetch, and hand it on together with the rest of that fetch (one
+      // batch per wake-up, not a batch of one and then the rest).
+      let messages: Kafka.Message[];
+      if (idle) {
+        messages = await this.consumeOnce(1, this.config.consumeTimeoutMs);
+        if (messages.length > 0 && n > 1 && this.running && !this.pausedFor) {
+          const rest = await this.consumeOnce(n - 1, 0);
+          if (rest.length > 0) messages = messages.concat(rest);
+        }
+      } else {
+        messages = await this.consumeOnce(n, 0);
+      }
+      // A take that did not fill the batch emptied librdkafka's queue: the next call would come
+      // back empty, so block instead.
+      idle = messages.length < n;
       if (messages.length > 0) this.handlers.onMessages(packConsumed(messages, this.topicNames));
     }
   }
