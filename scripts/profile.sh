@@ -4,7 +4,9 @@
 #   doctor.html        clinic doctor: CPU, memory, event-loop delay, active handles over the run
 #   flame.html         clinic flame (0x underneath): flame graph of the main thread's stacks
 #   cpuprofile/        node --cpu-prof: one .cpuprofile per thread (tid 0 = main thread), and
-#   summary.md         the top frames by self time of each thread (bench/cpu-profile.ts)
+#   summary.md         the top frames by self time of each thread, and its event-loop stalls of
+#                      PROFILE_STALL_MS (20) or more: when, how long, how much of it waiting for
+#                      a core, GC, which callbacks and frames ran (bench/cpu-profile.ts)
 #   perf.md            perf (Linux, `PROFILE_TOOLS=perf`, not in the default set): CPU per event by
 #                      kind of thread (main, check workers, librdkafka, V8's helpers) with native
 #                      frames, which V8's profiles show only as "(program)", and where the main
@@ -16,7 +18,7 @@
 # the generator goes, and the processor starts on the backlog (the generator then competes for
 # no core while it is profiled).
 # Env: PROFILE_RATE (events/s, 10000), PROFILE_DURATION (s, 20), PROFILE_COUNT (unset: the rate
-# run), PROFILE_TOOLS ("doctor flame cpuprof"), PROFILE_TOPIC_PREFIX (profile), PROFILE_DIR; any
+# run), PROFILE_TOOLS ("doctor flame cpuprof"), PROFILE_STALL_MS (20), PROFILE_TOPIC_PREFIX (profile), PROFILE_DIR; any
 # HIMARI_* config (Redis/PostgreSQL URLs, metrics port ...) passes through to the processor.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -109,7 +111,7 @@ for tool in $TOOLS; do
         echo
         echo "One profile per thread (file name: CPU.<date>.<time>.<pid>.<thread id>.<seq>; thread 0 is the main thread)."
         echo
-        for f in "$out"/cpuprofile/*.cpuprofile; do node "$ROOT/dist/bench/cpu-profile.js" --top 20 "$f"; done
+        for f in "$out"/cpuprofile/*.cpuprofile; do node "$ROOT/dist/bench/cpu-profile.js" --top 20 --stalls "${PROFILE_STALL_MS:-20}" "$f"; done
       } >"$out/summary.md"
       ;;
     perf)
