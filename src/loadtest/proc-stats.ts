@@ -20,6 +20,11 @@ export interface ThreadCpu {
   /** Its name: librdkafka's are `rdk:main`, `rdk:broker1`, ...; Node's own threads are all `node`. */
   comm: string;
   cpuMs: number;
+  /**
+   * Time it spent runnable without a core so far (the run-queue delay of
+   * /proc/PID/task/TID/schedstat), ms; 0 when the kernel does not keep it.
+   */
+  waitMs: number;
 }
 
 /** CPU per event of a measured window, by thread, and the rate the busiest thread allows. */
@@ -40,6 +45,11 @@ export interface ThreadBreakdown {
   busiestUsPerEvent: number;
   /** 1 / busiestUsPerEvent: what one process could reach with a core per thread, events/s. */
   ceilingEventsPerSec: number;
+  /**
+   * µs per event each kind of thread spent ready to run but without a core (the run-queue delay):
+   * on a machine whose cores are all busy, the time an event waits on top of the CPU it costs.
+   */
+  waiting: { mainUsPerEvent: number; pipelineUsPerEvent: number; workerUsPerEvent: number[]; librdkafkaUsPerEvent: number; otherUsPerEvent: number };
 }
 
 let clockTicks = 0;
@@ -74,6 +84,21 @@ export function parseStatusKb(status: string, key: string): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
+/** The run-queue delay of a /proc schedstat line ("run_ns wait_ns timeslices"), ms. */
+export function parseSchedstatWaitMs(schedstat: string): number {
+  const ns = Number(schedstat.trim().split(' ')[1]);
+  if (!Number.isFinite(ns)) throw new HimariError(ErrorCode.INVALID_INPUT, `unreadable /proc schedstat line: ${schedstat.slice(0, 80)}`);
+  return ns / 1e6;
+}
+
+function threadWaitMs(pid: number, tid: string): number {
+  try {
+    return parseSchedstatWaitMs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+  } catch {
+    return 0; // a kernel without schedstat (CONFIG_SCHED_INFO), or the thread ended
+  }
+}
+
 /** Samples a live process; null once it is gone. */
 export function sampleProcess(pid: number): ProcSample | null {
   try {
@@ -102,7 +127,7 @@ export function sampleThreads(pid: number): ThreadCpu[] {
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      threads.push({ tid: Number(tid), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuMs: (parseStatCpuTicks(stat) * 1000) / ticksPerSecond() });
+      threads.push({ tid: Number(tid), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuMs: (parseStatCpuTicks(stat) * 1000) / ticksPerSecond(), waitMs: threadWaitMs(pid, tid) });
     } catch {
       // gone
     }
@@ -118,7 +143,7 @@ export function sampleThreads(pid: number): ThreadCpu[] {
  */
 export function threadBreakdown(start: readonly ThreadCpu[], end: readonly ThreadCpu[], pid: number, workerTids: readonly number[], events: number, pipelineTid = 0): ThreadBreakdown | null {
   if (events <= 0 || end.length === 0) return null;
-  const before = new Map(start.map((t) => [t.tid, t.cpuMs]));
+  const before = new Map(start.map((t) => [t.tid, t]));
   const us = (ms: number) => Math.round((ms * 1000 * 100) / events) / 100;
   let main = 0;
   let pipeline = 0;
@@ -127,15 +152,17 @@ export function threadBreakdown(start: readonly ThreadCpu[], end: readonly Threa
   let rdkBusiest = 0;
   let other = 0;
   let busiest = { name: 'main', ms: -1 };
+  const waiting = { main: 0, pipeline: 0, workers: workerTids.map(() => 0), rdk: 0, other: 0 };
   for (const t of end) {
-    const ms = Math.max(0, t.cpuMs - (before.get(t.tid) ?? 0));
+    const ms = Math.max(0, t.cpuMs - (before.get(t.tid)?.cpuMs ?? 0));
+    const waited = Math.max(0, t.waitMs - (before.get(t.tid)?.waitMs ?? 0));
     let name: string;
     const w = workerTids.indexOf(t.tid);
-    if (t.tid === pid) { main += ms; name = 'main'; }
-    else if (t.tid === pipelineTid && pipelineTid !== 0) { pipeline += ms; name = 'pipeline'; }
-    else if (w >= 0 && t.tid !== 0) { workers[w]! += ms; name = `worker ${w}`; }
-    else if (t.comm.startsWith('rdk:')) { rdk += ms; rdkBusiest = Math.max(rdkBusiest, ms); name = t.comm; }
-    else { other += ms; name = `${t.comm} ${t.tid}`; }
+    if (t.tid === pid) { main += ms; waiting.main += waited; name = 'main'; }
+    else if (t.tid === pipelineTid && pipelineTid !== 0) { pipeline += ms; waiting.pipeline += waited; name = 'pipeline'; }
+    else if (w >= 0 && t.tid !== 0) { workers[w]! += ms; waiting.workers[w]! += waited; name = `worker ${w}`; }
+    else if (t.comm.startsWith('rdk:')) { rdk += ms; waiting.rdk += waited; rdkBusiest = Math.max(rdkBusiest, ms); name = t.comm; }
+    else { other += ms; waiting.other += waited; name = `${t.comm} ${t.tid}`; }
     if (ms > busiest.ms) busiest = { name, ms };
   }
   const busiestUs = us(busiest.ms);
@@ -149,5 +176,12 @@ export function threadBreakdown(start: readonly ThreadCpu[], end: readonly Threa
     busiestThread: busiest.name,
     busiestUsPerEvent: busiestUs,
     ceilingEventsPerSec: busiestUs > 0 ? Math.round(1e6 / busiestUs) : 0,
+    waiting: {
+      mainUsPerEvent: us(waiting.main),
+      pipelineUsPerEvent: us(waiting.pipeline),
+      workerUsPerEvent: waiting.workers.map(us),
+      librdkafkaUsPerEvent: us(waiting.rdk),
+      otherUsPerEvent: us(waiting.other),
+    },
   };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { parseStatCpuTicks, parseStatusKb, sampleProcess, sampleThreads, threadBreakdown } from '../../src/loadtest/proc-stats.js';
+import { parseSchedstatWaitMs, parseStatCpuTicks, parseStatusKb, sampleProcess, sampleThreads, threadBreakdown } from '../../src/loadtest/proc-stats.js';
 
 describe('/proc sampling', () => {
   it('reads utime+stime after a command name with spaces and parentheses', () => {
@@ -34,26 +34,36 @@ describe('/proc sampling', () => {
     const threads = sampleThreads(process.pid);
     assert.equal(Number(readlinkSync('/proc/thread-self').split('/').pop()), process.pid, 'the main thread\'s tid is the pid');
     assert.ok(threads.some((t) => t.tid === process.pid));
+    assert.ok(threads.every((t) => Number.isFinite(t.waitMs) && t.waitMs >= 0), 'every thread has its run-queue delay (0 without schedstat)');
     const busy = threads.find((t) => t.tid === tid);
     assert.ok(busy !== undefined && busy.cpuMs >= 100, `the worker spun 300 ms: ${JSON.stringify(busy)}`);
     await worker.terminate();
   });
 
+  it('reads the run-queue delay of a schedstat line, and refuses a line without one', () => {
+    assert.equal(parseSchedstatWaitMs('491413 2500000 1\n'), 2.5);
+    assert.throws(() => parseSchedstatWaitMs('garbage'), /unreadable \/proc schedstat line/);
+  });
+
   it('splits a window\'s CPU by thread and names the busiest, whose µs per event bound one process', () => {
-    const start = [{ tid: 100, comm: 'node', cpuMs: 1000 }, { tid: 101, comm: 'node', cpuMs: 500 }, { tid: 102, comm: 'node', cpuMs: 400 },
-      { tid: 103, comm: 'rdk:broker1', cpuMs: 100 }, { tid: 104, comm: 'rdk:main', cpuMs: 50 }, { tid: 105, comm: 'node', cpuMs: 10 }];
-    const end = [{ tid: 100, comm: 'node', cpuMs: 3000 }, { tid: 101, comm: 'node', cpuMs: 1500 }, { tid: 102, comm: 'node', cpuMs: 1600 },
-      { tid: 103, comm: 'rdk:broker1', cpuMs: 600 }, { tid: 104, comm: 'rdk:main', cpuMs: 150 }, { tid: 105, comm: 'node', cpuMs: 110 },
-      { tid: 106, comm: 'node', cpuMs: 40 }]; // started within the window
+    const start = [{ tid: 100, comm: 'node', cpuMs: 1000, waitMs: 10 }, { tid: 101, comm: 'node', cpuMs: 500, waitMs: 0 }, { tid: 102, comm: 'node', cpuMs: 400, waitMs: 0 },
+      { tid: 103, comm: 'rdk:broker1', cpuMs: 100, waitMs: 0 }, { tid: 104, comm: 'rdk:main', cpuMs: 50, waitMs: 0 }, { tid: 105, comm: 'node', cpuMs: 10, waitMs: 5 }];
+    const end = [{ tid: 100, comm: 'node', cpuMs: 3000, waitMs: 510 }, { tid: 101, comm: 'node', cpuMs: 1500, waitMs: 100 }, { tid: 102, comm: 'node', cpuMs: 1600, waitMs: 300 },
+      { tid: 103, comm: 'rdk:broker1', cpuMs: 600, waitMs: 20 }, { tid: 104, comm: 'rdk:main', cpuMs: 150, waitMs: 30 }, { tid: 105, comm: 'node', cpuMs: 110, waitMs: 45 },
+      { tid: 106, comm: 'node', cpuMs: 40, waitMs: 60 }]; // started within the window
     const b = threadBreakdown(start, end, 100, [101, 102], 100_000)!;
     assert.deepEqual(b, {
       mainUsPerEvent: 20, pipelineUsPerEvent: 0, workerUsPerEvent: [10, 12], librdkafkaUsPerEvent: 6, librdkafkaBusiestUsPerEvent: 5, otherUsPerEvent: 1.4,
       busiestThread: 'main', busiestUsPerEvent: 20, ceilingEventsPerSec: 50_000,
+      // Run-queue delay over the window, per event, by the same kinds of thread.
+      waiting: { mainUsPerEvent: 5, pipelineUsPerEvent: 0, workerUsPerEvent: [1, 3], librdkafkaUsPerEvent: 0.5, otherUsPerEvent: 1 },
     });
     // With the pipeline in a thread of its own, its tid is reported apart.
     const split = threadBreakdown(start, end, 100, [101, 102], 100_000, 105)!;
     assert.equal(split.pipelineUsPerEvent, 1);
     assert.equal(split.otherUsPerEvent, 0.4);
+    assert.equal(split.waiting.pipelineUsPerEvent, 0.4);
+    assert.equal(split.waiting.otherUsPerEvent, 0.6);
     assert.equal(threadBreakdown(start, end, 100, [101, 102], 0), null);
     assert.equal(threadBreakdown(start, [], 100, [], 10), null);
   });

@@ -57,6 +57,8 @@ function loadtestSummary(r: LoadtestResult): string {
   if (p.threads !== null) {
     const t = p.threads;
     lines.push(`  threads        µs CPU per event: main ${t.mainUsPerEvent}${t.pipelineUsPerEvent > 0 ? `, pipeline ${t.pipelineUsPerEvent}` : ''}, workers ${t.workerUsPerEvent.join(' / ')}, librdkafka ${t.librdkafkaUsPerEvent} (busiest thread ${t.librdkafkaBusiestUsPerEvent}), other ${t.otherUsPerEvent}`);
+    const w = t.waiting;
+    lines.push(`  no core        µs per event ready to run but waiting for a core: main ${w.mainUsPerEvent}${t.pipelineUsPerEvent > 0 ? `, pipeline ${w.pipelineUsPerEvent}` : ''}, workers ${w.workerUsPerEvent.join(' / ')}, librdkafka ${w.librdkafkaUsPerEvent}, other ${w.otherUsPerEvent}`);
     lines.push(`  ceiling        busiest thread ${t.busiestThread} at ${t.busiestUsPerEvent} µs per event: one process tops out near ${t.ceilingEventsPerSec} events/s with a core per thread`);
   }
   if (r.mode !== 'drain') lines.push(`  generator      ${r.generator.produced} sent (${r.generator.delivered} delivered) at ${r.generator.achievedRate}/s; send lateness p99 ${r.generator.lateness.p99} ms`);
