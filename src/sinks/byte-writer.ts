@@ -201,4 +201,18 @@ export class ByteWriter {
     this.pos = 0;
     return out;
   }
+
+  /** Forgets what was written since the last take (a batch abandoned by an exception). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /**
+   * Copies the bytes written since the last take to `target` (at least `length` long) and starts
+   * over: `take` into a buffer of the caller's.
+   */
+  moveInto(target: Uint8Array): void {
+    target.set(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
 }

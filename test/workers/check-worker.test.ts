@@ -72,3 +72,29 @@ describe('check worker: known venues', () => {
     configureChecks(DEFAULT_CHECK_CONFIG);
   });
 });
+
+describe('check worker: the result\'s buffer', () => {
+  it('holds every array of a result but the batch in one buffer of its own, which the next batch does not touch', () => {
+    configureChecks(DEFAULT_CHECK_CONFIG, SharedReference.create(64));
+    const first = checkBatch({ batch: realBatch(), topic: 't', partition: 0 });
+    const buffer = first.verdicts.buffer;
+    for (const a of [first.copyEnds, first.redisEnds, first.checkFailures, first.copyRows, first.redisRecords]) assert.equal(a.buffer, buffer);
+    assert.notEqual(first.batch, buffer);
+    assert.equal(first.verdicts.length, 3000);
+    assert.equal(first.copyEnds.length, 3000);
+    assert.equal(first.copyEnds[2999], first.copyRows.length);
+    assert.equal(first.redisEnds[2999], first.redisRecords.length);
+    const kept = { verdicts: Uint8Array.from(first.verdicts), copyRows: Buffer.from(first.copyRows), redisRecords: Buffer.from(first.redisRecords), failures: Uint32Array.from(first.checkFailures) };
+    assert.ok(kept.failures.some((c) => c > 0), 'the synthetic ticks fail some checks');
+    // A smaller batch next: its tables are the worker's reused ones, its result a buffer of its own.
+    const market = new SyntheticMarket(DEFAULT_VENUES, symbolNames(2), 5);
+    const second = checkBatch({ batch: packValues(Array.from({ length: 10 }, (_, i) => encodeEvent(market.next(START_US + i * 1000)))), topic: 't', partition: 1 });
+    assert.equal(second.count, 10);
+    assert.notEqual(second.verdicts.buffer, buffer);
+    assert.equal(second.copyEnds[9], second.copyRows.length);
+    assert.deepEqual(Uint8Array.from(first.verdicts), kept.verdicts);
+    assert.deepEqual(Buffer.from(first.copyRows), kept.copyRows);
+    assert.deepEqual(Buffer.from(first.redisRecords), kept.redisRecords);
+    assert.deepEqual(Uint32Array.from(first.checkFailures), kept.failures);
+  });
+});
