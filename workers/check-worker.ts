@@ -74,9 +74,11 @@ const failureTable = new Uint32Array(64);
 /**
  * One buffer holds all of a result's arrays (views: copyEnds, redisEnds, checkFailures, verdicts,
  * then the COPY rows and the Redis records), so a result moves two buffers (it and the task's
- * batch) instead of seven. Every buffer moved is adopted by the receiving thread's heap, and its
- * V8 sweeps each one in its mark-compacts: at 10,000 events/s the pipeline thread's mark-compacts,
- * which ran about every 1.3 s, were its longest event-loop stalls (20-57 ms, GC 15-35 ms of it).
+ * batch) instead of seven, and the worker allocates one per batch instead of six. Every buffer
+ * moved is adopted by the receiving thread's heap and swept by its GC, whose mark-compacts were
+ * the pipeline thread's longest stalls at 10,000 events/s (measured together with that thread's
+ * young-generation cap, `src/pipeline-thread.ts`; draining, the two check workers' CPU per event
+ * was 7.0-8.8 µs against 7.3-8.0 before, three rounds each: no difference beyond the runs' spread).
  */
 function resultBuffer(n: number): Pick<CheckResult, 'verdicts' | 'copyEnds' | 'redisEnds' | 'checkFailures' | 'copyRows' | 'redisRecords'> {
   const copyBytes = copyWriter.length;
