@@ -66,7 +66,7 @@ export class App implements Processor {
     this.pipeline = new Pipeline({
       config, log, metrics: this.metrics, kafka,
       sinks,
-      deadLetters: new DeadLetterDriver(config.kafka, deadLetterLog, kafka.sinkProducer('dlq', deadLetterLog)),
+      deadLetters: new DeadLetterDriver(config.kafka, deadLetterLog, kafka.sinkProducer('dlq', deadLetterLog), (req) => kafka.scanDeadLetters(req)),
       onSilence: (a) => {
         this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
           .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));
