@@ -19,6 +19,7 @@ import { PostgresSink } from './sinks/postgres-sink.js';
 import { RedisSink } from './sinks/redis-sink.js';
 import { KafkaOutputSink } from './sinks/kafka-output-sink.js';
 import type { SinkDriver } from './sinks/core.js';
+import { LoopDelayMonitor } from './obs/loop-delay.js';
 
 const PARTITION_MAINTENANCE_MS = 3_600_000;
 export interface AppOptions {
@@ -44,6 +45,7 @@ export class App implements Processor {
   private server: Server | null = null;
   private maintenance: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
+  private loopDelay: LoopDelayMonitor | null = null;
   private policyKeeper: TimescaleJobKeeper | null = null;
   /** A look at the policies is under way (a run_job may outlast the interval). */
   private policiesBusy = false;
@@ -95,6 +97,8 @@ export class App implements Processor {
       }, this.config.metrics.host, this.config.metrics.port, (afterSec) => this.latencyReport(afterSec));
     }
     await this.pipeline.start();
+    const thread = this.pipelineThreadId !== 0 ? 'pipeline' : 'main';
+    this.loopDelay = new LoopDelayMonitor((maxSeconds) => this.metrics.loopDelayMax.observe({ thread }, maxSeconds));
     this.startupMs = performance.now() - started;
     if (this.migration?.mode === 'partitioned') {
       this.maintenance = setInterval(() => void this.maintainPartitions(), PARTITION_MAINTENANCE_MS);
@@ -214,6 +218,7 @@ export class App implements Processor {
 
   /** Stops within `deadlineMs` (`shutdown.deadlineMs` by default): see `Pipeline.close`. */
   async close(deadlineMs = this.config.shutdown.deadlineMs): Promise<CloseOutcome> {
+    this.loopDelay?.stop();
     if (this.maintenance !== null) clearInterval(this.maintenance);
     if (this.policyTimer !== null) clearInterval(this.policyTimer);
     const outcome = await this.pipeline.close(deadlineMs);

@@ -25,7 +25,11 @@ const status = setInterval(() => send({ op: 'status', status: app.status(), atMs
 status.unref();
 
 port.on('message', (m: ToPipeline) => {
-  if (m.op !== 'close' || closing) return;
+  if (m.op === 'loopDelay') {
+    app.metrics.loopDelayMax.observe({ thread: 'kafka' }, m.maxSeconds);
+    return;
+  }
+  if (closing) return;
   closing = true;
   app.close(m.deadlineMs).then(
     (outcome) => {

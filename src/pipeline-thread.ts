@@ -6,6 +6,7 @@ import { openLocalKafkaClients, type KafkaClients } from './kafka/kafka-clients.
 import { fromWireError, type WireError } from './kafka/port-protocol.js';
 import { serveKafkaClients } from './kafka/serve-clients.js';
 import type { CloseOutcome } from './pipeline.js';
+import { LoopDelayMonitor } from './obs/loop-delay.js';
 import type { Processor, ProcessorStatus, RunSummary } from './processor.js';
 
 const THREAD_FILE = new URL('./pipeline-thread-main.js', import.meta.url);
@@ -24,7 +25,10 @@ export type ToMain =
   | { op: 'closed'; outcome: CloseOutcome; summary: RunSummary }
   | { op: 'closeFailed'; error: WireError };
 
-export type ToPipeline = { op: 'close'; deadlineMs: number | undefined };
+export type ToPipeline =
+  | { op: 'close'; deadlineMs: number | undefined }
+  /** The main thread's (the Kafka clients') longest event-loop delay of the last second. */
+  | { op: 'loopDelay'; maxSeconds: number };
 
 /** A status older than this says the pipeline thread is stuck (systemd's watchdog then withholds). */
 const STATUS_STALE_MS = 5_000;
@@ -56,6 +60,7 @@ export class PipelineThread implements Processor {
   private closing: { resolve: (o: CloseOutcome) => void; reject: (e: Error) => void } | null = null;
   private closed: Promise<CloseOutcome> | null = null;
   private exited = false;
+  private loopDelay: LoopDelayMonitor | null = null;
 
   private constructor(readonly config: Readonly<Config>, private readonly log: Logger, kafka: KafkaClients, private readonly onFatal: (err: Error) => void) {
     this.started = new Promise((resolve, reject) => { this.starting = { resolve, reject }; });
@@ -88,6 +93,10 @@ export class PipelineThread implements Processor {
         this.lastStatusAt = m.atMs;
         return;
       case 'started':
+        // The pipeline's metrics hold this thread's event-loop delay too (thread="kafka").
+        this.loopDelay ??= new LoopDelayMonitor((maxSeconds) => {
+          if (!this.exited) this.worker.postMessage({ op: 'loopDelay', maxSeconds } satisfies ToPipeline);
+        });
         this.startupMs = m.startupMs;
         this.storageMode = m.storageMode;
         this.lastStatus = m.status;
@@ -113,6 +122,7 @@ export class PipelineThread implements Processor {
   private onExit(err: Error): void {
     if (this.exited) return;
     this.exited = true;
+    this.loopDelay?.stop();
     if (this.starting !== null) {
       this.starting.reject(err);
       this.starting = null;
@@ -133,6 +143,7 @@ export class PipelineThread implements Processor {
   /** Stops the pipeline thread within `deadlineMs` (its own close, see `Pipeline.close`), then the Kafka port. */
   close(deadlineMs?: number): Promise<CloseOutcome> {
     this.closed ??= (async () => {
+      this.loopDelay?.stop();
       const outcome = this.exited ? 'abandoned' : await new Promise<CloseOutcome>((resolve, reject) => {
         this.closing = { resolve, reject };
         this.worker.postMessage({ op: 'close', deadlineMs } satisfies ToPipeline);

@@ -105,6 +105,11 @@ export class Metrics {
   readonly commits = new Counter({ name: 'himari_offset_commits_total', help: 'Offset commits sent to Kafka.', registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'himari_committed_offset', help: 'Last committed offset per partition.', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
   readonly partitionsStopped = new Gauge({ name: 'himari_partitions_stopped', help: 'Partitions that stopped consuming because a dead letter of theirs could not be stored (see the log and /readyz).', registers: [this.registry] });
+  readonly loopDelayMax = new Histogram({
+    name: 'himari_event_loop_delay_max_seconds',
+    help: 'Each second\'s longest event-loop delay, by thread: kafka (the main thread, the Kafka clients), pipeline (dispatch, results, sinks, these metrics); main when the pipeline runs on the main thread (workers.pipelineThread false). The count over 20 ms is the seconds with a stall.',
+    labelNames: ['thread'] as const, buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
   readonly paused = new Gauge({ name: 'himari_consumer_paused', help: '1 while the consumer is paused by sink backpressure.', registers: [this.registry] });
 
   /** Gauges read from the processor's state when scraped, not kept current on hot paths. */

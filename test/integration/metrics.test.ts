@@ -76,6 +76,14 @@ describe('operator metrics of a running processor (real broker, Redis, PostgreSQ
 
     assert.ok(samples(text, 'process_cpu_seconds_total').get('')! > 0, 'the stock process metrics, unprefixed');
     assert.ok(samples(text, 'nodejs_eventloop_lag_p99_seconds').has(''), 'event-loop delay');
+    // Each second's longest event-loop delay of both threads (the default: the pipeline in a thread of its own).
+    for (let i = 0; i < 50 && ['kafka', 'pipeline'].some((t) => !(samples(text, 'himari_event_loop_delay_max_seconds_count').get(`{thread="${t}"}`)! > 0)); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      text = await (await fetch(`http://127.0.0.1:${config.metrics.port}/metrics`)).text();
+    }
+    const loopCounts = samples(text, 'himari_event_loop_delay_max_seconds_count');
+    assert.deepEqual([...loopCounts.keys()].sort(), ['{thread="kafka"}', '{thread="pipeline"}']);
+    for (const n of loopCounts.values()) assert.ok(n > 0, 'a second observed per thread');
     assert.doesNotMatch(text, /^himari_process_/m);
   });
 });
