@@ -68,3 +68,26 @@ export function workerTaskStats(text: string): WorkerTaskStats {
     meanRoundTripMs: tasks > 0 ? Math.round((seconds * 1e6) / tasks) / 1000 : 0,
   };
 }
+
+/** One thread's event loop over the run (`himari_event_loop_delay_max_seconds`): seconds by their longest delay. */
+export interface LoopDelayStats {
+  /** Seconds observed. */
+  seconds: number;
+  /** Of them, those whose longest delay was over 20, 50 and 100 ms. */
+  over20ms: number;
+  over50ms: number;
+  over100ms: number;
+}
+
+/** Per thread label (kafka, pipeline, main); empty from a processor without the metric. */
+export function loopDelayStats(text: string): Record<string, LoopDelayStats> {
+  const name = 'himari_event_loop_delay_max_seconds';
+  const out: Record<string, LoopDelayStats> = {};
+  for (const m of text.matchAll(new RegExp(`^${name}_count\\{thread="([^"]+)"\\}`, 'gm'))) {
+    const thread = m[1]!;
+    const seconds = promSum(text, `${name}_count`, { thread });
+    const upTo = (le: string) => promSum(text, `${name}_bucket`, { thread, le });
+    out[thread] = { seconds, over20ms: seconds - upTo('0.02'), over50ms: seconds - upTo('0.05'), over100ms: seconds - upTo('0.1') };
+  }
+  return out;
+}

@@ -166,7 +166,9 @@ ${r.transit === undefined && r.warmup === undefined ? '' : `<h3>For comparison: 
   ])}`}
 <h3>Sink writes (processor's /metrics at the end)</h3>${table(['sink', 'writes', 'mean write', 'mean events per write', 'connections', 'busy share of the run (per connection)', 'flushes by reason'],
     Object.entries(r.sinkWrites ?? {}).map(([s, w]) => [s, int(w.writes), ms(w.meanWriteMs), w.meanRows, int(w.connections), `${(w.busyShare * 100).toFixed(0)} %`, Object.entries(w.flushReasons).map(([k, v]) => `${k} ${int(v)}`).join(', ')]))}
-${r.workerTasks === undefined ? '' : `<h3>Worker tasks</h3>${table(['tasks', 'mean messages per task', 'mean round trip'], [[int(r.workerTasks.tasks), r.workerTasks.meanMessages, ms(r.workerTasks.meanRoundTripMs)]])}`}</section>`);
+${r.workerTasks === undefined ? '' : `<h3>Worker tasks</h3>${table(['tasks', 'mean messages per task', 'mean round trip'], [[int(r.workerTasks.tasks), r.workerTasks.meanMessages, ms(r.workerTasks.meanRoundTripMs)]])}`}
+${r.loopDelays === undefined || Object.keys(r.loopDelays).length === 0 ? '' : `<h3>Event loops (the whole run, start-up included)</h3>${table(['thread', 'seconds', 'longest delay over 20 ms', 'over 50 ms', 'over 100 ms'],
+    Object.entries(r.loopDelays).map(([t, d]) => [t, int(d.seconds), int(d.over20ms), int(d.over50ms), int(d.over100ms)]))}`}</section>`);
 
   const lat = r.latencyOverTime;
   const latCharts = sinks.map((s) => lineChart({

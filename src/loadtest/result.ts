@@ -2,7 +2,7 @@ import type { EncodedHistogram } from '../obs/latency-histogram.js';
 import type { ProduceStats } from './generator.js';
 import type { ReadCeiling } from './kafka-probe.js';
 import type { LagSample, LagVerdict } from './lag.js';
-import type { SinkWriteStats, WorkerTaskStats } from './prom-scrape.js';
+import type { LoopDelayStats, SinkWriteStats, WorkerTaskStats } from './prom-scrape.js';
 import type { RateStep } from './schedule.js';
 import type { ThreadBreakdown } from './proc-stats.js';
 
@@ -126,6 +126,11 @@ export interface LoadtestResult {
   sinkWrites: Record<string, SinkWriteStats>;
   /** From the same scrape: worker tasks (absent when the scrape failed). */
   workerTasks?: WorkerTaskStats;
+  /**
+   * From the same scrape: each thread's event loop over the whole run, start-up included, as
+   * seconds by their longest delay (absent when the scrape failed).
+   */
+  loopDelays?: Record<string, LoopDelayStats>;
   latency: Record<string, { summary: LatencySummaryMs; percentiles: Array<{ p: number; ms: number }>; histogram: EncodedHistogram; processorTotalCount: number }>;
   samples: SampleRow[];
   latencyOverTime: LatencyRow[];

@@ -7,7 +7,7 @@ import type { OpenLoopGenerator, ProduceStats } from './generator.js';
 import type { LatencyPoller } from './latency-poller.js';
 import { threadBreakdown, type ProcSample } from './proc-stats.js';
 import type { ProcessorChild } from './processor-child.js';
-import { sinkWriteStats, workerTaskStats, type SinkWriteStats, type WorkerTaskStats } from './prom-scrape.js';
+import { loopDelayStats, sinkWriteStats, workerTaskStats, type LoopDelayStats, type SinkWriteStats, type WorkerTaskStats } from './prom-scrape.js';
 import { renderReport } from './report.js';
 import type { LatencyRow, LatencySummaryMs, LoadtestOptions, LoadtestResult, SampleRow } from './result.js';
 import { sleep, type RunContext } from './run-context.js';
@@ -56,16 +56,17 @@ export interface ProcessorSummary {
   processor: LoadtestResult['processor'];
   sinkWrites: Record<string, SinkWriteStats>;
   workerTasks?: WorkerTaskStats;
+  loopDelays?: Record<string, LoopDelayStats>;
 }
 
-async function scrapeMetrics(o: LoadtestOptions, child: ProcessorChild, sinks: string[]): Promise<Pick<ProcessorSummary, 'sinkWrites' | 'workerTasks'>> {
+async function scrapeMetrics(o: LoadtestOptions, child: ProcessorChild, sinks: string[]): Promise<Pick<ProcessorSummary, 'sinkWrites' | 'workerTasks' | 'loopDelays'>> {
   const sinkWrites: Record<string, SinkWriteStats> = {};
   try {
     const res = await fetch(`http://127.0.0.1:${o.metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
     const text = await res.text();
     const wallMs = performance.now() - child.readyAt;
     for (const s of sinks) sinkWrites[s] = sinkWriteStats(text, s, wallMs);
-    return { sinkWrites, workerTasks: workerTaskStats(text) };
+    return { sinkWrites, workerTasks: workerTaskStats(text), loopDelays: loopDelayStats(text) };
   } catch (err) {
     o.log(`metrics scrape failed: ${(err as Error).message}`);
     return { sinkWrites };
@@ -112,7 +113,7 @@ function processorSummary(child: ProcessorChild, atStart: ProcSample | null, atE
 }
 
 export function assemble(
-  { o, names, startedAt, loadavgAtStart }: Pick<RunContext, 'o' | 'names' | 'startedAt' | 'loadavgAtStart'>, { processor, sinkWrites, workerTasks }: ProcessorSummary,
+  { o, names, startedAt, loadavgAtStart }: Pick<RunContext, 'o' | 'names' | 'startedAt' | 'loadavgAtStart'>, { processor, sinkWrites, workerTasks, loopDelays }: ProcessorSummary,
   stats: ProduceStats, gen: Pick<OpenLoopGenerator, 'lateness'> | null, samples: SampleRow[], latencyOverTime: LatencyRow[], latency: LoadtestResult['latency'],
 ): LoadtestResult {
   const { log: _log, progress: _progress, ...options } = o;
@@ -122,7 +123,7 @@ export function assemble(
     machine: { cores: availableParallelism(), node: process.version, loadavgAtStart },
     names, processor,
     generator: { ...stats, durationS, achievedRate: durationS > 0 ? Math.round(stats.produced / durationS) : 0, lateness: summarizeMs(gen?.lateness ?? new LatencyHistogram()) },
-    sinkWrites, ...(workerTasks === undefined ? {} : { workerTasks }), latency, samples, latencyOverTime,
+    sinkWrites, ...(workerTasks === undefined ? {} : { workerTasks }), ...(loopDelays === undefined ? {} : { loopDelays }), latency, samples, latencyOverTime,
     files: { json: '', html: '' },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { promSum, sinkWriteStats, workerTaskStats } from '../../src/loadtest/prom-scrape.js';
+import { loopDelayStats, promSum, sinkWriteStats, workerTaskStats } from '../../src/loadtest/prom-scrape.js';
 
 const TEXT = `# HELP himari_sink_write_seconds Duration of one sink batch write.
 himari_sink_write_seconds_bucket{le="0.001",sink="redis"} 3
@@ -37,5 +37,21 @@ describe('metrics scrape', () => {
   it('derives worker tasks, messages per task and the mean round trip', () => {
     assert.deepEqual(workerTaskStats(TEXT), { tasks: 400, meanMessages: 22.5, meanRoundTripMs: 2 });
     assert.deepEqual(workerTaskStats(''), { tasks: 0, meanMessages: 0, meanRoundTripMs: 0 });
+  });
+
+  it('counts each thread\'s seconds by their longest event-loop delay (cumulative buckets)', () => {
+    const text = ['0.005', '0.01', '0.02', '0.05', '0.1', '0.25', '+Inf'].map((le, i) =>
+      `himari_event_loop_delay_max_seconds_bucket{le="${le}",thread="kafka"} ${[50, 80, 90, 95, 97, 100, 100][i]}\n` +
+      `himari_event_loop_delay_max_seconds_bucket{le="${le}",thread="pipeline"} ${[10, 60, 70, 70, 71, 72, 72][i]}`).join('\n') + `
+himari_event_loop_delay_max_seconds_sum{thread="kafka"} 1.2
+himari_event_loop_delay_max_seconds_count{thread="kafka"} 100
+himari_event_loop_delay_max_seconds_sum{thread="pipeline"} 2.5
+himari_event_loop_delay_max_seconds_count{thread="pipeline"} 72
+`;
+    assert.deepEqual(loopDelayStats(text), {
+      kafka: { seconds: 100, over20ms: 10, over50ms: 5, over100ms: 3 },
+      pipeline: { seconds: 72, over20ms: 2, over50ms: 2, over100ms: 1 },
+    });
+    assert.deepEqual(loopDelayStats(TEXT), {}, 'a processor without the metric');
   });
 });

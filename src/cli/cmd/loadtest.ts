@@ -77,6 +77,10 @@ function loadtestSummary(r: LoadtestResult): string {
     const t = r.workerTasks;
     lines.push(`  worker tasks   ${t.tasks} tasks, mean ${t.meanMessages} messages, round trip ${t.meanRoundTripMs} ms`);
   }
+  if (r.loopDelays !== undefined && Object.keys(r.loopDelays).length > 0) {
+    lines.push(`  event loops    seconds whose longest delay was over 20 / 50 / 100 ms (the whole run, start-up included): ${Object.entries(r.loopDelays)
+      .map(([thread, d]) => `${thread} ${d.over20ms} / ${d.over50ms} / ${d.over100ms} of ${d.seconds}`).join(', ')}`);
+  }
   if (r.drain !== undefined) {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);
