@@ -68,7 +68,7 @@ export class App implements Processor {
     this.pipeline = new Pipeline({
       config, log, metrics: this.metrics, kafka,
       sinks,
-      deadLetters: new DeadLetterDriver(config.kafka, deadLetterLog, kafka.sinkProducer('dlq', deadLetterLog), (req) => kafka.scanDeadLetters(req)),
+      deadLetters: new DeadLetterDriver(config.kafka, deadLetterLog, kafka.sinkProducer('dlq', deadLetterLog)),
       onSilence: (a) => {
         this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
           .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { describeTopicConfig } from '../source/kafka-topic-config.js';
 import { ErrorCode, HimariError, errorMessage } from '../errors.js';
-import { KafkaCode, type DeadLetterScanRequest, type ProduceRecord, type SinkProducer } from '../kafka/kafka-clients.js';
+import { KafkaCode, type ProduceRecord, type SinkProducer } from '../kafka/kafka-clients.js';
 import type { Batchable, DriverCloseOptions, SinkDriver } from './core.js';
 
 /** Why a message was dead-lettered and where it came from; written as message headers. */
@@ -37,13 +37,6 @@ export class PendingDeadLetter implements Batchable<PendingDeadLetter> {
   lastRefusal = '';
   /** Bytes of the value sent; -1 until the driver first sends it, halved on each refusal as too large. */
   keep = -1;
-  /** When it was first sent, ms since the epoch (0: not yet); where a lookup for it starts. */
-  firstSentMs = 0;
-  /**
-   * Its last send ended without an answer (timed out, connection lost): the broker may hold it,
-   * so the next attempt looks for it in the topic before sending it again.
-   */
-  inDoubt = false;
 
   constructor(readonly letter: DeadLetter, private readonly ticket: { ack(): void }) {}
 
@@ -84,13 +77,8 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
   /** What a dead letter may weigh: the configured limit, lowered to the topic's own at connect. */
   private maxMessageBytes: number;
 
-  /**
-   * `producer`: the `dlq` sink producer, whose client refuses messages over
-   * kafka.deadLetterMaxMessageBytes itself. `scan`: reads a dead-letter partition for the source
-   * offsets it holds (`KafkaClients.scanDeadLetters`), for dead letters whose delivery is in doubt.
-   */
-  constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly producer: SinkProducer,
-    private readonly scan: (req: DeadLetterScanRequest) => Promise<number[]>) {
+  /** `producer`: the `dlq` sink producer, whose client refuses messages over kafka.deadLetterMaxMessageBytes itself. */
+  constructor(private readonly config: KafkaConfig, private readonly log: Logger, private readonly producer: SinkProducer) {
     this.maxMessageBytes = config.deadLetterMaxMessageBytes;
   }
 
@@ -125,16 +113,13 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
     const max = this.config.deadLetterMaxAttempts;
     const spent = items.find((d) => !d.delivered && d.refusals >= max);
     if (spent !== undefined) throw refusedForGood(spent);
-    if (items.some((d) => !d.delivered && d.inDoubt)) await this.lookUpInDoubt(items.filter((d) => !d.delivered && d.inDoubt));
     let pending = items.filter((d) => !d.delivered);
     let failure: unknown = null;
     let failed = 0;
     while (pending.length > 0) {
-      const now = Date.now();
       for (const d of pending) {
         // The value's share of a message: the rest is key, headers and record framing.
         if (d.keep < 0) d.keep = Math.max(0, this.maxMessageBytes - (d.letter.key?.length ?? 0) - d.letter.message.length - HEADROOM_BYTES);
-        if (d.firstSentMs === 0) d.firstSentMs = now;
       }
       const outcomes = await this.producer.produce(pending.map((d) => this.recordOf(d.letter, d.keep)));
       const smaller: PendingDeadLetter[] = [];
@@ -158,7 +143,6 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
         }
         failed++;
         failure ??= err;
-        if (isInDoubt(err)) d.inDoubt = true;
         if (!isTransient(err)) {
           d.refusals++;
           d.lastRefusal = errorMessage(err);
@@ -171,44 +155,6 @@ export class DeadLetterDriver implements SinkDriver<PendingDeadLetter> {
     if (now !== undefined) throw refusedForGood(now);
     throw new HimariError(ErrorCode.SINK_WRITE_FAILED, `dead-letter topic ${this.config.deadLetterTopic}: ${failed} of ${items.length} dead letters not delivered: ${errorMessage(failure)}`,
       { retriable: true, cause: failure });
-  }
-
-  /**
-   * Dead letters whose last send timed out or lost its connection may be in the topic already
-   * (the broker wrote and acknowledged them as it went down, and the acknowledgement was lost;
-   * librdkafka's idempotence covers its own retries, not a send after the delivery failed): each
-   * source partition's dead-letter partition is read from shortly before the first send, and what
-   * it holds is delivered. A scan that fails is retriable like the send.
-   */
-  private async lookUpInDoubt(doubtful: readonly PendingDeadLetter[]): Promise<void> {
-    const bySource = new Map<string, PendingDeadLetter[]>();
-    for (const d of doubtful) {
-      const key = `${d.letter.sourceTopic}\0${d.letter.sourcePartition}`;
-      const list = bySource.get(key);
-      if (list === undefined) bySource.set(key, [d]);
-      else list.push(d);
-    }
-    for (const list of bySource.values()) {
-      const { sourceTopic: topic, sourcePartition: partition } = list[0]!.letter;
-      let found: Set<number>;
-      try {
-        found = new Set(await this.scan({
-          topic, partition, dlqPartition: this.partitionFor(partition),
-          fromOffset: Math.min(...list.map((d) => d.letter.sourceOffset)), fromTimestampMs: Math.min(...list.map((d) => d.firstSentMs)),
-        }));
-      } catch (err) {
-        throw new HimariError(ErrorCode.SINK_WRITE_FAILED, `dead-letter topic ${this.config.deadLetterTopic}: could not look for dead letters in doubt: ${errorMessage(err)}`,
-          { retriable: true, cause: err });
-      }
-      for (const d of list) {
-        d.inDoubt = false;
-        if (found.has(d.letter.sourceOffset)) {
-          d.delivered = true;
-          this.log.warn({ sourceTopic: topic, sourcePartition: partition, sourceOffset: d.letter.sourceOffset },
-            'a dead letter whose delivery timed out is in the topic: not sent again');
-        }
-      }
-    }
   }
 
   /** The errors outside `writeBatch` (connect's metadata request): a Kafka outage is retriable. */
@@ -253,12 +199,6 @@ function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === KafkaCode.MSG_TIMED_OUT || code === KafkaCode.TRANSPORT || code === KafkaCode.ALL_BROKERS_DOWN || code === KafkaCode.QUEUE_FULL
     || (err as { isRetriable?: unknown } | null)?.isRetriable === true;
-}
-
-/** The send may have reached the broker: no answer came (a timeout, a lost connection). */
-function isInDoubt(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === KafkaCode.MSG_TIMED_OUT || code === KafkaCode.TRANSPORT;
 }
 
 function isTooLarge(err: unknown): boolean {

@@ -7,8 +7,6 @@ import { ErrorCode } from '../../src/errors.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { Metrics } from '../../src/obs/metrics.js';
 import { SinkCore } from '../../src/sinks/core.js';
-import { scanDeadLetters } from '../../src/kafka/dead-letter-scan.js';
-import { KafkaClientError, KafkaCode, type ProduceRecord, type SinkProducer } from '../../src/kafka/kafka-clients.js';
 import { LocalSinkProducer } from '../../src/kafka/local-clients.js';
 import { DeadLetterDriver, PendingDeadLetter, type DeadLetter } from '../../src/sinks/dead-letter.js';
 import { cleanup, readTopic, testConfig } from '../helpers/services.js';
@@ -48,7 +46,7 @@ describe('dead letters under the sink core (real broker)', { timeout: 120_000 },
     await createTopic(config, config.kafka.deadLetterTopic, 2, { 'cleanup.policy': 'compact' });
     const metrics = new Metrics({ defaultMetrics: false });
     const log = pino({ level: 'silent' });
-    const driver = new DeadLetterDriver(config.kafka, log, new LocalSinkProducer(config.kafka, 'dlq', log), (req) => scanDeadLetters(config.kafka, log, req));
+    const driver = new DeadLetterDriver(config.kafka, log, new LocalSinkProducer(config.kafka, 'dlq', log));
     const refused: Array<{ offset: number; code: unknown }> = [];
     const core = new SinkCore(driver, {
       // One batch for both (no write at once when idle), and short retry delays.
@@ -84,59 +82,4 @@ describe('dead letters under the sink core (real broker)', { timeout: 120_000 },
       await core.close();
     }
   });
-
-  /**
-   * The real producer, except that the first call's answer is lost: its records reach the broker
-   * (`delivered`) or not, and either way the call reports a timeout, as librdkafka does when the
-   * broker went down before its acknowledgement arrived.
-   */
-  class LostAnswerProducer implements SinkProducer {
-    calls = 0;
-    constructor(private readonly real: SinkProducer, private readonly delivered: boolean) {}
-    connect(): Promise<void> { return this.real.connect(); }
-    partitionCount(topic: string, timeoutMs: number): Promise<number> { return this.real.partitionCount(topic, timeoutMs); }
-    close(how: { flushMs: number; graceful: boolean }): Promise<void> { return this.real.close(how); }
-    async produce(records: readonly ProduceRecord[]): Promise<Array<KafkaClientError | null>> {
-      if (this.calls++ > 0) return this.real.produce(records);
-      if (this.delivered) {
-        const outcomes = await this.real.produce(records);
-        assert.ok(outcomes.every((o) => o === null), 'the first send reached the broker');
-      }
-      return records.map(() => new KafkaClientError(KafkaCode.MSG_TIMED_OUT, 'Local: Message timed out'));
-    }
-  }
-
-  for (const delivered of [true, false]) {
-    it(delivered
-      ? 'a dead letter whose acknowledgement was lost is looked up before it is sent again: the topic holds it once'
-      : 'a dead letter whose send was lost is looked up, not found, and sent again: the topic holds it once', async () => {
-      const { config: own } = testConfig();
-      try {
-        await createTopic(own, own.kafka.deadLetterTopic, 1, {});
-        const metrics = new Metrics({ defaultMetrics: false });
-        const log = pino({ level: 'silent' });
-        const producer = new LostAnswerProducer(new LocalSinkProducer(own.kafka, 'dlq', log), delivered);
-        const driver = new DeadLetterDriver(own.kafka, log, producer, (req) => scanDeadLetters(own.kafka, log, req));
-        const core = new SinkCore(driver, {
-          policy: { ...sinkPolicy(own.sink, driver.name), retry: { initialMs: 10, maxMs: 50 } },
-          metrics, log, onPermanentFailure: () => false,
-        });
-        await core.connect();
-        try {
-          const t = ticket();
-          core.push(new PendingDeadLetter(letter(0, 42, 'ETH-USDT', Buffer.from([0xc1])), t));
-          await core.flush();
-          assert.equal(t.acked, true);
-          assert.equal(await sample(metrics, 'himari_sink_retries_total', { sink: 'dead-letter' }), 1, 'the timed-out batch was retried');
-          assert.equal(producer.calls, delivered ? 1 : 2, delivered ? 'found in the topic: not produced again' : 'not in the topic: produced again');
-          const stored = await readTopic(own, own.kafka.deadLetterTopic, 1, 5_000);
-          assert.deepEqual(stored.map((m) => m.headers['x-source-offset']), ['42']);
-        } finally {
-          await core.close();
-        }
-      } finally {
-        await cleanup(own);
-      }
-    });
-  }
 });
