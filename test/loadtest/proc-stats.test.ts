@@ -24,20 +24,26 @@ describe('/proc sampling', () => {
   });
 
   it('samples this process\'s threads: the main thread by its tid, a busy worker thread by the tid it reports', async () => {
+    // The worker listens on its port after spinning, so its thread is still alive when sampled: a worker
+    // whose script simply ended could exit (and leave /proc) between 'done' and the sample.
     const worker = new Worker(`const { readlinkSync } = require('node:fs'); const { parentPort } = require('node:worker_threads');
       parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/').pop()));
       const end = Date.now() + 300; while (Date.now() < end) {}
+      parentPort.on('message', () => process.exit(0));
       parentPort.postMessage('done');`, { eval: true });
-    const messages: unknown[] = [];
-    await new Promise<void>((resolve) => worker.on('message', (m) => { messages.push(m); if (m === 'done') resolve(); }));
-    const tid = messages[0] as number;
-    const threads = sampleThreads(process.pid);
-    assert.equal(Number(readlinkSync('/proc/thread-self').split('/').pop()), process.pid, 'the main thread\'s tid is the pid');
-    assert.ok(threads.some((t) => t.tid === process.pid));
-    assert.ok(threads.every((t) => Number.isFinite(t.waitMs) && t.waitMs >= 0), 'every thread has its run-queue delay (0 without schedstat)');
-    const busy = threads.find((t) => t.tid === tid);
-    assert.ok(busy !== undefined && busy.cpuMs >= 100, `the worker spun 300 ms: ${JSON.stringify(busy)}`);
-    await worker.terminate();
+    try {
+      const messages: unknown[] = [];
+      await new Promise<void>((resolve) => worker.on('message', (m) => { messages.push(m); if (m === 'done') resolve(); }));
+      const tid = messages[0] as number;
+      const threads = sampleThreads(process.pid);
+      assert.equal(Number(readlinkSync('/proc/thread-self').split('/').pop()), process.pid, 'the main thread\'s tid is the pid');
+      assert.ok(threads.some((t) => t.tid === process.pid));
+      assert.ok(threads.every((t) => Number.isFinite(t.waitMs) && t.waitMs >= 0), 'every thread has its run-queue delay (0 without schedstat)');
+      const busy = threads.find((t) => t.tid === tid);
+      assert.ok(busy !== undefined && busy.cpuMs >= 100, `the worker spun 300 ms: ${JSON.stringify(busy)}`);
+    } finally {
+      await worker.terminate();
+    }
   });
 
   it('reads the run-queue delay of a schedstat line, and refuses a line without one', () => {
