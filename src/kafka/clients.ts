@@ -39,10 +39,11 @@ export function createProducer(config: KafkaConfig, clientSuffix: string): Kafka
 /**
  * The sinks' producer (the dead-letter topic, the output topic): idempotent (so acks=all),
  * delivery reports on, 1 ms linger and no Nagle (a write's latency counts), and librdkafka's own
- * retries for `message.timeout.ms` (30 s) before a delivery fails and the sink core retries it.
- * `extra`: the sink's own settings on top.
+ * retries for `message.timeout.ms` (30 s by default) before a delivery fails and the sink core
+ * retries it. `extra` and `topicExtra`: the sink's own settings on top.
  */
-export function createSinkProducer(config: KafkaConfig, clientSuffix: string, extra: Kafka.ProducerGlobalConfig = {}): Kafka.Producer {
+export function createSinkProducer(config: KafkaConfig, clientSuffix: string, extra: Kafka.ProducerGlobalConfig = {},
+  topicExtra: Kafka.ProducerTopicConfig = {}): Kafka.Producer {
   return new Kafka.Producer({
     ...kafkaClientConfig(config, clientSuffix),
     dr_cb: true,
@@ -50,7 +51,7 @@ export function createSinkProducer(config: KafkaConfig, clientSuffix: string, ex
     'linger.ms': 1,
     'socket.nagle.disable': true,
     ...extra,
-  }, { 'message.timeout.ms': 30_000 });
+  }, { 'message.timeout.ms': 30_000, ...topicExtra });
 }
 
 /** Connects a tools' producer and polls its delivery reports every 5 ms. */

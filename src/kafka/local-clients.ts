@@ -60,10 +60,20 @@ export class LocalSinkProducer implements SinkProducer {
   private pollTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: KafkaConfig, private readonly kind: SinkProducerKind, private readonly log: Logger) {
-    this.producer = createSinkProducer(config, kind, kind === 'dlq'
-      // The client refuses larger messages itself (ERR_MSG_SIZE_TOO_LARGE) before the broker would.
-      ? { 'message.max.bytes': config.deadLetterMaxMessageBytes }
-      : { 'queue.buffering.max.messages': 1_000_000 });
+    this.producer = kind === 'dlq'
+      ? createSinkProducer(config, kind,
+        // The client refuses larger messages itself (ERR_MSG_SIZE_TOO_LARGE) before the broker would.
+        { 'message.max.bytes': config.deadLetterMaxMessageBytes },
+        // Dead letters are exactly-once, and idempotence makes only librdkafka's own retries safe:
+        // a send whose acknowledgement was lost (the broker killed -9 after writing it, replies
+        // held past the request timeout) and that then timed out came back from the sink core as
+        // a new message, and the topic held it twice (seen in the fault suite with the broker down
+        // 20 s: written, unacknowledged, timed out 30 s after the send). librdkafka therefore
+        // never gives a dead letter up: it retries it under the same sequence number until the
+        // broker has it, which dedupes. A shutdown abandons what is still queued; the successor's
+        // DeadLetterIndex finds what the broker holds.
+        { 'message.timeout.ms': 0 })
+      : createSinkProducer(config, kind, { 'queue.buffering.max.messages': 1_000_000 });
     this.producer.on('delivery-report', (err, report) => {
       const d = report.opaque as Delivery | undefined;
       if (d === undefined) return;

@@ -9,6 +9,8 @@ import { sleep } from './harness/time.js';
 
 const profile = faultProfile();
 const SLOW_MS = 200;
+/** Longer than librdkafka's produce request timeout (request.timeout.ms, 30 s). */
+const ACK_HOLD_MS = 35_000;
 const DEADLINE_MS = 10_000;
 /** A bounded wait, not a timing assertion: the deadline with a generous margin for a busy machine. */
 const STOP_BOUND_MS = DEADLINE_MS + 20_000;
@@ -84,6 +86,27 @@ describe('the broker under load', () => {
         await settleAndVerify(s);
       });
     }
+
+    faultScenario('acknowledgements held past the request timeout: the broker wrote every dead letter, the processor heard nothing for 35 s; each is stored once',
+      'broker replies held 35 s', throughProxy, async (s) => {
+        const before = proxy.slowedReplies;
+        const instance = await s.launch();
+        await s.load();
+        await sleep(2_000);
+        // Every reply of the window (dead-letter acknowledgements among them) arrives ACK_HOLD_MS
+        // late, past librdkafka's 30-s produce request timeout (and the 30-s message timeout the
+        // dead-letter producer once had): the broker has written what it was sent, the sender
+        // cannot know. Replies after the window queue behind the held ones, as on a stalled link.
+        proxy.set('slow', ACK_HOLD_MS);
+        await sleep(3_000);
+        proxy.set('pass');
+        await sleep(ACK_HOLD_MS);
+        s.healed();
+        const held = proxy.slowedReplies - before;
+        assert.ok(held > 0, `no reply was held\n${instance.tail()}`);
+        s.notes.push(`${held} reply chunks held ${ACK_HOLD_MS / 1000} s`);
+        await settleAndVerify(s);
+      });
 
     faultScenario('SIGTERM while the broker is black-holed: exits at its deadline; a successor finishes the stream once',
       'SIGTERM during a broker black hole', { ...throughProxy, env: { HIMARI_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS) } }, async (s) => {
