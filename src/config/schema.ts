@@ -258,6 +258,67 @@ const checks = z.strictObject({
     .describe('Venues whose events are accepted; an event of any other venue is dead-lettered (SCHEMA_INVALID "unknown venue"), so a typo or a stray producer does not start streams of its own in Redis, PostgreSQL and the checks. Default: every venue the normalizers write (the synthetic generator\'s among them).'),
 });
 
+/** Venues the ingest gateway connects to (normalizer venue ids, src/normalize/index.ts). */
+export const INGEST_VENUES = ['binance', 'binance-futures', 'coinbase', 'kraken', 'okx', 'bybit', 'bybit-spot'] as const;
+/** What a feed subscribes to, in every venue's terms (src/ingest/venues.ts maps them). */
+export const INGEST_CHANNELS = ['trades', 'quotes', 'book', 'liquidations'] as const;
+/** Venues without a public liquidation stream. */
+const NO_LIQUIDATIONS: ReadonlySet<string> = new Set(['binance', 'coinbase', 'kraken', 'bybit-spot']);
+
+const ingestFeed = z.strictObject({
+  venue: z.enum(INGEST_VENUES).describe('Venue (normalizer id): binance (spot), binance-futures (USD-M), coinbase, kraken, okx, bybit (v5 linear), bybit-spot.'),
+  symbols: z.array(z.string().min(1)).min(1)
+    .describe('Instruments in the venue\'s own spelling: BTCUSDT (Binance, Bybit), BTC-USD (Coinbase), XBT/USD (Kraken), BTC-USDT-SWAP (OKX).'),
+  channels: z.array(z.enum(INGEST_CHANNELS)).min(1).default(['trades', 'quotes', 'book'])
+    .describe('trades, quotes (best bid/ask), book (snapshot and deltas), liquidations (Binance USD-M, OKX, Bybit).'),
+  url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional()
+    .describe('WebSocket endpoint instead of the venue\'s public one (a proxy, a test server).'),
+  bookDepth: z.number().int().min(1).max(1000).optional()
+    .describe('Book depth where the venue lets the subscriber choose it (Kraken: 10, 25, 100, 500, 1000); default the venue\'s.'),
+}).superRefine((f, ctx) => {
+  if (NO_LIQUIDATIONS.has(f.venue) && f.channels.includes('liquidations')) {
+    ctx.addIssue({ code: 'custom', path: ['channels'], message: `${f.venue} has no public liquidation stream` });
+  }
+  if (f.venue === 'bybit-spot' && f.channels.includes('quotes')) {
+    ctx.addIssue({ code: 'custom', path: ['channels'], message: 'bybit-spot tickers carry no best bid/ask: subscribe to book instead of quotes' });
+  }
+  if (f.bookDepth !== undefined && f.venue !== 'kraken') unused(ctx, 'bookDepth', f.bookDepth, `${f.venue} has a fixed book depth`);
+  if (f.bookDepth !== undefined && f.venue === 'kraken' && ![10, 25, 100, 500, 1000].includes(f.bookDepth)) {
+    ctx.addIssue({ code: 'custom', path: ['bookDepth'], message: 'Kraken books come 10, 25, 100, 500 or 1000 levels deep' });
+  }
+});
+
+const ingest = z.strictObject({
+  topic: z.string().min(1).default('market.events')
+    .describe('Topic the gateway produces normalized events to (msgpack, keyed by symbol): the processor\'s input.'),
+  feeds: z.record(z.string(), ingestFeed).default({})
+    .describe('The connections, by name: {"binance-spot": {"venue": "binance", "symbols": ["BTCUSDT"], "channels": ["trades", "quotes"]}}. One WebSocket per feed.'),
+  lingerMs: z.number().min(0).max(1000).default(1)
+    .describe('linger.ms of the gateway\'s producer: how long a message may wait for others to share its request (the latency it may add).'),
+  compression: z.enum(['none', 'lz4', 'zstd', 'snappy', 'gzip']).default('lz4')
+    .describe('compression.codec of the gateway\'s producer: lz4 compresses JSON-like ticks well for little CPU.'),
+  bufferMaxMessages: z.number().int().min(1).max(10_000_000).default(1_000_000)
+    .describe('Messages the gateway holds for Kafka at most (queue.buffering.max.messages): the bound of what a Kafka outage can keep; beyond it new messages are dropped and counted.'),
+  bufferMaxMb: z.number().int().min(1).max(2047).default(512)
+    .describe('Megabytes the gateway holds for Kafka at most (queue.buffering.max.kbytes), the same bound by memory.'),
+  deliveryTimeoutMs: z.number().int().min(1000).max(3_600_000).default(300_000)
+    .describe('How long a message may wait for Kafka (message.timeout.ms) before it is given up and counted as dropped: outages shorter than this lose nothing within the buffer bound.'),
+  reconnectInitialMs: z.number().int().min(10).max(60_000).default(250)
+    .describe('First reconnect delay after a connection failed or dropped; doubled per failed attempt up to ingest.reconnectMaxMs, with jitter.'),
+  reconnectMaxMs: z.number().int().min(100).max(600_000).default(30_000)
+    .describe('Longest delay between reconnect attempts.'),
+  staleMs: z.number().int().min(1000).max(600_000).default(30_000)
+    .describe('A connection that delivered nothing (message, ping or pong) for this long is dropped and reconnected: a silent socket, not a quiet market (every feed also pings).'),
+  metricsPort: z.number().int().min(0).max(65_535).default(9465)
+    .describe('Port of the gateway\'s /metrics and /healthz on metrics.host (0 disables it).'),
+}).superRefine((g, ctx) => {
+  // Here rather than as the record's key schema, whose failure says only "Invalid key in record".
+  for (const name of Object.keys(g.feeds)) {
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) ctx.addIssue({ code: 'custom', path: ['feeds', name], message: 'a feed name is lower-case letters, digits, - and _ (it labels metrics and logs)' });
+  }
+  if (g.reconnectMaxMs < g.reconnectInitialMs) ctx.addIssue({ code: 'custom', path: ['reconnectMaxMs'], message: 'must be at least ingest.reconnectInitialMs' });
+});
+
 export const ConfigSchema = z.strictObject({
   kafka: kafka.prefault({}),
   workers: workers.prefault({}),
@@ -269,6 +330,7 @@ export const ConfigSchema = z.strictObject({
   checks: checks.prefault({}),
   shutdown: shutdown.prefault({}),
   systemd: systemd.prefault({}),
+  ingest: ingest.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -286,3 +348,7 @@ export function sinkPolicy(sink: SinkConfig, name: string): SinkPolicy {
 export type RedisConfig = Config['redis'];
 export type PostgresConfig = Config['postgres'];
 export type ChecksConfig = Config['checks'];
+export type IngestConfig = Config['ingest'];
+export type IngestFeedConfig = IngestConfig['feeds'][string];
+export type IngestVenue = (typeof INGEST_VENUES)[number];
+export type IngestChannel = (typeof INGEST_CHANNELS)[number];

@@ -1,0 +1,143 @@
+import type { IngestChannel, IngestFeedConfig, IngestVenue } from '../config/schema.js';
+
+/**
+ * How one venue's public market-data WebSocket is spoken: where to connect, what to send to
+ * subscribe a feed's channels, and what keeps the connection alive. The messages that come back
+ * are the normalizers' business (src/normalize/); this is only the conversation around them.
+ */
+export interface VenueProtocol {
+  /** The venue's public endpoint (a feed's `url` replaces it). */
+  readonly defaultUrl: string;
+  /** The URL to open for `feed` (Binance names the streams in the URL's query). */
+  url(feed: IngestFeedConfig): string;
+  /** Text frames to send once the connection is open, in order: the subscriptions. */
+  subscriptions(feed: IngestFeedConfig): string[];
+  /**
+   * An application-level ping the venue requires (OKX closes a connection idle for 30 s, Bybit
+   * asks for one every 20 s), or null where WebSocket ping frames are enough.
+   */
+  readonly ping: { readonly text: string; readonly everyMs: number } | null;
+  /** A text frame that only answers that ping and is not JSON (OKX's bare `pong`). */
+  isPong(frame: string): boolean;
+  /**
+   * Longest a connection may live before the venue closes it (Binance: 24 hours), or 0; the
+   * gateway replaces it before then.
+   */
+  readonly maxAgeMs: number;
+}
+
+const HOUR_MS = 3_600_000;
+const noPong = (): boolean => false;
+
+/** Binance spot and USD-M: combined streams named in the URL (`/stream?streams=a/b`), pinged by the server. */
+function binance(defaultUrl: string): VenueProtocol {
+  const suffix: Record<IngestChannel, string> = { trades: '@trade', quotes: '@bookTicker', book: '@depth@100ms', liquidations: '@forceOrder' };
+  return {
+    defaultUrl,
+    url(feed) {
+      const streams = feed.symbols.flatMap((s) => feed.channels.map((c) => `${s.toLowerCase()}${suffix[c]}`));
+      return `${feed.url ?? defaultUrl}?streams=${streams.join('/')}`;
+    },
+    subscriptions: () => [],
+    // The server pings every 20 s (3 minutes in older docs) and drops a connection that does not
+    // answer within a minute; the WebSocket library answers pings itself.
+    ping: null,
+    isPong: noPong,
+    maxAgeMs: 24 * HOUR_MS,
+  };
+}
+
+/** Coinbase Exchange: one subscribe for every channel; the heartbeat channel proves the link each second. */
+const coinbase: VenueProtocol = {
+  defaultUrl: 'wss://ws-feed.exchange.coinbase.com',
+  url: (feed) => feed.url ?? coinbase.defaultUrl,
+  subscriptions(feed) {
+    // level2 needs authentication since 2023; level2_batch is its public form (50 ms batches).
+    const names: Record<Exclude<IngestChannel, 'liquidations'>, string> = { trades: 'matches', quotes: 'ticker', book: 'level2_batch' };
+    const channels = feed.channels.filter((c): c is Exclude<IngestChannel, 'liquidations'> => c !== 'liquidations').map((c) => names[c]);
+    return [JSON.stringify({ type: 'subscribe', product_ids: feed.symbols, channels: [...channels, 'heartbeat'] })];
+  },
+  ping: null,
+  isPong: noPong,
+  maxAgeMs: 0,
+};
+
+/** Kraken WebSocket v1: one subscribe per channel; the server sends a heartbeat each second when idle. */
+const kraken: VenueProtocol = {
+  defaultUrl: 'wss://ws.kraken.com',
+  url: (feed) => feed.url ?? kraken.defaultUrl,
+  subscriptions(feed) {
+    const out: string[] = [];
+    for (const c of feed.channels) {
+      const subscription = c === 'trades' ? { name: 'trade' } : c === 'quotes' ? { name: 'spread' } : c === 'book' ? { name: 'book', depth: feed.bookDepth ?? 100 } : null;
+      if (subscription !== null) out.push(JSON.stringify({ event: 'subscribe', pair: feed.symbols, subscription }));
+    }
+    return out;
+  },
+  ping: null,
+  isPong: noPong,
+  maxAgeMs: 0,
+};
+
+/** OKX v5 public: one subscribe with every argument; a text `ping` at least every 30 s. */
+const okx: VenueProtocol = {
+  defaultUrl: 'wss://ws.okx.com:8443/ws/v5/public',
+  url: (feed) => feed.url ?? okx.defaultUrl,
+  subscriptions(feed) {
+    const args: Array<Record<string, string>> = [];
+    const liquidationTypes = new Set<string>();
+    for (const s of feed.symbols) {
+      for (const c of feed.channels) {
+        if (c === 'trades') args.push({ channel: 'trades', instId: s });
+        else if (c === 'quotes') args.push({ channel: 'tickers', instId: s });
+        else if (c === 'book') args.push({ channel: 'books', instId: s });
+        else liquidationTypes.add(okxInstType(s));
+      }
+    }
+    // Liquidations are subscribed by instrument type, not instrument: every swap's or future's.
+    for (const instType of liquidationTypes) args.push({ channel: 'liquidation-orders', instType });
+    return [JSON.stringify({ op: 'subscribe', args })];
+  },
+  ping: { text: 'ping', everyMs: 20_000 },
+  isPong: (frame) => frame === 'pong',
+  maxAgeMs: 0,
+};
+
+/** OKX instrument type from its id: `BTC-USDT-SWAP`, `BTC-USD-240628` (a future), else spot. */
+export function okxInstType(instId: string): string {
+  if (instId.endsWith('-SWAP')) return 'SWAP';
+  if (/-\d{6}$/.test(instId)) return 'FUTURES';
+  return 'SPOT';
+}
+
+/** Bybit v5 public, one path per category; subscribe requests carry at most 10 topics; `{"op":"ping"}` every 20 s. */
+function bybit(defaultUrl: string): VenueProtocol {
+  const topic: Record<IngestChannel, string> = { trades: 'publicTrade', quotes: 'tickers', book: 'orderbook.50', liquidations: 'allLiquidation' };
+  return {
+    defaultUrl,
+    url: (feed) => feed.url ?? defaultUrl,
+    subscriptions(feed) {
+      const topics = feed.symbols.flatMap((s) => feed.channels.map((c) => `${topic[c]}.${s}`));
+      const out: string[] = [];
+      for (let i = 0; i < topics.length; i += 10) out.push(JSON.stringify({ op: 'subscribe', args: topics.slice(i, i + 10) }));
+      return out;
+    },
+    ping: { text: '{"op":"ping"}', everyMs: 20_000 },
+    isPong: noPong, // {"op":"pong",...} is JSON: the normalizer counts it as ignored
+    maxAgeMs: 0,
+  };
+}
+
+const PROTOCOLS: Record<IngestVenue, VenueProtocol> = {
+  'binance': binance('wss://stream.binance.com:9443/stream'),
+  'binance-futures': binance('wss://fstream.binance.com/stream'),
+  'coinbase': coinbase,
+  'kraken': kraken,
+  'okx': okx,
+  'bybit': bybit('wss://stream.bybit.com/v5/public/linear'),
+  'bybit-spot': bybit('wss://stream.bybit.com/v5/public/spot'),
+};
+
+export function venueProtocol(venue: IngestVenue): VenueProtocol {
+  return PROTOCOLS[venue];
+}

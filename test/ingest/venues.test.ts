@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import type { IngestFeedConfig } from '../../src/config/schema.js';
+import { reconnectDelayMs } from '../../src/ingest/connection.js';
+import { okxInstType, venueProtocol } from '../../src/ingest/venues.js';
+
+function feed(f: Partial<IngestFeedConfig> & Pick<IngestFeedConfig, 'venue' | 'symbols'>): IngestFeedConfig {
+  return { channels: ['trades', 'quotes', 'book'], ...f };
+}
+
+describe('venue protocols: what the gateway opens and sends', () => {
+  it('Binance names every stream in the URL, lower case, and needs no subscribe frame', () => {
+    const p = venueProtocol('binance-futures');
+    const f = feed({ venue: 'binance-futures', symbols: ['BTCUSDT', 'ETHUSDT'], channels: ['trades', 'liquidations'] });
+    assert.equal(p.url(f), 'wss://fstream.binance.com/stream?streams=btcusdt@trade/btcusdt@forceOrder/ethusdt@trade/ethusdt@forceOrder');
+    assert.deepEqual(p.subscriptions(f), []);
+    assert.equal(p.maxAgeMs, 24 * 3_600_000, 'Binance closes a connection after 24 hours');
+    assert.equal(venueProtocol('binance').url(feed({ venue: 'binance', symbols: ['BTCUSDT'], channels: ['quotes', 'book'], url: 'ws://127.0.0.1:1/stream' })),
+      'ws://127.0.0.1:1/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms', 'a feed url replaces the endpoint, not the streams');
+  });
+
+  it('Coinbase subscribes every channel in one frame, with the heartbeat channel, book as level2_batch', () => {
+    const frames = venueProtocol('coinbase').subscriptions(feed({ venue: 'coinbase', symbols: ['BTC-USD'] }));
+    assert.deepEqual(frames.map((f) => JSON.parse(f)), [{ type: 'subscribe', product_ids: ['BTC-USD'], channels: ['matches', 'ticker', 'level2_batch', 'heartbeat'] }]);
+  });
+
+  it('Kraken subscribes one channel per frame, the book at the feed\'s depth (100 by default)', () => {
+    const p = venueProtocol('kraken');
+    assert.deepEqual(p.subscriptions(feed({ venue: 'kraken', symbols: ['XBT/USD'] })).map((f) => JSON.parse(f)), [
+      { event: 'subscribe', pair: ['XBT/USD'], subscription: { name: 'trade' } },
+      { event: 'subscribe', pair: ['XBT/USD'], subscription: { name: 'spread' } },
+      { event: 'subscribe', pair: ['XBT/USD'], subscription: { name: 'book', depth: 100 } },
+    ]);
+    assert.deepEqual(JSON.parse(p.subscriptions(feed({ venue: 'kraken', symbols: ['XBT/USD'], channels: ['book'], bookDepth: 1000 }))[0]!).subscription, { name: 'book', depth: 1000 });
+  });
+
+  it('OKX subscribes per instrument, liquidations per instrument type, and pings with a bare text frame', () => {
+    const p = venueProtocol('okx');
+    const [frame] = p.subscriptions(feed({ venue: 'okx', symbols: ['BTC-USDT-SWAP', 'ETH-USDT-SWAP', 'BTC-USD-240628'], channels: ['trades', 'liquidations'] }));
+    assert.deepEqual(JSON.parse(frame!), { op: 'subscribe', args: [
+      { channel: 'trades', instId: 'BTC-USDT-SWAP' }, { channel: 'trades', instId: 'ETH-USDT-SWAP' }, { channel: 'trades', instId: 'BTC-USD-240628' },
+      { channel: 'liquidation-orders', instType: 'SWAP' }, { channel: 'liquidation-orders', instType: 'FUTURES' },
+    ] });
+    assert.deepEqual(p.ping, { text: 'ping', everyMs: 20_000 });
+    assert.equal(p.isPong('pong'), true);
+    assert.equal(p.isPong('{"event":"subscribe"}'), false);
+    assert.equal(okxInstType('BTC-USDT'), 'SPOT');
+  });
+
+  it('Bybit sends at most 10 topics per subscribe frame, on the category\'s path, and pings every 20 s', () => {
+    const p = venueProtocol('bybit');
+    const symbols = ['A', 'B', 'C', 'D', 'E', 'F'].map((s) => `${s}USDT`);
+    const frames = p.subscriptions(feed({ venue: 'bybit', symbols, channels: ['trades', 'book'] })).map((f) => JSON.parse(f) as { op: string; args: string[] });
+    assert.deepEqual(frames.map((f) => f.args.length), [10, 2]);
+    assert.deepEqual(frames[0]!.args.slice(0, 2), ['publicTrade.AUSDT', 'orderbook.50.AUSDT']);
+    assert.equal(p.url(feed({ venue: 'bybit', symbols })), 'wss://stream.bybit.com/v5/public/linear');
+    assert.equal(venueProtocol('bybit-spot').url(feed({ venue: 'bybit-spot', symbols })), 'wss://stream.bybit.com/v5/public/spot');
+    assert.deepEqual(p.ping, { text: '{"op":"ping"}', everyMs: 20_000 });
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('doubles from the initial delay up to the cap, each delay in the upper half of its step', () => {
+    const low = (attempt: number) => reconnectDelayMs(attempt, 250, 30_000, () => 0);
+    const high = (attempt: number) => reconnectDelayMs(attempt, 250, 30_000, () => 1);
+    assert.deepEqual([0, 1, 2, 3].map(high), [250, 500, 1000, 2000]);
+    assert.deepEqual([0, 1, 2, 3].map(low), [125, 250, 500, 1000]);
+    assert.equal(high(20), 30_000, 'capped');
+    assert.equal(low(1000), 15_000, 'a huge attempt count stays at the cap');
+  });
+});
+
+describe('ingest config', () => {
+  const load = (feeds: unknown, extra: Record<string, string> = {}) => loadConfig({ env: { HIMARI_INGEST_FEEDS: JSON.stringify(feeds), ...extra } });
+
+  it('reads feeds from the environment as JSON, with default channels', () => {
+    const c = load({ spot: { venue: 'binance', symbols: ['BTCUSDT'] } });
+    assert.deepEqual(c.ingest.feeds.spot, { venue: 'binance', symbols: ['BTCUSDT'], channels: ['trades', 'quotes', 'book'] });
+    assert.equal(c.ingest.topic, 'market.events');
+    assert.equal(c.ingest.compression, 'lz4');
+  });
+
+  it('refuses what a venue does not have, naming the key', () => {
+    assert.throws(() => load({ cb: { venue: 'coinbase', symbols: ['BTC-USD'], channels: ['liquidations'] } }), /ingest\.feeds\.cb\.channels: coinbase has no public liquidation stream/);
+    assert.throws(() => load({ s: { venue: 'bybit-spot', symbols: ['BTCUSDT'], channels: ['quotes'] } }), /bybit-spot tickers carry no best bid\/ask/);
+    assert.throws(() => load({ k: { venue: 'kraken', symbols: ['XBT/USD'], bookDepth: 50 } }), /ingest\.feeds\.k\.bookDepth: Kraken books come 10, 25, 100, 500 or 1000 levels deep/);
+    assert.throws(() => load({ o: { venue: 'okx', symbols: ['BTC-USDT'], bookDepth: 50 } }), /ingest\.feeds\.o\.bookDepth: set, but okx has a fixed book depth/);
+    assert.throws(() => load({ x: { venue: 'ftx', symbols: ['BTC-PERP'] } }), /ingest\.feeds\.x\.venue/);
+    assert.throws(() => load({ 'Bad Name': { venue: 'okx', symbols: ['BTC-USDT'] } }), /a feed name is lower-case letters/);
+    assert.throws(() => load({ o: { venue: 'okx', symbols: ['BTC-USDT'], url: 'https://example' } }), /must be a ws:\/\/ or wss:\/\/ URL/);
+    assert.throws(() => load({}, { HIMARI_INGEST_RECONNECT_INITIAL_MS: '5000', HIMARI_INGEST_RECONNECT_MAX_MS: '1000' }), /ingest\.reconnectMaxMs \(HIMARI_INGEST_RECONNECT_MAX_MS\): must be at least ingest\.reconnectInitialMs/);
+  });
+});
