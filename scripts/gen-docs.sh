@@ -14,3 +14,4 @@ regen docs/config.md node dist/src/cli.js config --markdown
 regen docs/checks.md node dist/src/cli.js checks --markdown
 regen docs/metrics.md node --input-type=module -e "process.stdout.write((await import('./dist/src/obs/metrics.js')).metricsMarkdownTable())"
 
+regen docs/ingest.md node --input-type=module -e "const { metricsMarkdownTable } = await import('./dist/src/obs/metrics.js'); const { IngestMetrics } = await import('./dist/src/ingest/metrics.js'); process.stdout.write(metricsMarkdownTable(new IngestMetrics({ defaultMetrics: false }).registry))"

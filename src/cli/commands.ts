@@ -32,6 +32,30 @@ export const RUN = {
   load: (): Promise<CommandHandler> => import('./cmd/run.js').then((m) => m.cmdRun),
 } as const satisfies CommandSpec;
 
+export const INGEST = {
+  name: 'ingest',
+  summary: 'Ingest gateway: exchange WebSockets, normalized, to Kafka (the processor\'s input).',
+  description: 'Connects to the public market-data WebSockets of the feeds in ingest.feeds (Binance spot and USD-M, '
+    + 'Coinbase, Kraken, OKX, Bybit), normalizes every message with the same normalizers as replay, stamps the receive '
+    + 'time and produces msgpack events keyed by symbol to ingest.topic with an idempotent producer. Connections are kept '
+    + 'up (pings, silence detection, reconnect with backoff, resubscribe); a Kafka outage is buffered within '
+    + 'ingest.bufferMaxMessages / bufferMaxMb, what does not fit is counted. Serves /metrics, /healthz and /readyz on '
+    + 'metrics.host:ingest.metricsPort. See docs/ingest.md.',
+  config: true,
+  options: [
+    { name: 'max-seconds', type: 'string', value: 'S', number: true, defaultText: 'off', description: 'Stop after S seconds.' },
+  ],
+  examples: [
+    { args: 'ingest', says: 'The gateway with the feeds of HIMARI_INGEST_FEEDS (JSON) or the config file (the systemd unit\'s way).' },
+    { args: 'ingest --config /etc/himari-l0/ingest.json', says: 'With a JSON config file holding an "ingest" section.' },
+  ],
+  exitCodes: {
+    3: 'stopped with events Kafka had not acknowledged within shutdown.deadlineMs (they are lost; logged with their count)',
+    130: 'a second SIGTERM/SIGINT: exited at once',
+  },
+  load: (): Promise<CommandHandler> => import('./cmd/ingest.js').then((m) => m.cmdIngest),
+} as const satisfies CommandSpec;
+
 export const PRODUCE = {
   name: 'produce',
   summary: 'Load generator: synthetic ticks keyed by symbol, at a fixed open-loop rate.',
@@ -240,9 +264,10 @@ export const HELP = {
 } as const satisfies CommandSpec;
 
 /** In the order of `himari-l0 --help`. */
-export const COMMANDS: readonly CommandSpec[] = [RUN, PRODUCE, LOADTEST, REPLAY, MIGRATE, DOCTOR, TOP, CONFIG, CHECKS, HELP];
+export const COMMANDS: readonly CommandSpec[] = [RUN, INGEST, PRODUCE, LOADTEST, REPLAY, MIGRATE, DOCTOR, TOP, CONFIG, CHECKS, HELP];
 
 export type RunArgs = ParsedArgs<typeof RUN.options>;
+export type IngestArgs = ParsedArgs<typeof INGEST.options>;
 export type ProduceArgs = ParsedArgs<typeof PRODUCE.options>;
 export type LoadtestArgs = ParsedArgs<typeof LOADTEST.options>;
 export type ReplayArgs = ParsedArgs<typeof REPLAY.options>;

@@ -254,8 +254,18 @@ export function commandHelp(spec: CommandSpec): string {
 /** `himari-l0 --help`: the command list. */
 export function overviewHelp(specs: readonly CommandSpec[]): string {
   const col = Math.max(...specs.map((s) => s.name.length)) + 2;
-  const exitCodes = { ...EXIT_CODES };
-  for (const s of specs) for (const [code, what] of Object.entries(s.exitCodes ?? {})) if (Number(code) > 2) exitCodes[Number(code)] = `${what} (${s.name})`;
+  // A code several commands give: each meaning once, with the commands that give it.
+  const meanings = new Map<number, Map<string, string[]>>();
+  for (const s of specs) {
+    for (const [code, what] of Object.entries(s.exitCodes ?? {})) {
+      if (Number(code) <= 2) continue;
+      const byWhat = meanings.get(Number(code)) ?? new Map<string, string[]>();
+      meanings.set(Number(code), byWhat);
+      byWhat.set(what, [...(byWhat.get(what) ?? []), s.name]);
+    }
+  }
+  const exitCodes: Record<number, string> = { ...EXIT_CODES };
+  for (const [code, byWhat] of meanings) exitCodes[code] = [...byWhat].map(([what, names]) => `${what} (${names.join(', ')})`).join('; ');
   return [
     `${PROGRAM}: Layer 0 market-data processor (Kafka -> checks -> Redis + PostgreSQL)`,
     '',

@@ -137,9 +137,8 @@ export class Metrics {
  * The reference table of docs/metrics.md: every metric of the processor with its type, labels
  * and help (Node.js's default process metrics apart; they keep their stock names).
  */
-export function metricsMarkdownTable(): string {
-  const m = new Metrics({ defaultMetrics: false });
-  const rows = m.registry.getMetricsAsArray().map((metric) => {
+export function metricsMarkdownTable(registry: Registry = new Metrics({ defaultMetrics: false }).registry): string {
+  const rows = registry.getMetricsAsArray().map((metric) => {
     const { name, help, type, labelNames, labelName } = metric as unknown as { name: string; help: string; type: string; labelNames?: string[]; labelName?: string };
     const labels = (labelNames ?? (labelName === undefined ? [] : [labelName])).map((l) => `\`${l}\``).join(', ');
     return `| \`${name}\` | ${type} | ${labels} | ${help.replaceAll('|', '\\|')} |`;
@@ -162,7 +161,13 @@ export type LatencyReporter = (afterSec: number) => unknown;
  * send-to-confirmed-write histogram since start and one per completed wall-clock second after
  * SEC; see `LatencySeries`) for the load test.
  */
-export function startMetricsServer(metrics: Metrics, health: HealthSource, host: string, port: number, latency?: LatencyReporter): Promise<Server> {
+/** What the endpoint serves: a registry, rendered by its owner (scrape hooks first). */
+export interface MetricsSource {
+  readonly registry: Registry;
+  render(): Promise<string>;
+}
+
+export function startMetricsServer(metrics: MetricsSource, health: HealthSource, host: string, port: number, latency?: LatencyReporter): Promise<Server> {
   const server = createServer((req, res) => {
     if (latency !== undefined && req.url !== undefined && req.url.startsWith('/debug/latency')) {
       const after = Number(new URL(req.url, 'http://x').searchParams.get('after') ?? '0');

@@ -1,0 +1,161 @@
+import Kafka from 'node-rdkafka';
+import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
+import { encodeEvent } from '../codec/encode.js';
+import type { MarketEvent } from '../codec/event.js';
+import type { IngestConfig, KafkaConfig } from '../config/schema.js';
+import { kafkaClientConfig } from '../kafka/client-config.js';
+import { connectClient } from '../kafka/clients.js';
+import { KafkaCode } from '../kafka/kafka-clients.js';
+import { wallClockMs } from '../obs/clock.js';
+import type { IngestMetrics } from './metrics.js';
+
+/**
+ * A delivery report's opaque packs the event's counters (its slot) and its receive time into one
+ * number, so that nothing is allocated per event: the receive time in µs modulo 2^32 (71
+ * minutes, longer than the longest ingest.deliveryTimeoutMs), the slot above it.
+ */
+const TIME_SPAN = 2 ** 32;
+
+/** How often delivery reports are collected: each waits up to this long on top of Kafka's acknowledgement. */
+const POLL_MS = 1;
+
+/** The counters of one feed's events of one type, resolved once. */
+interface Slot {
+  events: Counter.Internal;
+  delivered: Counter.Internal;
+  bufferFull: Counter.Internal;
+  expired: Counter.Internal;
+  refused: Counter.Internal;
+}
+
+/**
+ * The gateway's Kafka producer: normalized events as msgpack, keyed by symbol, idempotent (so
+ * acks=all and no duplicates from librdkafka's retries), compressed, lingering `ingest.lingerMs`.
+ * Its queue is the gateway's buffer: bounded by `ingest.bufferMaxMessages` and
+ * `ingest.bufferMaxMb`, it holds what a Kafka outage piles up for `ingest.deliveryTimeoutMs`;
+ * what does not fit, expires or is refused is counted per feed and type, never dropped silently.
+ */
+export class IngestProducer {
+  private readonly producer: Kafka.Producer;
+  private readonly slots: Slot[] = [];
+  private pollTimer: NodeJS.Timeout | null = null;
+  private buffered = 0;
+  private lastDropLogMs = 0;
+  private dropsSinceLog = 0;
+  private down = false;
+
+  constructor(private readonly kafka: KafkaConfig, private readonly ingest: IngestConfig, private readonly metrics: IngestMetrics, private readonly log: Logger) {
+    this.producer = new Kafka.Producer({
+      ...kafkaClientConfig(kafka, 'ingest'),
+      dr_cb: true,
+      'enable.idempotence': true,
+      'linger.ms': ingest.lingerMs,
+      'compression.codec': ingest.compression,
+      'queue.buffering.max.messages': ingest.bufferMaxMessages,
+      'queue.buffering.max.kbytes': ingest.bufferMaxMb * 1024,
+      'batch.num.messages': 10_000,
+      'socket.nagle.disable': true,
+    }, { 'message.timeout.ms': ingest.deliveryTimeoutMs });
+    this.producer.on('delivery-report', (err, report) => this.delivered(err, report));
+    this.producer.on('event.error', (err: Kafka.LibrdKafkaError) => {
+      if (err.code === KafkaCode.ALL_BROKERS_DOWN) this.setKafkaDown(true);
+      else this.log.warn({ err }, 'ingest producer error');
+    });
+  }
+
+  /** The counters of `feed`'s events of `type`: the slot to pass to `send`. */
+  slot(feed: string, venue: string, type: string): number {
+    this.slots.push({
+      events: this.metrics.events.labels(feed, venue, type),
+      delivered: this.metrics.delivered.labels(feed, venue, type),
+      bufferFull: this.metrics.dropped.labels(feed, venue, type, 'buffer_full'),
+      expired: this.metrics.dropped.labels(feed, venue, type, 'expired'),
+      refused: this.metrics.dropped.labels(feed, venue, type, 'refused'),
+    });
+    return this.slots.length - 1;
+  }
+
+  async connect(): Promise<void> {
+    await connectClient(this.producer, this.kafka);
+    this.pollTimer = setInterval(() => { if (this.producer.isConnected()) this.producer.poll(); }, POLL_MS);
+  }
+
+  /** Hands `event` (received at `recvUs`) to Kafka; false when it was dropped (counted and logged). */
+  send(slot: number, event: MarketEvent, recvUs: number): boolean {
+    const s = this.slots[slot]!;
+    s.events.inc();
+    try {
+      this.producer.produce(this.ingest.topic, null, encodeEvent(event), event.symbol, Math.floor(recvUs / 1000), slot * TIME_SPAN + (recvUs % TIME_SPAN));
+    } catch (err) {
+      const full = (err as { code?: unknown }).code === KafkaCode.QUEUE_FULL;
+      (full ? s.bufferFull : s.refused).inc();
+      this.noteDrop(full ? 'the buffer is full (ingest.bufferMaxMessages / bufferMaxMb)' : 'the producer refused it', err);
+      return false;
+    }
+    this.metrics.buffered.set(++this.buffered);
+    return true;
+  }
+
+  /** Events handed over and not yet acknowledged or dropped. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Waits up to `flushMs` for what is buffered, then disconnects. Returns how many events Kafka
+   * had not acknowledged by then (lost with the process, and logged).
+   */
+  async close(flushMs: number): Promise<number> {
+    if (this.pollTimer !== null) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    if (!this.producer.isConnected()) return this.buffered;
+    await new Promise<void>((resolve) => this.producer.flush(flushMs, () => resolve()));
+    // flush() served the delivery reports that came in meanwhile.
+    const lost = this.buffered;
+    if (lost > 0) this.log.error({ events: lost }, 'stopping with events Kafka has not acknowledged: they are lost');
+    await new Promise<void>((resolve) => this.producer.disconnect(0, () => resolve()));
+    return lost;
+  }
+
+  private delivered(err: Kafka.LibrdKafkaError | null, report: Kafka.DeliveryReport): void {
+    const opaque = report.opaque as number;
+    const s = this.slots[Math.floor(opaque / TIME_SPAN)];
+    if (s === undefined) return;
+    this.buffered--;
+    this.metrics.buffered.set(this.buffered);
+    if (err) {
+      (err.code === KafkaCode.MSG_TIMED_OUT ? s.expired : s.refused).inc();
+      this.noteDrop(err.code === KafkaCode.MSG_TIMED_OUT ? 'Kafka did not take it within ingest.deliveryTimeoutMs' : 'Kafka refused it', err);
+      return;
+    }
+    if (this.down) this.setKafkaDown(false);
+    s.delivered.inc();
+    const nowUs = Math.round(wallClockMs() * 1000);
+    const elapsedUs = (((nowUs % TIME_SPAN) - (opaque % TIME_SPAN)) + TIME_SPAN) % TIME_SPAN;
+    this.metrics.receiveToAck.observe(elapsedUs / 1e6);
+  }
+
+  /** Logs drops at most every 10 s, with how many since the last line. */
+  private noteDrop(why: string, err: unknown): void {
+    this.dropsSinceLog++;
+    const now = Date.now();
+    if (now - this.lastDropLogMs < 10_000) return;
+    this.log.error({ err, dropped: this.dropsSinceLog, buffered: this.buffered }, `events dropped: ${why}`);
+    this.lastDropLogMs = now;
+    this.dropsSinceLog = 0;
+  }
+
+  /** Every broker down, as librdkafka last said (until a delivery succeeds again). */
+  get kafkaDown(): boolean {
+    return this.down;
+  }
+
+  private setKafkaDown(down: boolean): void {
+    if (down === this.down) return;
+    this.down = down;
+    this.metrics.kafkaDown.set(down ? 1 : 0);
+    if (down) this.log.error({ buffered: this.buffered }, 'Kafka unreachable: buffering events (bounded by ingest.bufferMaxMessages / bufferMaxMb)');
+    else this.log.info({ buffered: this.buffered }, 'Kafka reachable again');
+  }
+}

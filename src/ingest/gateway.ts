@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import { EVENT_TYPES, type MarketEvent } from '../codec/event.js';
+import type { IngestConfig, IngestFeedConfig, KafkaConfig } from '../config/schema.js';
+import { ErrorCode, HimariError } from '../errors.js';
+import { createNormalizer, type Normalizer } from '../normalize/index.js';
+import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
+import { FeedConnection } from './connection.js';
+import { IngestProducer } from './event-producer.js';
+import type { IngestMetrics } from './metrics.js';
+import { venueProtocol } from './venues.js';
+
+/** Raw text kept of a message the normalizer did not understand, in its log line. */
+const RAW_LOGGED_CHARS = 1_000;
+
+/** What one feed has seen, for its owner and the tests. */
+export interface FeedStats {
+  readonly name: string;
+  readonly venue: string;
+  connected: boolean;
+  /** Times it opened (1 + reconnects). */
+  opens: number;
+  messages: number;
+  events: number;
+  ignored: number;
+  unrecognized: number;
+  /** Milliseconds without a connection, summed over the gaps after the first open. */
+  disconnectedMs: number;
+}
+
+/**
+ * One configured feed: its WebSocket, its venue's normalizer (state per connection: Kraken
+ * channel ids, Bybit ticker deltas), and the route of each message forward: frame → JSON →
+ * normalized events stamped with the receive time → the producer.
+ */
+class Feed {
+  readonly stats: FeedStats;
+  private readonly normalizer: Normalizer;
+  private readonly connection: FeedConnection;
+  /** Events of the message at hand; reused, emptied after each message. */
+  private readonly out: MarketEvent[] = [];
+  /** Producer slot of each event type. */
+  private readonly slots: Record<string, number> = {};
+  private readonly counted: { events: { inc(): void }; ignored: { inc(): void }; unrecognized: { inc(): void } };
+  private readonly exchangeToReceive: { observe(v: number): void };
+
+  constructor(readonly name: string, private readonly feed: IngestFeedConfig, config: IngestConfig, private readonly producer: IngestProducer,
+    private readonly metrics: IngestMetrics, private readonly log: Logger) {
+    const protocol = venueProtocol(feed.venue);
+    this.normalizer = createNormalizer(feed.venue);
+    this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0 };
+    for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type);
+    this.counted = {
+      events: metrics.messages.labels(name, feed.venue, 'events'),
+      ignored: metrics.messages.labels(name, feed.venue, 'ignored'),
+      unrecognized: metrics.messages.labels(name, feed.venue, 'unrecognized'),
+    };
+    this.exchangeToReceive = metrics.exchangeToReceive.labels(feed.venue);
+    metrics.connected.labels(name, feed.venue).set(0);
+    const url = protocol.url(feed);
+    this.connection = new FeedConnection({
+      url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
+      staleMs: config.staleMs, reconnectInitialMs: config.reconnectInitialMs, reconnectMaxMs: config.reconnectMaxMs,
+    }, log, {
+      onFrame: (frame, recvUs) => this.onFrame(frame, recvUs),
+      onOpen: (openedUrl, downMs, attempts) => {
+        this.stats.connected = true;
+        this.stats.opens++;
+        this.metrics.connected.labels(name, feed.venue).set(1);
+        // The normalizer's per-connection state starts over (Kraken's channel ids, Bybit's tickers).
+        this.normalizer.connected?.(openedUrl);
+        if (this.stats.opens === 1) {
+          this.log.info({ url: openedUrl, symbols: feed.symbols.length, channels: feed.channels }, 'feed connected');
+        } else {
+          this.stats.disconnectedMs += downMs;
+          this.metrics.disconnectedSeconds.labels(name, feed.venue).inc(downMs / 1000);
+          // Messages the venue sent meanwhile are gone: the gap is what the processor's silence
+          // and sequence checks will see, reported here with its length.
+          this.log.warn({ url: openedUrl, gapMs: downMs, attempts }, 'feed reconnected and resubscribed after a gap');
+        }
+      },
+      onClose: (reason, detail, retryInMs) => {
+        this.stats.connected = false;
+        this.metrics.connected.labels(name, feed.venue).set(0);
+        this.metrics.reconnects.labels(name, feed.venue, reason).inc();
+        this.log.warn({ reason, detail, retryInMs }, 'feed connection lost');
+      },
+    });
+  }
+
+  start(): void {
+    this.connection.start();
+  }
+
+  close(): Promise<void> {
+    return this.connection.close();
+  }
+
+  /** Drops the connection as a network failure would (a reconnect follows). */
+  drop(): void {
+    this.connection.drop('error', 'dropped on request');
+  }
+
+  private onFrame(frame: string, recvUs: number): void {
+    this.stats.messages++;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(frame);
+    } catch (err) {
+      this.unrecognized(`not JSON: ${(err as Error).message}`, frame);
+      return;
+    }
+    const out = this.out;
+    let d;
+    try {
+      d = this.normalizer.normalize(raw, recvUs, out);
+    } catch (err) {
+      // A normalizer never throws for what a venue sends; if one does, the message is reported, not lost silently.
+      out.length = 0;
+      this.unrecognized(`normalizer failed: ${(err as Error).message}`, frame);
+      return;
+    }
+    if (d.kind === 'ignored') {
+      this.stats.ignored++;
+      this.counted.ignored.inc();
+    } else if (d.kind === 'unrecognized') {
+      this.unrecognized(d.reason, frame);
+    } else {
+      this.stats.events += out.length;
+      this.counted.events.inc();
+      for (let i = 0; i < out.length; i++) {
+        const e = out[i]!;
+        this.exchangeToReceive.observe(Math.max(0, recvUs - e.ts) / 1e6);
+        this.producer.send(this.slots[e.type]!, e, recvUs);
+      }
+    }
+    out.length = 0;
+  }
+
+  private unrecognized(reason: string, frame: string): void {
+    this.stats.unrecognized++;
+    this.counted.unrecognized.inc();
+    this.log.warn({ reason, raw: frame.length > RAW_LOGGED_CHARS ? `${frame.slice(0, RAW_LOGGED_CHARS)}...` : frame }, 'venue message not understood');
+  }
+}
+
+/**
+ * The ingest gateway: the configured venue WebSockets, normalized, produced to Kafka
+ * (`ingest.topic`). Each feed is one connection that stays up on its own; they share the
+ * producer, whose bounded queue absorbs a Kafka outage.
+ */
+export class IngestGateway {
+  private readonly producer: IngestProducer;
+  private readonly feeds: Feed[];
+
+  constructor(private readonly kafka: KafkaConfig, private readonly config: IngestConfig, metrics: IngestMetrics, private readonly log: Logger) {
+    const names = Object.keys(config.feeds);
+    if (names.length === 0) {
+      throw new HimariError(ErrorCode.CONFIG_INVALID, 'ingest.feeds is empty: configure at least one feed (HIMARI_INGEST_FEEDS or the config file; see docs/ingest.md)');
+    }
+    this.producer = new IngestProducer(kafka, config, metrics, log.child({ stage: 'ingest-producer' }));
+    this.feeds = names.map((name) => new Feed(name, config.feeds[name]!, config, this.producer, metrics, log.child({ feed: name, venue: config.feeds[name]!.venue })));
+  }
+
+  /** Connects the producer (creating or checking the topic), then opens every feed. */
+  async start(): Promise<void> {
+    if (this.kafka.createTopics) await ensureTopics(this.kafka, [this.config.topic]);
+    else await requireTopics(this.kafka, [this.config.topic]);
+    await this.producer.connect();
+    for (const f of this.feeds) f.start();
+    this.log.info({ feeds: this.feeds.map((f) => f.name), topic: this.config.topic }, 'ingest gateway started');
+  }
+
+  stats(): FeedStats[] {
+    return this.feeds.map((f) => ({ ...f.stats }));
+  }
+
+  /** Events handed to Kafka and not yet acknowledged. */
+  get pending(): number {
+    return this.producer.pending;
+  }
+
+  /** Drops feed `name`'s connection as a network failure would. */
+  dropConnection(name: string): void {
+    const feed = this.feeds.find((f) => f.name === name);
+    if (feed === undefined) throw new HimariError(ErrorCode.INVALID_INPUT, `no feed named ${name}`);
+    feed.drop();
+  }
+
+  /** Live while the process runs (a dead connection is reconnected, not a reason to restart). */
+  live(): boolean {
+    return true;
+  }
+
+  /** Not ready while a feed has no connection or Kafka is unreachable: each reason, named. */
+  notReadyReasons(): string[] {
+    const reasons = this.feeds.filter((f) => !f.stats.connected).map((f) => `feed ${f.name} (${f.stats.venue}) not connected`);
+    if (this.producer.kafkaDown) reasons.push(`Kafka unreachable: ${this.producer.pending} events buffered`);
+    return reasons;
+  }
+
+  /**
+   * Closes every feed, then gives Kafka up to `flushMs` for what is buffered. Returns how many
+   * events Kafka had not acknowledged by then.
+   */
+  async close(flushMs = 10_000): Promise<number> {
+    await Promise.all(this.feeds.map((f) => f.close()));
+    return this.producer.close(flushMs);
+  }
+}

@@ -1,0 +1,170 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { readRecording } from '../../src/replay/recording.js';
+import { venueOfRecording, type Venue } from '../../src/normalize/index.js';
+
+export interface VenueServerOptions {
+  /** A cryptofeed raw recording (`../shared/data/cryptofeed/*.ws.*`): what the server replays. */
+  recording: string;
+  /** The recorded pace divided by this (10: ten times as fast); 0: as fast as the socket takes them. */
+  speed: number;
+  /** Instruments a client must subscribe to (found in its URL or subscribe frames, case-insensitive) before it gets data. */
+  symbols: readonly string[];
+}
+
+/**
+ * A local stand-in for a venue's public WebSocket, for tests without the internet: it replays a
+ * recording's received messages in order with their recorded spacing (scaled), speaks the
+ * venue's conversation around them (Binance streams named in the URL; subscribe frames for
+ * Coinbase, Kraken, OKX and Bybit; OKX's text ping, Bybit's and Kraken's JSON pings; WebSocket
+ * pings by the library), and refuses a client that did not subscribe to every symbol it must.
+ *
+ * Like a live venue, the stream goes on without a client: what falls due while nobody is
+ * subscribed is missed (counted), and a client that reconnects and resubscribes gets the stream
+ * from where it is then. Subscription answers are part of the recording and replayed with it.
+ */
+export class VenueServer {
+  readonly venue: Venue;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly messages: Array<{ recvUs: number; text: string }>;
+  private subscriber: WebSocket | null = null;
+  private cursor = 0;
+  private startedMs = 0;
+  private pumping = false;
+  /** URLs clients opened, in order. */
+  readonly requests: string[] = [];
+  /** Text frames clients sent (subscriptions, pings), in order. */
+  readonly received: string[] = [];
+  /** Connections the server accepted. */
+  connections = 0;
+  /** Messages that fell due while no client was subscribed, by their index in the recording's messages. */
+  readonly missed: number[] = [];
+  /** Messages sent to a subscribed client. */
+  sent = 0;
+  private finished!: () => void;
+  /** Resolves once every message of the recording fell due (sent or missed). */
+  readonly done: Promise<void>;
+
+  constructor(private readonly options: VenueServerOptions) {
+    const venue = venueOfRecording(options.recording);
+    if (venue === null) throw new Error(`not a recording of a known venue: ${options.recording}`);
+    this.venue = venue;
+    this.messages = readRecording(options.recording).messages
+      .filter((m) => m.connect === undefined && m.url === undefined)
+      .map((m) => ({ recvUs: m.recvTsUs, text: m.text }));
+    this.done = new Promise((resolve) => { this.finished = resolve; });
+    this.http = createServer((_req, res) => { res.writeHead(426).end(); });
+    this.wss = new WebSocketServer({ server: this.http });
+    this.wss.on('connection', (socket, req) => this.accept(socket, req.url ?? '/'));
+  }
+
+  /** The recording's received messages, as the server replays them. */
+  get recorded(): ReadonlyArray<{ readonly recvUs: number; readonly text: string }> {
+    return this.messages;
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', () => resolve()));
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** Resets every client connection, as a network failure would (no close frame). */
+  dropConnections(): void {
+    for (const c of this.wss.clients) c.terminate();
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private accept(socket: WebSocket, url: string): void {
+    this.connections++;
+    this.requests.push(url);
+    let asked = this.venue.startsWith('binance') ? decodeURIComponent(url).toLowerCase() : '';
+    const subscribeIfComplete = () => {
+      const missing = this.options.symbols.filter((s) => !asked.includes(s.toLowerCase()));
+      if (missing.length === 0) this.subscribe(socket);
+      return missing;
+    };
+    socket.on('message', (data) => {
+      const frame = data.toString();
+      this.received.push(frame);
+      const answer = this.pingAnswer(frame);
+      if (answer !== null) {
+        socket.send(answer);
+        return;
+      }
+      if (this.isSubscribe(frame)) {
+        asked += frame.toLowerCase();
+        subscribeIfComplete();
+      }
+    });
+    socket.on('close', () => { if (this.subscriber === socket) this.subscriber = null; });
+    if (this.venue.startsWith('binance')) {
+      const missing = subscribeIfComplete();
+      if (missing.length > 0) socket.close(4000, `streams missing for ${missing.join(', ')}`);
+    }
+  }
+
+  /** The venue's answer to an application ping, or null when `frame` is not one. */
+  private pingAnswer(frame: string): string | null {
+    if (this.venue === 'okx' && frame === 'ping') return 'pong';
+    if (frame.startsWith('{')) {
+      const msg = JSON.parse(frame) as Record<string, unknown>;
+      if (this.venue === 'bybit' && msg.op === 'ping') return JSON.stringify({ success: true, ret_msg: 'pong', conn_id: 'local', op: 'ping' });
+      if (this.venue === 'kraken' && msg.event === 'ping') return JSON.stringify({ event: 'pong', reqid: msg.reqid });
+    }
+    return null;
+  }
+
+  private isSubscribe(frame: string): boolean {
+    if (!frame.startsWith('{')) return false;
+    const msg = JSON.parse(frame) as Record<string, unknown>;
+    switch (this.venue) {
+      case 'coinbase': return msg.type === 'subscribe' && Array.isArray(msg.product_ids) && Array.isArray(msg.channels);
+      case 'kraken': return msg.event === 'subscribe' && Array.isArray(msg.pair) && typeof msg.subscription === 'object';
+      case 'okx':
+      case 'bybit': return msg.op === 'subscribe' && Array.isArray(msg.args);
+      default: return false;
+    }
+  }
+
+  private subscribe(socket: WebSocket): void {
+    if (this.subscriber === socket) return;
+    this.subscriber = socket;
+    if (this.startedMs === 0) {
+      this.startedMs = Date.now();
+      void this.pump();
+    }
+  }
+
+  /** Sends each message when it falls due on the recorded clock (scaled), to whoever is subscribed then. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    const first = this.messages[0]?.recvUs ?? 0;
+    while (this.cursor < this.messages.length) {
+      const m = this.messages[this.cursor]!;
+      if (this.options.speed > 0) {
+        const due = this.startedMs + (m.recvUs - first) / 1000 / this.options.speed;
+        const wait = due - Date.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      } else if ((this.cursor & 255) === 255) {
+        await new Promise((r) => setImmediate(r));
+      }
+      const s = this.subscriber;
+      if (s !== null && s.readyState === WebSocket.OPEN) {
+        s.send(m.text);
+        this.sent++;
+      } else {
+        this.missed.push(this.cursor);
+      }
+      this.cursor++;
+    }
+    this.finished();
+  }
+}
