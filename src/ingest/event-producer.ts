@@ -59,8 +59,10 @@ export class IngestProducer {
     }, { 'message.timeout.ms': ingest.deliveryTimeoutMs });
     this.producer.on('delivery-report', (err, report) => this.delivered(err, report));
     this.producer.on('event.error', (err: Kafka.LibrdKafkaError) => {
-      if (err.code === KafkaCode.ALL_BROKERS_DOWN) this.setKafkaDown(true);
-      else this.log.warn({ err }, 'ingest producer error');
+      // node-rdkafka hands librdkafka's error events on with code -1: the message names the state.
+      if (err.code === KafkaCode.ALL_BROKERS_DOWN || /all broker connections are down/i.test(err.message)) this.setKafkaDown(true);
+      // While every broker is down, librdkafka reports each failed reconnect (~1/s): the outage is said once.
+      else if (!this.down) this.log.warn({ err }, 'ingest producer error');
     });
   }
 

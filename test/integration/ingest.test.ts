@@ -69,7 +69,9 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
     try {
       await gateway.start();
       await Promise.all(servers.map((s) => s.server.done));
-      await waitUntil('every event acknowledged', async () => gateway.pending === 0, 30_000);
+      // The last frames may still be in the sockets when the servers are done: wait for them too.
+      await waitUntil('every message received and its events acknowledged', async () =>
+        gateway.pending === 0 && servers.every((s) => gateway.stats().find((x) => x.name === s.name)!.messages === s.server.sent), 30_000);
 
       const offline = servers.map((s) => readRecordingEvents(join(RECORDINGS_DIR, s.file)).events);
       const expected = offline.flat();
@@ -115,7 +117,7 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
         await waitUntil('a third of the recording sent', async () => server.sent > server.recorded.length / 3, 30_000, 20);
         server.dropConnections();
         await server.done;
-        await waitUntil('every event acknowledged', async () => gateway.pending === 0, 30_000);
+        await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent, 30_000);
 
         assert.equal(server.connections, 2, 'one reconnect');
         assert.equal(server.received.filter((f) => f.includes('"subscribe"')).length, 2, 'subscribed again on the new connection');
