@@ -273,6 +273,8 @@ const ingestFeed = z.strictObject({
     .describe('trades, quotes (best bid/ask), book (snapshot and deltas), liquidations (Binance USD-M, OKX, Bybit).'),
   url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional()
     .describe('WebSocket endpoint instead of the venue\'s public one (a proxy, a test server).'),
+  restUrl: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional()
+    .describe('Binance: the REST depth endpoint book snapshots come from, instead of the venue\'s (https://api.binance.com/api/v3/depth, https://fapi.binance.com/fapi/v1/depth).'),
   bookDepth: z.number().int().min(1).max(1000).optional()
     .describe('Book depth where the venue lets the subscriber choose it (Kraken: 10, 25, 100, 500, 1000); default the venue\'s.'),
 }).superRefine((f, ctx) => {
@@ -283,6 +285,7 @@ const ingestFeed = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['channels'], message: 'bybit-spot tickers carry no best bid/ask: subscribe to book instead of quotes' });
   }
   if (f.bookDepth !== undefined && f.venue !== 'kraken') unused(ctx, 'bookDepth', f.bookDepth, `${f.venue} has a fixed book depth`);
+  if (f.restUrl !== undefined && !f.venue.startsWith('binance')) unused(ctx, 'restUrl', f.restUrl, `${f.venue} sends its book snapshots on the WebSocket`);
   if (f.bookDepth !== undefined && f.venue === 'kraken' && ![10, 25, 100, 500, 1000].includes(f.bookDepth)) {
     ctx.addIssue({ code: 'custom', path: ['bookDepth'], message: 'Kraken books come 10, 25, 100, 500 or 1000 levels deep' });
   }
@@ -292,7 +295,7 @@ const ingest = z.strictObject({
   topic: z.string().min(1).default('market.events')
     .describe('Topic the gateway produces normalized events to (msgpack, keyed by symbol): the processor\'s input.'),
   feeds: z.record(z.string(), ingestFeed).default({})
-    .describe('The connections, by name: {"binance-spot": {"venue": "binance", "symbols": ["BTCUSDT"], "channels": ["trades", "quotes"]}}. One WebSocket per feed.'),
+    .describe('The connections, by name: {"binance-spot": {"venue": "binance", "symbols": ["BTCUSDT"], "channels": ["trades", "quotes"]}}. One WebSocket per feed. A feed\'s keys: venue, symbols, channels, url, restUrl (Binance), bookDepth (Kraken); see docs/ingest.md.'),
   lingerMs: z.number().min(0).max(1000).default(1)
     .describe('linger.ms of the gateway\'s producer: how long a message may wait for others to share its request (the latency it may add).'),
   compression: z.enum(['none', 'lz4', 'zstd', 'snappy', 'gzip']).default('lz4')

@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import { EVENT_TYPES, type MarketEvent } from '../codec/event.js';
 import type { IngestConfig, IngestFeedConfig, KafkaConfig } from '../config/schema.js';
 import { ErrorCode, HimariError } from '../errors.js';
+import { BinanceNormalizer } from '../normalize/binance.js';
 import { createNormalizer, type Normalizer } from '../normalize/index.js';
 import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
+import { BinanceDepthSync, fetchJson } from './binance-depth.js';
 import { FeedConnection } from './connection.js';
 import { IngestProducer } from './event-producer.js';
 import type { IngestMetrics } from './metrics.js';
@@ -25,6 +27,8 @@ export interface FeedStats {
   unrecognized: number;
   /** Milliseconds without a connection, summed over the gaps after the first open. */
   disconnectedMs: number;
+  /** Books resynchronized from a new snapshot (Binance). */
+  resyncs: number;
 }
 
 /**
@@ -42,12 +46,14 @@ class Feed {
   private readonly slots: Record<string, number> = {};
   private readonly counted: { events: { inc(): void }; ignored: { inc(): void }; unrecognized: { inc(): void } };
   private readonly exchangeToReceive: { observe(v: number): void };
+  /** Binance books: snapshots from REST and the bridge rule (null for venues that send snapshots themselves). */
+  private readonly depth: BinanceDepthSync | null;
 
   constructor(readonly name: string, private readonly feed: IngestFeedConfig, config: IngestConfig, private readonly producer: IngestProducer,
     private readonly metrics: IngestMetrics, private readonly log: Logger) {
     const protocol = venueProtocol(feed.venue);
     this.normalizer = createNormalizer(feed.venue);
-    this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0 };
+    this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0 };
     for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type);
     this.counted = {
       events: metrics.messages.labels(name, feed.venue, 'events'),
@@ -56,6 +62,16 @@ class Feed {
     };
     this.exchangeToReceive = metrics.exchangeToReceive.labels(feed.venue);
     metrics.connected.labels(name, feed.venue).set(0);
+    const snapshotUrl = feed.restUrl ?? protocol.depthSnapshotUrl;
+    this.depth = snapshotUrl !== null && feed.channels.includes('book') && this.normalizer instanceof BinanceNormalizer
+      ? new BinanceDepthSync(this.normalizer, feed.venue === 'binance-futures', feed.symbols, snapshotUrl, fetchJson, log,
+        (events, recvUs) => this.forward(events, recvUs),
+        (symbol, why) => {
+          this.stats.resyncs++;
+          metrics.resyncs.labels(name, feed.venue).inc();
+          log.warn({ symbol, why }, 'book out of sequence: resynchronizing from a new snapshot');
+        })
+      : null;
     const url = protocol.url(feed);
     this.connection = new FeedConnection({
       url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
@@ -80,6 +96,7 @@ class Feed {
       },
       onClose: (reason, detail, retryInMs) => {
         this.stats.connected = false;
+        this.depth?.reset();
         this.metrics.connected.labels(name, feed.venue).set(0);
         this.metrics.reconnects.labels(name, feed.venue, reason).inc();
         this.log.warn({ reason, detail, retryInMs }, 'feed connection lost');
@@ -92,6 +109,7 @@ class Feed {
   }
 
   close(): Promise<void> {
+    this.depth?.close();
     return this.connection.close();
   }
 
@@ -125,15 +143,27 @@ class Feed {
     } else if (d.kind === 'unrecognized') {
       this.unrecognized(d.reason, frame);
     } else {
-      this.stats.events += out.length;
       this.counted.events.inc();
+      const depth = this.depth;
       for (let i = 0; i < out.length; i++) {
         const e = out[i]!;
-        this.exchangeToReceive.observe(Math.max(0, recvUs - e.ts) / 1e6);
-        this.producer.send(this.slots[e.type]!, e, recvUs);
+        // A Binance delta waits for its book's snapshot, or is covered by it.
+        if (depth !== null && e.type === 'book' && !depth.admit(e)) continue;
+        this.send(e, recvUs);
       }
     }
     out.length = 0;
+  }
+
+  /** Events released later (a snapshot and the deltas held behind it), in order. */
+  private forward(events: readonly MarketEvent[], recvUs: number): void {
+    for (const e of events) this.send(e, recvUs);
+  }
+
+  private send(e: MarketEvent, recvUs: number): void {
+    this.stats.events++;
+    this.exchangeToReceive.observe(Math.max(0, recvUs - e.ts) / 1e6);
+    this.producer.send(this.slots[e.type]!, e, recvUs);
   }
 
   private unrecognized(reason: string, frame: string): void {

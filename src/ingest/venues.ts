@@ -24,13 +24,18 @@ export interface VenueProtocol {
    * gateway replaces it before then.
    */
   readonly maxAgeMs: number;
+  /**
+   * Where book snapshots come from when the WebSocket sends none (Binance's REST depth
+   * endpoint), or null: the venue sends one on every book subscription.
+   */
+  readonly depthSnapshotUrl: string | null;
 }
 
 const HOUR_MS = 3_600_000;
 const noPong = (): boolean => false;
 
 /** Binance spot and USD-M: combined streams named in the URL (`/stream?streams=a/b`), pinged by the server. */
-function binance(defaultUrl: string): VenueProtocol {
+function binance(defaultUrl: string, depthSnapshotUrl: string): VenueProtocol {
   const suffix: Record<IngestChannel, string> = { trades: '@trade', quotes: '@bookTicker', book: '@depth@100ms', liquidations: '@forceOrder' };
   return {
     defaultUrl,
@@ -44,6 +49,7 @@ function binance(defaultUrl: string): VenueProtocol {
     ping: null,
     isPong: noPong,
     maxAgeMs: 24 * HOUR_MS,
+    depthSnapshotUrl,
   };
 }
 
@@ -60,6 +66,7 @@ const coinbase: VenueProtocol = {
   ping: null,
   isPong: noPong,
   maxAgeMs: 0,
+  depthSnapshotUrl: null,
 };
 
 /** Kraken WebSocket v1: one subscribe per channel; the server sends a heartbeat each second when idle. */
@@ -77,6 +84,7 @@ const kraken: VenueProtocol = {
   ping: null,
   isPong: noPong,
   maxAgeMs: 0,
+  depthSnapshotUrl: null,
 };
 
 /** OKX v5 public: one subscribe with every argument; a text `ping` at least every 30 s. */
@@ -101,6 +109,7 @@ const okx: VenueProtocol = {
   ping: { text: 'ping', everyMs: 20_000 },
   isPong: (frame) => frame === 'pong',
   maxAgeMs: 0,
+  depthSnapshotUrl: null,
 };
 
 /** OKX instrument type from its id: `BTC-USDT-SWAP`, `BTC-USD-240628` (a future), else spot. */
@@ -125,12 +134,13 @@ function bybit(defaultUrl: string): VenueProtocol {
     ping: { text: '{"op":"ping"}', everyMs: 20_000 },
     isPong: noPong, // {"op":"pong",...} is JSON: the normalizer counts it as ignored
     maxAgeMs: 0,
+    depthSnapshotUrl: null,
   };
 }
 
 const PROTOCOLS: Record<IngestVenue, VenueProtocol> = {
-  'binance': binance('wss://stream.binance.com:9443/stream'),
-  'binance-futures': binance('wss://fstream.binance.com/stream'),
+  'binance': binance('wss://stream.binance.com:9443/stream', 'https://api.binance.com/api/v3/depth'),
+  'binance-futures': binance('wss://fstream.binance.com/stream', 'https://fapi.binance.com/fapi/v1/depth'),
   'coinbase': coinbase,
   'kraken': kraken,
   'okx': okx,

@@ -11,6 +11,31 @@ export interface VenueServerOptions {
   speed: number;
   /** Instruments a client must subscribe to (found in its URL or subscribe frames, case-insensitive) before it gets data. */
   symbols: readonly string[];
+  /**
+   * Binance: the recording's REST depth snapshots (`*.http.*`), served at `/api/v3/depth` and
+   * `/fapi/v1/depth` (?symbol=) as the venue holds the book at the request: the recorded
+   * snapshot with every recorded update newer than it applied, up to the one last due (the
+   * recorded snapshot itself until the first such update).
+   */
+  snapshots?: string;
+  /** Messages the venue loses (by index in the recording's messages): never sent, yet in its book. */
+  skip?: (index: number, text: string) => boolean;
+}
+
+/** One symbol's book as the venue holds it: price text → quantity text per side. */
+interface VenueBook {
+  lastUpdateId: number;
+  bids: Map<string, string>;
+  asks: Map<string, string>;
+  /** Futures: the last applied update's event and transaction times. */
+  E?: number;
+  T?: number;
+}
+
+/** A snapshot the stub served, for tests to build what the gateway must have made of it. */
+export interface ServedSnapshot {
+  symbol: string;
+  body: string;
 }
 
 /**
@@ -43,6 +68,11 @@ export class VenueServer {
   readonly missed: number[] = [];
   /** Messages sent to a subscribed client. */
   sent = 0;
+  /** Messages lost on purpose (`skip`), by index. */
+  readonly skipped: number[] = [];
+  /** Depth snapshots served, in order. */
+  readonly served: ServedSnapshot[] = [];
+  private readonly books = new Map<string, VenueBook>();
   private finished!: () => void;
   /** Resolves once every message of the recording fell due (sent or missed). */
   readonly done: Promise<void>;
@@ -55,7 +85,28 @@ export class VenueServer {
       .filter((m) => m.connect === undefined && m.url === undefined)
       .map((m) => ({ recvUs: m.recvTsUs, text: m.text }));
     this.done = new Promise((resolve) => { this.finished = resolve; });
-    this.http = createServer((_req, res) => { res.writeHead(426).end(); });
+    if (options.snapshots !== undefined) {
+      for (const m of readRecording(options.snapshots).messages) {
+        const symbol = /[?&]symbol=([^&]+)/.exec(m.url ?? '')?.[1];
+        const p = m.payload as { lastUpdateId: number; bids: string[][]; asks: string[][]; E?: number; T?: number };
+        if (symbol !== undefined) {
+          this.books.set(symbol.toUpperCase(), { lastUpdateId: p.lastUpdateId, bids: new Map(p.bids.map(([px, q]) => [px!, q!])), asks: new Map(p.asks.map(([px, q]) => [px!, q!])), E: p.E, T: p.T });
+        }
+      }
+    }
+    this.http = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const book = /^\/(api\/v3|fapi\/v1)\/depth$/.test(url.pathname) ? this.books.get((url.searchParams.get('symbol') ?? '').toUpperCase()) : undefined;
+      if (book === undefined) {
+        res.writeHead(url.pathname.endsWith('/depth') ? 400 : 426, { 'content-type': 'application/json' }).end('{"code":-1121,"msg":"Invalid symbol."}');
+        return;
+      }
+      const limit = Number(url.searchParams.get('limit') ?? 100);
+      const side = (m: Map<string, string>, desc: boolean) => [...m].sort((a, b) => (desc ? Number(b[0]) - Number(a[0]) : Number(a[0]) - Number(b[0]))).slice(0, limit);
+      const body = JSON.stringify({ lastUpdateId: book.lastUpdateId, ...(book.E === undefined ? {} : { E: book.E, T: book.T }), bids: side(book.bids, true), asks: side(book.asks, false) });
+      this.served.push({ symbol: (url.searchParams.get('symbol') ?? '').toUpperCase(), body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
     this.wss = new WebSocketServer({ server: this.http });
     this.wss.on('connection', (socket, req) => this.accept(socket, req.url ?? '/'));
   }
@@ -142,6 +193,23 @@ export class VenueServer {
     }
   }
 
+  /** A Binance depth update, applied to the venue's book of its symbol when it is newer than the book. */
+  private applyToBook(text: string): void {
+    if (this.books.size === 0 || !text.includes('depthUpdate')) return;
+    const msg = JSON.parse(text) as { data?: { e: string; s: string; u: number; E?: number; T?: number; b: string[][]; a: string[][] } };
+    const d = msg.data;
+    const book = d === undefined ? undefined : this.books.get(d.s);
+    if (d === undefined || book === undefined || d.u <= book.lastUpdateId) return;
+    for (const [side, levels] of [[book.bids, d.b], [book.asks, d.a]] as const) {
+      for (const [px, q] of levels) {
+        if (Number(q) === 0) side.delete(px!);
+        else side.set(px!, q!);
+      }
+    }
+    book.lastUpdateId = d.u;
+    if (book.E !== undefined) { book.E = d.E; book.T = d.T; }
+  }
+
   /** Sends each message when it falls due on the recorded clock (scaled), to whoever is subscribed then. */
   private async pump(): Promise<void> {
     if (this.pumping) return;
@@ -156,8 +224,11 @@ export class VenueServer {
       } else if ((this.cursor & 255) === 255) {
         await new Promise((r) => setImmediate(r));
       }
+      this.applyToBook(m.text);
       const s = this.subscriber;
-      if (s !== null && s.readyState === WebSocket.OPEN) {
+      if (this.options.skip?.(this.cursor, m.text) === true) {
+        this.skipped.push(this.cursor);
+      } else if (s !== null && s.readyState === WebSocket.OPEN) {
         s.send(m.text);
         this.sent++;
       } else {

@@ -3,20 +3,23 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unpack } from 'msgpackr';
 import pino from 'pino';
-import type { MarketEvent } from '../../src/codec/event.js';
+import type { BookEvent, MarketEvent } from '../../src/codec/event.js';
 import type { IngestConfig } from '../../src/config/schema.js';
+import { CheckEngine } from '../../src/checks/engine.js';
+import { ALL_CHECKS } from '../../src/checks/registry.js';
 import { IngestGateway } from '../../src/ingest/gateway.js';
 import { IngestMetrics } from '../../src/ingest/metrics.js';
+import { BinanceNormalizer } from '../../src/normalize/binance.js';
 import { createNormalizer } from '../../src/normalize/index.js';
 import { readRecordingEvents } from '../../src/replay/recording.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
 import { cleanup, readTopic, testConfig, waitUntil } from '../helpers/services.js';
-import { VenueServer } from '../helpers/venue-server.js';
+import { VenueServer, type ServedSnapshot } from '../helpers/venue-server.js';
 
 /** Each venue recording, the feed that subscribes to what it holds, and the path the venue serves it on. */
 const FEEDS = [
-  { file: 'BINANCE.ws.1.0', name: 'binance', path: '/stream', feed: { venue: 'binance', symbols: ['NKNUSDT', 'BLZETH', 'LRCBTC', 'RUNEEUR'], channels: ['trades', 'quotes', 'book'] } },
-  { file: 'BINANCE_FUTURES.ws.1.0', name: 'binance-usdm', path: '/stream', feed: { venue: 'binance-futures', symbols: ['SUSHIUSDT', 'AKROUSDT', 'KEEPUSDT', 'CTKUSDT'], channels: ['trades', 'quotes', 'book'] } },
+  { file: 'BINANCE.ws.1.0', snapshots: 'BINANCE.http.0.0', rest: '/api/v3/depth', name: 'binance', path: '/stream', feed: { venue: 'binance', symbols: ['NKNUSDT', 'BLZETH', 'LRCBTC', 'RUNEEUR'], channels: ['trades', 'quotes', 'book'] } },
+  { file: 'BINANCE_FUTURES.ws.1.0', snapshots: 'BINANCE_FUTURES.http.0.0', rest: '/fapi/v1/depth', name: 'binance-usdm', path: '/stream', feed: { venue: 'binance-futures', symbols: ['SUSHIUSDT', 'AKROUSDT', 'KEEPUSDT', 'CTKUSDT'], channels: ['trades', 'quotes', 'book'] } },
   { file: 'COINBASE.ws.28.0', name: 'coinbase', path: '/', feed: { venue: 'coinbase', symbols: ['SKL-USD', 'SKL-BTC', 'BAND-GBP', 'NMR-EUR', 'BAND-BTC', 'YFI-BTC', 'DASH-BTC', 'NU-GBP', 'CRV-EUR', 'SKL-GBP'], channels: ['trades', 'quotes', 'book'] } },
   { file: 'KRAKEN.ws.50.0', name: 'kraken', path: '/', feed: { venue: 'kraken', symbols: ['WAVES/EUR', 'XMR/USD', 'KSM/XBT', 'GRT/ETH', 'SC/EUR', 'ETH/CHF', 'OCEAN/XBT', 'OMG/USD', 'XBT/CHF', 'ADA/XBT'], channels: ['book'], bookDepth: 1000 } },
   { file: 'OKX.ws.1.0', name: 'okx', path: '/ws/v5/public', feed: { venue: 'okx', symbols: ['BTC-USD-220527', 'UNI-USD-SWAP', 'BTC-USDT'], channels: ['trades', 'quotes', 'book'] } },
@@ -30,11 +33,36 @@ function comparable(e: MarketEvent): Record<string, unknown> {
   return { ...rest, ts: e.ts === recvTs ? 'receive time' : e.ts };
 }
 
-/** Events by venue and symbol, in order. */
+/**
+ * What the gateway must make of a Binance recording's books, given the snapshots the venue's
+ * REST stub served: per symbol, each snapshot, then the recorded deltas it does not cover (spot:
+ * `u > lastUpdateId`; USD-M: `u >= lastUpdateId`) up to the next snapshot's. Other events as
+ * recorded.
+ */
+function withSnapshots(recorded: readonly MarketEvent[], served: readonly ServedSnapshot[], venue: 'binance' | 'binance-futures'): MarketEvent[] {
+  const normalizer = new BinanceNormalizer(venue);
+  const out: MarketEvent[] = recorded.filter((e) => e.type !== 'book');
+  const snapshots: BookEvent[] = [];
+  for (const s of served) normalizer.snapshot(s.symbol, JSON.parse(s.body), 0, snapshots as MarketEvent[]);
+  for (const symbol of new Set(snapshots.map((s) => s.symbol))) {
+    const mine = snapshots.filter((s) => s.symbol === symbol);
+    const deltas = recorded.filter((e): e is BookEvent => e.type === 'book' && e.symbol === symbol);
+    mine.forEach((snap, i) => {
+      const until = mine[i + 1]?.seq ?? Infinity;
+      out.push(snap, ...deltas.filter((d) => (venue === 'binance' ? d.seq > snap.seq : d.seq >= snap.seq) && d.seq <= until));
+    });
+  }
+  return out;
+}
+
+/**
+ * Events by venue, symbol and type, in order: each stream's order is kept; across the streams of
+ * a symbol it may not be (a Binance book's deltas wait for its snapshot while trades go on).
+ */
 function bySymbol(events: readonly MarketEvent[]): Map<string, Array<Record<string, unknown>>> {
   const out = new Map<string, Array<Record<string, unknown>>>();
   for (const e of events) {
-    const k = `${e.venue} ${e.symbol}`;
+    const k = `${e.venue} ${e.symbol} ${e.type}`;
     let list = out.get(k);
     if (list === undefined) out.set(k, (list = []));
     list.push(comparable(e));
@@ -59,10 +87,16 @@ async function sample(metrics: IngestMetrics, name: string, labels: Record<strin
 }
 
 describe('ingest gateway: venue WebSockets to Kafka (local venue servers replaying the recordings, real broker)', { timeout: 180_000 }, () => {
-  it('every recorded message of six venues reaches Kafka normalized, in order per symbol, as the offline normalizer reads the files', async () => {
-    const servers = FEEDS.map((f) => ({ ...f, server: new VenueServer({ recording: join(RECORDINGS_DIR, f.file), speed: 10, symbols: f.feed.symbols }) }));
+  it('every recorded message of six venues reaches Kafka normalized, in order per symbol and type, as the offline normalizer reads the files (Binance books from the REST snapshots fetched)', async () => {
+    const servers = FEEDS.map((f) => ({
+      ...f,
+      server: new VenueServer({ recording: join(RECORDINGS_DIR, f.file), speed: 10, symbols: f.feed.symbols, ...('snapshots' in f ? { snapshots: join(RECORDINGS_DIR, f.snapshots) } : {}) }),
+    }));
     const feeds: Record<string, unknown> = {};
-    for (const s of servers) feeds[s.name] = { ...s.feed, url: `ws://127.0.0.1:${await s.server.listen()}${s.path}` };
+    for (const s of servers) {
+      const base = `127.0.0.1:${await s.server.listen()}`;
+      feeds[s.name] = { ...s.feed, url: `ws://${base}${s.path}`, ...('rest' in s ? { restUrl: `http://${base}${s.rest}` } : {}) };
+    }
     const { config } = testConfig(ingestEnv(feeds));
     const metrics = new IngestMetrics({ defaultMetrics: false });
     const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'warn' }));
@@ -73,7 +107,13 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
       await waitUntil('every message received and its events acknowledged', async () =>
         gateway.pending === 0 && servers.every((s) => gateway.stats().find((x) => x.name === s.name)!.messages === s.server.sent), 30_000);
 
-      const offline = servers.map((s) => readRecordingEvents(join(RECORDINGS_DIR, s.file)).events);
+      // Binance books start from the REST snapshots the gateway fetched, one per symbol.
+      const offline = servers.map((s) => {
+        const recorded = readRecordingEvents(join(RECORDINGS_DIR, s.file)).events;
+        if (!('snapshots' in s)) return recorded;
+        assert.deepEqual(s.server.served.map((x) => x.symbol).sort(), s.feed.symbols.slice().sort(), `${s.name}: one snapshot per symbol`);
+        return withSnapshots(recorded, s.server.served, s.feed.venue);
+      });
       const expected = offline.flat();
       const stored = await readTopic(config, config.kafka.topics[0]!, expected.length, 60_000);
       const events = stored.map((m) => unpack(m.value) as MarketEvent);
@@ -143,5 +183,62 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
         await cleanup(config);
       }
     });
+  });
+});
+
+/**
+ * Failures of the book checks (severity resync: sequence, snapshot, checksum), by check id, with
+ * the sequence checks alone running: the replayed messages carry their 2021 exchange times and
+ * the gateway stamps today's receive time, which the time checks rightly reject (a rejected
+ * snapshot would leave its book unsynced).
+ */
+function bookCheckFailures(events: readonly MarketEvent[]): Record<string, number> {
+  const engine = new CheckEngine(ALL_CHECKS.filter((c) => c.group === 'sequence'));
+  const book = ALL_CHECKS.filter((c) => c.severity === 'resync');
+  const counts: Record<string, number> = {};
+  for (const e of events) {
+    const o = engine.evaluate(e, 0);
+    for (const c of book) {
+      if ((c.bit < 32 ? (o.failedLo >>> c.bit) & 1 : (o.failedHi >>> (c.bit - 32)) & 1) === 1) counts[c.id] = (counts[c.id] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+describe('a gap in a Binance book stream', { timeout: 120_000 }, () => {
+  it('is resynchronized from a new REST snapshot: the book checks pass on what reached Kafka (and flag the gap without that snapshot)', async () => {
+    let sushiDepth = 0;
+    const server = new VenueServer({
+      recording: join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0'), snapshots: join(RECORDINGS_DIR, 'BINANCE_FUTURES.http.0.0'), speed: 10, symbols: FEEDS[1].feed.symbols,
+      // The venue loses SUSHIUSDT's 30th depth update (its book has it; the client never sees it).
+      skip: (_i, text) => text.includes('"sushiusdt@depth') && ++sushiDepth === 30,
+    });
+    const base = `127.0.0.1:${await server.listen()}`;
+    const { config } = testConfig(ingestEnv({ usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } }));
+    const metrics = new IngestMetrics({ defaultMetrics: false });
+    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
+    try {
+      await gateway.start();
+      await server.done;
+      await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent, 30_000);
+      assert.equal(server.skipped.length, 1, 'one update lost');
+      assert.equal(gateway.stats()[0]!.resyncs, 1, 'one resync');
+      assert.equal(await sample(metrics, 'himari_ingest_resyncs_total', { feed: 'usdm' }), 1);
+      assert.deepEqual(server.served.filter((x) => x.symbol === 'SUSHIUSDT').length, 2, 'SUSHIUSDT: the first snapshot and the resync\'s');
+
+      const delivered = await sample(metrics, 'himari_ingest_delivered_total');
+      const stored = (await readTopic(config, config.kafka.topics[0]!, delivered, 30_000)).map((m) => unpack(m.value) as MarketEvent);
+      assert.equal(stored.length, delivered);
+      assert.deepEqual(bookCheckFailures(stored), {}, 'no book check fails on what the gateway produced');
+      // The control: the same stream without the resync snapshot holds the gap, and the checks see it.
+      const sushiSnapshots = stored.filter((e) => e.type === 'book' && e.symbol === 'SUSHI-USDT' && e.action === 'snapshot');
+      assert.equal(sushiSnapshots.length, 2);
+      const withoutResync = stored.filter((e) => e !== sushiSnapshots[1]);
+      assert.ok(Object.keys(bookCheckFailures(withoutResync)).length > 0, 'without the resync snapshot a book check flags the gap');
+    } finally {
+      await gateway.close();
+      await server.close();
+      await cleanup(config);
+    }
   });
 });
