@@ -4,6 +4,7 @@ import type { IngestConfig, IngestFeedConfig, KafkaConfig } from '../config/sche
 import { ErrorCode, HimariError } from '../errors.js';
 import { BinanceNormalizer } from '../normalize/binance.js';
 import { createNormalizer, type Normalizer } from '../normalize/index.js';
+import type { LatencyHistogram } from '../obs/latency-histogram.js';
 import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
 import { BinanceDepthSync, fetchJson } from './binance-depth.js';
 import { FeedConnection } from './connection.js';
@@ -202,6 +203,11 @@ export class IngestGateway {
 
   stats(): FeedStats[] {
     return this.feeds.map((f) => ({ ...f.stats }));
+  }
+
+  /** Receive → Kafka acknowledged of every delivered event since start (or the last reset), µs. */
+  get ackLatency(): LatencyHistogram {
+    return this.producer.ackLatency;
   }
 
   /** Events handed to Kafka and not yet acknowledged. */

@@ -49,6 +49,35 @@ describe('himari-l0 ingest, as users run it', { timeout: 120_000 }, () => {
     }
   });
 
+  it('SIGTERM while a venue streams: what was handed to Kafka is acknowledged before the exit (0)', async () => {
+    const coinbase = { venue: 'coinbase', symbols: ['SKL-USD', 'SKL-BTC', 'BAND-GBP', 'NMR-EUR', 'BAND-BTC', 'YFI-BTC', 'DASH-BTC', 'NU-GBP', 'CRV-EUR', 'SKL-GBP'] };
+    const server = new VenueServer({ recording: join(RECORDINGS_DIR, 'COINBASE.ws.28.0'), speed: 20, symbols: coinbase.symbols });
+    const url = `ws://127.0.0.1:${await server.listen()}`;
+    const { config, env } = testConfig();
+    const child = spawn(process.execPath, [CLI, 'ingest'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HIMARI_INGEST_TOPIC: config.kafka.topics[0]!, HIMARI_INGEST_FEEDS: JSON.stringify({ coinbase: { ...coinbase, url } }), HIMARI_INGEST_METRICS_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitUntil('a few thousand messages sent', async () => server.sent > 3000, 30_000, 5);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, `${stderr}\n${stdout.slice(-2000)}`);
+      assert.doesNotMatch(stdout, /not acknowledged/);
+      assert.ok(server.sent < server.recorded.length, 'stopped mid-stream');
+      const stored = await readTopic(config, config.kafka.topics[0]!, 1, 10_000);
+      assert.ok(stored.length > 0);
+    } finally {
+      child.kill('SIGKILL');
+      await server.close();
+      await cleanup(config);
+    }
+  });
+
   it('without a feed it refuses to start, naming the key (exit 2)', () => {
     const { env } = testConfig();
     const r = spawnSync(process.execPath, [CLI, 'ingest'], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
