@@ -312,6 +312,8 @@ const ingest = z.strictObject({
     .describe('Longest delay between reconnect attempts.'),
   staleMs: z.number().int().min(1000).max(600_000).default(30_000)
     .describe('A connection that delivered nothing (message, ping or pong) for this long is dropped and reconnected: a silent socket, not a quiet market (every feed also pings).'),
+  replaceConnectionsAfterMs: z.number().int().min(1000).max(86_000_000).default(84_600_000)
+    .describe('Venues that close a connection at an age limit (Binance: 24 hours): the gateway opens a new one after this long (23.5 h) and hands over once both deliver the same messages, so nothing is lost or doubled.'),
   metricsPort: z.number().int().min(0).max(65_535).default(9465)
     .describe('Port of the gateway\'s /metrics and /healthz on metrics.host (0 disables it).'),
 }).superRefine((g, ctx) => {

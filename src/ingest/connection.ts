@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { wallClockMs } from '../obs/clock.js';
 
 /** Why a connection ended, as the gateway reports the gap it left. */
-export type CloseReason = 'closed by the venue' | 'error' | 'stale' | 'handshake failed' | 'replaced';
+export type CloseReason = 'closed by the venue' | 'error' | 'stale' | 'handshake failed';
 
 /** What a FeedConnection tells its owner. */
 export interface ConnectionHandlers {
@@ -13,6 +13,16 @@ export interface ConnectionHandlers {
   onOpen(url: string, downMs: number, attempt: number): void;
   /** The connection ended; a reconnect follows in `retryInMs` unless the feed is closing. */
   onClose(reason: CloseReason, detail: string, retryInMs: number): void;
+  /** The connection was replaced by an overlapping one before its age limit: no gap. */
+  onReplaced?(handover: Handover): void;
+}
+
+/** How a replacement went: frames both connections delivered (handed on once), and how long they overlapped. */
+export interface Handover {
+  overlapMs: number;
+  duplicates: number;
+  /** false: no frame arrived on both within HANDOVER_MAX_MS (a quiet feed): switched without proof of overlap. */
+  aligned: boolean;
 }
 
 export interface ConnectionOptions {
@@ -27,7 +37,19 @@ export interface ConnectionOptions {
   staleMs: number;
   reconnectInitialMs: number;
   reconnectMaxMs: number;
+  /** Replace each connection by an overlapping one after this long (the venue's age limit less a margin); 0: never. */
+  replaceAfterMs: number;
 }
+
+/** Longest a replacement waits for a frame both connections delivered before it switches anyway. */
+const HANDOVER_MAX_MS = 30_000;
+/** A replacement that failed to open is tried again this much later. */
+const REPLACE_RETRY_MS = 10_000;
+/**
+ * Frames of the old connection a replacement remembers (the newest): enough for far more than
+ * the few milliseconds two connections to one venue drift apart, bounded if none overlap.
+ */
+const SEEN_ON_OLD_MAX = 50_000;
 
 /**
  * The delay before reconnect attempt `attempt` (0 = the first after a drop): doubling from
@@ -41,13 +63,42 @@ export function reconnectDelayMs(attempt: number, initialMs: number, maxMs: numb
 }
 
 /**
+ * A replacement under way: the new connection's frames are held until the two streams are seen
+ * to overlap (a frame one delivered is also on the other, text for text: the venue serializes a
+ * message once for every subscriber), then the new one's frames the old did not deliver are
+ * handed on, in its order, and the old is closed.
+ */
+class Replacement {
+  readonly startedMs = Date.now();
+  /** Frames the old connection handed on since the new one was started (the newest SEEN_ON_OLD_MAX). */
+  readonly seenOnOld = new Set<string>();
+  /** Frames of the new connection not (yet) delivered by the old, in order, with their receive times. */
+  readonly held: Array<{ frame: string; recvUs: number }> = [];
+  readonly heldSet = new Set<string>();
+  duplicates = 0;
+  aligned = false;
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(readonly socket: WebSocket) {}
+
+  /** A frame the old connection handed on. */
+  sawOnOld(frame: string): void {
+    this.seenOnOld.add(frame);
+    // A Set iterates in insertion order: its first entry is the oldest.
+    if (this.seenOnOld.size > SEEN_ON_OLD_MAX) this.seenOnOld.delete(this.seenOnOld.values().next().value!);
+  }
+}
+
+/**
  * One venue WebSocket that stays up: subscribes on every open, answers and sends pings, drops a
  * socket that went silent (`staleMs`: a half-open TCP connection otherwise looks like a quiet
- * market for as long as the kernel keeps it), and reconnects with capped, jittered backoff until
- * closed. Frames are handed on as text with their receive time.
+ * market for as long as the kernel keeps it), reconnects with capped, jittered backoff until
+ * closed, and replaces a connection before the venue's age limit with an overlapping one so that
+ * no message is lost or handed on twice. Frames are handed on as text with their receive time.
  */
 export class FeedConnection {
   private socket: WebSocket | null = null;
+  private replacement: Replacement | null = null;
   private closing = false;
   /** Failed attempts since the last successful open. */
   private attempt = 0;
@@ -57,6 +108,12 @@ export class FeedConnection {
   private retryTimer: NodeJS.Timeout | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
+  private replaceTimer: NodeJS.Timeout | null = null;
+  /**
+   * After a handover on a frame the old connection had delivered first (it was ahead): its
+   * frames, which the new one delivers again until it gets past the old one's last; null after.
+   */
+  private catchUp: Replacement | null = null;
 
   constructor(private readonly options: ConnectionOptions, private readonly log: Logger, private readonly handlers: ConnectionHandlers) {}
 
@@ -69,11 +126,14 @@ export class FeedConnection {
     this.open();
   }
 
-  /** Closes the socket and stops reconnecting. */
+  /** Closes the socket (and a replacement under way) and stops reconnecting. */
   async close(): Promise<void> {
     this.closing = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    for (const t of [this.retryTimer, this.replaceTimer, this.replacement?.timer ?? null]) if (t !== null) clearTimeout(t);
     this.retryTimer = null;
+    this.replaceTimer = null;
+    this.replacement?.socket.terminate();
+    this.replacement = null;
     const socket = this.socket;
     this.stopTimers();
     if (socket === null || socket.readyState === WebSocket.CLOSED) return;
@@ -92,10 +152,53 @@ export class FeedConnection {
     socket.terminate();
   }
 
+  /** Starts replacing the connection now (what the age limit's timer does). */
+  replace(): void {
+    if (this.closing || this.socket === null || this.replacement !== null) return;
+    const socket = this.connect();
+    const r = new Replacement(socket);
+    this.replacement = r;
+    socket.on('open', () => {
+      for (const s of this.options.subscriptions) socket.send(s);
+      r.timer = setTimeout(() => this.switchTo(r), HANDOVER_MAX_MS);
+    });
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (this.replacement !== r || isBinary) return;
+      const recvUs = Math.round(wallClockMs() * 1000);
+      const frame = data.toString();
+      if (this.options.isPong(frame)) return;
+      if (r.seenOnOld.has(frame)) {
+        // The old connection handed this one on already: the streams overlap from here, and the
+        // new one's next frames may be ones the old one delivered too (it was ahead).
+        r.duplicates++;
+        r.aligned = true;
+        this.switchTo(r);
+        this.catchUp = r;
+        return;
+      }
+      r.held.push({ frame, recvUs });
+      r.heldSet.add(frame);
+    });
+    const failed = (detail: string) => {
+      if (this.replacement !== r) return;
+      if (r.timer !== null) clearTimeout(r.timer);
+      this.replacement = null;
+      this.log.warn({ url: this.options.url, detail, retryInMs: REPLACE_RETRY_MS }, 'replacement connection failed: the current one stays');
+      this.scheduleReplace(REPLACE_RETRY_MS);
+    };
+    socket.on('unexpected-response', (_req, res) => { failed(`HTTP ${res.statusCode ?? '?'}`); socket.terminate(); });
+    socket.on('error', (err) => failed(err.message));
+    socket.on('close', (code) => failed(`closed (${code})`));
+  }
+
+  private connect(): WebSocket {
+    // No compression: it costs CPU and latency on every frame for bandwidth a tick feed has.
+    return new WebSocket(this.options.url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
+  }
+
   private open(): void {
     const { url } = this.options;
-    // No compression: it costs CPU and latency on every frame for bandwidth a tick feed has.
-    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
+    const socket = this.connect();
     this.socket = socket;
     let opened = false;
     socket.on('open', () => {
@@ -105,36 +208,112 @@ export class FeedConnection {
       const attempt = this.attempt;
       this.attempt = 0;
       this.downSinceMs = 0;
-      this.lastActivityMs = Date.now();
-      this.startTimers(socket);
+      this.activate(socket);
       this.handlers.onOpen(url, downMs, attempt);
     });
-    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      const recvUs = Math.round(wallClockMs() * 1000);
-      this.lastActivityMs = Date.now();
-      const frame = isBinary ? '' : data.toString();
-      if (isBinary || this.options.isPong(frame)) return;
-      this.handlers.onFrame(frame, recvUs);
+    this.listen(socket);
+    socket.on('error', (err) => {
+      this.ended(socket, opened ? 'error' : 'handshake failed', err.message);
     });
-    socket.on('ping', () => { this.lastActivityMs = Date.now(); });
-    socket.on('pong', () => { this.lastActivityMs = Date.now(); });
     socket.on('unexpected-response', (_req, res) => {
       this.ended(socket, 'handshake failed', `HTTP ${res.statusCode ?? '?'}`);
       socket.terminate();
     });
-    socket.on('error', (err) => {
-      this.ended(socket, opened ? 'error' : 'handshake failed', err.message);
+  }
+
+  /** The handlers of a socket that is (or becomes) the active one. */
+  private listen(socket: WebSocket): void {
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (this.socket !== socket) return;
+      const recvUs = Math.round(wallClockMs() * 1000);
+      this.lastActivityMs = Date.now();
+      if (isBinary) return;
+      const frame = data.toString();
+      if (this.options.isPong(frame)) return;
+      const behind = this.catchUp;
+      if (behind !== null) {
+        if (behind.seenOnOld.has(frame)) {
+          behind.duplicates++;
+          return;
+        }
+        // Past the old connection's last frame: every frame from here is new.
+        this.catchUp = null;
+      }
+      // From the moment the new connection is started: the venue may send it a message before
+      // its handshake completes here, while the old one is handing the same message on.
+      const r = this.replacement;
+      if (r !== null) {
+        r.sawOnOld(frame);
+        if (r.heldSet.has(frame)) {
+          // The new connection had it first: handed on now, from here, once.
+          r.heldSet.delete(frame);
+          r.held.splice(r.held.findIndex((h) => h.frame === frame), 1);
+          r.duplicates++;
+          r.aligned = true;
+          this.handlers.onFrame(frame, recvUs);
+          this.switchTo(r);
+          return;
+        }
+      }
+      this.handlers.onFrame(frame, recvUs);
     });
+    socket.on('ping', () => { if (this.socket === socket) this.lastActivityMs = Date.now(); });
+    socket.on('pong', () => { if (this.socket === socket) this.lastActivityMs = Date.now(); });
     socket.on('close', (code, reason) => {
       this.ended(socket, 'closed by the venue', `code ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`);
     });
+  }
+
+  private activate(socket: WebSocket): void {
+    this.lastActivityMs = Date.now();
+    this.startTimers(socket);
+    this.scheduleReplace(this.options.replaceAfterMs);
+  }
+
+  private scheduleReplace(afterMs: number): void {
+    if (this.replaceTimer !== null) clearTimeout(this.replaceTimer);
+    this.replaceTimer = null;
+    if (this.options.replaceAfterMs <= 0 || this.closing) return;
+    this.replaceTimer = setTimeout(() => { this.replaceTimer = null; this.replace(); }, afterMs);
+  }
+
+  /** The new connection takes over: its frames the old one did not deliver go on, in its order; the old one is closed. */
+  private switchTo(r: Replacement): void {
+    if (this.replacement !== r) return;
+    this.replacement = null;
+    if (r.timer !== null) clearTimeout(r.timer);
+    const old = this.socket;
+    this.stopTimers();
+    this.socket = r.socket;
+    r.socket.removeAllListeners('message');
+    r.socket.removeAllListeners('close');
+    r.socket.removeAllListeners('error');
+    r.socket.on('error', (err) => this.ended(r.socket, 'error', err.message));
+    this.listen(r.socket);
+    for (const h of r.held) this.handlers.onFrame(h.frame, h.recvUs);
+    this.activate(r.socket);
+    old?.removeAllListeners('close');
+    old?.close(1000);
+    this.catchUp = null;
+    const handover: Handover = { overlapMs: Date.now() - r.startedMs, duplicates: r.duplicates, aligned: r.aligned };
+    this.log.info({ url: this.options.url, ...handover }, r.aligned ? 'connection replaced by an overlapping one' : 'connection replaced without a frame seen on both (a quiet feed)');
+    this.handlers.onReplaced?.(handover);
   }
 
   /** The end of `socket`, reported once (error and close both come): schedules the next attempt. */
   private ended(socket: WebSocket, reason: CloseReason, detail: string): void {
     if (this.socket !== socket) return;
     this.socket = null;
+    this.catchUp = null;
     this.stopTimers();
+    if (this.replaceTimer !== null) clearTimeout(this.replaceTimer);
+    this.replaceTimer = null;
+    // A replacement under way would hand on frames after a gap it cannot see: it goes too.
+    if (this.replacement !== null) {
+      if (this.replacement.timer !== null) clearTimeout(this.replacement.timer);
+      this.replacement.socket.terminate();
+      this.replacement = null;
+    }
     if (this.downSinceMs === 0) this.downSinceMs = Date.now();
     if (this.closing) return;
     const retryInMs = reconnectDelayMs(this.attempt++, this.options.reconnectInitialMs, this.options.reconnectMaxMs);

@@ -30,6 +30,8 @@ export interface FeedStats {
   disconnectedMs: number;
   /** Books resynchronized from a new snapshot (Binance). */
   resyncs: number;
+  /** Connections replaced before the venue's age limit. */
+  replacements: number;
 }
 
 /**
@@ -54,7 +56,7 @@ class Feed {
     private readonly metrics: IngestMetrics, private readonly log: Logger) {
     const protocol = venueProtocol(feed.venue);
     this.normalizer = createNormalizer(feed.venue);
-    this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0 };
+    this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0, replacements: 0 };
     for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type);
     this.counted = {
       events: metrics.messages.labels(name, feed.venue, 'events'),
@@ -77,7 +79,12 @@ class Feed {
     this.connection = new FeedConnection({
       url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
       staleMs: config.staleMs, reconnectInitialMs: config.reconnectInitialMs, reconnectMaxMs: config.reconnectMaxMs,
+      replaceAfterMs: protocol.maxAgeMs > 0 ? config.replaceConnectionsAfterMs : 0,
     }, log, {
+      onReplaced: (handover) => {
+        this.stats.replacements++;
+        this.metrics.replacements.labels(name, feed.venue, String(handover.aligned)).inc();
+      },
       onFrame: (frame, recvUs) => this.onFrame(frame, recvUs),
       onOpen: (openedUrl, downMs, attempts) => {
         this.stats.connected = true;

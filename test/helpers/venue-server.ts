@@ -54,7 +54,10 @@ export class VenueServer {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly messages: Array<{ recvUs: number; text: string }>;
-  private subscriber: WebSocket | null = null;
+  /** Clients subscribed now: each gets every message (a replacement overlaps the connection it replaces). */
+  private readonly subscribers = new Set<WebSocket>();
+  /** Most clients subscribed at once. */
+  maxSubscribers = 0;
   private cursor = 0;
   private startedMs = 0;
   private pumping = false;
@@ -66,7 +69,7 @@ export class VenueServer {
   connections = 0;
   /** Messages that fell due while no client was subscribed, by their index in the recording's messages. */
   readonly missed: number[] = [];
-  /** Messages sent to a subscribed client. */
+  /** Messages sent (to every subscribed client). */
   sent = 0;
   /** Messages lost on purpose (`skip`), by index. */
   readonly skipped: number[] = [];
@@ -154,7 +157,7 @@ export class VenueServer {
         subscribeIfComplete();
       }
     });
-    socket.on('close', () => { if (this.subscriber === socket) this.subscriber = null; });
+    socket.on('close', () => { this.subscribers.delete(socket); });
     if (this.venue.startsWith('binance')) {
       const missing = subscribeIfComplete();
       if (missing.length > 0) socket.close(4000, `streams missing for ${missing.join(', ')}`);
@@ -185,8 +188,9 @@ export class VenueServer {
   }
 
   private subscribe(socket: WebSocket): void {
-    if (this.subscriber === socket) return;
-    this.subscriber = socket;
+    if (this.subscribers.has(socket)) return;
+    this.subscribers.add(socket);
+    this.maxSubscribers = Math.max(this.maxSubscribers, this.subscribers.size);
     if (this.startedMs === 0) {
       this.startedMs = Date.now();
       void this.pump();
@@ -225,11 +229,11 @@ export class VenueServer {
         await new Promise((r) => setImmediate(r));
       }
       this.applyToBook(m.text);
-      const s = this.subscriber;
+      const open = [...this.subscribers].filter((s) => s.readyState === WebSocket.OPEN);
       if (this.options.skip?.(this.cursor, m.text) === true) {
         this.skipped.push(this.cursor);
-      } else if (s !== null && s.readyState === WebSocket.OPEN) {
-        s.send(m.text);
+      } else if (open.length > 0) {
+        for (const s of open) s.send(m.text);
         this.sent++;
       } else {
         this.missed.push(this.cursor);

@@ -242,3 +242,43 @@ describe('a gap in a Binance book stream', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('a Binance connection at its age limit', { timeout: 120_000 }, () => {
+  it('is replaced by an overlapping one, again and again: every message reaches Kafka once, in order, without a resync', async () => {
+    const server = new VenueServer({
+      recording: join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0'), snapshots: join(RECORDINGS_DIR, 'BINANCE_FUTURES.http.0.0'), speed: 5, symbols: FEEDS[1].feed.symbols,
+    });
+    const base = `127.0.0.1:${await server.listen()}`;
+    const { config } = testConfig(ingestEnv({ usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } },
+      { HIMARI_INGEST_REPLACE_CONNECTIONS_AFTER_MS: '1000' }));
+    const metrics = new IngestMetrics({ defaultMetrics: false });
+    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
+    try {
+      await gateway.start();
+      await server.done;
+      await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent, 30_000);
+      const st = gateway.stats()[0]!;
+      assert.ok(st.replacements >= 3, `replaced ${st.replacements} times`);
+      // One connection per replacement (and perhaps one still waiting for a frame when the recording ended), no reconnect.
+      assert.ok([1 + st.replacements, 2 + st.replacements].includes(server.connections), `${server.connections} connections for ${st.replacements} replacements`);
+      assert.equal(server.maxSubscribers, 2, 'each replacement overlapped the connection it replaced');
+      assert.equal(st.opens, 1, 'no reconnect');
+      assert.equal(st.resyncs, 0, 'no book lost its sequence');
+      assert.equal(await sample(metrics, 'himari_ingest_replacements_total', { feed: 'usdm', aligned: 'true' }), st.replacements, 'every handover saw the overlap');
+      assert.equal(st.messages, server.sent, 'every message handed on once');
+
+      const expected = withSnapshots(readRecordingEvents(join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0')).events, server.served, 'binance-futures');
+      const stored = await readTopic(config, config.kafka.topics[0]!, expected.length + 1, 5_000);
+      const seen = new Map<string, number>();
+      for (const m of stored) { const k = JSON.stringify(comparable(unpack(m.value) as MarketEvent)); seen.set(k, (seen.get(k) ?? 0) + 1); }
+      assert.deepEqual([...seen].filter(([, n]) => n > 1).map(([k]) => k).slice(0, 3), [], 'nothing twice');
+      assert.equal(stored.length, expected.length, 'nothing lost, nothing twice');
+      const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
+      for (const [k, list] of bySymbol(expected)) assert.deepEqual(got.get(k), list, `${k}: the same events in the same order`);
+    } finally {
+      await gateway.close();
+      await server.close();
+      await cleanup(config);
+    }
+  });
+});
