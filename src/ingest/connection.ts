@@ -152,6 +152,14 @@ export class FeedConnection {
     socket.terminate();
   }
 
+  /** Sends a text frame on the open connection; false when there is none (the resubscription a reconnect makes covers it). */
+  send(frame: string): boolean {
+    const socket = this.socket;
+    if (socket === null || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(frame);
+    return true;
+  }
+
   /** Starts replacing the connection now (what the age limit's timer does). */
   replace(): void {
     if (this.closing || this.socket === null || this.replacement !== null) return;

@@ -7,6 +7,7 @@ import { createNormalizer, type Normalizer } from '../normalize/index.js';
 import type { LatencyHistogram } from '../obs/latency-histogram.js';
 import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
 import { BinanceDepthSync, fetchJson } from './binance-depth.js';
+import { BookGuard } from './book-guard.js';
 import { FeedConnection } from './connection.js';
 import { IngestProducer } from './event-producer.js';
 import type { IngestMetrics } from './metrics.js';
@@ -51,6 +52,9 @@ class Feed {
   private readonly exchangeToReceive: { observe(v: number): void };
   /** Binance books: snapshots from REST and the bridge rule (null for venues that send snapshots themselves). */
   private readonly depth: BinanceDepthSync | null;
+  /** The books of venues that send their own snapshots: sequence and checksum, a resubscription when broken. */
+  private readonly guard: BookGuard | null;
+  private readonly heldBack: { inc(): void };
 
   constructor(readonly name: string, private readonly feed: IngestFeedConfig, config: IngestConfig, private readonly producer: IngestProducer,
     private readonly metrics: IngestMetrics, private readonly log: Logger) {
@@ -76,6 +80,17 @@ class Feed {
         })
       : null;
     const url = protocol.url(feed);
+    const rule = feed.channels.includes('book') ? protocol.bookSequence(url) : null;
+    const venueSymbols = new Map(feed.symbols.map((s) => [protocol.normalizedSymbol(s), s]));
+    this.heldBack = metrics.heldBack.labels(name, feed.venue);
+    this.guard = rule === null ? null : new BookGuard(rule, (symbol, why) => {
+      this.stats.resyncs++;
+      metrics.resyncs.labels(name, feed.venue).inc();
+      const venueSymbol = venueSymbols.get(symbol);
+      // The venue sends a new snapshot for a book subscribed again; until then its updates are held back.
+      const sent = venueSymbol !== undefined && protocol.resubscribeBook(feed, venueSymbol).every((f) => this.connection.send(f));
+      log.warn({ symbol, why, resubscribed: sent }, 'book out of sequence: resynchronizing from a new snapshot');
+    });
     this.connection = new FeedConnection({
       url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
       staleMs: config.staleMs, reconnectInitialMs: config.reconnectInitialMs, reconnectMaxMs: config.reconnectMaxMs,
@@ -105,6 +120,7 @@ class Feed {
       onClose: (reason, detail, retryInMs) => {
         this.stats.connected = false;
         this.depth?.reset();
+        this.guard?.reset();
         this.metrics.connected.labels(name, feed.venue).set(0);
         this.metrics.reconnects.labels(name, feed.venue, reason).inc();
         this.log.warn({ reason, detail, retryInMs }, 'feed connection lost');
@@ -157,6 +173,10 @@ class Feed {
         const e = out[i]!;
         // A Binance delta waits for its book's snapshot, or is covered by it.
         if (depth !== null && e.type === 'book' && !depth.admit(e)) continue;
+        if (this.guard !== null && e.type === 'book' && !this.guard.admit(e)) {
+          this.heldBack.inc();
+          continue;
+        }
         this.send(e, recvUs);
       }
     }

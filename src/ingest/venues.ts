@@ -1,4 +1,7 @@
 import type { IngestChannel, IngestFeedConfig, IngestVenue } from '../config/schema.js';
+import { bybitInstrument } from '../normalize/bybit.js';
+import { krakenPair } from '../normalize/common.js';
+import type { SequenceRule } from './book-guard.js';
 
 /**
  * How one venue's public market-data WebSocket is spoken: where to connect, what to send to
@@ -29,6 +32,16 @@ export interface VenueProtocol {
    * endpoint), or null: the venue sends one on every book subscription.
    */
   readonly depthSnapshotUrl: string | null;
+  /**
+   * How the venue's book updates follow each other on a connection to `url` (for the gateway's
+   * BookGuard), or null when the gateway does not guard its books (Binance: BinanceDepthSync;
+   * Coinbase's level2_batch carries neither a sequence nor a checksum).
+   */
+  bookSequence(url: string): SequenceRule | null;
+  /** Frames that subscribe one instrument's book again, so that the venue sends a new snapshot. */
+  resubscribeBook(feed: IngestFeedConfig, venueSymbol: string): string[];
+  /** The symbol the normalizer writes for a venue symbol (`XBT/USD` → `BTC-USD`). */
+  normalizedSymbol(venueSymbol: string): string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -50,6 +63,9 @@ function binance(defaultUrl: string, depthSnapshotUrl: string): VenueProtocol {
     isPong: noPong,
     maxAgeMs: 24 * HOUR_MS,
     depthSnapshotUrl,
+    bookSequence: () => null,
+    resubscribeBook: () => [],
+    normalizedSymbol: (s) => s,
   };
 }
 
@@ -67,6 +83,9 @@ const coinbase: VenueProtocol = {
   isPong: noPong,
   maxAgeMs: 0,
   depthSnapshotUrl: null,
+  bookSequence: () => null,
+  resubscribeBook: () => [],
+  normalizedSymbol: (s) => s,
 };
 
 /** Kraken WebSocket v1: one subscribe per channel; the server sends a heartbeat each second when idle. */
@@ -85,6 +104,13 @@ const kraken: VenueProtocol = {
   isPong: noPong,
   maxAgeMs: 0,
   depthSnapshotUrl: null,
+  // v1 books carry no sequence; each update's checksum covers the top 10.
+  bookSequence: () => 'none',
+  resubscribeBook(feed, venueSymbol) {
+    const subscription = { name: 'book', depth: feed.bookDepth ?? 100 };
+    return [JSON.stringify({ event: 'unsubscribe', pair: [venueSymbol], subscription }), JSON.stringify({ event: 'subscribe', pair: [venueSymbol], subscription })];
+  },
+  normalizedSymbol: (s) => krakenPair(s),
 };
 
 /** OKX v5 public: one subscribe with every argument; a text `ping` at least every 30 s. */
@@ -110,6 +136,10 @@ const okx: VenueProtocol = {
   isPong: (frame) => frame === 'pong',
   maxAgeMs: 0,
   depthSnapshotUrl: null,
+  // seqId / prevSeqId (when sent), and each update's checksum over the top 25.
+  bookSequence: () => 'prev-seq',
+  resubscribeBook: (_feed, venueSymbol) => ['unsubscribe', 'subscribe'].map((op) => JSON.stringify({ op, args: [{ channel: 'books', instId: venueSymbol }] })),
+  normalizedSymbol: (s) => s,
 };
 
 /** OKX instrument type from its id: `BTC-USDT-SWAP`, `BTC-USD-240628` (a future), else spot. */
@@ -135,6 +165,10 @@ function bybit(defaultUrl: string): VenueProtocol {
     isPong: noPong, // {"op":"pong",...} is JSON: the normalizer counts it as ignored
     maxAgeMs: 0,
     depthSnapshotUrl: null,
+    // v5: `u` + 1 per update of a topic. The 2021 feed (/realtime) numbers by cross_seq, which skips.
+    bookSequence: (url) => (/\/v5\//.test(url) ? 'plus-one' : 'none'),
+    resubscribeBook: (_feed, venueSymbol) => ['unsubscribe', 'subscribe'].map((op) => JSON.stringify({ op, args: [`${topic.book}.${venueSymbol}`] })),
+    normalizedSymbol: (s) => bybitInstrument(defaultUrl.endsWith('/spot') ? 'spot' : 'linear', s).symbol,
   };
 }
 

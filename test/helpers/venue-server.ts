@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
+import { CHECKSUM, okxChecksum, OrderBook } from '../../src/checks/book.js';
+import { levels } from '../../src/normalize/common.js';
 import { readRecording } from '../../src/replay/recording.js';
 import { venueOfRecording, type Venue } from '../../src/normalize/index.js';
 
@@ -76,6 +78,10 @@ export class VenueServer {
   /** Depth snapshots served, in order. */
   readonly served: ServedSnapshot[] = [];
   private readonly books = new Map<string, VenueBook>();
+  /** OKX: each instrument's book as the venue holds it (price text → level), for the snapshot a resubscription gets. */
+  private readonly okxBooks = new Map<string, { bids: Map<string, string[]>; asks: Map<string, string[]>; ts: string }>();
+  /** OKX: snapshots sent in answer to a book subscribed again, by instrument. */
+  readonly resnapshots: string[] = [];
   private finished!: () => void;
   /** Resolves once every message of the recording fell due (sent or missed). */
   readonly done: Promise<void>;
@@ -153,6 +159,8 @@ export class VenueServer {
         return;
       }
       if (this.isSubscribe(frame)) {
+        // OKX answers a book subscribed again on a live connection with a snapshot of it.
+        if (this.venue === 'okx' && this.subscribers.has(socket)) this.sendOkxSnapshots(socket, frame);
         asked += frame.toLowerCase();
         subscribeIfComplete();
       }
@@ -197,8 +205,48 @@ export class VenueServer {
     }
   }
 
+  /** OKX: a snapshot of each book `frame` subscribes, with the venue's checksum of its top 25. */
+  private sendOkxSnapshots(socket: WebSocket, frame: string): void {
+    const args = (JSON.parse(frame) as { args: Array<{ channel?: string; instId?: string }> }).args;
+    for (const a of args) {
+      const b = a.channel === 'books' && a.instId !== undefined ? this.okxBooks.get(a.instId) : undefined;
+      if (b === undefined) continue;
+      const bids = [...b.bids.values()].sort((x, y) => Number(y[0]) - Number(x[0])).slice(0, 400);
+      const asks = [...b.asks.values()].sort((x, y) => Number(x[0]) - Number(y[0])).slice(0, 400);
+      const book = new OrderBook();
+      book.applySnapshot(levels(bids), levels(asks));
+      okxChecksum(book);
+      socket.send(JSON.stringify({ arg: { channel: 'books', instId: a.instId }, action: 'snapshot', data: [{ asks, bids, ts: b.ts, checksum: CHECKSUM[0]! | 0 }] }));
+      this.resnapshots.push(a.instId!);
+    }
+  }
+
+  /** An OKX books message, applied to the venue's book of its instrument. */
+  private applyToOkxBook(text: string): void {
+    if (!text.includes('"channel":"books"')) return;
+    const msg = JSON.parse(text) as { arg: { instId: string }; action?: string; data?: Array<{ bids: string[][]; asks: string[][]; ts: string }> };
+    const d = msg.data?.[0];
+    if (d === undefined) return; // a subscription answer
+    let b = this.okxBooks.get(msg.arg.instId);
+    if (b === undefined || msg.action === 'snapshot') {
+      b = { bids: new Map(), asks: new Map(), ts: d.ts };
+      this.okxBooks.set(msg.arg.instId, b);
+    }
+    for (const [side, lv] of [[b.bids, d.bids], [b.asks, d.asks]] as const) {
+      for (const level of lv) {
+        if (Number(level[1]) === 0) side.delete(level[0]!);
+        else side.set(level[0]!, level);
+      }
+    }
+    b.ts = d.ts;
+  }
+
   /** A Binance depth update, applied to the venue's book of its symbol when it is newer than the book. */
   private applyToBook(text: string): void {
+    if (this.venue === 'okx') {
+      this.applyToOkxBook(text);
+      return;
+    }
     if (this.books.size === 0 || !text.includes('depthUpdate')) return;
     const msg = JSON.parse(text) as { data?: { e: string; s: string; u: number; E?: number; T?: number; b: string[][]; a: string[][] } };
     const d = msg.data;

@@ -282,3 +282,38 @@ describe('a Binance connection at its age limit', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('a gap in an OKX book stream', { timeout: 120_000 }, () => {
+  it('breaks the checksum; the book is subscribed again and the venue\'s new snapshot resynchronizes it: the book checks pass on what reached Kafka', async () => {
+    let btcUpdates = 0;
+    const server = new VenueServer({
+      recording: join(RECORDINGS_DIR, 'OKX.ws.1.0'), speed: 10, symbols: FEEDS[4].feed.symbols,
+      // The venue loses BTC-USDT's 30th book update (its book has it; the client never sees it).
+      skip: (_i, text) => text.includes('"channel":"books","instId":"BTC-USDT"},"action":"update"') && ++btcUpdates === 30,
+    });
+    const { config } = testConfig(ingestEnv({ okx: { ...FEEDS[4].feed, url: `ws://127.0.0.1:${await server.listen()}/ws/v5/public` } }));
+    const metrics = new IngestMetrics({ defaultMetrics: false });
+    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
+    try {
+      await gateway.start();
+      await server.done;
+      await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
+      assert.equal(server.skipped.length, 1, 'one update lost');
+      assert.equal(gateway.stats()[0]!.resyncs, 1, 'one resync');
+      assert.deepEqual(server.resnapshots, ['BTC-USDT'], 'the book was subscribed again and the venue sent its snapshot');
+      assert.equal(await sample(metrics, 'himari_ingest_book_updates_held_back_total', { feed: 'okx' }), 1, 'the update that broke the checksum was held back');
+
+      const delivered = await sample(metrics, 'himari_ingest_delivered_total');
+      const stored = (await readTopic(config, config.kafka.topics[0]!, delivered, 30_000)).map((m) => unpack(m.value) as MarketEvent);
+      assert.equal(stored.length, delivered);
+      assert.deepEqual(bookCheckFailures(stored), {}, 'no book check fails on what the gateway produced');
+      const snapshots = stored.filter((e) => e.type === 'book' && e.symbol === 'BTC-USDT' && e.action === 'snapshot');
+      assert.equal(snapshots.length, 2, 'the first snapshot and the resync\'s');
+      assert.ok((bookCheckFailures(stored.filter((e) => e !== snapshots[1])).Q5 ?? 0) > 0, 'without the resync snapshot the checksum check flags the book');
+    } finally {
+      await gateway.close();
+      await server.close();
+      await cleanup(config);
+    }
+  });
+});
