@@ -316,11 +316,14 @@ const ingest = z.strictObject({
     .describe('Venues that close a connection at an age limit (Binance: 24 hours): the gateway opens a new one after this long (23.5 h) and hands over once both deliver the same messages, so nothing is lost or doubled.'),
   metricsPort: z.number().int().min(0).max(65_535).default(9465)
     .describe('Port of the gateway\'s /metrics and /healthz on metrics.host (0 disables it).'),
+  inProcess: z.boolean().default(false)
+    .describe('`run` also runs the gateway, on the thread of the processor\'s Kafka clients (node-rdkafka loads in one thread per process), stopped with it. Off by default: as a unit of its own (deploy/himari-l0-ingest.service) collection goes on through a processor restart, and the gateway\'s CPU does not share that thread.'),
 }).superRefine((g, ctx) => {
   // Here rather than as the record's key schema, whose failure says only "Invalid key in record".
   for (const name of Object.keys(g.feeds)) {
     if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) ctx.addIssue({ code: 'custom', path: ['feeds', name], message: 'a feed name is lower-case letters, digits, - and _ (it labels metrics and logs)' });
   }
+  if (g.inProcess && Object.keys(g.feeds).length === 0) ctx.addIssue({ code: 'custom', path: ['inProcess'], message: 'set, but ingest.feeds is empty' });
   if (g.reconnectMaxMs < g.reconnectInitialMs) ctx.addIssue({ code: 'custom', path: ['reconnectMaxMs'], message: 'must be at least ingest.reconnectInitialMs' });
 });
 

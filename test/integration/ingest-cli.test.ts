@@ -5,9 +5,9 @@ import { describe, it } from 'node:test';
 import { unpack } from 'msgpackr';
 import type { MarketEvent } from '../../src/codec/event.js';
 import { readRecordingEvents } from '../../src/replay/recording.js';
-import { CLI } from '../helpers/processor.js';
+import { CLI, drainAndStop, ProcessorProcess } from '../helpers/processor.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
-import { cleanup, readTopic, testConfig, waitUntil } from '../helpers/services.js';
+import { cleanup, readTopic, testConfig, waitUntil, withPg } from '../helpers/services.js';
 import { VenueServer } from '../helpers/venue-server.js';
 
 const OKX = { venue: 'okx', symbols: ['BTC-USD-220527', 'UNI-USD-SWAP', 'BTC-USDT'], channels: ['trades', 'quotes', 'book'] };
@@ -73,6 +73,28 @@ describe('himari-l0 ingest, as users run it', { timeout: 120_000 }, () => {
       assert.ok(stored.length > 0);
     } finally {
       child.kill('SIGKILL');
+      await server.close();
+      await cleanup(config);
+    }
+  });
+
+  it('with ingest.inProcess, `run` collects too: venue messages through the gateway, Kafka and the checks into PostgreSQL, then stops with both (exit 0)', async () => {
+    const file = join(RECORDINGS_DIR, 'OKX.ws.1.0');
+    const server = new VenueServer({ recording: file, speed: 10, symbols: OKX.symbols });
+    const url = `ws://127.0.0.1:${await server.listen()}/ws/v5/public`;
+    const { config, env } = testConfig();
+    const p = new ProcessorProcess({
+      ...env, HIMARI_INGEST_IN_PROCESS: 'true', HIMARI_INGEST_TOPIC: config.kafka.topics[0]!, HIMARI_INGEST_FEEDS: JSON.stringify({ okx: { ...OKX, url } }), HIMARI_INGEST_METRICS_PORT: '0',
+    });
+    try {
+      await p.ready(60_000);
+      await server.done;
+      const expected = readRecordingEvents(file).events.length;
+      await waitUntil('every event of the recording in PostgreSQL', async () =>
+        withPg(config, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${config.postgres.table} WHERE venue = 'okx'`)).rows[0].n === expected).catch(() => false), 60_000);
+      await drainAndStop(p, config, 30_000);
+    } finally {
+      await p.stop();
       await server.close();
       await cleanup(config);
     }

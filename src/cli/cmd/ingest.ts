@@ -1,34 +1,22 @@
-import { IngestGateway } from '../../ingest/gateway.js';
-import { IngestMetrics } from '../../ingest/metrics.js';
 import { redactConfig } from '../../config/load.js';
+import { startIngest, type RunningIngest } from '../../ingest/runner.js';
 import { createLogger } from '../../obs/log.js';
-import { startMetricsServer } from '../../obs/metrics.js';
 import type { IngestArgs } from '../commands.js';
 import { EXIT_DEADLINE, intOption, load } from '../common.js';
-
-/** Of the shutdown deadline, what closing the WebSockets and the process's exit may take; Kafka gets the rest. */
-const CLOSE_RESERVE_MS = 3_000;
 
 export async function cmdIngest({ values }: IngestArgs): Promise<void> {
   const config = load(values.config);
   const log = createLogger(config.log.level);
   log.info({ config: redactConfig(config) }, 'starting the ingest gateway');
-  const metrics = new IngestMetrics();
-  const gateway = new IngestGateway(config.kafka, config.ingest, metrics, log);
-  const server = config.ingest.metricsPort === 0 ? null : await startMetricsServer(metrics, gateway, config.metrics.host, config.ingest.metricsPort);
+  let running: RunningIngest | null = null;
   let stopping = false;
   const exit = (code: number) => { log.flush(); setTimeout(() => process.exit(code), 50); };
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ why, deadlineMs: config.shutdown.deadlineMs }, 'stopping');
-    const flushMs = Math.max(1_000, config.shutdown.deadlineMs - CLOSE_RESERVE_MS);
-    gateway.close(flushMs).then(
-      (lost) => {
-        server?.closeAllConnections();
-        server?.close();
-        exit(lost === 0 ? 0 : EXIT_DEADLINE);
-      },
+    (running?.close() ?? Promise.resolve(0)).then(
+      (lost) => exit(lost === 0 ? 0 : EXIT_DEADLINE),
       (err: Error) => { log.error({ err }, 'close failed'); exit(1); },
     );
   };
@@ -39,14 +27,14 @@ export async function cmdIngest({ values }: IngestArgs): Promise<void> {
     });
   }
   try {
-    await gateway.start();
+    running = await startIngest(config, log, true);
   } catch (err) {
     log.fatal({ err }, 'start failed');
     process.stderr.write(`himari-l0 ingest: start failed: ${(err as Error).message}\n`);
-    await gateway.close(1_000).catch(() => 0);
     log.flush();
-    process.exit(1);
+    process.exit((err as { code?: unknown }).code === 'CONFIG_INVALID' ? 2 : 1);
   }
+  if (stopping) return;
   // Said on stderr whatever the log level: scripts and tests wait for this line.
   process.stderr.write(`himari-l0 ingest: producing ${Object.keys(config.ingest.feeds).length} feeds to ${config.ingest.topic}\n`);
   const maxSeconds = intOption(values, 'max-seconds', 0);

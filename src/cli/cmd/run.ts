@@ -5,6 +5,7 @@ import type { Processor } from '../../processor.js';
 import { checkByBit } from '../../checks/registry.js';
 import { VERDICT_NAMES } from '../../codec/event.js';
 import { redactConfig } from '../../config/load.js';
+import { startIngest, type RunningIngest } from '../../ingest/runner.js';
 import { createLogger } from '../../obs/log.js';
 import { SystemdLifecycle } from '../../systemd-lifecycle.js';
 import type { RunArgs } from '../commands.js';
@@ -24,6 +25,7 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   const startedAt = Date.now();
   let stopping = false;
   let ready = false;
+  let ingest: RunningIngest | null = null;
   const exit = (code: number) => { log.flush(); setTimeout(() => process.exit(code), 50); };
   const stop = (why: string) => {
     if (stopping) return;
@@ -39,10 +41,11 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
       spawn('sh', ['-c', `sleep 2; kill -9 ${process.pid} 2>/dev/null`], { detached: true, stdio: 'ignore' }).unref();
       process.exit(EXIT_DEADLINE);
     }, config.shutdown.deadlineMs).unref();
-    app.close().then(
-      (outcome) => {
+    // With ingest.inProcess the gateway stops beside the processor, within the same deadline.
+    Promise.all([app.close(), ingest?.close() ?? Promise.resolve(0)]).then(
+      ([outcome, lost]) => {
         if (ready) printSummary(app, Date.now() - startedAt);
-        exit(outcome === 'drained' ? 0 : EXIT_DEADLINE);
+        exit(outcome === 'drained' && lost === 0 ? 0 : EXIT_DEADLINE);
       },
       (err: Error) => { log.error({ err }, 'close failed'); exit(1); },
     );
@@ -65,6 +68,19 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
     process.exit(1);
   }
   if (stopping) return;
+  if (config.ingest.inProcess) {
+    try {
+      ingest = await startIngest(config, log.child({ stage: 'ingest' }), false);
+    } catch (err) {
+      if (stopping) return;
+      log.fatal({ err }, 'the in-process ingest gateway did not start');
+      process.stderr.write(`himari-l0: start failed: ingest gateway: ${(err as Error).message}\n`);
+      await app.close(5_000).catch(() => {});
+      log.flush();
+      process.exit(1);
+    }
+    if (stopping) return;
+  }
   ready = true;
   log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, pipelineThread: config.workers.pipelineThread, storage: app.storageMode }, 'ready');
   // Also said on stderr whatever the log level: scripts and tests wait for this line.
