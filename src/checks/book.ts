@@ -1,4 +1,4 @@
-import type { Level } from '../codec/event.js';
+import type { BookEvent, Level } from '../codec/event.js';
 
 /** Levels kept per side when the snapshot does not say (the deepest public feeds send 1,000). */
 const DEFAULT_DEPTH = 1000;
@@ -241,4 +241,23 @@ export function okxChecksum(book: OrderBook): void {
     }
   }
   CHECKSUM[0] = ~CHECKSUM[1]!;
+}
+
+/**
+ * Whether `book` (rebuilt from the snapshot and the updates up to `e`) has the checksum `e`
+ * carries: Kraken's over the top 10 at the printed digits, OKX's over the top 25. True when `e`
+ * carries none, or its venue has no rule here; the value computed stays in CHECKSUM[0] for the
+ * report. Used by the processor's check (Q5) and by the ingest gateway's BookGuard.
+ */
+export function checksumMatches(book: OrderBook, e: BookEvent): boolean {
+  if (e.checksum === undefined) return true;
+  if (e.venue === 'kraken') {
+    if (e.priceDp === undefined || e.sizeDp === undefined) return true;
+    krakenChecksum(book, e.priceDp, e.sizeDp);
+  } else if (e.venue === 'okx') {
+    okxChecksum(book);
+  } else {
+    return true;
+  }
+  return (CHECKSUM[0]! | 0) === (e.checksum | 0);
 }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { HimariError } from '../errors.js';
@@ -6,6 +7,19 @@ import { PROGRAM, UsageError } from './options.js';
 
 /** Exit code of a stop that reached `shutdown.deadlineMs` and abandoned unconfirmed batches. */
 export const EXIT_DEADLINE = 3;
+
+/**
+ * SIGTERM and SIGINT start `stop` (a graceful stop within shutdown.deadlineMs); a second signal
+ * while `stopping()` exits at once with 130.
+ */
+export function onStopSignals(log: Logger, stopping: () => boolean, stop: (sig: string) => void): void {
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (stopping()) { log.warn({ sig }, 'second signal: exiting now'); log.flush(); process.exit(130); }
+      stop(sig);
+    });
+  }
+}
 
 /** One line on stderr, then exit (2: configuration or usage, 1: a runtime failure). */
 export function fail(message: string, code = 2): never {

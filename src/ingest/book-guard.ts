@@ -1,5 +1,5 @@
 import type { BookEvent } from '../codec/event.js';
-import { CHECKSUM, krakenChecksum, okxChecksum, OrderBook } from '../checks/book.js';
+import { CHECKSUM, checksumMatches, OrderBook } from '../checks/book.js';
 
 /** How a venue's book updates follow each other. */
 export type SequenceRule =
@@ -60,17 +60,8 @@ export class BookGuard {
   }
 
   private verify(g: GuardedBook, e: BookEvent): boolean {
-    if (e.checksum === undefined) return true;
-    if (e.venue === 'kraken') {
-      if (e.priceDp === undefined || e.sizeDp === undefined) return true;
-      krakenChecksum(g.book, e.priceDp, e.sizeDp);
-    } else if (e.venue === 'okx') {
-      okxChecksum(g.book);
-    } else {
-      return true;
-    }
-    if ((CHECKSUM[0]! | 0) === (e.checksum | 0)) return true;
-    return this.broken(g, e.symbol, `checksum ${e.checksum | 0} does not match the book's ${CHECKSUM[0]! | 0}`);
+    if (checksumMatches(g.book, e)) return true;
+    return this.broken(g, e.symbol, `checksum ${e.checksum! | 0} does not match the book's ${CHECKSUM[0]! | 0}`);
   }
 
   private broken(g: GuardedBook, symbol: string, why: string): false {

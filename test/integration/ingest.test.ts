@@ -205,6 +205,28 @@ function bookCheckFailures(events: readonly MarketEvent[]): Record<string, numbe
   return counts;
 }
 
+/**
+ * One feed of a gateway against `server` until every message the server sent (and every snapshot
+ * it answered a resubscription with) is handed on and acknowledged; then `check`; then cleanup.
+ */
+async function throughGateway(server: VenueServer, feeds: Record<string, unknown>, extraEnv: Record<string, string>,
+  check: (run: { gateway: IngestGateway; metrics: IngestMetrics; config: ReturnType<typeof testConfig>['config'] }) => Promise<void>): Promise<void> {
+  const { config } = testConfig(ingestEnv(feeds, extraEnv));
+  const metrics = new IngestMetrics({ defaultMetrics: false });
+  const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
+  try {
+    await gateway.start();
+    await server.done;
+    await waitUntil('every message received and its events acknowledged', async () =>
+      gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
+    await check({ gateway, metrics, config });
+  } finally {
+    await gateway.close();
+    await server.close();
+    await cleanup(config);
+  }
+}
+
 describe('a gap in a Binance book stream', { timeout: 120_000 }, () => {
   it('is resynchronized from a new REST snapshot: the book checks pass on what reached Kafka (and flag the gap without that snapshot)', async () => {
     let sushiDepth = 0;
@@ -214,13 +236,7 @@ describe('a gap in a Binance book stream', { timeout: 120_000 }, () => {
       skip: (_i, text) => text.includes('"sushiusdt@depth') && ++sushiDepth === 30,
     });
     const base = `127.0.0.1:${await server.listen()}`;
-    const { config } = testConfig(ingestEnv({ usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } }));
-    const metrics = new IngestMetrics({ defaultMetrics: false });
-    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
-    try {
-      await gateway.start();
-      await server.done;
-      await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent, 30_000);
+    await throughGateway(server, { usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } }, {}, async ({ gateway, metrics, config }) => {
       assert.equal(server.skipped.length, 1, 'one update lost');
       assert.equal(gateway.stats()[0]!.resyncs, 1, 'one resync');
       assert.equal(await sample(metrics, 'himari_ingest_resyncs_total', { feed: 'usdm' }), 1);
@@ -235,11 +251,7 @@ describe('a gap in a Binance book stream', { timeout: 120_000 }, () => {
       assert.equal(sushiSnapshots.length, 2);
       const withoutResync = stored.filter((e) => e !== sushiSnapshots[1]);
       assert.ok(Object.keys(bookCheckFailures(withoutResync)).length > 0, 'without the resync snapshot a book check flags the gap');
-    } finally {
-      await gateway.close();
-      await server.close();
-      await cleanup(config);
-    }
+    });
   });
 });
 
@@ -249,14 +261,8 @@ describe('a Binance connection at its age limit', { timeout: 120_000 }, () => {
       recording: join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0'), snapshots: join(RECORDINGS_DIR, 'BINANCE_FUTURES.http.0.0'), speed: 5, symbols: FEEDS[1].feed.symbols,
     });
     const base = `127.0.0.1:${await server.listen()}`;
-    const { config } = testConfig(ingestEnv({ usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } },
-      { HIMARI_INGEST_REPLACE_CONNECTIONS_AFTER_MS: '1000' }));
-    const metrics = new IngestMetrics({ defaultMetrics: false });
-    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
-    try {
-      await gateway.start();
-      await server.done;
-      await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent, 30_000);
+    const feeds = { usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } };
+    await throughGateway(server, feeds, { HIMARI_INGEST_REPLACE_CONNECTIONS_AFTER_MS: '1000' }, async ({ gateway, metrics, config }) => {
       const st = gateway.stats()[0]!;
       assert.ok(st.replacements >= 3, `replaced ${st.replacements} times`);
       // One connection per replacement (and perhaps one still waiting for a frame when the recording ended), no reconnect.
@@ -275,11 +281,7 @@ describe('a Binance connection at its age limit', { timeout: 120_000 }, () => {
       assert.equal(stored.length, expected.length, 'nothing lost, nothing twice');
       const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
       for (const [k, list] of bySymbol(expected)) assert.deepEqual(got.get(k), list, `${k}: the same events in the same order`);
-    } finally {
-      await gateway.close();
-      await server.close();
-      await cleanup(config);
-    }
+    });
   });
 });
 
@@ -291,13 +293,8 @@ describe('a gap in an OKX book stream', { timeout: 120_000 }, () => {
       // The venue loses BTC-USDT's 30th book update (its book has it; the client never sees it).
       skip: (_i, text) => text.includes('"channel":"books","instId":"BTC-USDT"},"action":"update"') && ++btcUpdates === 30,
     });
-    const { config } = testConfig(ingestEnv({ okx: { ...FEEDS[4].feed, url: `ws://127.0.0.1:${await server.listen()}/ws/v5/public` } }));
-    const metrics = new IngestMetrics({ defaultMetrics: false });
-    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
-    try {
-      await gateway.start();
-      await server.done;
-      await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
+    const feeds = { okx: { ...FEEDS[4].feed, url: `ws://127.0.0.1:${await server.listen()}/ws/v5/public` } };
+    await throughGateway(server, feeds, {}, async ({ gateway, metrics, config }) => {
       assert.equal(server.skipped.length, 1, 'one update lost');
       assert.equal(gateway.stats()[0]!.resyncs, 1, 'one resync');
       assert.deepEqual(server.resnapshots, ['BTC-USDT'], 'the book was subscribed again and the venue sent its snapshot');
@@ -310,10 +307,6 @@ describe('a gap in an OKX book stream', { timeout: 120_000 }, () => {
       const snapshots = stored.filter((e) => e.type === 'book' && e.symbol === 'BTC-USDT' && e.action === 'snapshot');
       assert.equal(snapshots.length, 2, 'the first snapshot and the resync\'s');
       assert.ok((bookCheckFailures(stored.filter((e) => e !== snapshots[1])).Q5 ?? 0) > 0, 'without the resync snapshot the checksum check flags the book');
-    } finally {
-      await gateway.close();
-      await server.close();
-      await cleanup(config);
-    }
+    });
   });
 });

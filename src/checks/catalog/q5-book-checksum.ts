@@ -1,5 +1,5 @@
 import type { Check } from '../check.js';
-import { CHECKSUM, krakenChecksum, okxChecksum } from '../book.js';
+import { CHECKSUM, checksumMatches } from '../book.js';
 
 export const bookChecksum: Check = {
   id: 'Q5', bit: 28, group: 'sequence', severity: 'resync', keeps: 'the order book (snapshot + deltas, depth as the snapshot\'s)',
@@ -11,15 +11,7 @@ export const bookChecksum: Check = {
       if (e.action === 'delta' && !s.bookSynced) return false;
       // The checksum functions leave their result in CHECKSUM[0] (a uint32 returned as a number
       // would be boxed on every book event).
-      if (e.venue === 'kraken') {
-        if (e.priceDp === undefined || e.sizeDp === undefined) return false;
-        krakenChecksum(s.book, e.priceDp, e.sizeDp);
-      } else if (e.venue === 'okx') {
-        okxChecksum(s.book);
-      } else {
-        return false;
-      }
-      if ((CHECKSUM[0]! | 0) === (e.checksum | 0)) return false;
+      if (checksumMatches(s.book, e)) return false;
       s.lastValue = CHECKSUM[0]!; s.lastThreshold = e.checksum;
       return true;
     },

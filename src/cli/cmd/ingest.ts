@@ -2,7 +2,7 @@ import { redactConfig } from '../../config/load.js';
 import { startIngest, type RunningIngest } from '../../ingest/runner.js';
 import { createLogger } from '../../obs/log.js';
 import type { IngestArgs } from '../commands.js';
-import { EXIT_DEADLINE, intOption, load } from '../common.js';
+import { EXIT_DEADLINE, intOption, load, onStopSignals } from '../common.js';
 
 export async function cmdIngest({ values }: IngestArgs): Promise<void> {
   const config = load(values.config);
@@ -20,12 +20,7 @@ export async function cmdIngest({ values }: IngestArgs): Promise<void> {
       (err: Error) => { log.error({ err }, 'close failed'); exit(1); },
     );
   };
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      if (stopping) { log.warn({ sig }, 'second signal: exiting now'); log.flush(); process.exit(130); }
-      stop(sig);
-    });
-  }
+  onStopSignals(log, () => stopping, stop);
   try {
     running = await startIngest(config, log, true);
   } catch (err) {

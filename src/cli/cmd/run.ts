@@ -9,7 +9,7 @@ import { startIngest, type RunningIngest } from '../../ingest/runner.js';
 import { createLogger } from '../../obs/log.js';
 import { SystemdLifecycle } from '../../systemd-lifecycle.js';
 import type { RunArgs } from '../commands.js';
-import { EXIT_DEADLINE, intOption, load } from '../common.js';
+import { EXIT_DEADLINE, intOption, load, onStopSignals } from '../common.js';
 
 export async function cmdRun({ values }: RunArgs): Promise<void> {
   const config = load(values.config);
@@ -50,12 +50,7 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
       (err: Error) => { log.error({ err }, 'close failed'); exit(1); },
     );
   };
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      if (stopping) { log.warn({ sig }, 'second signal: exiting now'); log.flush(); process.exit(130); }
-      stop(sig);
-    });
-  }
+  onStopSignals(log, () => stopping, stop);
   try {
     await app.start();
   } catch (err) {
