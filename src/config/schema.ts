@@ -294,6 +294,8 @@ const ingestFeed = z.strictObject({
 const ingest = z.strictObject({
   topic: z.string().min(1).default('market.events')
     .describe('Topic the gateway produces normalized events to (msgpack, keyed by symbol): the processor\'s input.'),
+  deadLetterTopic: z.string().min(1).default('market.events.ingest.dlq')
+    .describe('Venue messages the gateway could not understand (not JSON, an unknown shape, a venue error) go here as received, keyed by feed, with headers x-feed, x-venue, x-error-message and x-received-us: logged, counted and kept.'),
   feeds: z.record(z.string(), ingestFeed).default({})
     .describe('The connections, by name: {"binance-spot": {"venue": "binance", "symbols": ["BTCUSDT"], "channels": ["trades", "quotes"]}}. One WebSocket per feed. A feed\'s keys: venue, symbols, channels, url, restUrl (Binance), bookDepth (Kraken); see docs/ingest.md.'),
   lingerMs: z.number().min(0).max(1000).default(1)

@@ -102,6 +102,26 @@ export class IngestProducer {
     return true;
   }
 
+  /**
+   * Hands a venue message the gateway could not understand to the dead-letter topic, as
+   * received, with why; counted under `slot` (its feed's `unrecognized` slot) like an event.
+   */
+  sendRaw(slot: number, feed: string, venue: string, frame: string, reason: string, recvUs: number): boolean {
+    const s = this.slots[slot]!;
+    s.events.inc();
+    try {
+      this.producer.produce(this.ingest.deadLetterTopic, null, Buffer.from(frame), feed, Math.floor(recvUs / 1000), slot * TIME_SPAN + (recvUs % TIME_SPAN),
+        [{ 'x-feed': feed }, { 'x-venue': venue }, { 'x-error-message': reason }, { 'x-received-us': String(recvUs) }]);
+    } catch (err) {
+      const full = (err as { code?: unknown }).code === KafkaCode.QUEUE_FULL;
+      (full ? s.bufferFull : s.refused).inc();
+      this.noteDrop(full ? 'the buffer is full (ingest.bufferMaxMessages / bufferMaxMb)' : 'the producer refused it', err);
+      return false;
+    }
+    this.metrics.buffered.set(++this.buffered);
+    return true;
+  }
+
   /** Events handed over and not yet acknowledged or dropped. */
   get pending(): number {
     return this.buffered;

@@ -48,6 +48,8 @@ class Feed {
   private readonly out: MarketEvent[] = [];
   /** Producer slot of each event type. */
   private readonly slots: Record<string, number> = {};
+  /** Producer slot of the messages not understood (the dead-letter topic). */
+  private readonly rawSlot: number;
   private readonly counted: { events: { inc(): void }; ignored: { inc(): void }; unrecognized: { inc(): void } };
   private readonly exchangeToReceive: { observe(v: number): void };
   /** Binance books: snapshots from REST and the bridge rule (null for venues that send snapshots themselves). */
@@ -62,6 +64,7 @@ class Feed {
     this.normalizer = createNormalizer(feed.venue);
     this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0, replacements: 0 };
     for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type);
+    this.rawSlot = producer.slot(name, feed.venue, 'unrecognized');
     this.counted = {
       events: metrics.messages.labels(name, feed.venue, 'events'),
       ignored: metrics.messages.labels(name, feed.venue, 'ignored'),
@@ -148,7 +151,7 @@ class Feed {
     try {
       raw = JSON.parse(frame);
     } catch (err) {
-      this.unrecognized(`not JSON: ${(err as Error).message}`, frame);
+      this.unrecognized(`not JSON: ${(err as Error).message}`, frame, recvUs);
       return;
     }
     const out = this.out;
@@ -158,14 +161,14 @@ class Feed {
     } catch (err) {
       // A normalizer never throws for what a venue sends; if one does, the message is reported, not lost silently.
       out.length = 0;
-      this.unrecognized(`normalizer failed: ${(err as Error).message}`, frame);
+      this.unrecognized(`normalizer failed: ${(err as Error).message}`, frame, recvUs);
       return;
     }
     if (d.kind === 'ignored') {
       this.stats.ignored++;
       this.counted.ignored.inc();
     } else if (d.kind === 'unrecognized') {
-      this.unrecognized(d.reason, frame);
+      this.unrecognized(d.reason, frame, recvUs);
     } else {
       this.counted.events.inc();
       const depth = this.depth;
@@ -194,10 +197,12 @@ class Feed {
     this.producer.send(this.slots[e.type]!, e, recvUs);
   }
 
-  private unrecognized(reason: string, frame: string): void {
+  /** A message not understood: logged (cut), counted, and kept whole in the dead-letter topic. */
+  private unrecognized(reason: string, frame: string, recvUs: number): void {
     this.stats.unrecognized++;
     this.counted.unrecognized.inc();
-    this.log.warn({ reason, raw: frame.length > RAW_LOGGED_CHARS ? `${frame.slice(0, RAW_LOGGED_CHARS)}...` : frame }, 'venue message not understood');
+    this.log.warn({ reason, raw: frame.length > RAW_LOGGED_CHARS ? `${frame.slice(0, RAW_LOGGED_CHARS)}...` : frame }, 'venue message not understood: kept in the dead-letter topic');
+    this.producer.sendRaw(this.rawSlot, this.name, this.feed.venue, frame, reason, recvUs);
   }
 }
 
@@ -221,8 +226,9 @@ export class IngestGateway {
 
   /** Connects the producer (creating or checking the topic), then opens every feed. */
   async start(): Promise<void> {
-    if (this.kafka.createTopics) await ensureTopics(this.kafka, [this.config.topic]);
-    else await requireTopics(this.kafka, [this.config.topic]);
+    const topics = [this.config.topic, this.config.deadLetterTopic];
+    if (this.kafka.createTopics) await ensureTopics(this.kafka, topics);
+    else await requireTopics(this.kafka, topics);
     await this.producer.connect();
     for (const f of this.feeds) f.start();
     this.log.info({ feeds: this.feeds.map((f) => f.name), topic: this.config.topic }, 'ingest gateway started');

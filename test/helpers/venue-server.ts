@@ -130,6 +130,11 @@ export class VenueServer {
     return (this.http.address() as AddressInfo).port;
   }
 
+  /** Sends `text` now to every subscribed client, outside the recording (a message the venue might send). */
+  broadcast(text: string): void {
+    for (const s of this.subscribers) if (s.readyState === WebSocket.OPEN) s.send(text);
+  }
+
   /** Resets every client connection, as a network failure would (no close frame). */
   dropConnections(): void {
     for (const c of this.wss.clients) c.terminate();

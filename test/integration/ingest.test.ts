@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unpack } from 'msgpackr';
+import Kafka from 'node-rdkafka';
 import pino from 'pino';
 import type { BookEvent, MarketEvent } from '../../src/codec/event.js';
 import type { IngestConfig } from '../../src/config/schema.js';
 import { CheckEngine } from '../../src/checks/engine.js';
 import { ALL_CHECKS } from '../../src/checks/registry.js';
 import { IngestGateway } from '../../src/ingest/gateway.js';
+import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { IngestMetrics } from '../../src/ingest/metrics.js';
 import { BinanceNormalizer } from '../../src/normalize/binance.js';
 import { createNormalizer } from '../../src/normalize/index.js';
@@ -308,5 +310,45 @@ describe('a gap in an OKX book stream', { timeout: 120_000 }, () => {
       assert.equal(snapshots.length, 2, 'the first snapshot and the resync\'s');
       assert.ok((bookCheckFailures(stored.filter((e) => e !== snapshots[1])).Q5 ?? 0) > 0, 'without the resync snapshot the checksum check flags the book');
     });
+  });
+});
+
+describe('venue messages the gateway does not understand', { timeout: 120_000 }, () => {
+  it('are kept whole in the dead-letter topic with the feed, the venue and why; the rest of the stream is unaffected', async () => {
+    const file = join(RECORDINGS_DIR, 'OKX.ws.1.0');
+    const server = new VenueServer({ recording: file, speed: 10, symbols: FEEDS[4].feed.symbols });
+    const dlq = `it.ingest-dlq.${Date.now().toString(36)}`;
+    const { config } = testConfig(ingestEnv({ okx: { ...FEEDS[4].feed, url: `ws://127.0.0.1:${await server.listen()}/ws/v5/public` } }, { HIMARI_INGEST_DEAD_LETTER_TOPIC: dlq }));
+    const metrics = new IngestMetrics({ defaultMetrics: false });
+    const gateway = new IngestGateway(config.kafka, ingestOf(config), metrics, pino({ level: 'silent' }));
+    const bad = ['not json at all {', '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":"no levels"}', '{"op":"error","msg":"Invalid request"}'];
+    try {
+      await gateway.start();
+      await waitUntil('the stream under way', async () => server.sent > 50, 30_000, 10);
+      for (const b of bad) server.broadcast(b);
+      await server.done;
+      await waitUntil('every message received and acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + bad.length, 30_000);
+
+      const kept = await readTopic(config, dlq, bad.length, 20_000);
+      assert.deepEqual(kept.map((m) => m.value.toString()).sort(), bad.slice().sort(), 'each kept as received');
+      for (const m of kept) {
+        assert.equal(m.key, 'okx');
+        assert.equal(m.headers['x-feed'], 'okx');
+        assert.equal(m.headers['x-venue'], 'okx');
+        assert.ok((m.headers['x-error-message'] ?? '').length > 0, 'with why');
+        assert.match(m.headers['x-received-us'] ?? '', /^\d{16}$/);
+      }
+      assert.equal(gateway.stats()[0]!.unrecognized, bad.length);
+      assert.equal(await sample(metrics, 'himari_ingest_delivered_total', { type: 'unrecognized' }), bad.length);
+      const events = await readTopic(config, config.kafka.topics[0]!, readRecordingEvents(file).events.length, 20_000);
+      assert.equal(events.length, readRecordingEvents(file).events.length, 'every event of the recording still reached Kafka');
+    } finally {
+      await gateway.close();
+      await server.close();
+      await cleanup(config);
+      const admin = Kafka.AdminClient.create(kafkaClientConfig(config.kafka, 'test-admin'));
+      await new Promise<void>((resolve) => admin.deleteTopic(dlq, 10_000, () => resolve()));
+      admin.disconnect();
+    }
   });
 });
