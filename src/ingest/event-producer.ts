@@ -88,18 +88,7 @@ export class IngestProducer {
 
   /** Hands `event` (received at `recvUs`) to Kafka; false when it was dropped (counted and logged). */
   send(slot: number, event: MarketEvent, recvUs: number): boolean {
-    const s = this.slots[slot]!;
-    s.events.inc();
-    try {
-      this.producer.produce(this.ingest.topic, null, encodeEvent(event), event.symbol, Math.floor(recvUs / 1000), slot * TIME_SPAN + (recvUs % TIME_SPAN));
-    } catch (err) {
-      const full = (err as { code?: unknown }).code === KafkaCode.QUEUE_FULL;
-      (full ? s.bufferFull : s.refused).inc();
-      this.noteDrop(full ? 'the buffer is full (ingest.bufferMaxMessages / bufferMaxMb)' : 'the producer refused it', err);
-      return false;
-    }
-    this.metrics.buffered.set(++this.buffered);
-    return true;
+    return this.produce(slot, this.ingest.topic, encodeEvent(event), event.symbol, recvUs, undefined);
   }
 
   /**
@@ -107,11 +96,16 @@ export class IngestProducer {
    * received, with why; counted under `slot` (its feed's `unrecognized` slot) like an event.
    */
   sendRaw(slot: number, feed: string, venue: string, frame: string, reason: string, recvUs: number): boolean {
+    return this.produce(slot, this.ingest.deadLetterTopic, Buffer.from(frame), feed, recvUs,
+      [{ 'x-feed': feed }, { 'x-venue': venue }, { 'x-error-message': reason }, { 'x-received-us': String(recvUs) }]);
+  }
+
+  /** One message to librdkafka's queue, counted under `slot`; a refusal (the buffer full, too large) is counted and logged. */
+  private produce(slot: number, topic: string, value: Buffer, key: string, recvUs: number, headers: Kafka.MessageHeader[] | undefined): boolean {
     const s = this.slots[slot]!;
     s.events.inc();
     try {
-      this.producer.produce(this.ingest.deadLetterTopic, null, Buffer.from(frame), feed, Math.floor(recvUs / 1000), slot * TIME_SPAN + (recvUs % TIME_SPAN),
-        [{ 'x-feed': feed }, { 'x-venue': venue }, { 'x-error-message': reason }, { 'x-received-us': String(recvUs) }]);
+      this.producer.produce(topic, null, value, key, Math.floor(recvUs / 1000), slot * TIME_SPAN + (recvUs % TIME_SPAN), headers);
     } catch (err) {
       const full = (err as { code?: unknown }).code === KafkaCode.QUEUE_FULL;
       (full ? s.bufferFull : s.refused).inc();
