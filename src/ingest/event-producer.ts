@@ -4,8 +4,7 @@ import type { Counter } from 'prom-client';
 import { encodeEvent } from '../codec/encode.js';
 import type { MarketEvent } from '../codec/event.js';
 import type { IngestConfig, KafkaConfig } from '../config/schema.js';
-import { kafkaClientConfig } from '../kafka/client-config.js';
-import { connectClient } from '../kafka/clients.js';
+import { connectClient, createSinkProducer } from '../kafka/clients.js';
 import { KafkaCode } from '../kafka/kafka-clients.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
@@ -49,16 +48,14 @@ export class IngestProducer {
   readonly ackLatency = new LatencyHistogram();
 
   constructor(private readonly kafka: KafkaConfig, private readonly ingest: IngestConfig, private readonly metrics: IngestMetrics, private readonly log: Logger) {
-    this.producer = new Kafka.Producer({
-      ...kafkaClientConfig(kafka, 'ingest'),
-      dr_cb: true,
-      'enable.idempotence': true,
+    // The sinks' producer (idempotent, delivery reports, no Nagle) with the gateway's linger,
+    // compression and buffer bounds.
+    this.producer = createSinkProducer(kafka, 'ingest', {
       'linger.ms': ingest.lingerMs,
       'compression.codec': ingest.compression,
       'queue.buffering.max.messages': ingest.bufferMaxMessages,
       'queue.buffering.max.kbytes': ingest.bufferMaxMb * 1024,
       'batch.num.messages': 10_000,
-      'socket.nagle.disable': true,
     }, { 'message.timeout.ms': ingest.deliveryTimeoutMs });
     this.producer.on('delivery-report', (err, report) => this.delivered(err, report));
     this.producer.on('event.error', (err: Kafka.LibrdKafkaError) => {
