@@ -286,10 +286,22 @@ const ingestFeed = z.strictObject({
   }
   if (f.bookDepth !== undefined && f.venue !== 'kraken') unused(ctx, 'bookDepth', f.bookDepth, `${f.venue} has a fixed book depth`);
   if (f.restUrl !== undefined && !f.venue.startsWith('binance')) unused(ctx, 'restUrl', f.restUrl, `${f.venue} sends its book snapshots on the WebSocket`);
+  const streams = f.symbols.length * f.channels.length;
+  if (f.venue.startsWith('binance') && streams > BINANCE_MAX_STREAMS) {
+    ctx.addIssue({ code: 'custom', path: ['symbols'], message: `${streams} streams (symbols × channels) on one connection: Binance serves ${BINANCE_MAX_STREAMS} at most; split the symbols over several feeds` });
+  }
   if (f.bookDepth !== undefined && f.venue === 'kraken' && ![10, 25, 100, 500, 1000].includes(f.bookDepth)) {
     ctx.addIssue({ code: 'custom', path: ['bookDepth'], message: 'Kraken books come 10, 25, 100, 500 or 1000 levels deep' });
   }
 });
+
+const ingestRate = z.strictObject({
+  count: z.number().int().min(1).max(100_000),
+  perMs: z.number().int().min(1).max(86_400_000),
+});
+
+/** Streams Binance serves on one connection. */
+export const BINANCE_MAX_STREAMS = 1024;
 
 const ingest = z.strictObject({
   topic: z.string().min(1).default('market.events')
@@ -316,6 +328,8 @@ const ingest = z.strictObject({
     .describe('A connection that delivered nothing (message, ping or pong) for this long is dropped and reconnected: a silent socket, not a quiet market (every feed also pings).'),
   replaceConnectionsAfterMs: z.number().int().min(1000).max(86_000_000).default(84_600_000)
     .describe('Venues that close a connection at an age limit (Binance: 24 hours): the gateway opens a new one after this long (23.5 h) and hands over once both deliver the same messages, so nothing is lost or doubled.'),
+  venueLimits: z.partialRecord(z.enum(INGEST_VENUES), z.strictObject({ connections: ingestRate.optional(), requests: ingestRate.optional() })).default({})
+    .describe('Replaces a venue\'s limits the gateway keeps to (docs/ingest.md lists them): {"okx": {"requests": {"count": 400, "perMs": 3600000}}}. connections: attempts to its host, across the feeds; requests: frames sent on one connection. For a venue that changed its published limits.'),
   metricsPort: z.number().int().min(0).max(65_535).default(9465)
     .describe('Port of the gateway\'s /metrics and /healthz on metrics.host (0 disables it).'),
   inProcess: z.boolean().default(false)

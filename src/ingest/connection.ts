@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { wallClockMs } from '../obs/clock.js';
+import { RateWindow, type Rate } from './rate-limit.js';
 
 /** Why a connection ended, as the gateway reports the gap it left. */
 export type CloseReason = 'closed by the venue' | 'error' | 'stale' | 'handshake failed';
@@ -15,6 +16,8 @@ export interface ConnectionHandlers {
   onClose(reason: CloseReason, detail: string, retryInMs: number): void;
   /** The connection was replaced by an overlapping one before its age limit: no gap. */
   onReplaced?(handover: Handover): void;
+  /** A connection attempt or a request waits `waitMs` for the venue's limit. */
+  onRateLimited?(limit: 'connections' | 'requests', waitMs: number): void;
 }
 
 /** How a replacement went: frames both connections delivered (handed on once), and how long they overlapped. */
@@ -39,6 +42,10 @@ export interface ConnectionOptions {
   reconnectMaxMs: number;
   /** Replace each connection by an overlapping one after this long (the venue's age limit less a margin); 0: never. */
   replaceAfterMs: number;
+  /** Connection attempts to the venue: shared by the feeds that connect to its host, or null for none. */
+  connectGate: RateWindow | null;
+  /** Frames each connection may send (subscriptions, `send`), or null for no limit. */
+  requestRate: Rate | null;
 }
 
 /** Longest a replacement waits for a frame both connections delivered before it switches anyway. */
@@ -79,7 +86,7 @@ class Replacement {
   aligned = false;
   timer: NodeJS.Timeout | null = null;
 
-  constructor(readonly socket: WebSocket) {}
+  constructor(readonly socket: WebSocket, readonly outbox: Outbox) {}
 
   /** A frame the old connection handed on. */
   sawOnOld(frame: string): void {
@@ -90,14 +97,59 @@ class Replacement {
 }
 
 /**
+ * The frames one socket sends, within the venue's request limit (its budget is the connection's:
+ * venues count requests per connection): what the limit does not allow now waits, in order.
+ */
+class Outbox {
+  private readonly queue: string[] = [];
+  private readonly window: RateWindow | null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly socket: WebSocket, rate: Rate | null, private readonly onWait: (waitMs: number) => void) {
+    this.window = rate === null ? null : new RateWindow(rate);
+  }
+
+  send(frame: string): void {
+    this.queue.push(frame);
+    if (this.timer === null) this.pump();
+  }
+
+  /** Frames not sent: the socket ended (its replacement or the reconnect subscribes anew). */
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.queue.length = 0;
+  }
+
+  private pump(): void {
+    this.timer = null;
+    while (this.queue.length > 0) {
+      if (this.socket.readyState !== WebSocket.OPEN) return this.close();
+      const wait = this.window === null ? 0 : this.window.take(Date.now());
+      if (wait > 0) {
+        this.onWait(wait);
+        this.timer = setTimeout(() => this.pump(), wait);
+        return;
+      }
+      this.socket.send(this.queue.shift()!);
+    }
+  }
+}
+
+/**
  * One venue WebSocket that stays up: subscribes on every open, answers and sends pings, drops a
  * socket that went silent (`staleMs`: a half-open TCP connection otherwise looks like a quiet
  * market for as long as the kernel keeps it), reconnects with capped, jittered backoff until
  * closed, and replaces a connection before the venue's age limit with an overlapping one so that
  * no message is lost or handed on twice. Frames are handed on as text with their receive time.
+ * Connection attempts wait for the venue's connection limit (`connectGate`, shared by every feed
+ * of the host), frames sent for its request limit: a reconnect storm or a burst of
+ * resubscriptions slows down instead of getting the address banned.
  */
 export class FeedConnection {
   private socket: WebSocket | null = null;
+  /** The current socket's frames, sent within the venue's request limit. */
+  private outbox: Outbox | null = null;
   private replacement: Replacement | null = null;
   private closing = false;
   /** Failed attempts since the last successful open. */
@@ -132,8 +184,10 @@ export class FeedConnection {
     for (const t of [this.retryTimer, this.replaceTimer, this.replacement?.timer ?? null]) if (t !== null) clearTimeout(t);
     this.retryTimer = null;
     this.replaceTimer = null;
+    this.replacement?.outbox.close();
     this.replacement?.socket.terminate();
     this.replacement = null;
+    this.outbox?.close();
     const socket = this.socket;
     this.stopTimers();
     if (socket === null || socket.readyState === WebSocket.CLOSED) return;
@@ -152,22 +206,42 @@ export class FeedConnection {
     socket.terminate();
   }
 
-  /** Sends a text frame on the open connection; false when there is none (the resubscription a reconnect makes covers it). */
+  /**
+   * Sends a text frame on the open connection, as soon as the venue's request limit allows; false
+   * when there is none (the resubscription a reconnect makes covers it).
+   */
   send(frame: string): boolean {
     const socket = this.socket;
-    if (socket === null || socket.readyState !== WebSocket.OPEN) return false;
-    socket.send(frame);
+    if (socket === null || socket.readyState !== WebSocket.OPEN || this.outbox === null) return false;
+    this.outbox.send(frame);
     return true;
+  }
+
+  /** 0 when the venue's connection limit allows an attempt now (and counts it), else how long until it does. */
+  private connectWaitMs(): number {
+    const wait = this.options.connectGate?.take(Date.now()) ?? 0;
+    if (wait > 0) this.handlers.onRateLimited?.('connections', wait);
+    return wait;
+  }
+
+  private newOutbox(socket: WebSocket): Outbox {
+    return new Outbox(socket, this.options.requestRate, (wait) => this.handlers.onRateLimited?.('requests', wait));
   }
 
   /** Starts replacing the connection now (what the age limit's timer does). */
   replace(): void {
     if (this.closing || this.socket === null || this.replacement !== null) return;
+    const wait = this.connectWaitMs();
+    if (wait > 0) {
+      if (this.replaceTimer !== null) clearTimeout(this.replaceTimer);
+      this.replaceTimer = setTimeout(() => { this.replaceTimer = null; this.replace(); }, wait);
+      return;
+    }
     const socket = this.connect();
-    const r = new Replacement(socket);
+    const r = new Replacement(socket, this.newOutbox(socket));
     this.replacement = r;
     socket.on('open', () => {
-      for (const s of this.options.subscriptions) socket.send(s);
+      for (const s of this.options.subscriptions) r.outbox.send(s);
       r.timer = setTimeout(() => this.switchTo(r), HANDOVER_MAX_MS);
     });
     socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
@@ -190,6 +264,7 @@ export class FeedConnection {
     const failed = (detail: string) => {
       if (this.replacement !== r) return;
       if (r.timer !== null) clearTimeout(r.timer);
+      r.outbox.close();
       this.replacement = null;
       this.log.warn({ url: this.options.url, detail, retryInMs: REPLACE_RETRY_MS }, 'replacement connection failed: the current one stays');
       this.scheduleReplace(REPLACE_RETRY_MS);
@@ -205,13 +280,23 @@ export class FeedConnection {
   }
 
   private open(): void {
+    const wait = this.connectWaitMs();
+    if (wait > 0) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (!this.closing) this.open();
+      }, wait);
+      return;
+    }
     const { url } = this.options;
     const socket = this.connect();
     this.socket = socket;
+    const outbox = this.newOutbox(socket);
+    this.outbox = outbox;
     let opened = false;
     socket.on('open', () => {
       opened = true;
-      for (const s of this.options.subscriptions) socket.send(s);
+      for (const s of this.options.subscriptions) outbox.send(s);
       const downMs = this.downSinceMs === 0 ? 0 : Date.now() - this.downSinceMs;
       const attempt = this.attempt;
       this.attempt = 0;
@@ -292,7 +377,9 @@ export class FeedConnection {
     if (r.timer !== null) clearTimeout(r.timer);
     const old = this.socket;
     this.stopTimers();
+    this.outbox?.close();
     this.socket = r.socket;
+    this.outbox = r.outbox;
     r.socket.removeAllListeners('message');
     r.socket.removeAllListeners('close');
     r.socket.removeAllListeners('error');
@@ -312,6 +399,8 @@ export class FeedConnection {
   private ended(socket: WebSocket, reason: CloseReason, detail: string): void {
     if (this.socket !== socket) return;
     this.socket = null;
+    this.outbox?.close();
+    this.outbox = null;
     this.catchUp = null;
     this.stopTimers();
     if (this.replaceTimer !== null) clearTimeout(this.replaceTimer);
@@ -319,6 +408,7 @@ export class FeedConnection {
     // A replacement under way would hand on frames after a gap it cannot see: it goes too.
     if (this.replacement !== null) {
       if (this.replacement.timer !== null) clearTimeout(this.replacement.timer);
+      this.replacement.outbox.close();
       this.replacement.socket.terminate();
       this.replacement = null;
     }

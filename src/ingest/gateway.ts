@@ -9,9 +9,10 @@ import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
 import { BinanceDepthSync, fetchJson } from './binance-depth.js';
 import { BookGuard } from './book-guard.js';
 import { FeedConnection } from './connection.js';
+import { RateWindow, withMargin } from './rate-limit.js';
 import { IngestProducer } from './event-producer.js';
 import type { IngestMetrics } from './metrics.js';
-import { venueProtocol } from './venues.js';
+import { venueProtocol, type VenueLimits } from './venues.js';
 
 /** Raw text kept of a message the normalizer did not understand, in its log line. */
 const RAW_LOGGED_CHARS = 1_000;
@@ -59,7 +60,7 @@ class Feed {
   private readonly heldBack: { inc(): void };
 
   constructor(readonly name: string, private readonly feed: IngestFeedConfig, config: IngestConfig, private readonly producer: IngestProducer,
-    private readonly metrics: IngestMetrics, private readonly log: Logger) {
+    private readonly metrics: IngestMetrics, private readonly log: Logger, limits: VenueLimits, connectGate: RateWindow) {
     const protocol = venueProtocol(feed.venue);
     this.normalizer = createNormalizer(feed.venue);
     this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0, replacements: 0 };
@@ -98,7 +99,9 @@ class Feed {
       url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
       staleMs: config.staleMs, reconnectInitialMs: config.reconnectInitialMs, reconnectMaxMs: config.reconnectMaxMs,
       replaceAfterMs: protocol.maxAgeMs > 0 ? config.replaceConnectionsAfterMs : 0,
+      connectGate, requestRate: limits.requests,
     }, log, {
+      onRateLimited: (limit) => metrics.rateLimited.labels(feed.venue, limit).inc(),
       onReplaced: (handover) => {
         this.stats.replacements++;
         this.metrics.replacements.labels(name, feed.venue, String(handover.aligned)).inc();
@@ -221,7 +224,17 @@ export class IngestGateway {
       throw new HimariError(ErrorCode.CONFIG_INVALID, 'ingest.feeds is empty: configure at least one feed (HIMARI_INGEST_FEEDS or the config file; see docs/ingest.md)');
     }
     this.producer = new IngestProducer(kafka, config, metrics, log.child({ stage: 'ingest-producer' }));
-    this.feeds = names.map((name) => new Feed(name, config.feeds[name]!, config, this.producer, metrics, log.child({ feed: name, venue: config.feeds[name]!.venue })));
+    // Venues count connection attempts per address: one gate per host, shared by its feeds.
+    const gates = new Map<string, RateWindow>();
+    this.feeds = names.map((name) => {
+      const feed = config.feeds[name]!;
+      const published = { ...venueProtocol(feed.venue).limits, ...config.venueLimits[feed.venue] };
+      const limits = { connections: withMargin(published.connections), requests: withMargin(published.requests) };
+      const host = new URL(venueProtocol(feed.venue).url(feed)).host;
+      let gate = gates.get(host);
+      if (gate === undefined) gates.set(host, (gate = new RateWindow(limits.connections)));
+      return new Feed(name, feed, config, this.producer, metrics, log.child({ feed: name, venue: feed.venue }), limits, gate);
+    });
   }
 
   /** Connects the producer (creating or checking the topic), then opens every feed. */

@@ -2,6 +2,18 @@ import type { IngestChannel, IngestFeedConfig, IngestVenue } from '../config/sch
 import { bybitInstrument } from '../normalize/bybit.js';
 import { krakenPair } from '../normalize/common.js';
 import type { SequenceRule } from './book-guard.js';
+import type { Rate } from './rate-limit.js';
+
+/**
+ * What a venue allows a client: its published limits (the gateway keeps them with a margin in
+ * time, `withMargin`, since the venue counts on its own clock when requests arrive).
+ */
+export interface VenueLimits {
+  /** Connection attempts to the venue's host, across the process's feeds (venues count them per IP). */
+  readonly connections: Rate;
+  /** Frames sent on one connection: subscriptions and resubscriptions (application pings, one per 20 s, are not counted). */
+  readonly requests: Rate;
+}
 
 /**
  * How one venue's public market-data WebSocket is spoken: where to connect, what to send to
@@ -42,13 +54,14 @@ export interface VenueProtocol {
   resubscribeBook(feed: IngestFeedConfig, venueSymbol: string): string[];
   /** The symbol the normalizer writes for a venue symbol (`XBT/USD` → `BTC-USD`). */
   normalizedSymbol(venueSymbol: string): string;
+  readonly limits: VenueLimits;
 }
 
 const HOUR_MS = 3_600_000;
 const noPong = (): boolean => false;
 
 /** Binance spot and USD-M: combined streams named in the URL (`/stream?streams=a/b`), pinged by the server. */
-function binance(defaultUrl: string, depthSnapshotUrl: string): VenueProtocol {
+function binance(defaultUrl: string, depthSnapshotUrl: string, limits: VenueLimits): VenueProtocol {
   const suffix: Record<IngestChannel, string> = { trades: '@trade', quotes: '@bookTicker', book: '@depth@100ms', liquidations: '@forceOrder' };
   return {
     defaultUrl,
@@ -66,6 +79,7 @@ function binance(defaultUrl: string, depthSnapshotUrl: string): VenueProtocol {
     bookSequence: () => null,
     resubscribeBook: () => [],
     normalizedSymbol: (s) => s,
+    limits,
   };
 }
 
@@ -86,6 +100,9 @@ const coinbase: VenueProtocol = {
   bookSequence: () => null,
   resubscribeBook: () => [],
   normalizedSymbol: (s) => s,
+  // Published: 8 requests a second per IP (bursts to 20), which connections and subscriptions
+  // share: half each.
+  limits: { connections: { count: 4, perMs: 1000 }, requests: { count: 4, perMs: 1000 } },
 };
 
 /** Kraken WebSocket v1: one subscribe per channel; the server sends a heartbeat each second when idle. */
@@ -111,7 +128,13 @@ const kraken: VenueProtocol = {
     return [JSON.stringify({ event: 'unsubscribe', pair: [venueSymbol], subscription }), JSON.stringify({ event: 'subscribe', pair: [venueSymbol], subscription })];
   },
   normalizedSymbol: (s) => krakenPair(s),
+  // Published: about 150 connection attempts per rolling 10 minutes per IP; the message rate is
+  // adjusted to load ("Exceeded msg rate"), so requests are kept to a few a second.
+  limits: { connections: { count: 150, perMs: 600_000 }, requests: { count: 5, perMs: 1000 } },
 };
+
+/** Characters of one OKX subscribe request's arguments (the venue takes 64 KB), with room for the envelope. */
+const OKX_MAX_REQUEST_CHARS = 60_000;
 
 /** OKX v5 public: one subscribe with every argument; a text `ping` at least every 30 s. */
 const okx: VenueProtocol = {
@@ -130,7 +153,22 @@ const okx: VenueProtocol = {
     }
     // Liquidations are subscribed by instrument type, not instrument: every swap's or future's.
     for (const instType of liquidationTypes) args.push({ channel: 'liquidation-orders', instType });
-    return [JSON.stringify({ op: 'subscribe', args })];
+    // One request may be 64 KB at most: larger subscriptions go in several.
+    const out: string[] = [];
+    let batch: Array<Record<string, string>> = [];
+    let size = 0;
+    for (const a of args) {
+      const n = JSON.stringify(a).length + 1;
+      if (batch.length > 0 && size + n > OKX_MAX_REQUEST_CHARS) {
+        out.push(JSON.stringify({ op: 'subscribe', args: batch }));
+        batch = [];
+        size = 0;
+      }
+      batch.push(a);
+      size += n;
+    }
+    out.push(JSON.stringify({ op: 'subscribe', args: batch }));
+    return out;
   },
   ping: { text: 'ping', everyMs: 20_000 },
   isPong: (frame) => frame === 'pong',
@@ -140,7 +178,11 @@ const okx: VenueProtocol = {
   bookSequence: () => 'prev-seq',
   resubscribeBook: (_feed, venueSymbol) => ['unsubscribe', 'subscribe'].map((op) => JSON.stringify({ op, args: [{ channel: 'books', instId: venueSymbol }] })),
   normalizedSymbol: (s) => s,
+  // Published: 3 connection requests a second per IP; 480 subscribe and unsubscribe requests an
+  // hour per connection (a resubscription is two).
+  limits: { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: HOUR_MS } },
 };
+
 
 /** OKX instrument type from its id: `BTC-USDT-SWAP`, `BTC-USD-240628` (a future), else spot. */
 export function okxInstType(instId: string): string {
@@ -169,12 +211,20 @@ function bybit(defaultUrl: string): VenueProtocol {
     bookSequence: (url) => (/\/v5\//.test(url) ? 'plus-one' : 'none'),
     resubscribeBook: (_feed, venueSymbol) => ['unsubscribe', 'subscribe'].map((op) => JSON.stringify({ op, args: [`${topic.book}.${venueSymbol}`] })),
     normalizedSymbol: (s) => bybitInstrument(defaultUrl.endsWith('/spot') ? 'spot' : 'linear', s).symbol,
+    // Published: at most 500 connections in 5 minutes per IP; no request rate, so a few a second
+    // (a subscription of many symbols is several requests of 10 topics).
+    limits: { connections: { count: 500, perMs: 300_000 }, requests: { count: 10, perMs: 1000 } },
   };
 }
 
 const PROTOCOLS: Record<IngestVenue, VenueProtocol> = {
-  'binance': binance('wss://stream.binance.com:9443/stream', 'https://api.binance.com/api/v3/depth'),
-  'binance-futures': binance('wss://fstream.binance.com/stream', 'https://fapi.binance.com/fapi/v1/depth'),
+  // Published: 300 connections per 5 minutes per IP; 5 (spot) or 10 (USD-M) messages a second on
+  // a connection, pings and pongs included (the gateway sends none but the library's pongs: its
+  // streams are named in the URL, at most BINANCE_MAX_STREAMS per connection).
+  'binance': binance('wss://stream.binance.com:9443/stream', 'https://api.binance.com/api/v3/depth',
+    { connections: { count: 300, perMs: 300_000 }, requests: { count: 5, perMs: 1000 } }),
+  'binance-futures': binance('wss://fstream.binance.com/stream', 'https://fapi.binance.com/fapi/v1/depth',
+    { connections: { count: 300, perMs: 300_000 }, requests: { count: 10, perMs: 1000 } }),
   'coinbase': coinbase,
   'kraken': kraken,
   'okx': okx,

@@ -7,6 +7,7 @@ import type { MarketEvent } from '../../src/codec/event.js';
 import { IngestGateway } from '../../src/ingest/gateway.js';
 import { IngestMetrics } from '../../src/ingest/metrics.js';
 import { createNormalizer } from '../../src/normalize/index.js';
+import { sample } from '../helpers/ingest.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
 import { readTopic, testConfig } from '../helpers/services.js';
 import { VenueServer } from '../helpers/venue-server.js';
@@ -17,11 +18,6 @@ const DOWN_MS = 20_000;
 /** The gateway's buffer bound: well under what the outage piles up at the recording's pace (~330 messages/s). */
 const BOUND = 2_000;
 const SYMBOLS = ['SKL-USD', 'SKL-BTC', 'BAND-GBP', 'NMR-EUR', 'BAND-BTC', 'YFI-BTC', 'DASH-BTC', 'NU-GBP', 'CRV-EUR', 'SKL-GBP'];
-
-async function total(metrics: IngestMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)).reduce((s, v) => s + v.value, 0);
-}
 
 /**
  * The ingest gateway while Kafka is down for 20 s (the suite's own broker, stopped and started
@@ -57,7 +53,7 @@ describe('the ingest gateway while Kafka is down', { timeout: 240_000 }, () => {
       await sleep(3_000);
       await stopSecondBroker();
       await sleep(DOWN_MS);
-      assert.ok(await total(metrics, 'himari_ingest_kafka_down') === 1, 'the gateway reported Kafka down');
+      assert.ok(await sample(metrics, 'himari_ingest_kafka_down') === 1, 'the gateway reported Kafka down');
       await startSecondBroker();
       await server.done;
       // The last frames may still be in the socket when the server is done: wait for them too.
@@ -65,15 +61,15 @@ describe('the ingest gateway while Kafka is down', { timeout: 240_000 }, () => {
       while ((gateway.stats()[0]!.messages < server.sent || gateway.pending > 0) && Date.now() < deadline) await sleep(100);
       assert.equal(gateway.pending, 0, 'the buffer drained once the broker was back');
 
-      const handed = await total(metrics, 'himari_ingest_events_total');
-      const delivered = await total(metrics, 'himari_ingest_delivered_total');
-      const full = await total(metrics, 'himari_ingest_dropped_total', { reason: 'buffer_full' });
-      const otherDrops = await total(metrics, 'himari_ingest_dropped_total') - full;
+      const handed = await sample(metrics, 'himari_ingest_events_total');
+      const delivered = await sample(metrics, 'himari_ingest_delivered_total');
+      const full = await sample(metrics, 'himari_ingest_dropped_total', { reason: 'buffer_full' });
+      const otherDrops = await sample(metrics, 'himari_ingest_dropped_total') - full;
       assert.ok(peak <= BOUND, `the buffer stayed within its bound: peak ${peak}`);
       assert.ok(full > 0, 'the outage piled up more than the bound: some were dropped');
       assert.equal(otherDrops, 0, 'nothing expired or was refused');
       assert.equal(delivered + full, handed, 'every event was delivered or counted as dropped');
-      assert.equal(await total(metrics, 'himari_ingest_kafka_down'), 0, 'Kafka reported back');
+      assert.equal(await sample(metrics, 'himari_ingest_kafka_down'), 0, 'Kafka reported back');
 
       // Kafka holds exactly the delivered events, in order per symbol: the expected stream less
       // the events dropped, which are whole runs of the outage's tail, never one in the middle of

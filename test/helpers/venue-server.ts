@@ -5,6 +5,7 @@ import { CHECKSUM, okxChecksum, OrderBook } from '../../src/checks/book.js';
 import { levels } from '../../src/normalize/common.js';
 import { readRecording } from '../../src/replay/recording.js';
 import { venueOfRecording, type Venue } from '../../src/normalize/index.js';
+import type { Rate } from '../../src/ingest/rate-limit.js';
 
 export interface VenueServerOptions {
   /** A cryptofeed raw recording (`../shared/data/cryptofeed/*.ws.*`): what the server replays. */
@@ -22,6 +23,19 @@ export interface VenueServerOptions {
   snapshots?: string;
   /** Messages the venue loses (by index in the recording's messages): never sent, yet in its book. */
   skip?: (index: number, text: string) => boolean;
+  /**
+   * The venue's limits, enforced as a venue does, counted on the server's clock: a connection
+   * beyond `connections` is refused (HTTP 429, `refused`); a connection that sends more frames
+   * than `requests` (pings aside) is closed (1008, `violations`).
+   */
+  limits?: { connections?: Rate; requests?: Rate };
+}
+
+/** How many of `times` (ms, ascending) fall in the window of `perMs` ending at `now`. */
+function inWindow(times: readonly number[], now: number, perMs: number): number {
+  let n = 0;
+  for (let i = times.length - 1; i >= 0 && times[i]! > now - perMs; i--) n++;
+  return n;
 }
 
 /** One symbol's book as the venue holds it: price text → quantity text per side. */
@@ -69,6 +83,12 @@ export class VenueServer {
   readonly received: string[] = [];
   /** Connections the server accepted. */
   connections = 0;
+  /** When it accepted each, ms. */
+  readonly connectedAt: number[] = [];
+  /** Connections refused for the connection limit. */
+  refused = 0;
+  /** Connections closed for sending beyond the request limit. */
+  violations = 0;
   /** Messages that fell due while no client was subscribed, by their index in the recording's messages. */
   readonly missed: number[] = [];
   /** Messages sent (to every subscribed client). */
@@ -116,7 +136,19 @@ export class VenueServer {
       this.served.push({ symbol: (url.searchParams.get('symbol') ?? '').toUpperCase(), body });
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     });
-    this.wss = new WebSocketServer({ server: this.http });
+    this.wss = new WebSocketServer({
+      server: this.http,
+      verifyClient: (_info, accept) => {
+        const limit = this.options.limits?.connections;
+        if (limit !== undefined && inWindow(this.connectedAt, Date.now(), limit.perMs) >= limit.count) {
+          this.refused++;
+          accept(false, 429, 'Too Many Requests');
+          return;
+        }
+        this.connectedAt.push(Date.now());
+        accept(true);
+      },
+    });
     this.wss.on('connection', (socket, req) => this.accept(socket, req.url ?? '/'));
   }
 
@@ -155,6 +187,7 @@ export class VenueServer {
       if (missing.length === 0) this.subscribe(socket);
       return missing;
     };
+    const requestTimes: number[] = [];
     socket.on('message', (data) => {
       const frame = data.toString();
       this.received.push(frame);
@@ -162,6 +195,15 @@ export class VenueServer {
       if (answer !== null) {
         socket.send(answer);
         return;
+      }
+      const limit = this.options.limits?.requests;
+      if (limit !== undefined) {
+        if (inWindow(requestTimes, Date.now(), limit.perMs) >= limit.count) {
+          this.violations++;
+          socket.close(1008, 'Too many requests');
+          return;
+        }
+        requestTimes.push(Date.now());
       }
       if (this.isSubscribe(frame)) {
         // OKX answers a book subscribed again on a live connection with a snapshot of it.

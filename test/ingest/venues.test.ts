@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import type { IngestFeedConfig } from '../../src/config/schema.js';
 import { reconnectDelayMs } from '../../src/ingest/connection.js';
+import { RateWindow, withMargin } from '../../src/ingest/rate-limit.js';
 import { okxInstType, venueProtocol } from '../../src/ingest/venues.js';
+import { INGEST_VENUES } from '../../src/config/schema.js';
 
 function feed(f: Partial<IngestFeedConfig> & Pick<IngestFeedConfig, 'venue' | 'symbols'>): IngestFeedConfig {
   return { channels: ['trades', 'quotes', 'book'], ...f };
@@ -48,6 +50,24 @@ describe('venue protocols: what the gateway opens and sends', () => {
     assert.equal(okxInstType('BTC-USDT'), 'SPOT');
   });
 
+  it('OKX splits a subscription over requests of at most 64 KB, every argument once, in order', () => {
+    const symbols = Array.from({ length: 1200 }, (_, i) => `COIN${i}-USDT-SWAP`);
+    const frames = venueProtocol('okx').subscriptions(feed({ venue: 'okx', symbols }));
+    assert.ok(frames.length > 1);
+    for (const f of frames) assert.ok(f.length <= 64 * 1024, `${f.length} characters`);
+    const args = frames.flatMap((f) => (JSON.parse(f) as { args: Array<{ channel: string; instId: string }> }).args);
+    assert.equal(args.length, symbols.length * 3);
+    assert.deepEqual(args.slice(0, 4), [{ channel: 'trades', instId: 'COIN0-USDT-SWAP' }, { channel: 'tickers', instId: 'COIN0-USDT-SWAP' }, { channel: 'books', instId: 'COIN0-USDT-SWAP' }, { channel: 'trades', instId: 'COIN1-USDT-SWAP' }]);
+  });
+
+  it('every venue states its connection and request limits', () => {
+    for (const v of INGEST_VENUES) {
+      const { connections, requests } = venueProtocol(v).limits;
+      for (const r of [connections, requests]) assert.ok(Number.isInteger(r.count) && r.count >= 1 && r.perMs >= 1000, `${v}: ${JSON.stringify(r)}`);
+    }
+    assert.deepEqual(venueProtocol('okx').limits, { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: 3_600_000 } });
+  });
+
   it('Bybit sends at most 10 topics per subscribe frame, on the category\'s path, and pings every 20 s', () => {
     const p = venueProtocol('bybit');
     const symbols = ['A', 'B', 'C', 'D', 'E', 'F'].map((s) => `${s}USDT`);
@@ -71,6 +91,33 @@ describe('reconnect backoff', () => {
   });
 });
 
+describe('venue limits as the gateway keeps them', () => {
+  it('never more than the count in any window: the next take waits until the oldest leaves it', () => {
+    const w = new RateWindow({ count: 3, perMs: 1000 });
+    assert.deepEqual([w.take(0), w.take(10), w.take(20)], [0, 0, 0]);
+    assert.equal(w.take(500), 500, 'the fourth waits for the first to be a window old');
+    assert.equal(w.take(999.5), 1, 'rounded up: never early');
+    assert.equal(w.take(1000), 0);
+    assert.equal(w.take(1005), 5, 'the window slides: now the take at 10 is the oldest');
+    assert.deepEqual([w.take(1010), w.take(1020)], [0, 0]);
+    assert.equal(w.take(1021), 979);
+  });
+
+  it('a refused take counts nothing: waiting callers do not use up the window', () => {
+    const w = new RateWindow({ count: 1, perMs: 100 });
+    assert.equal(w.take(0), 0);
+    for (let t = 1; t < 100; t += 7) assert.ok(w.take(t) > 0);
+    assert.equal(w.take(100), 0);
+  });
+
+  it('keeps a published limit over a window a quarter longer, and refuses a rate that allows nothing', () => {
+    assert.deepEqual(withMargin({ count: 3, perMs: 1000 }), { count: 3, perMs: 1250 });
+    assert.deepEqual(withMargin({ count: 480, perMs: 3_600_000 }), { count: 480, perMs: 4_500_000 });
+    assert.throws(() => new RateWindow({ count: 0, perMs: 1000 }), RangeError);
+    assert.throws(() => new RateWindow({ count: 1, perMs: 0 }), RangeError);
+  });
+});
+
 describe('ingest config', () => {
   const load = (feeds: unknown, extra: Record<string, string> = {}) => loadConfig({ env: { HIMARI_INGEST_FEEDS: JSON.stringify(feeds), ...extra } });
 
@@ -90,5 +137,15 @@ describe('ingest config', () => {
     assert.throws(() => load({ 'Bad Name': { venue: 'okx', symbols: ['BTC-USDT'] } }), /a feed name is lower-case letters/);
     assert.throws(() => load({ o: { venue: 'okx', symbols: ['BTC-USDT'], url: 'https://example' } }), /must be a ws:\/\/ or wss:\/\/ URL/);
     assert.throws(() => load({}, { HIMARI_INGEST_RECONNECT_INITIAL_MS: '5000', HIMARI_INGEST_RECONNECT_MAX_MS: '1000' }), /ingest\.reconnectMaxMs \(HIMARI_INGEST_RECONNECT_MAX_MS\): must be at least ingest\.reconnectInitialMs/);
+    const many = Array.from({ length: 342 }, (_, i) => `C${i}USDT`);
+    assert.throws(() => load({ b: { venue: 'binance', symbols: many } }), /ingest\.feeds\.b\.symbols: 1026 streams \(symbols × channels\) on one connection: Binance serves 1024 at most; split the symbols over several feeds/);
+    assert.doesNotThrow(() => load({ b: { venue: 'binance', symbols: many.slice(0, 341) } }));
+    assert.throws(() => load({}, { HIMARI_INGEST_VENUE_LIMITS: '{"okx":{"requests":{"count":0,"perMs":1000}}}' }), /ingest\.venueLimits\.okx\.requests\.count/);
+    assert.throws(() => load({}, { HIMARI_INGEST_VENUE_LIMITS: '{"ftx":{"requests":{"count":1,"perMs":1000}}}' }), /ingest\.venueLimits/);
+  });
+
+  it('takes a venue\'s limits from the configuration where they changed', () => {
+    const c = load({}, { HIMARI_INGEST_VENUE_LIMITS: '{"okx":{"requests":{"count":600,"perMs":3600000}}}' });
+    assert.deepEqual(c.ingest.venueLimits, { okx: { requests: { count: 600, perMs: 3_600_000 } } });
   });
 });

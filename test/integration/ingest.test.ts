@@ -5,9 +5,6 @@ import { unpack } from 'msgpackr';
 import Kafka from 'node-rdkafka';
 import pino from 'pino';
 import type { BookEvent, MarketEvent } from '../../src/codec/event.js';
-import type { IngestConfig } from '../../src/config/schema.js';
-import { CheckEngine } from '../../src/checks/engine.js';
-import { ALL_CHECKS } from '../../src/checks/registry.js';
 import { IngestGateway } from '../../src/ingest/gateway.js';
 import { kafkaClientConfig } from '../../src/kafka/client-config.js';
 import { IngestMetrics } from '../../src/ingest/metrics.js';
@@ -16,6 +13,7 @@ import { createNormalizer } from '../../src/normalize/index.js';
 import { readRecordingEvents } from '../../src/replay/recording.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
 import { cleanup, readTopic, testConfig, waitUntil } from '../helpers/services.js';
+import { bookCheckFailures, ingestEnv, ingestOf, sample } from '../helpers/ingest.js';
 import { VenueServer, type ServedSnapshot } from '../helpers/venue-server.js';
 
 /** Each venue recording, the feed that subscribes to what it holds, and the path the venue serves it on. */
@@ -70,22 +68,6 @@ function bySymbol(events: readonly MarketEvent[]): Map<string, Array<Record<stri
     list.push(comparable(e));
   }
   return out;
-}
-
-function ingestEnv(feeds: Record<string, unknown>, extra: Record<string, string> = {}): Record<string, string> {
-  return { HIMARI_INGEST_FEEDS: JSON.stringify(feeds), HIMARI_INGEST_RECONNECT_INITIAL_MS: '50', HIMARI_INGEST_RECONNECT_MAX_MS: '500', ...extra };
-}
-
-/** The ingest section, producing to the test's own input topic (which cleanup deletes). */
-function ingestOf(config: ReturnType<typeof testConfig>['config']): IngestConfig {
-  return { ...config.ingest, topic: config.kafka.topics[0]! };
-}
-
-async function sample(metrics: IngestMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  // A histogram's _count is one of the values of the metric named without the suffix.
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name || `${m.name}_count` === name);
-  return (metric?.values ?? []).filter((v) => ((v as { metricName?: string }).metricName ?? metric!.name) === name && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('ingest gateway: venue WebSockets to Kafka (local venue servers replaying the recordings, real broker)', { timeout: 180_000 }, () => {
@@ -187,25 +169,6 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
     });
   });
 });
-
-/**
- * Failures of the book checks (severity resync: sequence, snapshot, checksum), by check id, with
- * the sequence checks alone running: the replayed messages carry their 2021 exchange times and
- * the gateway stamps today's receive time, which the time checks rightly reject (a rejected
- * snapshot would leave its book unsynced).
- */
-function bookCheckFailures(events: readonly MarketEvent[]): Record<string, number> {
-  const engine = new CheckEngine(ALL_CHECKS.filter((c) => c.group === 'sequence'));
-  const book = ALL_CHECKS.filter((c) => c.severity === 'resync');
-  const counts: Record<string, number> = {};
-  for (const e of events) {
-    const o = engine.evaluate(e, 0);
-    for (const c of book) {
-      if ((c.bit < 32 ? (o.failedLo >>> c.bit) & 1 : (o.failedHi >>> (c.bit - 32)) & 1) === 1) counts[c.id] = (counts[c.id] ?? 0) + 1;
-    }
-  }
-  return counts;
-}
 
 /**
  * One feed of a gateway against `server` until every message the server sent (and every snapshot
