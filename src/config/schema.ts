@@ -328,8 +328,8 @@ const ingest = z.strictObject({
     .describe('A connection that delivered nothing (message, ping or pong) for this long is dropped and reconnected: a silent socket, not a quiet market (every feed also pings).'),
   replaceConnectionsAfterMs: z.number().int().min(1000).max(86_000_000).default(84_600_000)
     .describe('Venues that close a connection at an age limit (Binance: 24 hours): the gateway opens a new one after this long (23.5 h) and hands over once both deliver the same messages, so nothing is lost or doubled.'),
-  venueLimits: z.partialRecord(z.enum(INGEST_VENUES), z.strictObject({ connections: ingestRate.optional(), requests: ingestRate.optional() })).default({})
-    .describe('Replaces a venue\'s limits the gateway keeps to (docs/ingest.md lists them): {"okx": {"requests": {"count": 400, "perMs": 3600000}}}. connections: attempts to its host, across the feeds; requests: frames sent on one connection. For a venue that changed its published limits.'),
+  venueLimits: z.partialRecord(z.enum(INGEST_VENUES), z.strictObject({ connections: ingestRate.optional(), requests: ingestRate.optional(), snapshots: ingestRate.optional() })).default({})
+    .describe('Replaces a venue\'s limits the gateway keeps to (docs/ingest.md lists them): {"okx": {"requests": {"count": 400, "perMs": 3600000}}}. connections: attempts to its host, across the feeds; requests: frames sent on one connection; snapshots: REST book snapshots (Binance), across the feeds. For a venue that changed its published limits.'),
   metricsPort: z.number().int().min(0).max(65_535).default(9465)
     .describe('Port of the gateway\'s /metrics and /healthz on metrics.host (0 disables it).'),
   inProcess: z.boolean().default(false)

@@ -4,11 +4,10 @@ import { ErrorCode, HimariError } from '../errors.js';
 import { binanceInstrument, BinanceNormalizer } from '../normalize/binance.js';
 import { wallClockMs } from '../obs/clock.js';
 import { reconnectDelayMs } from './connection.js';
+import type { RateWindow } from './rate-limit.js';
 
 /** Deltas a symbol holds while it waits for its snapshot; past this the oldest go (the bridge rule then asks for a newer snapshot). */
 const HELD_DELTAS_MAX = 2_000;
-/** Between two snapshot requests of one feed: 4 a second at most, 2,400 request weight a minute at limit=1000 (Binance allows 6,000). */
-const REQUEST_SPACING_MS = 250;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** What a symbol's book stream is doing. */
@@ -32,9 +31,25 @@ interface SymbolBook {
 /** How the gateway fetches a snapshot: the REST call, so tests and the venue's stub can answer it. */
 export type SnapshotFetch = (url: string) => Promise<unknown>;
 
+/** Where a feed's snapshots come from, and the venue's request limit they keep to. */
+export interface SnapshotSource {
+  /** The depth endpoint (`https://api.binance.com/api/v3/depth`). */
+  readonly url: string;
+  readonly fetch: SnapshotFetch;
+  /** Requests to the endpoint's host, shared by the feeds that use it, or null for no limit. */
+  readonly gate: RateWindow | null;
+  /** A request waited `waitMs` for the limit. */
+  readonly onWait?: (waitMs: number) => void;
+}
+
 export const fetchJson: SnapshotFetch = async (url) => {
   const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  if (!res.ok) throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`, { retriable: true });
+  if (!res.ok) {
+    // 429 (over the limit) and 418 (banned for ignoring it) say how long to stay away.
+    const retryAfterS = Number(res.headers.get('retry-after') ?? 0);
+    throw new HimariError(ErrorCode.SERVICE_UNAVAILABLE, `${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`,
+      { retriable: true, context: retryAfterS > 0 ? { retryAfterMs: retryAfterS * 1000 } : undefined });
+  }
   return res.json() as Promise<unknown>;
 };
 
@@ -47,7 +62,8 @@ export const fetchJson: SnapshotFetch = async (url) => {
  * arrives, what the snapshot covers is dropped, and a delta that breaks the sequence (a lost
  * message, a reconnect) sends the symbol back to waiting for a new snapshot (a resync), so the
  * processor is handed a snapshot and the deltas that follow it, never a book with a hole.
- * Snapshot requests of a feed are spaced (REQUEST_SPACING_MS) to stay inside the venue's limits.
+ * Snapshot requests go one at a time within the venue's request limit (`SnapshotSource.gate`),
+ * a failed one retried with backoff, or after the time a refusal names (Retry-After).
  */
 export class BinanceDepthSync {
   private readonly books = new Map<string, SymbolBook>();
@@ -58,12 +74,9 @@ export class BinanceDepthSync {
   /** Snapshots requested after the first of each symbol: each a broken sequence or a reconnect. */
   resyncs = 0;
 
-  /**
-   * `restUrl`: the depth endpoint (`https://api.binance.com/api/v3/depth`); `emit` takes the
-   * events released (a snapshot and the deltas held behind it), in order.
-   */
+  /** `emit` takes the events released (a snapshot and the deltas held behind it), in order. */
   constructor(private readonly normalizer: BinanceNormalizer, private readonly futures: boolean, symbols: readonly string[],
-    private readonly restUrl: string, private readonly fetchSnapshot: SnapshotFetch, private readonly log: Logger,
+    private readonly source: SnapshotSource, private readonly log: Logger,
     private readonly emit: (events: readonly MarketEvent[], recvUs: number) => void, private readonly onResync: (symbol: string, why: string) => void) {
     const venue = futures ? 'binance-futures' : 'binance';
     for (const s of symbols) {
@@ -136,17 +149,24 @@ export class BinanceDepthSync {
     if (!this.pumping) void this.pump();
   }
 
-  /** Fetches the queued snapshots one at a time, spaced; a failed fetch is retried with backoff. */
+  /** Fetches the queued snapshots one at a time, within the limit; a failed fetch is retried with backoff. */
   private async pump(): Promise<void> {
     this.pumping = true;
     while (this.queue.length > 0 && !this.closed) {
+      const wait = this.source.gate?.take(Date.now()) ?? 0;
+      if (wait > 0) {
+        this.source.onWait?.(wait);
+        await sleep(wait);
+        continue;
+      }
       const book = this.queue[0]!;
-      const url = `${this.restUrl}?symbol=${book.venueSymbol}&limit=1000`;
+      const url = `${this.source.url}?symbol=${book.venueSymbol}&limit=1000`;
       let snapshot: unknown;
       try {
-        snapshot = await this.fetchSnapshot(url);
+        snapshot = await this.source.fetch(url);
       } catch (err) {
-        const retryInMs = reconnectDelayMs(this.attempt++, 500, 30_000);
+        const retryAfterMs = err instanceof HimariError ? Number(err.context?.retryAfterMs ?? 0) : 0;
+        const retryInMs = Math.max(retryAfterMs, reconnectDelayMs(this.attempt++, 500, 30_000));
         this.log.warn({ err, url, retryInMs }, 'depth snapshot request failed');
         await sleep(retryInMs);
         continue;
@@ -155,7 +175,6 @@ export class BinanceDepthSync {
       this.queue.shift();
       book.requested = false;
       if (!this.closed) this.apply(book, snapshot);
-      await sleep(REQUEST_SPACING_MS);
     }
     this.pumping = false;
   }

@@ -9,7 +9,7 @@ import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
 import { BinanceDepthSync, fetchJson } from './binance-depth.js';
 import { BookGuard } from './book-guard.js';
 import { FeedConnection } from './connection.js';
-import { RateWindow, withMargin } from './rate-limit.js';
+import { RateWindow, withMargin, type Rate } from './rate-limit.js';
 import { IngestProducer } from './event-producer.js';
 import type { IngestMetrics } from './metrics.js';
 import { venueProtocol, type VenueLimits } from './venues.js';
@@ -37,6 +37,20 @@ export interface FeedStats {
 }
 
 /**
+ * Venues count connection attempts and REST requests per address, whichever feed makes them:
+ * one budget per kind and host, shared by the feeds that reach it.
+ */
+class HostGates {
+  private readonly gates = new Map<string, RateWindow>();
+
+  get(key: string, rate: Rate): RateWindow {
+    let gate = this.gates.get(key);
+    if (gate === undefined) this.gates.set(key, (gate = new RateWindow(rate)));
+    return gate;
+  }
+}
+
+/**
  * One configured feed: its WebSocket, its venue's normalizer (state per connection: Kraken
  * channel ids, Bybit ticker deltas), and the route of each message forward: frame → JSON →
  * normalized events stamped with the receive time → the producer.
@@ -60,7 +74,7 @@ class Feed {
   private readonly heldBack: { inc(): void };
 
   constructor(readonly name: string, private readonly feed: IngestFeedConfig, config: IngestConfig, private readonly producer: IngestProducer,
-    private readonly metrics: IngestMetrics, private readonly log: Logger, limits: VenueLimits, connectGate: RateWindow) {
+    private readonly metrics: IngestMetrics, private readonly log: Logger, limits: VenueLimits, gates: HostGates) {
     const protocol = venueProtocol(feed.venue);
     this.normalizer = createNormalizer(feed.venue);
     this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0, replacements: 0 };
@@ -75,7 +89,11 @@ class Feed {
     metrics.connected.labels(name, feed.venue).set(0);
     const snapshotUrl = feed.restUrl ?? protocol.depthSnapshotUrl;
     this.depth = snapshotUrl !== null && feed.channels.includes('book') && this.normalizer instanceof BinanceNormalizer
-      ? new BinanceDepthSync(this.normalizer, feed.venue === 'binance-futures', feed.symbols, snapshotUrl, fetchJson, log,
+      ? new BinanceDepthSync(this.normalizer, feed.venue === 'binance-futures', feed.symbols, {
+        url: snapshotUrl, fetch: fetchJson,
+        gate: limits.snapshots === null ? null : gates.get(`snapshots ${new URL(snapshotUrl).host}`, limits.snapshots),
+        onWait: () => metrics.rateLimited.labels(feed.venue, 'snapshots').inc(),
+      }, log,
         (events, recvUs) => this.forward(events, recvUs),
         (symbol, why) => {
           this.stats.resyncs++;
@@ -99,7 +117,7 @@ class Feed {
       url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
       staleMs: config.staleMs, reconnectInitialMs: config.reconnectInitialMs, reconnectMaxMs: config.reconnectMaxMs,
       replaceAfterMs: protocol.maxAgeMs > 0 ? config.replaceConnectionsAfterMs : 0,
-      connectGate, requestRate: limits.requests,
+      connectGate: gates.get(`connections ${new URL(url).host}`, limits.connections), requestRate: limits.requests,
     }, log, {
       onRateLimited: (limit) => metrics.rateLimited.labels(feed.venue, limit).inc(),
       onReplaced: (handover) => {
@@ -224,16 +242,15 @@ export class IngestGateway {
       throw new HimariError(ErrorCode.CONFIG_INVALID, 'ingest.feeds is empty: configure at least one feed (HIMARI_INGEST_FEEDS or the config file; see docs/ingest.md)');
     }
     this.producer = new IngestProducer(kafka, config, metrics, log.child({ stage: 'ingest-producer' }));
-    // Venues count connection attempts per address: one gate per host, shared by its feeds.
-    const gates = new Map<string, RateWindow>();
+    const gates = new HostGates();
     this.feeds = names.map((name) => {
       const feed = config.feeds[name]!;
       const published = { ...venueProtocol(feed.venue).limits, ...config.venueLimits[feed.venue] };
-      const limits = { connections: withMargin(published.connections), requests: withMargin(published.requests) };
-      const host = new URL(venueProtocol(feed.venue).url(feed)).host;
-      let gate = gates.get(host);
-      if (gate === undefined) gates.set(host, (gate = new RateWindow(limits.connections)));
-      return new Feed(name, feed, config, this.producer, metrics, log.child({ feed: name, venue: feed.venue }), limits, gate);
+      const limits: VenueLimits = {
+        connections: withMargin(published.connections), requests: withMargin(published.requests),
+        snapshots: published.snapshots === null ? null : withMargin(published.snapshots),
+      };
+      return new Feed(name, feed, config, this.producer, metrics, log.child({ feed: name, venue: feed.venue }), limits, gates);
     });
   }
 

@@ -13,6 +13,8 @@ export interface VenueLimits {
   readonly connections: Rate;
   /** Frames sent on one connection: subscriptions and resubscriptions (application pings, one per 20 s, are not counted). */
   readonly requests: Rate;
+  /** REST book snapshot requests to the venue's host, across the feeds (Binance), or null where books come on the WebSocket. */
+  readonly snapshots: Rate | null;
 }
 
 /**
@@ -102,7 +104,7 @@ const coinbase: VenueProtocol = {
   normalizedSymbol: (s) => s,
   // Published: 8 requests a second per IP (bursts to 20), which connections and subscriptions
   // share: half each.
-  limits: { connections: { count: 4, perMs: 1000 }, requests: { count: 4, perMs: 1000 } },
+  limits: { connections: { count: 4, perMs: 1000 }, requests: { count: 4, perMs: 1000 }, snapshots: null },
 };
 
 /** Kraken WebSocket v1: one subscribe per channel; the server sends a heartbeat each second when idle. */
@@ -130,7 +132,7 @@ const kraken: VenueProtocol = {
   normalizedSymbol: (s) => krakenPair(s),
   // Published: about 150 connection attempts per rolling 10 minutes per IP; the message rate is
   // adjusted to load ("Exceeded msg rate"), so requests are kept to a few a second.
-  limits: { connections: { count: 150, perMs: 600_000 }, requests: { count: 5, perMs: 1000 } },
+  limits: { connections: { count: 150, perMs: 600_000 }, requests: { count: 5, perMs: 1000 }, snapshots: null },
 };
 
 /** Characters of one OKX subscribe request's arguments (the venue takes 64 KB), with room for the envelope. */
@@ -180,7 +182,7 @@ const okx: VenueProtocol = {
   normalizedSymbol: (s) => s,
   // Published: 3 connection requests a second per IP; 480 subscribe and unsubscribe requests an
   // hour per connection (a resubscription is two).
-  limits: { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: HOUR_MS } },
+  limits: { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: HOUR_MS }, snapshots: null },
 };
 
 
@@ -213,18 +215,20 @@ function bybit(defaultUrl: string): VenueProtocol {
     normalizedSymbol: (s) => bybitInstrument(defaultUrl.endsWith('/spot') ? 'spot' : 'linear', s).symbol,
     // Published: at most 500 connections in 5 minutes per IP; no request rate, so a few a second
     // (a subscription of many symbols is several requests of 10 topics).
-    limits: { connections: { count: 500, perMs: 300_000 }, requests: { count: 10, perMs: 1000 } },
+    limits: { connections: { count: 500, perMs: 300_000 }, requests: { count: 10, perMs: 1000 }, snapshots: null },
   };
 }
 
 const PROTOCOLS: Record<IngestVenue, VenueProtocol> = {
   // Published: 300 connections per 5 minutes per IP; 5 (spot) or 10 (USD-M) messages a second on
   // a connection, pings and pongs included (the gateway sends none but the library's pongs: its
-  // streams are named in the URL, at most BINANCE_MAX_STREAMS per connection).
+  // streams are named in the URL, at most BINANCE_MAX_STREAMS per connection). REST: 6,000
+  // (spot) or 2,400 (USD-M) request weight a minute per IP, a 1,000-level depth snapshot weighing
+  // 50 (spot) or 20: 120 snapshots a minute either way.
   'binance': binance('wss://stream.binance.com:9443/stream', 'https://api.binance.com/api/v3/depth',
-    { connections: { count: 300, perMs: 300_000 }, requests: { count: 5, perMs: 1000 } }),
+    { connections: { count: 300, perMs: 300_000 }, requests: { count: 5, perMs: 1000 }, snapshots: { count: 120, perMs: 60_000 } }),
   'binance-futures': binance('wss://fstream.binance.com/stream', 'https://fapi.binance.com/fapi/v1/depth',
-    { connections: { count: 300, perMs: 300_000 }, requests: { count: 10, perMs: 1000 } }),
+    { connections: { count: 300, perMs: 300_000 }, requests: { count: 10, perMs: 1000 }, snapshots: { count: 120, perMs: 60_000 } }),
   'coinbase': coinbase,
   'kraken': kraken,
   'okx': okx,

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { BookEvent, MarketEvent } from '../../src/codec/event.js';
-import { BinanceDepthSync } from '../../src/ingest/binance-depth.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HimariError } from '../../src/errors.js';
+import { BinanceDepthSync, fetchJson } from '../../src/ingest/binance-depth.js';
+import { RateWindow } from '../../src/ingest/rate-limit.js';
 import { BinanceNormalizer } from '../../src/normalize/binance.js';
 
 /** A spot (U, u) or USD-M (U, u, pu) delta of BTC-USDT. */
@@ -16,13 +20,15 @@ function harness(futures: boolean, lastUpdateIds: number[]) {
   const resyncs: string[] = [];
   const asked: string[] = [];
   let answer: () => void = () => {};
-  const sync = new BinanceDepthSync(new BinanceNormalizer(futures ? 'binance-futures' : 'binance'), futures, ['BTCUSDT'], 'http://venue/depth',
-    (url) => {
+  const sync = new BinanceDepthSync(new BinanceNormalizer(futures ? 'binance-futures' : 'binance'), futures, ['BTCUSDT'], {
+    url: 'http://venue/depth',
+    fetch: (url) => {
       asked.push(url);
       const id = lastUpdateIds.shift()!;
       return new Promise((resolve) => { answer = () => resolve({ lastUpdateId: id, bids: [['1', '2']], asks: [['3', '4']] }); });
     },
-    pino({ level: 'silent' }), (events) => released.push(...events), (_s, why) => resyncs.push(why));
+    gate: null,
+  }, pino({ level: 'silent' }), (events) => released.push(...events), (_s, why) => resyncs.push(why));
   const settle = async () => { answer(); await new Promise((r) => setTimeout(r, 0)); };
   return { sync, released, resyncs, asked, settle };
 }
@@ -88,5 +94,37 @@ describe('Binance depth: snapshot, bridge rule, resync', () => {
     assert.deepEqual(h.resyncs, ['the connection was lost']);
     assert.equal(h.sync.admit(delta(4, 5)), false, 'waits for a new snapshot');
     h.sync.close();
+  });
+
+  it('snapshot requests wait for the venue\'s request limit, shared by whoever holds the gate, and none is lost', async () => {
+    const gate = new RateWindow({ count: 1, perMs: 40 });
+    const asked: string[] = [];
+    let waits = 0;
+    const released: MarketEvent[] = [];
+    const sync = new BinanceDepthSync(new BinanceNormalizer('binance'), false, ['BTCUSDT', 'ETHUSDT', 'BNBUSDT'], {
+      url: 'http://venue/depth', gate, onWait: () => waits++,
+      fetch: async (url) => { asked.push(url); return { lastUpdateId: 5, bids: [['1', '2']], asks: [['3', '4']] }; },
+    }, pino({ level: 'silent' }), (events) => released.push(...events), () => {});
+    for (const symbol of ['BTC-USDT', 'ETH-USDT', 'BNB-USDT']) sync.admit({ ...delta(5, 6), symbol });
+    assert.equal(asked.length, 1, 'the first at once');
+    for (const deadline = Date.now() + 10_000; released.length < 6 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(asked.map((u) => /symbol=(\w+)/.exec(u)![1]), ['BTCUSDT', 'ETHUSDT', 'BNBUSDT'], 'the others after waiting, in order');
+    assert.ok(waits >= 2);
+    assert.deepEqual(released.map((e) => (e as BookEvent).action), ['snapshot', 'delta', 'snapshot', 'delta', 'snapshot', 'delta'], 'each book from its snapshot on');
+    sync.close();
+  });
+
+  it('a refused request (429, 418) says how long to stay away: Retry-After is carried in the error', async () => {
+    const server = createServer((_req, res) => res.writeHead(429, { 'retry-after': '7' }).end('{"code":-1003,"msg":"Too many requests"}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const err = await fetchJson(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3/depth?symbol=BTCUSDT`).then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof HimariError);
+      assert.equal(err.retriable, true);
+      assert.deepEqual(err.context, { retryAfterMs: 7000 });
+      assert.match(err.message, /HTTP 429 .*Too many requests/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -65,7 +65,8 @@ describe('venue protocols: what the gateway opens and sends', () => {
       const { connections, requests } = venueProtocol(v).limits;
       for (const r of [connections, requests]) assert.ok(Number.isInteger(r.count) && r.count >= 1 && r.perMs >= 1000, `${v}: ${JSON.stringify(r)}`);
     }
-    assert.deepEqual(venueProtocol('okx').limits, { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: 3_600_000 } });
+    assert.deepEqual(venueProtocol('okx').limits, { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: 3_600_000 }, snapshots: null });
+    for (const v of ['binance', 'binance-futures'] as const) assert.deepEqual(venueProtocol(v).limits.snapshots, { count: 120, perMs: 60_000 });
   });
 
   it('Bybit sends at most 10 topics per subscribe frame, on the category\'s path, and pings every 20 s', () => {
