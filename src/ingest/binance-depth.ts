@@ -26,6 +26,8 @@ interface SymbolBook {
   /** The last update id sent on (the snapshot's lastUpdateId, then each delta's u). */
   lastUpdateId: number;
   requested: boolean;
+  /** Its snapshot waits for `resume` (the producer is not taking events: it would be lost too). */
+  deferred: boolean;
 }
 
 /** How the gateway fetches a snapshot: the REST call, so tests and the venue's stub can answer it. */
@@ -80,7 +82,7 @@ export class BinanceDepthSync {
     private readonly emit: (events: readonly MarketEvent[], recvUs: number) => void, private readonly onResync: (symbol: string, why: string) => void) {
     const venue = futures ? 'binance-futures' : 'binance';
     for (const s of symbols) {
-      this.books.set(binanceInstrument(venue, s).symbol, { venueSymbol: s.toUpperCase(), phase: 'waiting', held: [], lastUpdateId: -1, requested: false });
+      this.books.set(binanceInstrument(venue, s).symbol, { venueSymbol: s.toUpperCase(), phase: 'waiting', held: [], lastUpdateId: -1, requested: false, deferred: false });
     }
   }
 
@@ -114,6 +116,25 @@ export class BinanceDepthSync {
     return false;
   }
 
+  /**
+   * An event of `symbol`'s book did not reach Kafka: the book there has a hole, so its deltas are
+   * held from here until a new snapshot, asked for at `resume` (when Kafka takes events again).
+   */
+  lost(symbol: string): void {
+    const book = this.books.get(symbol);
+    if (book === undefined) return;
+    book.deferred = true;
+    if (book.phase !== 'waiting') this.resync(book, symbol, 'one of its events did not reach Kafka');
+  }
+
+  /** Asks for the snapshot of a book `lost` left waiting (now, though it may be quiet). */
+  resume(symbol: string): void {
+    const book = this.books.get(symbol);
+    if (book === undefined || !book.deferred) return;
+    book.deferred = false;
+    if (book.phase === 'waiting') this.request(book);
+  }
+
   /** The connection was lost: every symbol missed what came meanwhile and needs a new snapshot. */
   reset(): void {
     for (const [symbol, book] of this.books) {
@@ -143,7 +164,7 @@ export class BinanceDepthSync {
   }
 
   private request(book: SymbolBook): void {
-    if (book.requested) return;
+    if (book.requested || book.deferred) return;
     book.requested = true;
     this.queue.push(book);
     if (!this.pumping) void this.pump();

@@ -54,6 +54,19 @@ export class BookGuard {
     return this.verify(g, e);
   }
 
+  /**
+   * An event of `symbol`'s book did not reach Kafka: the book there has a hole, so its updates are
+   * held back until a new snapshot, which the caller asks for when Kafka takes events again.
+   * True when the book was synced until now (a resync begins).
+   */
+  lost(symbol: string): boolean {
+    const g = this.books.get(symbol);
+    if (g?.synced !== true) return false;
+    g.synced = false;
+    this.resyncs++;
+    return true;
+  }
+
   /** The connection was lost: every book waits for the snapshot its resubscription brings. */
   reset(): void {
     for (const g of this.books.values()) g.synced = false;

@@ -27,6 +27,8 @@ interface Slot {
   bufferFull: Counter.Internal;
   expired: Counter.Internal;
   refused: Counter.Internal;
+  /** An event of this slot did not reach Kafka: its key (the symbol). */
+  lost: ((key: string) => void) | null;
 }
 
 /**
@@ -44,6 +46,8 @@ export class IngestProducer {
   private lastDropLogMs = 0;
   private dropsSinceLog = 0;
   private down = false;
+  /** When an event last failed to reach Kafka (ms). */
+  private lastLossMs = 0;
   /** Receive → acknowledged, µs, exact to 1.6 % (the Prometheus histogram's buckets are coarse): for the benchmark. */
   readonly ackLatency = new LatencyHistogram();
 
@@ -66,9 +70,14 @@ export class IngestProducer {
     });
   }
 
-  /** The counters of `feed`'s events of `type`: the slot to pass to `send`. */
-  slot(feed: string, venue: string, type: string): number {
+  /**
+   * The counters of `feed`'s events of `type`: the slot to pass to `send`. `lost` hears of each
+   * event of the slot that did not reach Kafka, by key, when it is known (at once when the buffer
+   * is full, on the delivery report when Kafka did not take it).
+   */
+  slot(feed: string, venue: string, type: string, lost: ((key: string) => void) | null = null): number {
     this.slots.push({
+      lost,
       events: this.metrics.events.labels(feed, venue, type),
       delivered: this.metrics.delivered.labels(feed, venue, type),
       bufferFull: this.metrics.dropped.labels(feed, venue, type, 'buffer_full'),
@@ -107,6 +116,7 @@ export class IngestProducer {
       const full = (err as { code?: unknown }).code === KafkaCode.QUEUE_FULL;
       (full ? s.bufferFull : s.refused).inc();
       this.noteDrop(full ? 'the buffer is full (ingest.bufferMaxMessages / bufferMaxMb)' : 'the producer refused it', err);
+      s.lost?.(key);
       return false;
     }
     this.metrics.buffered.set(++this.buffered);
@@ -148,6 +158,7 @@ export class IngestProducer {
     if (err) {
       (err.code === KafkaCode.MSG_TIMED_OUT ? s.expired : s.refused).inc();
       this.noteDrop(err.code === KafkaCode.MSG_TIMED_OUT ? 'Kafka did not take it within ingest.deliveryTimeoutMs' : 'Kafka refused it', err);
+      if (s.lost !== null && report.key !== null && report.key !== undefined) s.lost(report.key.toString());
       return;
     }
     if (this.down) this.setKafkaDown(false);
@@ -158,10 +169,19 @@ export class IngestProducer {
     this.ackLatency.record(elapsedUs);
   }
 
+  /**
+   * Whether Kafka takes events again after losing some: no event lost for a second, the buffer
+   * less than half full, a broker up. A snapshot asked for before then would likely be lost too.
+   */
+  get accepting(): boolean {
+    return !this.down && this.buffered < this.ingest.bufferMaxMessages / 2 && Date.now() - this.lastLossMs >= 1_000;
+  }
+
   /** Logs drops at most every 10 s, with how many since the last line. */
   private noteDrop(why: string, err: unknown): void {
     this.dropsSinceLog++;
     const now = Date.now();
+    this.lastLossMs = now;
     if (now - this.lastDropLogMs < 10_000) return;
     this.log.error({ err, dropped: this.dropsSinceLog, buffered: this.buffered }, `events dropped: ${why}`);
     this.lastDropLogMs = now;

@@ -14,6 +14,8 @@ import { IngestProducer } from './event-producer.js';
 import type { IngestMetrics } from './metrics.js';
 import { venueProtocol, type VenueLimits } from './venues.js';
 
+/** How often a feed with books that lost events checks whether Kafka takes events again. */
+const LOST_BOOK_CHECK_MS = 250;
 /** Raw text kept of a message the normalizer did not understand, in its log line. */
 const RAW_LOGGED_CHARS = 1_000;
 
@@ -72,13 +74,19 @@ class Feed {
   /** The books of venues that send their own snapshots: sequence and checksum, a resubscription when broken. */
   private readonly guard: BookGuard | null;
   private readonly heldBack: { inc(): void };
+  /** Subscribes a book again (a new snapshot follows); false without a connection. */
+  private readonly resubscribe: (symbol: string) => boolean;
+  /** Books with an event Kafka did not take, resynchronized once it takes events again. */
+  private readonly lostBooks = new Set<string>();
+  private lostTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly name: string, private readonly feed: IngestFeedConfig, config: IngestConfig, private readonly producer: IngestProducer,
     private readonly metrics: IngestMetrics, private readonly log: Logger, limits: VenueLimits, gates: HostGates) {
     const protocol = venueProtocol(feed.venue);
     this.normalizer = createNormalizer(feed.venue);
     this.stats = { name, venue: feed.venue, connected: false, opens: 0, messages: 0, events: 0, ignored: 0, unrecognized: 0, disconnectedMs: 0, resyncs: 0, replacements: 0 };
-    for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type);
+    // A book event Kafka did not take leaves a hole in the book there: it is resynchronized.
+    for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type, type === 'book' ? (symbol) => this.bookLost(symbol) : null);
     this.rawSlot = producer.slot(name, feed.venue, 'unrecognized');
     this.counted = {
       events: metrics.messages.labels(name, feed.venue, 'events'),
@@ -105,13 +113,14 @@ class Feed {
     const rule = feed.channels.includes('book') ? protocol.bookSequence(url) : null;
     const venueSymbols = new Map(feed.symbols.map((s) => [protocol.normalizedSymbol(s), s]));
     this.heldBack = metrics.heldBack.labels(name, feed.venue);
-    this.guard = rule === null ? null : new BookGuard(rule, (symbol, why) => {
-      this.stats.resyncs++;
-      metrics.resyncs.labels(name, feed.venue).inc();
+    // The venue sends a new snapshot for a book subscribed again; until then its updates are held back.
+    this.resubscribe = (symbol) => {
       const venueSymbol = venueSymbols.get(symbol);
-      // The venue sends a new snapshot for a book subscribed again; until then its updates are held back.
-      const sent = venueSymbol !== undefined && protocol.resubscribeBook(feed, venueSymbol).every((f) => this.connection.send(f));
-      log.warn({ symbol, why, resubscribed: sent }, 'book out of sequence: resynchronizing from a new snapshot');
+      return venueSymbol !== undefined && protocol.resubscribeBook(feed, venueSymbol).every((f) => this.connection.send(f));
+    };
+    this.guard = rule === null ? null : new BookGuard(rule, (symbol, why) => {
+      this.countResync();
+      log.warn({ symbol, why, resubscribed: this.resubscribe(symbol) }, 'book out of sequence: resynchronizing from a new snapshot');
     });
     this.connection = new FeedConnection({
       url, subscriptions: protocol.subscriptions(feed), ping: protocol.ping, isPong: protocol.isPong,
@@ -157,8 +166,42 @@ class Feed {
   }
 
   close(): Promise<void> {
+    if (this.lostTimer !== null) clearInterval(this.lostTimer);
+    this.lostTimer = null;
     this.depth?.close();
     return this.connection.close();
+  }
+
+  /**
+   * A book event of `symbol` Kafka did not take (the buffer full, expired, refused): the book in
+   * Kafka has a hole. Its updates are held back from here, and the new snapshot is asked for once
+   * the producer takes events again (asked for at once, it would be lost the same way, and again,
+   * spending the venue's request budget).
+   */
+  private bookLost(symbol: string): void {
+    this.depth?.lost(symbol);
+    if (this.guard?.lost(symbol) === true) this.countResync();
+    if (this.depth === null && this.guard === null) return;
+    if (!this.lostBooks.has(symbol)) this.log.warn({ symbol }, 'book event not delivered to Kafka: the book resynchronizes once Kafka takes events again');
+    this.lostBooks.add(symbol);
+    this.lostTimer ??= setInterval(() => this.resyncLostBooks(), LOST_BOOK_CHECK_MS);
+  }
+
+  private resyncLostBooks(): void {
+    if (!this.producer.accepting) return;
+    for (const symbol of this.lostBooks) {
+      if (this.depth !== null) this.depth.resume(symbol);
+      else this.resubscribe(symbol);
+    }
+    this.log.info({ symbols: [...this.lostBooks] }, 'Kafka takes events again: resynchronizing the books that lost some');
+    this.lostBooks.clear();
+    clearInterval(this.lostTimer!);
+    this.lostTimer = null;
+  }
+
+  private countResync(): void {
+    this.stats.resyncs++;
+    this.metrics.resyncs.labels(this.name, this.feed.venue).inc();
   }
 
   /** Drops the connection as a network failure would (a reconnect follows). */

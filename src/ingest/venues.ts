@@ -48,8 +48,7 @@ export interface VenueProtocol {
   readonly depthSnapshotUrl: string | null;
   /**
    * How the venue's book updates follow each other on a connection to `url` (for the gateway's
-   * BookGuard), or null when the gateway does not guard its books (Binance: BinanceDepthSync;
-   * Coinbase's level2_batch carries neither a sequence nor a checksum).
+   * BookGuard), or null when the gateway does not guard its books (Binance: BinanceDepthSync).
    */
   bookSequence(url: string): SequenceRule | null;
   /** Frames that subscribe one instrument's book again, so that the venue sends a new snapshot. */
@@ -99,8 +98,10 @@ const coinbase: VenueProtocol = {
   isPong: noPong,
   maxAgeMs: 0,
   depthSnapshotUrl: null,
-  bookSequence: () => null,
-  resubscribeBook: () => [],
+  // level2_batch carries neither a sequence nor a checksum: the guard only holds a book's updates
+  // back until its snapshot (after a reconnect, or an update Kafka did not take).
+  bookSequence: () => 'none',
+  resubscribeBook: (_feed, venueSymbol) => ['unsubscribe', 'subscribe'].map((type) => JSON.stringify({ type, product_ids: [venueSymbol], channels: ['level2_batch'] })),
   normalizedSymbol: (s) => s,
   // Published: 8 requests a second per IP (bursts to 20), which connections and subscriptions
   // share: half each.

@@ -100,8 +100,12 @@ export class VenueServer {
   private readonly books = new Map<string, VenueBook>();
   /** OKX: each instrument's book as the venue holds it (price text → level), for the snapshot a resubscription gets. */
   private readonly okxBooks = new Map<string, { bids: Map<string, string[]>; asks: Map<string, string[]>; ts: string }>();
-  /** OKX: snapshots sent in answer to a book subscribed again, by instrument. */
+  /** Coinbase: each product's level2 book as the venue holds it (price text → size text per side). */
+  private readonly coinbaseBooks = new Map<string, { bids: Map<string, string>; asks: Map<string, string> }>();
+  /** OKX and Coinbase: snapshots sent in answer to a book subscription after the stream began, by instrument. */
   readonly resnapshots: string[] = [];
+  /** Frames sent outside the recording, with the index of the recorded message each went before. */
+  private readonly inserted: Array<{ before: number; text: string }> = [];
   private finished!: () => void;
   /** Resolves once every message of the recording fell due (sent or missed). */
   readonly done: Promise<void>;
@@ -188,6 +192,7 @@ export class VenueServer {
       return missing;
     };
     const requestTimes: number[] = [];
+    const subscribes: string[] = [];
     socket.on('message', (data) => {
       const frame = data.toString();
       this.received.push(frame);
@@ -206,10 +211,16 @@ export class VenueServer {
         requestTimes.push(Date.now());
       }
       if (this.isSubscribe(frame)) {
-        // OKX answers a book subscribed again on a live connection with a snapshot of it.
-        if (this.venue === 'okx' && this.subscribers.has(socket)) this.sendOkxSnapshots(socket, frame);
+        subscribes.push(frame);
+        // OKX and Coinbase answer a book subscription with a snapshot of the book: on a live
+        // connection (subscribed again), and on a new one once the stream is under way (the
+        // recording's own snapshots are at its start).
+        const live = this.subscribers.has(socket);
+        const underway = this.startedMs !== 0;
+        if (live) this.sendSnapshots(socket, frame);
         asked += frame.toLowerCase();
         subscribeIfComplete();
+        if (!live && underway && this.subscribers.has(socket)) for (const f of subscribes) this.sendSnapshots(socket, f);
       }
     });
     socket.on('close', () => { this.subscribers.delete(socket); });
@@ -263,8 +274,64 @@ export class VenueServer {
       const book = new OrderBook();
       book.applySnapshot(levels(bids), levels(asks));
       okxChecksum(book);
-      socket.send(JSON.stringify({ arg: { channel: 'books', instId: a.instId }, action: 'snapshot', data: [{ asks, bids, ts: b.ts, checksum: CHECKSUM[0]! | 0 }] }));
+      this.sendExtra(socket, JSON.stringify({ arg: { channel: 'books', instId: a.instId }, action: 'snapshot', data: [{ asks, bids, ts: b.ts, checksum: CHECKSUM[0]! | 0 }] }));
       this.resnapshots.push(a.instId!);
+    }
+  }
+
+  private sendSnapshots(socket: WebSocket, frame: string): void {
+    if (this.venue === 'okx') this.sendOkxSnapshots(socket, frame);
+    if (this.venue === 'coinbase') this.sendCoinbaseSnapshots(socket, frame);
+  }
+
+  /** A frame sent outside the recording (a snapshot), noted with the recorded message it went before. */
+  private sendExtra(socket: WebSocket, text: string): void {
+    socket.send(text);
+    this.inserted.push({ before: this.cursor, text });
+  }
+
+  /**
+   * The texts sent, in order, as one subscriber that stayed subscribed got them: the recording
+   * less what was missed or skipped, with the snapshots sent outside it where they went.
+   */
+  sentTexts(): string[] {
+    const gone = new Set([...this.missed, ...this.skipped]);
+    const out: string[] = [];
+    let k = 0;
+    for (let i = 0; i <= this.messages.length; i++) {
+      while (k < this.inserted.length && this.inserted[k]!.before === i) out.push(this.inserted[k++]!.text);
+      if (i < this.messages.length && i < this.cursor && !gone.has(i)) out.push(this.messages[i]!.text);
+    }
+    return out;
+  }
+
+  /** Coinbase: a level2 snapshot of each product `frame` subscribes with level2_batch. */
+  private sendCoinbaseSnapshots(socket: WebSocket, frame: string): void {
+    const msg = JSON.parse(frame) as { product_ids: string[]; channels: unknown[] };
+    if (!msg.channels.includes('level2_batch')) return;
+    for (const product of msg.product_ids) {
+      const b = this.coinbaseBooks.get(product);
+      if (b === undefined) continue;
+      const side = (m: Map<string, string>, desc: boolean) => [...m].sort((x, y) => (desc ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])));
+      this.sendExtra(socket, JSON.stringify({ type: 'snapshot', product_id: product, asks: side(b.asks, false), bids: side(b.bids, true) }));
+      this.resnapshots.push(product);
+    }
+  }
+
+  /** A Coinbase level2 message, applied to the venue's book of its product. */
+  private applyToCoinbaseBook(text: string): void {
+    if (!text.startsWith('{"type":"snapshot"') && !text.startsWith('{"type":"l2update"')) return;
+    const msg = JSON.parse(text) as { type: string; product_id: string; bids?: string[][]; asks?: string[][]; changes?: string[][] };
+    let b = this.coinbaseBooks.get(msg.product_id);
+    if (b === undefined || msg.type === 'snapshot') {
+      b = { bids: new Map(msg.bids?.map(([px, q]) => [px!, q!])), asks: new Map(msg.asks?.map(([px, q]) => [px!, q!])) };
+      this.coinbaseBooks.set(msg.product_id, b);
+      return;
+    }
+    for (const [side, px, q] of msg.changes ?? []) {
+      const levels = side === 'buy' ? b.bids : b.asks;
+      if (Number(q) === 0) levels.delete(px!);
+      else levels.set(px!, q!);
     }
   }
 
@@ -292,6 +359,10 @@ export class VenueServer {
   private applyToBook(text: string): void {
     if (this.venue === 'okx') {
       this.applyToOkxBook(text);
+      return;
+    }
+    if (this.venue === 'coinbase') {
+      this.applyToCoinbaseBook(text);
       return;
     }
     if (this.books.size === 0 || !text.includes('depthUpdate')) return;

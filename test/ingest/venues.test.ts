@@ -25,6 +25,12 @@ describe('venue protocols: what the gateway opens and sends', () => {
   it('Coinbase subscribes every channel in one frame, with the heartbeat channel, book as level2_batch', () => {
     const frames = venueProtocol('coinbase').subscriptions(feed({ venue: 'coinbase', symbols: ['BTC-USD'] }));
     assert.deepEqual(frames.map((f) => JSON.parse(f)), [{ type: 'subscribe', product_ids: ['BTC-USD'], channels: ['matches', 'ticker', 'level2_batch', 'heartbeat'] }]);
+    // A book subscribed again brings a new snapshot (level2_batch has no sequence to resume from).
+    assert.deepEqual(venueProtocol('coinbase').resubscribeBook(feed({ venue: 'coinbase', symbols: ['BTC-USD'] }), 'BTC-USD').map((f) => JSON.parse(f)), [
+      { type: 'unsubscribe', product_ids: ['BTC-USD'], channels: ['level2_batch'] },
+      { type: 'subscribe', product_ids: ['BTC-USD'], channels: ['level2_batch'] },
+    ]);
+    assert.equal(venueProtocol('coinbase').bookSequence('wss://ws-feed.exchange.coinbase.com'), 'none');
   });
 
   it('Kraken subscribes one channel per frame, the book at the feed\'s depth (100 by default)', () => {

@@ -141,9 +141,11 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
         await waitUntil('a third of the recording sent', async () => server.sent > server.recorded.length / 3, 30_000, 20);
         server.dropConnections();
         await server.done;
-        await waitUntil('every message received and its events acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent, 30_000);
+        await waitUntil('every message received and its events acknowledged', async () =>
+          gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
 
         assert.equal(server.connections, 2, 'one reconnect');
+        assert.deepEqual([...server.resnapshots].sort(), [...FEEDS[2].feed.symbols].sort(), 'the books start over from the snapshots the venue sends on the new subscription');
         assert.equal(server.received.filter((f) => f.includes('"subscribe"')).length, 2, 'subscribed again on the new connection');
         assert.ok(server.missed.length > 0, 'the venue sent messages while the feed was away');
         const st = gateway.stats()[0]!;
@@ -154,10 +156,9 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
         assert.equal(await sample(metrics, 'himari_ingest_connected', { feed: 'coinbase' }), 1, 'connected again');
 
         // What reached Kafka is exactly the messages sent, normalized in order.
-        const missed = new Set(server.missed);
         const normalizer = createNormalizer('coinbase');
         const expected: MarketEvent[] = [];
-        server.recorded.forEach((m, i) => { if (!missed.has(i)) normalizer.normalize(JSON.parse(m.text), m.recvUs, expected); });
+        for (const text of server.sentTexts()) normalizer.normalize(JSON.parse(text), 0, expected);
         const stored = await readTopic(config, config.kafka.topics[0]!, expected.length, 60_000);
         const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
         assert.equal(stored.length, expected.length);
@@ -272,6 +273,29 @@ describe('a gap in an OKX book stream', { timeout: 120_000 }, () => {
       const snapshots = stored.filter((e) => e.type === 'book' && e.symbol === 'BTC-USDT' && e.action === 'snapshot');
       assert.equal(snapshots.length, 2, 'the first snapshot and the resync\'s');
       assert.ok((bookCheckFailures(stored.filter((e) => e !== snapshots[1])).Q5 ?? 0) > 0, 'without the resync snapshot the checksum check flags the book');
+    });
+  });
+});
+
+describe('book events Kafka did not take (the buffer full)', { timeout: 120_000 }, () => {
+  it('resynchronize their books once Kafka takes events again: each ends on the venue\'s new snapshot, not on the updates before the hole', async () => {
+    // As fast as the socket takes them into a buffer of 20: the burst overflows it.
+    const server = new VenueServer({ recording: join(RECORDINGS_DIR, 'OKX.ws.1.0'), speed: 0, symbols: FEEDS[4].feed.symbols });
+    const feeds = { okx: { ...FEEDS[4].feed, url: `ws://127.0.0.1:${await server.listen()}/ws/v5/public` } };
+    await throughGateway(server, feeds, { HIMARI_INGEST_BUFFER_MAX_MESSAGES: '20' }, async ({ gateway, metrics, config }) => {
+      assert.ok(await sample(metrics, 'himari_ingest_dropped_total', { type: 'book', reason: 'buffer_full' }) > 0, 'book events were dropped');
+      await waitUntil('a new snapshot of each book', async () => server.resnapshots.length >= FEEDS[4].feed.symbols.length, 30_000);
+      await waitUntil('the snapshots acknowledged', async () => gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
+      assert.deepEqual([...new Set(server.resnapshots)].sort(), [...FEEDS[4].feed.symbols].sort(), 'each book subscribed again, once Kafka took events');
+
+      const delivered = await sample(metrics, 'himari_ingest_delivered_total');
+      const stored = (await readTopic(config, config.kafka.topics[0]!, delivered, 30_000)).map((m) => unpack(m.value) as MarketEvent);
+      assert.equal(stored.length, delivered);
+      for (const symbol of FEEDS[4].feed.symbols) {
+        const books = stored.filter((e): e is BookEvent => e.type === 'book' && e.symbol === symbol);
+        assert.equal(books.at(-1)?.action, 'snapshot', `${symbol}: the book in Kafka goes on from a new snapshot after its hole`);
+      }
+      assert.deepEqual(bookCheckFailures(stored), {});
     });
   });
 });
