@@ -1,3 +1,5 @@
+import { ErrorCode, HimariError } from '../errors.js';
+
 /** At most `count` in any `perMs` milliseconds. */
 export interface Rate {
   readonly count: number;
@@ -30,7 +32,7 @@ export class RateWindow {
 
   constructor(readonly rate: Rate) {
     if (!Number.isInteger(rate.count) || rate.count < 1 || !(rate.perMs > 0)) {
-      throw new RangeError(`a rate is at least 1 per a positive number of milliseconds (got ${rate.count} per ${rate.perMs} ms)`);
+      throw new HimariError(ErrorCode.CONFIG_INVALID, `a rate is at least 1 per a positive number of milliseconds (got ${rate.count} per ${rate.perMs} ms)`);
     }
     this.times = new Float64Array(rate.count);
   }

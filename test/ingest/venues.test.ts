@@ -120,8 +120,8 @@ describe('venue limits as the gateway keeps them', () => {
   it('keeps a published limit over a window a quarter longer, and refuses a rate that allows nothing', () => {
     assert.deepEqual(withMargin({ count: 3, perMs: 1000 }), { count: 3, perMs: 1250 });
     assert.deepEqual(withMargin({ count: 480, perMs: 3_600_000 }), { count: 480, perMs: 4_500_000 });
-    assert.throws(() => new RateWindow({ count: 0, perMs: 1000 }), RangeError);
-    assert.throws(() => new RateWindow({ count: 1, perMs: 0 }), RangeError);
+    assert.throws(() => new RateWindow({ count: 0, perMs: 1000 }), { code: 'CONFIG_INVALID' });
+    assert.throws(() => new RateWindow({ count: 1, perMs: 0 }), { code: 'CONFIG_INVALID' });
   });
 });
 
