@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { unpack } from 'msgpackr';
 import type { MarketEvent } from '../../src/codec/event.js';
+import { LatencyHistogram, type EncodedHistogram } from '../../src/obs/latency-histogram.js';
 import { readRecordingEvents } from '../../src/replay/recording.js';
 import { CLI, drainAndStop, ProcessorProcess } from '../helpers/processor.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
@@ -40,6 +41,9 @@ describe('himari-l0 ingest, as users run it', { timeout: 120_000 }, () => {
       const stored = await readTopic(config, config.kafka.topics[0]!, expected, 30_000);
       assert.equal(stored.length, expected);
       assert.ok(stored.every((m) => (unpack(m.value) as MarketEvent).venue === 'okx'));
+      // The exact receive → acknowledged histogram, one value per event.
+      const latency = await (await fetch(`http://127.0.0.1:${metricsPort}/debug/latency`)).json() as { receiveToAck: EncodedHistogram };
+      assert.equal(LatencyHistogram.decode(latency.receiveToAck).total, expected);
       child.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
     } finally {
