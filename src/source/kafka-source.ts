@@ -39,6 +39,8 @@ export class KafkaSource implements Source {
   private assignment: Kafka.TopicPartition[] = [];
   private lastError = '';
   private commitFailures = 0;
+  /** `disconnect` began: commits after the final one are not sent. */
+  private leaving = false;
   /** The topic index of the consumed batches (`packConsumed`). */
   private readonly topicNames: string[];
   /** Partitions stopped for good (`stopPartition`), `topic\0partition` → why; kept paused until revoked. */
@@ -237,7 +239,10 @@ export class KafkaSource implements Source {
 
   /** Commits confirmed offsets (async; a refused commit comes back through `onCommitFailed`). */
   commit(points: readonly CommitPoint[]): void {
-    if (points.length === 0 || !this.consumer.isConnected()) return;
+    // Leaving: the final commit (commitAndWait, before `disconnect`) holds what the sinks
+    // confirmed; the revoke that leaving the group brings commits the same points again, into a
+    // consumer that is closing (it threw "KafkaConsumer is disconnected", a warning on every stop).
+    if (points.length === 0 || !this.consumer.isConnected() || this.leaving) return;
     try {
       this.consumer.commit(points.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })));
     } catch (err) {
@@ -360,6 +365,7 @@ export class KafkaSource implements Source {
   async disconnect(leaveGroup = true): Promise<void> {
     await this.stop();
     if (!this.consumer.isConnected()) return;
+    this.leaving = true;
     if (!leaveGroup) {
       this.log.warn('the broker does not answer: not leaving the group (its partitions move after the session timeout)');
       return;
