@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
-import { TcpProxy, type ProxyMode } from '../helpers/tcp-proxy.js';
+import { describe } from 'node:test';
+import type { ProxyMode } from '../helpers/tcp-proxy.js';
 import { faultProfile } from './harness/profile.js';
 import { faultScenario } from './harness/run.js';
-import { killSecondBroker, SECOND_BROKER, SECOND_BROKER_PROXY, startSecondBroker, stopSecondBroker } from './harness/second-broker.js';
+import { killSecondBroker, SECOND_BROKER, SECOND_BROKER_PROXY, secondBrokerBehindProxy, startSecondBroker, stopSecondBroker } from './harness/second-broker.js';
 import { settleAndVerify } from './harness/verify.js';
 import { sleep } from './harness/time.js';
 
@@ -25,15 +25,7 @@ const STOP_BOUND_MS = DEADLINE_MS + 20_000;
  * verification) reach it directly.
  */
 describe('the broker under load', () => {
-  const proxy = new TcpProxy('127.0.0.1', SECOND_BROKER_PROXY.upstreamPort);
-  before(async () => {
-    await startSecondBroker();
-    await proxy.listen(SECOND_BROKER_PROXY.port);
-  });
-  after(async () => {
-    await proxy.close();
-    await stopSecondBroker();
-  });
+  const proxy = secondBrokerBehindProxy();
   const throughProxy = { brokers: SECOND_BROKER, processorBrokers: SECOND_BROKER_PROXY.brokers };
 
   describe(`restarted (down ${profile.brokerDownMs / 1000} s)`, () => {

@@ -10,9 +10,8 @@ import { createNormalizer } from '../../src/normalize/index.js';
 import { bookCheckFailures, sample } from '../helpers/ingest.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
 import { readTopic, testConfig, waitUntil } from '../helpers/services.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { VenueServer } from '../helpers/venue-server.js';
-import { SECOND_BROKER, SECOND_BROKER_PROXY, startSecondBroker, stopSecondBroker } from './harness/second-broker.js';
+import { SECOND_BROKER, SECOND_BROKER_PROXY, secondBrokerBehindProxy, startSecondBroker, stopSecondBroker } from './harness/second-broker.js';
 import { sleep } from './harness/time.js';
 
 const DOWN_MS = 20_000;
@@ -140,15 +139,7 @@ const ACK_HOLD_MS = 3_000;
  * that reached Kafka (and, as a control, flag it when the new snapshots are taken out).
  */
 describe('book updates lost while Kafka is slow', { timeout: 240_000 }, () => {
-  const proxy = new TcpProxy('127.0.0.1', SECOND_BROKER_PROXY.upstreamPort);
-  before(async () => {
-    await startSecondBroker();
-    await proxy.listen(SECOND_BROKER_PROXY.port);
-  });
-  after(async () => {
-    await proxy.close();
-    await stopSecondBroker();
-  });
+  const proxy = secondBrokerBehindProxy();
 
   it(`replies held ${ACK_HOLD_MS / 1000} s, the buffer full: every book that lost an update is resynchronized and passes the book checks`, async () => {
     const server = new VenueServer({ recording: join(RECORDINGS_DIR, 'OKX.ws.1.0'), speed: 1, symbols: OKX.symbols });

@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { TcpProxy } from '../../helpers/tcp-proxy.js';
 
 /**
  * A broker of the suite's own for restarts and network faults (the machine's 9092 broker is
@@ -56,4 +58,23 @@ export async function killSecondBroker(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`broker ${pid} still alive 30 s after SIGKILL`);
+}
+
+/**
+ * The second broker behind the suite's TCP proxy, for the enclosing `describe`: started (or
+ * reused) before its tests, the proxy listening where the proxied listener advertises; both
+ * stopped after. Clients that bootstrap from SECOND_BROKER_PROXY.brokers reach it only through
+ * the proxy.
+ */
+export function secondBrokerBehindProxy(): TcpProxy {
+  const proxy = new TcpProxy('127.0.0.1', SECOND_BROKER_PROXY.upstreamPort);
+  before(async () => {
+    await startSecondBroker();
+    await proxy.listen(SECOND_BROKER_PROXY.port);
+  });
+  after(async () => {
+    await proxy.close();
+    await stopSecondBroker();
+  });
+  return proxy;
 }
