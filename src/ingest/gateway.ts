@@ -8,7 +8,7 @@ import type { LatencyHistogram } from '../obs/latency-histogram.js';
 import { ensureTopics, requireTopics } from '../source/kafka-admin.js';
 import { BinanceDepthSync, fetchJson } from './binance-depth.js';
 import { BookGuard } from './book-guard.js';
-import { FeedConnection } from './connection.js';
+import { FeedConnection, type CloseReason } from './connection.js';
 import { RateWindow, withMargin, type Rate } from './rate-limit.js';
 import { IngestProducer } from './event-producer.js';
 import type { IngestMetrics } from './metrics.js';
@@ -104,8 +104,7 @@ class Feed {
       }, log,
         (events, recvUs) => this.forward(events, recvUs),
         (symbol, why) => {
-          this.stats.resyncs++;
-          metrics.resyncs.labels(name, feed.venue).inc();
+          this.countResync();
           log.warn({ symbol, why }, 'book out of sequence: resynchronizing from a new snapshot');
         })
       : null;
@@ -134,31 +133,36 @@ class Feed {
         this.metrics.replacements.labels(name, feed.venue, String(handover.aligned)).inc();
       },
       onFrame: (frame, recvUs) => this.onFrame(frame, recvUs),
-      onOpen: (openedUrl, downMs, attempts) => {
-        this.stats.connected = true;
-        this.stats.opens++;
-        this.metrics.connected.labels(name, feed.venue).set(1);
-        // The normalizer's per-connection state starts over (Kraken's channel ids, Bybit's tickers).
-        this.normalizer.connected?.(openedUrl);
-        if (this.stats.opens === 1) {
-          this.log.info({ url: openedUrl, symbols: feed.symbols.length, channels: feed.channels }, 'feed connected');
-        } else {
-          this.stats.disconnectedMs += downMs;
-          this.metrics.disconnectedSeconds.labels(name, feed.venue).inc(downMs / 1000);
-          // Messages the venue sent meanwhile are gone: the gap is what the processor's silence
-          // and sequence checks will see, reported here with its length.
-          this.log.warn({ url: openedUrl, gapMs: downMs, attempts }, 'feed reconnected and resubscribed after a gap');
-        }
-      },
-      onClose: (reason, detail, retryInMs) => {
-        this.stats.connected = false;
-        this.depth?.reset();
-        this.guard?.reset();
-        this.metrics.connected.labels(name, feed.venue).set(0);
-        this.metrics.reconnects.labels(name, feed.venue, reason).inc();
-        this.log.warn({ reason, detail, retryInMs }, 'feed connection lost');
-      },
+      onOpen: (openedUrl, downMs, attempts) => this.opened(openedUrl, downMs, attempts),
+      onClose: (reason, detail, retryInMs) => this.closed(reason, detail, retryInMs),
     });
+  }
+
+  private opened(url: string, downMs: number, attempts: number): void {
+    this.stats.connected = true;
+    this.stats.opens++;
+    this.metrics.connected.labels(this.name, this.feed.venue).set(1);
+    // The normalizer's per-connection state starts over (Kraken's channel ids, Bybit's tickers).
+    this.normalizer.connected?.(url);
+    if (this.stats.opens === 1) {
+      this.log.info({ url, symbols: this.feed.symbols.length, channels: this.feed.channels }, 'feed connected');
+      return;
+    }
+    this.stats.disconnectedMs += downMs;
+    this.metrics.disconnectedSeconds.labels(this.name, this.feed.venue).inc(downMs / 1000);
+    // Messages the venue sent meanwhile are gone: the gap is what the processor's silence and
+    // sequence checks will see, reported here with its length; the books start over from the
+    // snapshots the new subscription brings (Binance: from REST).
+    this.log.warn({ url, gapMs: downMs, attempts }, 'feed reconnected and resubscribed after a gap');
+  }
+
+  private closed(reason: CloseReason, detail: string, retryInMs: number): void {
+    this.stats.connected = false;
+    this.depth?.reset();
+    this.guard?.reset();
+    this.metrics.connected.labels(this.name, this.feed.venue).set(0);
+    this.metrics.reconnects.labels(this.name, this.feed.venue, reason).inc();
+    this.log.warn({ reason, detail, retryInMs }, 'feed connection lost');
   }
 
   start(): void {
