@@ -235,6 +235,7 @@ class Feed {
     if (d.kind === 'ignored') {
       this.stats.ignored++;
       this.counted.ignored.inc();
+      if (d.channel === 'serverShutdown') this.shutdownAnnounced();
     } else if (d.kind === 'unrecognized') {
       this.unrecognized(d.reason, frame, recvUs);
     } else {
@@ -252,6 +253,16 @@ class Feed {
       }
     }
     out.length = 0;
+  }
+
+  /**
+   * The venue announced that the server of this connection shuts down soon (Binance's
+   * `serverShutdown`): the connection is replaced now by an overlapping one, handed over without
+   * a gap, instead of reconnecting after the venue drops it.
+   */
+  private shutdownAnnounced(): void {
+    this.log.warn('the venue announced its server\'s shutdown: replacing the connection by an overlapping one');
+    this.connection.replace();
   }
 
   /** Events released later (a snapshot and the deltas held behind it), in order. */

@@ -30,6 +30,10 @@ export class BinanceNormalizer implements Normalizer {
     const d = isObject(raw.data) ? raw.data : raw;
     const venue = this.venue;
     switch (d.e) {
+      // The server closes this connection soon (about 10 minutes later): a live collector opens a
+      // new one at once (src/ingest/gateway.ts replaces the connection); a recording just notes it.
+      case 'serverShutdown':
+        return ignored('serverShutdown');
       case 'aggTrade':
       case 'trade': {
         const id = d.e === 'aggTrade' ? d.a : d.t;

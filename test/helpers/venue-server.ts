@@ -93,6 +93,8 @@ export class VenueServer {
   readonly missed: number[] = [];
   /** Messages sent (to every subscribed client). */
   sent = 0;
+  /** Messages sent outside the recording by `broadcast`. */
+  broadcasts = 0;
   /** Messages lost on purpose (`skip`), by index. */
   readonly skipped: number[] = [];
   /** Depth snapshots served, in order. */
@@ -169,6 +171,17 @@ export class VenueServer {
   /** Sends `text` now to every subscribed client, outside the recording (a message the venue might send). */
   broadcast(text: string): void {
     for (const s of this.subscribers) if (s.readyState === WebSocket.OPEN) s.send(text);
+    this.broadcasts++;
+  }
+
+  /**
+   * Binance: tells the connections subscribed now that their server shuts down
+   * (`serverShutdown`), and drops them `graceMs` later (connections opened meanwhile stay).
+   */
+  announceShutdown(graceMs: number): void {
+    const doomed = [...this.subscribers];
+    this.broadcast(JSON.stringify({ e: 'serverShutdown', E: Date.now() }));
+    setTimeout(() => { for (const s of doomed) s.terminate(); }, graceMs);
   }
 
   /** Resets every client connection, as a network failure would (no close frame). */

@@ -142,7 +142,7 @@ describe('ingest gateway: venue WebSockets to Kafka (local venue servers replayi
         server.dropConnections();
         await server.done;
         await waitUntil('every message received and its events acknowledged', async () =>
-          gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
+          gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.broadcasts + server.resnapshots.length, 30_000);
 
         assert.equal(server.connections, 2, 'one reconnect');
         assert.deepEqual([...server.resnapshots].sort(), [...FEEDS[2].feed.symbols].sort(), 'the books start over from the snapshots the venue sends on the new subscription');
@@ -184,7 +184,7 @@ async function throughGateway(server: VenueServer, feeds: Record<string, unknown
     await gateway.start();
     await server.done;
     await waitUntil('every message received and its events acknowledged', async () =>
-      gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.resnapshots.length, 30_000);
+      gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.broadcasts + server.resnapshots.length, 30_000);
     await check({ gateway, metrics, config });
   } finally {
     await gateway.close();
@@ -244,6 +244,38 @@ describe('a Binance connection at its age limit', { timeout: 120_000 }, () => {
       const seen = new Map<string, number>();
       for (const m of stored) { const k = JSON.stringify(comparable(unpack(m.value) as MarketEvent)); seen.set(k, (seen.get(k) ?? 0) + 1); }
       assert.deepEqual([...seen].filter(([, n]) => n > 1).map(([k]) => k).slice(0, 3), [], 'nothing twice');
+      assert.equal(stored.length, expected.length, 'nothing lost, nothing twice');
+      const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
+      for (const [k, list] of bySymbol(expected)) assert.deepEqual(got.get(k), list, `${k}: the same events in the same order`);
+    });
+  });
+});
+
+describe('a Binance server announcing its shutdown', { timeout: 120_000 }, () => {
+  it('gets its connection replaced by an overlapping one before it drops it: no gap, every message once, in order', async () => {
+    const server = new VenueServer({
+      recording: join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0'), snapshots: join(RECORDINGS_DIR, 'BINANCE_FUTURES.http.0.0'), speed: 5, symbols: FEEDS[1].feed.symbols,
+    });
+    const base = `127.0.0.1:${await server.listen()}`;
+    const feeds = { usdm: { ...FEEDS[1].feed, url: `ws://${base}/stream`, restUrl: `http://${base}/fapi/v1/depth` } };
+    let announced = false;
+    void waitUntil('a third of the recording sent', async () => server.sent > server.recorded.length / 3, 60_000, 10).then(() => {
+      // The venue drops the announced connection 2 s later, as it does (after ~10 minutes).
+      server.announceShutdown(2_000);
+      announced = true;
+    });
+    await throughGateway(server, feeds, {}, async ({ gateway, metrics, config }) => {
+      assert.ok(announced);
+      const st = gateway.stats()[0]!;
+      assert.equal(st.replacements, 1, 'replaced once, on the announcement');
+      assert.equal(await sample(metrics, 'himari_ingest_replacements_total', { aligned: 'true' }), 1, 'the handover saw the overlap');
+      assert.equal(st.opens, 1, 'no reconnect: the venue dropped a connection the gateway had already left');
+      assert.equal(server.connections, 2);
+      assert.deepEqual(server.missed, [], 'no message fell in a gap');
+      assert.equal(st.resyncs, 0);
+
+      const expected = withSnapshots(readRecordingEvents(join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0')).events, server.served, 'binance-futures');
+      const stored = await readTopic(config, config.kafka.topics[0]!, expected.length + 1, 5_000);
       assert.equal(stored.length, expected.length, 'nothing lost, nothing twice');
       const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
       for (const [k, list] of bySymbol(expected)) assert.deepEqual(got.get(k), list, `${k}: the same events in the same order`);

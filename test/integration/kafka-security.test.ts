@@ -64,7 +64,7 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
     const processor = new ProcessorProcess(processorEnv);
     processes.push(processor);
     const exit = await processor.exited;
-    assert.equal(exit.code, 1, processor.stderr);
+    assert.equal(exit.code, 1, `${JSON.stringify(exit)}\n${processor.stderr}`);
     assert.match(processor.stderr, /himari-l0: start failed: dependencies not ready within 10 s, nothing was created: Kafka at 127\.0\.0\.1:\d+ \(sasl_ssl\) refused the connection: .*SASL authentication error.*invalid credentials/);
     // One attempt, reported once: no retry loop behind the failure, and never "ready".
     assert.equal(processor.stderr.match(/start failed/g)?.length, 1, processor.stderr);
@@ -80,7 +80,7 @@ describe('Kafka over SASL_SSL and SSL', { timeout: 150_000 }, () => {
     const processor = new ProcessorProcess(processorEnv);
     processes.push(processor);
     const exit = await processor.exited;
-    assert.equal(exit.code, 1, processor.stderr);
+    assert.equal(exit.code, 1, `${JSON.stringify(exit)}\n${processor.stderr}`);
     assert.match(processor.stderr, /start failed: dependencies not ready within 10 s, nothing was created: Kafka at 127\.0\.0\.1:\d+ \(ssl\) refused the connection: .*bad certificate/);
   });
 });
