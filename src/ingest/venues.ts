@@ -141,7 +141,8 @@ const OKX_MAX_REQUEST_CHARS = 60_000;
 
 /** OKX v5 public: one subscribe with every argument; a text `ping` at least every 30 s. */
 const okx: VenueProtocol = {
-  defaultUrl: 'wss://ws.okx.com:8443/ws/v5/public',
+  // Port 8443 stopped taking WebSocket connections on 2026-10-31: 443.
+  defaultUrl: 'wss://ws.okx.com/ws/v5/public',
   url: (feed) => feed.url ?? okx.defaultUrl,
   subscriptions(feed) {
     const args: Array<Record<string, string>> = [];
@@ -177,7 +178,8 @@ const okx: VenueProtocol = {
   isPong: (frame) => frame === 'pong',
   maxAgeMs: 0,
   depthSnapshotUrl: null,
-  // seqId / prevSeqId (when sent), and each update's checksum over the top 25.
+  // seqId / prevSeqId (when sent), and each update's checksum over the top 25 where it is not 0
+  // (OKX stopped computing it in June 2026).
   bookSequence: () => 'prev-seq',
   resubscribeBook: (_feed, venueSymbol) => ['unsubscribe', 'subscribe'].map((op) => JSON.stringify({ op, args: [{ channel: 'books', instId: venueSymbol }] })),
   normalizedSymbol: (s) => s,

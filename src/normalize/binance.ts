@@ -27,6 +27,8 @@ export class BinanceNormalizer implements Normalizer {
     // The answer to a SUBSCRIBE / LIST_SUBSCRIPTIONS request: {"result": null, "id": 1}.
     if ('result' in raw && 'id' in raw) return ignored('subscription');
     if (isObject(raw.error)) return unrecognized(`venue error ${text(raw.error.code)}: ${text(raw.error.msg)}`);
+    // The WebSocket API's form of the shutdown notice: {"event": {"e": "serverShutdown", "E": ...}}.
+    if (isObject(raw.event) && raw.event.e === 'serverShutdown') return ignored('serverShutdown');
     const d = isObject(raw.data) ? raw.data : raw;
     const venue = this.venue;
     switch (d.e) {

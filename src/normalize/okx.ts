@@ -3,8 +3,8 @@ import { EVENTS, ignored, isObject, levels, msToUs, NOT_AN_OBJECT, num, text, un
 
 /**
  * OKX v5 public channels: trades (side = taker side), tickers (best bid/ask), books
- * (snapshot/update, `checksum` = signed CRC32 of the top 25, `seqId`/`prevSeqId` when the
- * venue sends them) and liquidation-orders (`posSide` names the liquidated position).
+ * (snapshot/update, `checksum` = signed CRC32 of the top 25 until June 2026, `seqId`/`prevSeqId`
+ * when the venue sends them) and liquidation-orders (`posSide` names the liquidated position).
  * Symbols are OKX instrument ids (`BTC-USDT`, `BTC-USD-220527`, `UNI-USD-SWAP`).
  */
 export class OkxNormalizer implements Normalizer {
@@ -14,6 +14,9 @@ export class OkxNormalizer implements Normalizer {
     if (!isObject(raw)) return unrecognized(NOT_AN_OBJECT);
     // Answers to requests: {"event":"subscribe","arg":{...}}, {"event":"error","code":...}.
     if (raw.event === 'error') return unrecognized(`venue error ${text(raw.code)}: ${text(raw.msg)}`);
+    // "The connection will soon be closed for a service upgrade" (30 to 60 s ahead): a live
+    // collector moves to a new connection now (src/ingest/gateway.ts).
+    if (raw.event === 'notice' && text(raw.code) === '64008') return ignored('serverShutdown');
     if (typeof raw.event === 'string') return ignored(raw.event === 'subscribe' || raw.event === 'unsubscribe' ? 'subscription' : raw.event === 'login' ? 'login' : 'event');
     if (!isObject(raw.arg) || !Array.isArray(raw.data)) return unrecognized('no arg and data');
     const channel = raw.arg.channel;
@@ -38,7 +41,9 @@ export class OkxNormalizer implements Normalizer {
             action: raw.action === 'snapshot' || channel === 'books5' ? 'snapshot' : 'delta',
             seq: d.seqId === undefined ? 0 : num(d.seqId),
             ...(d.prevSeqId === undefined ? {} : { prevSeq: num(d.prevSeqId) }),
-            ...(d.checksum === undefined ? {} : { checksum: num(d.checksum) }),
+            // OKX stopped computing book checksums on 2026-06-23: the field stays, always 0. A 0 is
+            // no checksum (one real CRC32 in 2^32 is 0): the sequence (seqId/prevSeqId) guards.
+            ...(d.checksum === undefined || num(d.checksum) === 0 ? {} : { checksum: num(d.checksum) }),
             bids: levels(d.bids), asks: levels(d.asks),
           });
           break;

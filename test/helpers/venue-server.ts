@@ -175,12 +175,15 @@ export class VenueServer {
   }
 
   /**
-   * Binance: tells the connections subscribed now that their server shuts down
-   * (`serverShutdown`), and drops them `graceMs` later (connections opened meanwhile stay).
+   * Tells the connections subscribed now that their server shuts down (Binance's
+   * `serverShutdown`, OKX's notice 64008), and drops them `graceMs` later (connections opened
+   * meanwhile stay).
    */
   announceShutdown(graceMs: number): void {
     const doomed = [...this.subscribers];
-    this.broadcast(JSON.stringify({ e: 'serverShutdown', E: Date.now() }));
+    this.broadcast(this.venue === 'okx'
+      ? JSON.stringify({ event: 'notice', code: '64008', msg: 'The connection will soon be closed for a service upgrade. Please reconnect.', connId: 'local' })
+      : JSON.stringify({ e: 'serverShutdown', E: Date.now() }));
     setTimeout(() => { for (const s of doomed) s.terminate(); }, graceMs);
   }
 

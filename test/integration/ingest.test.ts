@@ -283,6 +283,26 @@ describe('a Binance server announcing its shutdown', { timeout: 120_000 }, () =>
   });
 });
 
+describe('an OKX service upgrade announced (notice 64008)', { timeout: 120_000 }, () => {
+  it('moves the feed to an overlapping connection before the venue drops the old one: no gap, and the book checks pass on what reached Kafka', async () => {
+    const server = new VenueServer({ recording: join(RECORDINGS_DIR, 'OKX.ws.1.0'), speed: 1, symbols: FEEDS[4].feed.symbols });
+    const feeds = { okx: { ...FEEDS[4].feed, url: `ws://127.0.0.1:${await server.listen()}/ws/v5/public` } };
+    void waitUntil('a third of the recording sent', async () => server.sent > server.recorded.length / 3, 60_000, 10).then(() => server.announceShutdown(2_000));
+    await throughGateway(server, feeds, {}, async ({ gateway, metrics, config }) => {
+      const st = gateway.stats()[0]!;
+      assert.equal(server.broadcasts, 1, 'the notice was sent');
+      assert.equal(st.replacements, 1, 'replaced once, on the notice');
+      assert.equal(st.opens, 1, 'no reconnect');
+      assert.equal(server.connections, 2);
+      assert.deepEqual(server.missed, [], 'no message fell in a gap');
+      const delivered = await sample(metrics, 'himari_ingest_delivered_total');
+      const stored = (await readTopic(config, config.kafka.topics[0]!, delivered, 30_000)).map((m) => unpack(m.value) as MarketEvent);
+      assert.equal(stored.length, delivered);
+      assert.deepEqual(bookCheckFailures(stored), {}, 'the books go on across the handover (the new connection\'s snapshots included)');
+    });
+  });
+});
+
 describe('a gap in an OKX book stream', { timeout: 120_000 }, () => {
   it('breaks the checksum; the book is subscribed again and the venue\'s new snapshot resynchronizes it: the book checks pass on what reached Kafka', async () => {
     let btcUpdates = 0;

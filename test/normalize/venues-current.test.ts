@@ -169,6 +169,32 @@ describe('BitMEX', () => {
   });
 });
 
+describe('what the venues changed in 2026', () => {
+  it('OKX books: a checksum of 0 (OKX stopped computing them in June 2026) is no checksum; the sequence still guards, and the checks pass', () => {
+    const ts = String((RECV - 50_000) / 1000);
+    const [snap, update] = events('okx',
+      { arg: { channel: 'books', instId: 'BTC-USDT' }, action: 'snapshot', data: [{ asks: [['64001', '1', '0', '1']], bids: [['64000', '2', '0', '1']], ts, checksum: 0, seqId: 100, prevSeqId: -1 }] },
+      { arg: { channel: 'books', instId: 'BTC-USDT' }, action: 'update', data: [{ asks: [['64001', '0.5', '0', '1']], bids: [], ts, checksum: 0, seqId: 101, prevSeqId: 100 }] },
+    ) as [BookEvent, BookEvent];
+    assert.equal(snap.checksum, undefined);
+    assert.equal(update.checksum, undefined);
+    assert.deepEqual([update.seq, update.prevSeq], [101, 100]);
+    assert.deepEqual(failed([snap, update]).flat(), [], 'no checksum flag on every update');
+    // A real checksum is still checked.
+    const [withSum] = events('okx', { arg: { channel: 'books', instId: 'BTC-USDT' }, action: 'update', data: [{ asks: [], bids: [], ts, checksum: -855196043, seqId: 102, prevSeqId: 101 }] }) as [BookEvent];
+    assert.equal(withSum.checksum, -855196043);
+  });
+
+  it('the notices that a connection\'s server goes down soon (OKX 64008, Binance serverShutdown in both forms) are told apart from other messages', () => {
+    const okx = createNormalizer('okx');
+    assert.deepEqual(okx.normalize({ event: 'notice', code: '64008', msg: 'The connection will soon be closed for a service upgrade. Please reconnect.', connId: 'a4d3ae55' }, RECV, []), { kind: 'ignored', channel: 'serverShutdown' });
+    assert.deepEqual(okx.normalize({ event: 'subscribe', arg: { channel: 'books', instId: 'BTC-USDT' }, connId: 'a4d3ae55' }, RECV, []), { kind: 'ignored', channel: 'subscription' });
+    const binance = createNormalizer('binance');
+    assert.deepEqual(binance.normalize({ e: 'serverShutdown', E: 1_770_123_456_789 }, RECV, []), { kind: 'ignored', channel: 'serverShutdown' });
+    assert.deepEqual(binance.normalize({ event: { e: 'serverShutdown', E: 1_770_123_456_789 } }, RECV, []), { kind: 'ignored', channel: 'serverShutdown' });
+  });
+});
+
 describe('the schema carries market type and contract size without breaking v1', () => {
   const v1 = { v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: 1, recvTs: 2, id: '1', price: 1, size: 1, side: 'buy' };
   it('v1 messages without them stay valid; bad values are refused with the field named', () => {
