@@ -301,8 +301,15 @@ export class IngestGateway {
     }
     this.producer = new IngestProducer(kafka, config, metrics, log.child({ stage: 'ingest-producer' }));
     const gates = new HostGates();
-    this.feeds = names.map((name) => {
-      const feed = config.feeds[name]!;
+    // A configured feed whose channels the venue serves on several endpoints runs as one feed per endpoint.
+    const routes = names.flatMap((configured) => venueProtocol(config.feeds[configured]!.venue).routes(config.feeds[configured]!)
+      .map((r) => ({ name: configured + r.suffix, feed: r.feed })));
+    for (const r of routes) {
+      if (routes.filter((o) => o.name === r.name).length > 1) {
+        throw new HimariError(ErrorCode.CONFIG_INVALID, `ingest.feeds: two feeds named ${r.name} (the venue's ${r.feed.venue} endpoints split a feed into <name>-market and <name>-public): rename one`);
+      }
+    }
+    this.feeds = routes.map(({ name, feed }) => {
       const published = { ...venueProtocol(feed.venue).limits, ...config.venueLimits[feed.venue] };
       const limits: VenueLimits = {
         connections: withMargin(published.connections), requests: withMargin(published.requests),

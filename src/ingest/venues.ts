@@ -27,6 +27,12 @@ export interface VenueProtocol {
   readonly defaultUrl: string;
   /** The URL to open for `feed` (Binance names the streams in the URL's query). */
   url(feed: IngestFeedConfig): string;
+  /**
+   * The connections a configured feed needs, each run as a feed of its own named `name + suffix`:
+   * the feed itself, but where the venue serves its channels on different endpoints (Binance
+   * USD-M since 2026-04-23: trades and liquidations on /market, best bid/ask and books on /public).
+   */
+  routes(feed: IngestFeedConfig): Array<{ readonly suffix: string; readonly feed: IngestFeedConfig }>;
   /** Text frames to send once the connection is open, in order: the subscriptions. */
   subscriptions(feed: IngestFeedConfig): string[];
   /**
@@ -61,14 +67,31 @@ export interface VenueProtocol {
 const HOUR_MS = 3_600_000;
 const noPong = (): boolean => false;
 
-/** Binance spot and USD-M: combined streams named in the URL (`/stream?streams=a/b`), pinged by the server. */
-function binance(defaultUrl: string, depthSnapshotUrl: string, limits: VenueLimits): VenueProtocol {
+const oneRoute = (feed: IngestFeedConfig) => [{ suffix: '', feed }];
+/** Channels Binance USD-M serves on its /public endpoint (high-frequency data); the others on /market. */
+const BINANCE_PUBLIC: ReadonlySet<IngestChannel> = new Set(['quotes', 'book']);
+
+/**
+ * Binance spot and USD-M: combined streams named in the URL (`/stream?streams=a/b`), pinged by
+ * the server. `publicUrl`: USD-M's endpoint of best bid/ask and books, `defaultUrl` then serving
+ * trades and liquidations (the single endpoint before 2026-04-23 was retired that day).
+ */
+function binance(defaultUrl: string, publicUrl: string | null, depthSnapshotUrl: string, limits: VenueLimits): VenueProtocol {
   const suffix: Record<IngestChannel, string> = { trades: '@trade', quotes: '@bookTicker', book: '@depth@100ms', liquidations: '@forceOrder' };
   return {
     defaultUrl,
     url(feed) {
       const streams = feed.symbols.flatMap((s) => feed.channels.map((c) => `${s.toLowerCase()}${suffix[c]}`));
-      return `${feed.url ?? defaultUrl}?streams=${streams.join('/')}`;
+      const endpoint = publicUrl !== null && feed.channels.every((c) => BINANCE_PUBLIC.has(c)) ? publicUrl : defaultUrl;
+      return `${feed.url ?? endpoint}?streams=${streams.join('/')}`;
+    },
+    routes(feed) {
+      // A feed's own url is one endpoint that serves all it asks for (a proxy, a test venue).
+      if (publicUrl === null || feed.url !== undefined) return oneRoute(feed);
+      const market = feed.channels.filter((c) => !BINANCE_PUBLIC.has(c));
+      const pub = feed.channels.filter((c) => BINANCE_PUBLIC.has(c));
+      if (market.length === 0 || pub.length === 0) return oneRoute(feed);
+      return [{ suffix: '-market', feed: { ...feed, channels: market } }, { suffix: '-public', feed: { ...feed, channels: pub } }];
     },
     subscriptions: () => [],
     // The server pings every 20 s (3 minutes in older docs) and drops a connection that does not
@@ -88,6 +111,7 @@ function binance(defaultUrl: string, depthSnapshotUrl: string, limits: VenueLimi
 const coinbase: VenueProtocol = {
   defaultUrl: 'wss://ws-feed.exchange.coinbase.com',
   url: (feed) => feed.url ?? coinbase.defaultUrl,
+  routes: oneRoute,
   subscriptions(feed) {
     // level2 needs authentication since 2023; level2_batch is its public form (50 ms batches).
     const names: Record<Exclude<IngestChannel, 'liquidations'>, string> = { trades: 'matches', quotes: 'ticker', book: 'level2_batch' };
@@ -112,6 +136,7 @@ const coinbase: VenueProtocol = {
 const kraken: VenueProtocol = {
   defaultUrl: 'wss://ws.kraken.com',
   url: (feed) => feed.url ?? kraken.defaultUrl,
+  routes: oneRoute,
   subscriptions(feed) {
     const out: string[] = [];
     for (const c of feed.channels) {
@@ -144,6 +169,7 @@ const okx: VenueProtocol = {
   // Port 8443 stopped taking WebSocket connections on 2026-10-31: 443.
   defaultUrl: 'wss://ws.okx.com/ws/v5/public',
   url: (feed) => feed.url ?? okx.defaultUrl,
+  routes: oneRoute,
   subscriptions(feed) {
     const args: Array<Record<string, string>> = [];
     const liquidationTypes = new Set<string>();
@@ -202,6 +228,7 @@ function bybit(defaultUrl: string): VenueProtocol {
   return {
     defaultUrl,
     url: (feed) => feed.url ?? defaultUrl,
+    routes: oneRoute,
     subscriptions(feed) {
       const topics = feed.symbols.flatMap((s) => feed.channels.map((c) => `${topic[c]}.${s}`));
       const out: string[] = [];
@@ -228,9 +255,9 @@ const PROTOCOLS: Record<IngestVenue, VenueProtocol> = {
   // streams are named in the URL, at most BINANCE_MAX_STREAMS per connection). REST: 6,000
   // (spot) or 2,400 (USD-M) request weight a minute per IP, a 1,000-level depth snapshot weighing
   // 50 (spot) or 20: 120 snapshots a minute either way.
-  'binance': binance('wss://stream.binance.com:9443/stream', 'https://api.binance.com/api/v3/depth',
+  'binance': binance('wss://stream.binance.com:9443/stream', null, 'https://api.binance.com/api/v3/depth',
     { connections: { count: 300, perMs: 300_000 }, requests: { count: 5, perMs: 1000 }, snapshots: { count: 120, perMs: 60_000 } }),
-  'binance-futures': binance('wss://fstream.binance.com/stream', 'https://fapi.binance.com/fapi/v1/depth',
+  'binance-futures': binance('wss://fstream.binance.com/market/stream', 'wss://fstream.binance.com/public/stream', 'https://fapi.binance.com/fapi/v1/depth',
     { connections: { count: 300, perMs: 300_000 }, requests: { count: 10, perMs: 1000 }, snapshots: { count: 120, perMs: 60_000 } }),
   'coinbase': coinbase,
   'kraken': kraken,

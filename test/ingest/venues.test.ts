@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import type { IngestFeedConfig } from '../../src/config/schema.js';
+import pino from 'pino';
 import { reconnectDelayMs } from '../../src/ingest/connection.js';
+import { IngestGateway } from '../../src/ingest/gateway.js';
+import { IngestMetrics } from '../../src/ingest/metrics.js';
 import { RateWindow, withMargin } from '../../src/ingest/rate-limit.js';
 import { okxInstType, venueProtocol } from '../../src/ingest/venues.js';
 import { INGEST_VENUES } from '../../src/config/schema.js';
@@ -15,11 +18,33 @@ describe('venue protocols: what the gateway opens and sends', () => {
   it('Binance names every stream in the URL, lower case, and needs no subscribe frame', () => {
     const p = venueProtocol('binance-futures');
     const f = feed({ venue: 'binance-futures', symbols: ['BTCUSDT', 'ETHUSDT'], channels: ['trades', 'liquidations'] });
-    assert.equal(p.url(f), 'wss://fstream.binance.com/stream?streams=btcusdt@trade/btcusdt@forceOrder/ethusdt@trade/ethusdt@forceOrder');
+    assert.equal(p.url(f), 'wss://fstream.binance.com/market/stream?streams=btcusdt@trade/btcusdt@forceOrder/ethusdt@trade/ethusdt@forceOrder');
     assert.deepEqual(p.subscriptions(f), []);
     assert.equal(p.maxAgeMs, 24 * 3_600_000, 'Binance closes a connection after 24 hours');
     assert.equal(venueProtocol('binance').url(feed({ venue: 'binance', symbols: ['BTCUSDT'], channels: ['quotes', 'book'], url: 'ws://127.0.0.1:1/stream' })),
       'ws://127.0.0.1:1/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms', 'a feed url replaces the endpoint, not the streams');
+  });
+
+  it('Binance USD-M: a feed of trades or liquidations and of quotes or books runs as two, on /market and /public; its own url keeps it whole', () => {
+    const p = venueProtocol('binance-futures');
+    const mixed = feed({ venue: 'binance-futures', symbols: ['BTCUSDT'], channels: ['trades', 'quotes', 'book', 'liquidations'] });
+    const routes = p.routes(mixed);
+    assert.deepEqual(routes.map((r) => [r.suffix, r.feed.channels, p.url(r.feed)]), [
+      ['-market', ['trades', 'liquidations'], 'wss://fstream.binance.com/market/stream?streams=btcusdt@trade/btcusdt@forceOrder'],
+      ['-public', ['quotes', 'book'], 'wss://fstream.binance.com/public/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms'],
+    ]);
+    const books = feed({ venue: 'binance-futures', symbols: ['BTCUSDT'], channels: ['book'] });
+    assert.deepEqual(p.routes(books).map((r) => [r.suffix, p.url(r.feed)]), [['', 'wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms']]);
+    assert.equal(p.routes({ ...mixed, url: 'ws://127.0.0.1:1/stream' }).length, 1);
+    assert.equal(venueProtocol('binance').routes(feed({ venue: 'binance', symbols: ['BTCUSDT'] })).length, 1, 'spot serves every stream on one endpoint');
+    // The gateway runs the routes as feeds named after the configured one, and refuses a name taken twice.
+    const gateway = (feeds: Record<string, unknown>) => {
+      const c = loadConfig({ env: { HIMARI_INGEST_FEEDS: JSON.stringify(feeds) } });
+      return new IngestGateway(c.kafka, c.ingest, new IngestMetrics({ defaultMetrics: false }), pino({ level: 'silent' }));
+    };
+    assert.deepEqual(gateway({ usdm: { venue: 'binance-futures', symbols: ['BTCUSDT'] } }).stats().map((f) => f.name), ['usdm-market', 'usdm-public']);
+    assert.throws(() => gateway({ 'usdm': { venue: 'binance-futures', symbols: ['BTCUSDT'] }, 'usdm-market': { venue: 'binance-futures', symbols: ['ETHUSDT'], channels: ['trades'] } }),
+      /two feeds named usdm-market/);
   });
 
   it('Coinbase subscribes every channel in one frame, with the heartbeat channel, book as level2_batch', () => {
