@@ -24,6 +24,11 @@ const POLL_MS = 1;
 interface Slot {
   events: Counter.Internal;
   delivered: Counter.Internal;
+  /** Handed over and acknowledged since start, and how many of each the counters above hold. */
+  sent: number;
+  acked: number;
+  sentCounted: number;
+  ackedCounted: number;
   bufferFull: Counter.Internal;
   expired: Counter.Internal;
   refused: Counter.Internal;
@@ -62,6 +67,15 @@ export class IngestProducer {
       'batch.num.messages': 10_000,
     }, { 'message.timeout.ms': ingest.deliveryTimeoutMs });
     this.producer.on('delivery-report', (err, report) => this.delivered(err, report));
+    metrics.onScrape(() => {
+      for (const s of this.slots) {
+        if (s.sent !== s.sentCounted) s.events.inc(s.sent - s.sentCounted);
+        if (s.acked !== s.ackedCounted) s.delivered.inc(s.acked - s.ackedCounted);
+        s.sentCounted = s.sent;
+        s.ackedCounted = s.acked;
+      }
+      metrics.buffered.set(this.buffered);
+    });
     this.producer.on('event.error', (err: Kafka.LibrdKafkaError) => {
       // node-rdkafka hands librdkafka's error events on with code -1: the message names the state.
       if (err.code === KafkaCode.ALL_BROKERS_DOWN || /all broker connections are down/i.test(err.message)) this.setKafkaDown(true);
@@ -77,7 +91,7 @@ export class IngestProducer {
    */
   slot(feed: string, venue: string, type: string, lost: ((key: string) => void) | null = null): number {
     this.slots.push({
-      lost,
+      lost, sent: 0, acked: 0, sentCounted: 0, ackedCounted: 0,
       events: this.metrics.events.labels(feed, venue, type),
       delivered: this.metrics.delivered.labels(feed, venue, type),
       bufferFull: this.metrics.dropped.labels(feed, venue, type, 'buffer_full'),
@@ -109,7 +123,7 @@ export class IngestProducer {
   /** One message to librdkafka's queue, counted under `slot`; a refusal (the buffer full, too large) is counted and logged. */
   private produce(slot: number, topic: string, value: Buffer, key: string, recvUs: number, headers: Kafka.MessageHeader[] | undefined): boolean {
     const s = this.slots[slot]!;
-    s.events.inc();
+    s.sent++;
     try {
       this.producer.produce(topic, null, value, key, Math.floor(recvUs / 1000), slot * TIME_SPAN + (recvUs % TIME_SPAN), headers);
     } catch (err) {
@@ -119,7 +133,7 @@ export class IngestProducer {
       s.lost?.(key);
       return false;
     }
-    this.metrics.buffered.set(++this.buffered);
+    this.buffered++;
     return true;
   }
 
@@ -154,7 +168,6 @@ export class IngestProducer {
     const s = this.slots[Math.floor(opaque / TIME_SPAN)];
     if (s === undefined) return;
     this.buffered--;
-    this.metrics.buffered.set(this.buffered);
     if (err) {
       (err.code === KafkaCode.MSG_TIMED_OUT ? s.expired : s.refused).inc();
       this.noteDrop(err.code === KafkaCode.MSG_TIMED_OUT ? 'Kafka did not take it within ingest.deliveryTimeoutMs' : 'Kafka refused it', err);
@@ -162,7 +175,7 @@ export class IngestProducer {
       return;
     }
     if (this.down) this.setKafkaDown(false);
-    s.delivered.inc();
+    s.acked++;
     const nowUs = Math.round(wallClockMs() * 1000);
     const elapsedUs = (((nowUs % TIME_SPAN) - (opaque % TIME_SPAN)) + TIME_SPAN) % TIME_SPAN;
     this.metrics.receiveToAck.observe(elapsedUs / 1e6);

@@ -67,7 +67,8 @@ class Feed {
   private readonly slots: Record<string, number> = {};
   /** Producer slot of the messages not understood (the dead-letter topic). */
   private readonly rawSlot: number;
-  private readonly counted: { events: { inc(): void }; ignored: { inc(): void }; unrecognized: { inc(): void } };
+  /** Messages of each kind the metric holds (the counts are the stats', handed over at each scrape). */
+  private readonly counted = { events: 0, ignored: 0, unrecognized: 0 };
   private readonly exchangeToReceive: { observe(v: number): void };
   /** Binance books: snapshots from REST and the bridge rule (null for venues that send snapshots themselves). */
   private readonly depth: BinanceDepthSync | null;
@@ -88,11 +89,15 @@ class Feed {
     // A book event Kafka did not take leaves a hole in the book there: it is resynchronized.
     for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type, type === 'book' ? (symbol) => this.bookLost(symbol) : null);
     this.rawSlot = producer.slot(name, feed.venue, 'unrecognized');
-    this.counted = {
-      events: metrics.messages.labels(name, feed.venue, 'events'),
-      ignored: metrics.messages.labels(name, feed.venue, 'ignored'),
-      unrecognized: metrics.messages.labels(name, feed.venue, 'unrecognized'),
-    };
+    const kinds = { events: metrics.messages.labels(name, feed.venue, 'events'), ignored: metrics.messages.labels(name, feed.venue, 'ignored'), unrecognized: metrics.messages.labels(name, feed.venue, 'unrecognized') };
+    metrics.onScrape(() => {
+      const st = this.stats;
+      const now = { events: st.messages - st.ignored - st.unrecognized, ignored: st.ignored, unrecognized: st.unrecognized };
+      for (const k of ['events', 'ignored', 'unrecognized'] as const) {
+        if (now[k] !== this.counted[k]) kinds[k].inc(now[k] - this.counted[k]);
+        this.counted[k] = now[k];
+      }
+    });
     this.exchangeToReceive = metrics.exchangeToReceive.labels(feed.venue);
     metrics.connected.labels(name, feed.venue).set(0);
     const snapshotUrl = feed.restUrl ?? protocol.depthSnapshotUrl;
@@ -234,12 +239,10 @@ class Feed {
     }
     if (d.kind === 'ignored') {
       this.stats.ignored++;
-      this.counted.ignored.inc();
       if (d.channel === 'serverShutdown') this.shutdownAnnounced();
     } else if (d.kind === 'unrecognized') {
       this.unrecognized(d.reason, frame, recvUs);
     } else {
-      this.counted.events.inc();
       const depth = this.depth;
       for (let i = 0; i < out.length; i++) {
         const e = out[i]!;
@@ -279,7 +282,6 @@ class Feed {
   /** A message not understood: logged (cut), counted, and kept whole in the dead-letter topic. */
   private unrecognized(reason: string, frame: string, recvUs: number): void {
     this.stats.unrecognized++;
-    this.counted.unrecognized.inc();
     this.log.warn({ reason, raw: frame.length > RAW_LOGGED_CHARS ? `${frame.slice(0, RAW_LOGGED_CHARS)}...` : frame }, 'venue message not understood: kept in the dead-letter topic');
     this.producer.sendRaw(this.rawSlot, this.name, this.feed.venue, frame, reason, recvUs);
   }
