@@ -281,13 +281,7 @@ export class FeedConnection {
 
   private open(): void {
     const wait = this.connectWaitMs();
-    if (wait > 0) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        if (!this.closing) this.open();
-      }, wait);
-      return;
-    }
+    if (wait > 0) return this.scheduleOpen(wait);
     const { url } = this.options;
     const socket = this.connect();
     this.socket = socket;
@@ -416,10 +410,14 @@ export class FeedConnection {
     if (this.closing) return;
     const retryInMs = reconnectDelayMs(this.attempt++, this.options.reconnectInitialMs, this.options.reconnectMaxMs);
     this.handlers.onClose(reason, detail, retryInMs);
+    this.scheduleOpen(retryInMs);
+  }
+
+  private scheduleOpen(afterMs: number): void {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (!this.closing) this.open();
-    }, retryInMs);
+    }, afterMs);
   }
 
   private startTimers(socket: WebSocket): void {

@@ -8,7 +8,7 @@ import { connectClient, createSinkProducer } from '../kafka/clients.js';
 import { KafkaCode } from '../kafka/kafka-clients.js';
 import { wallClockMs } from '../obs/clock.js';
 import { LatencyHistogram } from '../obs/latency-histogram.js';
-import type { IngestMetrics } from './metrics.js';
+import { TotalCounter, type IngestMetrics } from './metrics.js';
 
 /**
  * A delivery report's opaque packs the event's counters (its slot) and its receive time into one
@@ -22,13 +22,11 @@ const POLL_MS = 1;
 
 /** The counters of one feed's events of one type, resolved once. */
 interface Slot {
-  events: Counter.Internal;
-  delivered: Counter.Internal;
-  /** Handed over and acknowledged since start, and how many of each the counters above hold. */
+  /** Events handed over and acknowledged since start, counted into `events` and `delivered` at scrape. */
   sent: number;
   acked: number;
-  sentCounted: number;
-  ackedCounted: number;
+  events: TotalCounter;
+  delivered: TotalCounter;
   bufferFull: Counter.Internal;
   expired: Counter.Internal;
   refused: Counter.Internal;
@@ -69,10 +67,8 @@ export class IngestProducer {
     this.producer.on('delivery-report', (err, report) => this.delivered(err, report));
     metrics.onScrape(() => {
       for (const s of this.slots) {
-        if (s.sent !== s.sentCounted) s.events.inc(s.sent - s.sentCounted);
-        if (s.acked !== s.ackedCounted) s.delivered.inc(s.acked - s.ackedCounted);
-        s.sentCounted = s.sent;
-        s.ackedCounted = s.acked;
+        s.events.sync(s.sent);
+        s.delivered.sync(s.acked);
       }
       metrics.buffered.set(this.buffered);
     });
@@ -91,9 +87,9 @@ export class IngestProducer {
    */
   slot(feed: string, venue: string, type: string, lost: ((key: string) => void) | null = null): number {
     this.slots.push({
-      lost, sent: 0, acked: 0, sentCounted: 0, ackedCounted: 0,
-      events: this.metrics.events.labels(feed, venue, type),
-      delivered: this.metrics.delivered.labels(feed, venue, type),
+      lost, sent: 0, acked: 0,
+      events: new TotalCounter(this.metrics.events.labels(feed, venue, type)),
+      delivered: new TotalCounter(this.metrics.delivered.labels(feed, venue, type)),
       bufferFull: this.metrics.dropped.labels(feed, venue, type, 'buffer_full'),
       expired: this.metrics.dropped.labels(feed, venue, type, 'expired'),
       refused: this.metrics.dropped.labels(feed, venue, type, 'refused'),

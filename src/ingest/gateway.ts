@@ -11,7 +11,7 @@ import { BookGuard } from './book-guard.js';
 import { FeedConnection, type CloseReason } from './connection.js';
 import { RateWindow, withMargin, type Rate } from './rate-limit.js';
 import { IngestProducer } from './event-producer.js';
-import type { IngestMetrics } from './metrics.js';
+import { TotalCounter, type IngestMetrics } from './metrics.js';
 import { venueProtocol, type VenueLimits } from './venues.js';
 
 /** How often a feed with books that lost events checks whether Kafka takes events again. */
@@ -67,8 +67,6 @@ class Feed {
   private readonly slots: Record<string, number> = {};
   /** Producer slot of the messages not understood (the dead-letter topic). */
   private readonly rawSlot: number;
-  /** Messages of each kind the metric holds (the counts are the stats', handed over at each scrape). */
-  private readonly counted = { events: 0, ignored: 0, unrecognized: 0 };
   private readonly exchangeToReceive: { observe(v: number): void };
   /** Binance books: snapshots from REST and the bridge rule (null for venues that send snapshots themselves). */
   private readonly depth: BinanceDepthSync | null;
@@ -89,14 +87,16 @@ class Feed {
     // A book event Kafka did not take leaves a hole in the book there: it is resynchronized.
     for (const type of EVENT_TYPES) this.slots[type] = producer.slot(name, feed.venue, type, type === 'book' ? (symbol) => this.bookLost(symbol) : null);
     this.rawSlot = producer.slot(name, feed.venue, 'unrecognized');
-    const kinds = { events: metrics.messages.labels(name, feed.venue, 'events'), ignored: metrics.messages.labels(name, feed.venue, 'ignored'), unrecognized: metrics.messages.labels(name, feed.venue, 'unrecognized') };
+    // Messages by what became of them: the stats' counts, handed to the metric at each scrape.
+    const messages = (kind: string) => new TotalCounter(metrics.messages.labels(name, feed.venue, kind));
+    const withEvents = messages('events');
+    const ignored = messages('ignored');
+    const unrecognized = messages('unrecognized');
     metrics.onScrape(() => {
       const st = this.stats;
-      const now = { events: st.messages - st.ignored - st.unrecognized, ignored: st.ignored, unrecognized: st.unrecognized };
-      for (const k of ['events', 'ignored', 'unrecognized'] as const) {
-        if (now[k] !== this.counted[k]) kinds[k].inc(now[k] - this.counted[k]);
-        this.counted[k] = now[k];
-      }
+      withEvents.sync(st.messages - st.ignored - st.unrecognized);
+      ignored.sync(st.ignored);
+      unrecognized.sync(st.unrecognized);
     });
     this.exchangeToReceive = metrics.exchangeToReceive.labels(feed.venue);
     metrics.connected.labels(name, feed.venue).set(0);
@@ -260,7 +260,7 @@ class Feed {
 
   /**
    * The venue announced that the server of this connection shuts down soon (Binance's
-   * `serverShutdown`): the connection is replaced now by an overlapping one, handed over without
+   * `serverShutdown`, OKX's notice 64008): the connection is replaced now by an overlapping one, handed over without
    * a gap, instead of reconnecting after the venue drops it.
    */
   private shutdownAnnounced(): void {
@@ -306,10 +306,12 @@ export class IngestGateway {
     // A configured feed whose channels the venue serves on several endpoints runs as one feed per endpoint.
     const routes = names.flatMap((configured) => venueProtocol(config.feeds[configured]!.venue).routes(config.feeds[configured]!)
       .map((r) => ({ name: configured + r.suffix, feed: r.feed })));
+    const taken = new Set<string>();
     for (const r of routes) {
-      if (routes.filter((o) => o.name === r.name).length > 1) {
+      if (taken.has(r.name)) {
         throw new HimariError(ErrorCode.CONFIG_INVALID, `ingest.feeds: two feeds named ${r.name} (the venue's ${r.feed.venue} endpoints split a feed into <name>-market and <name>-public): rename one`);
       }
+      taken.add(r.name);
     }
     this.feeds = routes.map(({ name, feed }) => {
       const published = { ...venueProtocol(feed.venue).limits, ...config.venueLimits[feed.venue] };

@@ -1,6 +1,22 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
+ * A prom-client counter fed from a running total kept in a plain field on the hot path: `sync`,
+ * called at scrape (`IngestMetrics.onScrape`), hands it what it does not hold yet.
+ */
+export class TotalCounter {
+  private handed = 0;
+
+  constructor(private readonly counter: Counter.Internal) {}
+
+  sync(total: number): void {
+    if (total === this.handed) return;
+    this.counter.inc(total - this.handed);
+    this.handed = total;
+  }
+}
+
+/**
  * The ingest gateway's metrics, in a registry of its own (it runs as its own process, or beside
  * the processor with its own endpoint). Labels are bounded: feeds are configured, event types
  * and message kinds are fixed sets.

@@ -214,7 +214,6 @@ const okx: VenueProtocol = {
   limits: { connections: { count: 3, perMs: 1000 }, requests: { count: 480, perMs: HOUR_MS }, snapshots: null },
 };
 
-
 /** OKX instrument type from its id: `BTC-USDT-SWAP`, `BTC-USD-240628` (a future), else spot. */
 export function okxInstType(instId: string): string {
   if (instId.endsWith('-SWAP')) return 'SWAP';
