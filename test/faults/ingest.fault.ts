@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unpack } from 'msgpackr';
 import pino from 'pino';
-import type { BookEvent, MarketEvent } from '../../src/codec/event.js';
+import type { MarketEvent } from '../../src/codec/event.js';
 import { IngestGateway } from '../../src/ingest/gateway.js';
 import { IngestMetrics } from '../../src/ingest/metrics.js';
 import { createNormalizer } from '../../src/normalize/index.js';
-import { bookCheckFailures, sample } from '../helpers/ingest.js';
+import { bookCheckFailures, sample, withoutLaterSnapshots } from '../helpers/ingest.js';
 import { RECORDINGS_DIR } from '../helpers/recordings.js';
 import { readTopic, testConfig, waitUntil } from '../helpers/services.js';
 import { VenueServer } from '../helpers/venue-server.js';
@@ -102,14 +102,7 @@ describe('the ingest gateway while Kafka is down', { timeout: 240_000 }, () => {
       };
       const want = bySymbol(expected);
       // The new snapshots are the venue's answer to a resubscription, not in the recording.
-      const firstSnapshot = new Set<string>();
-      const recordedOnly = stored.filter((e) => {
-        if (e.type !== 'book' || e.action !== 'snapshot') return true;
-        if (firstSnapshot.has(e.symbol)) return false;
-        firstSnapshot.add(e.symbol);
-        return true;
-      });
-      for (const [symbol, got] of bySymbol(recordedOnly)) {
+      for (const [symbol, got] of bySymbol(withoutLaterSnapshots(stored))) {
         // `got` must be a subsequence of `want`: the same order, only drops.
         const all = want.get(symbol) ?? [];
         let i = 0;
@@ -148,7 +141,7 @@ describe('book updates lost while Kafka is slow', { timeout: 240_000 }, () => {
     const topic = config.kafka.topics[0]!;
     const metrics = new IngestMetrics({ defaultMetrics: false });
     const gateway = new IngestGateway(config.kafka, { ...config.ingest, topic }, metrics, pino({ level: 'silent' }));
-    const firstSnapshots = Math.max(...OKX.symbols.map((s) => server.recorded.findIndex((m) => m.text.includes(`"books","instId":"${s}"},"action":"snapshot"`))));
+    const firstSnapshots = server.afterFirstOkxSnapshots(OKX.symbols);
     try {
       await gateway.start();
       await waitUntil('each book has its first snapshot', async () => gateway.stats()[0]!.messages > firstSnapshots, 30_000, 10);
@@ -168,13 +161,7 @@ describe('book updates lost while Kafka is slow', { timeout: 240_000 }, () => {
       assert.equal(stored.length, delivered);
       assert.deepEqual(bookCheckFailures(stored), {}, 'no book goes on over a hole in what reached Kafka');
       // The control: without the new snapshots, the updates after them go on over the holes, and the checks see it.
-      const firstOf = new Set<string>();
-      const withoutResyncs = stored.filter((e) => {
-        if (e.type !== 'book' || (e as BookEvent).action !== 'snapshot') return true;
-        if (firstOf.has(e.symbol)) return false;
-        firstOf.add(e.symbol);
-        return true;
-      });
+      const withoutResyncs = withoutLaterSnapshots(stored);
       assert.ok(withoutResyncs.length < stored.length, 'new snapshots reached Kafka');
       assert.ok(Object.keys(bookCheckFailures(withoutResyncs)).length > 0, 'without them the book checks flag the holes');
     } finally {

@@ -41,3 +41,14 @@ export function bookCheckFailures(events: readonly MarketEvent[]): Record<string
   }
   return counts;
 }
+
+/** `events` less every book snapshot after the first of its symbol: what a venue sent without the resyncs' new snapshots. */
+export function withoutLaterSnapshots(events: readonly MarketEvent[]): MarketEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    if (e.type !== 'book' || e.action !== 'snapshot') return true;
+    if (seen.has(e.symbol)) return false;
+    seen.add(e.symbol);
+    return true;
+  });
+}

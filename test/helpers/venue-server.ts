@@ -31,6 +31,11 @@ export interface VenueServerOptions {
   limits?: { connections?: Rate; requests?: Rate };
 }
 
+/** A book side's levels (price text → size text) as [price, size] pairs, best first: bids descending (`desc`), asks ascending. */
+function bestFirst(side: Map<string, string>, desc: boolean): Array<[string, string]> {
+  return [...side].sort((a, b) => (desc ? Number(b[0]) - Number(a[0]) : Number(a[0]) - Number(b[0])));
+}
+
 /** How many of `times` (ms, ascending) fall in the window of `perMs` ending at `now`. */
 function inWindow(times: readonly number[], now: number, perMs: number): number {
   let n = 0;
@@ -137,8 +142,7 @@ export class VenueServer {
         return;
       }
       const limit = Number(url.searchParams.get('limit') ?? 100);
-      const side = (m: Map<string, string>, desc: boolean) => [...m].sort((a, b) => (desc ? Number(b[0]) - Number(a[0]) : Number(a[0]) - Number(b[0]))).slice(0, limit);
-      const body = JSON.stringify({ lastUpdateId: book.lastUpdateId, ...(book.E === undefined ? {} : { E: book.E, T: book.T }), bids: side(book.bids, true), asks: side(book.asks, false) });
+      const body = JSON.stringify({ lastUpdateId: book.lastUpdateId, ...(book.E === undefined ? {} : { E: book.E, T: book.T }), bids: bestFirst(book.bids, true).slice(0, limit), asks: bestFirst(book.asks, false).slice(0, limit) });
       this.served.push({ symbol: (url.searchParams.get('symbol') ?? '').toUpperCase(), body });
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     });
@@ -156,6 +160,13 @@ export class VenueServer {
       },
     });
     this.wss.on('connection', (socket, req) => this.accept(socket, req.url ?? '/'));
+  }
+
+  /** Index of the recorded message after which every OKX book of `instIds` has had its first snapshot. */
+  afterFirstOkxSnapshots(instIds: readonly string[]): number {
+    const at = instIds.map((s) => this.messages.findIndex((m) => m.text.includes(`"books","instId":"${s}"},"action":"snapshot"`)));
+    if (at.includes(-1)) throw new Error(`the recording lacks a book snapshot of one of ${instIds.join(', ')}`);
+    return Math.max(...at);
   }
 
   /** The recording's received messages, as the server replays them. */
@@ -328,8 +339,7 @@ export class VenueServer {
     for (const product of msg.product_ids) {
       const b = this.coinbaseBooks.get(product);
       if (b === undefined) continue;
-      const side = (m: Map<string, string>, desc: boolean) => [...m].sort((x, y) => (desc ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])));
-      this.sendExtra(socket, JSON.stringify({ type: 'snapshot', product_id: product, asks: side(b.asks, false), bids: side(b.bids, true) }));
+      this.sendExtra(socket, JSON.stringify({ type: 'snapshot', product_id: product, asks: bestFirst(b.asks, false), bids: bestFirst(b.bids, true) }));
       this.resnapshots.push(product);
     }
   }
