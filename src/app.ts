@@ -38,8 +38,9 @@ export interface AppOptions {
 export class App implements Processor {
   readonly metrics: Metrics;
   readonly pipeline: Pipeline;
-  readonly redis: RedisSink;
-  readonly postgres: PostgresSink;
+  /** Null when `sink.stores` leaves the store out (a consumer group per store). */
+  readonly redis: RedisSink | null;
+  readonly postgres: PostgresSink | null;
   migration: MigrationReport | null = null;
   startupMs = 0;
   private server: Server | null = null;
@@ -60,17 +61,21 @@ export class App implements Processor {
   private constructor(readonly config: Readonly<Config>, readonly log: Logger, readonly kafka: KafkaClients, options: AppOptions) {
     this.pipelineThreadId = options.pipelineThreadId ?? 0;
     this.metrics = options.metrics ?? new Metrics();
-    this.redis = new RedisSink(config.redis);
-    this.postgres = new PostgresSink(config.postgres);
-    const sinks: SinkDriver[] = [this.postgres, this.redis];
+    const stores = new Set(config.sink.stores);
+    this.redis = stores.has('redis') ? new RedisSink(config.redis) : null;
+    this.postgres = stores.has('postgres') ? new PostgresSink(config.postgres) : null;
+    const sinks: SinkDriver[] = [];
+    if (this.postgres !== null) sinks.push(this.postgres);
+    if (this.redis !== null) sinks.push(this.redis);
     if (config.kafka.outputTopic !== undefined) sinks.push(new KafkaOutputSink(config.kafka, kafka.sinkProducer('output', log.child({ stage: 'sink' }))));
     const deadLetterLog = log.child({ stage: 'dead-letters' });
     this.pipeline = new Pipeline({
       config, log, metrics: this.metrics, kafka,
       sinks,
       deadLetters: new DeadLetterDriver(config.kafka, deadLetterLog, kafka.sinkProducer('dlq', deadLetterLog)),
+      // Without Redis a silence is only logged and counted (the pipeline does both).
       onSilence: (a) => {
-        this.redis.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
+        this.redis?.publishSilence(a.venue, a.symbol, a.silentMs, a.thresholdMs)
           .catch((err: Error) => log.warn({ err }, 'could not publish a silence to the cascade stream'));
       },
       ...(options.workerFile === undefined ? {} : { workerFile: options.workerFile }),
@@ -88,7 +93,8 @@ export class App implements Processor {
     if (!this.config.kafka.createTopics) await this.kafka.requireTopics(topics);
     await Promise.all([
       this.config.kafka.createTopics ? this.kafka.ensureTopics(topics) : undefined,
-      (this.config.postgres.migrateOnStart ? this.migrate() : this.checkSchema()).then((r) => { this.migration = r; }),
+      this.postgres === null ? undefined
+        : (this.config.postgres.migrateOnStart ? this.migrate() : this.checkSchema()).then((r) => { this.migration = r; }),
     ]);
     if (this.config.metrics.port !== 0) {
       this.server = await startMetricsServer(this.metrics, {

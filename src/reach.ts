@@ -24,18 +24,20 @@ export interface Unreached {
 }
 
 /**
- * Reaches Kafka, Redis and PostgreSQL, in parallel, before start-up creates anything (topics,
- * tables, partitions): a start that cannot write somewhere fails before it changed anything,
- * within `timeoutMs`, naming every dependency that did not answer. A refusal no retry can heal
+ * Reaches Kafka and the stores of `sink.stores` (Redis, PostgreSQL), in parallel, before start-up
+ * creates anything (topics, tables, partitions): a start that cannot write somewhere fails before
+ * it changed anything, within `timeoutMs`, naming every dependency that did not answer. A refusal no retry can heal
  * (credentials, certificates, a missing database) fails at once; a closed port or a timeout is
  * retried until the deadline, saying once in the log that it waits.
  */
 export async function reachDependencies(config: Readonly<Config>, kafka: KafkaClients, log: Logger, timeoutMs = REACH_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // A store left out of sink.stores is not a dependency: a Redis-only group starts without PostgreSQL.
+  const stores = new Set(config.sink.stores);
   const results = await Promise.all([
     settle('Kafka', kafka.verifyAccess(timeoutMs)),
-    settle('Redis', retryUntil(deadline, 'Redis', log, () => pingRedis(config, deadline))),
-    settle('PostgreSQL', retryUntil(deadline, 'PostgreSQL', log, () => selectOne(config, deadline))),
+    stores.has('redis') ? settle('Redis', retryUntil(deadline, 'Redis', log, () => pingRedis(config, deadline))) : null,
+    stores.has('postgres') ? settle('PostgreSQL', retryUntil(deadline, 'PostgreSQL', log, () => selectOne(config, deadline))) : null,
   ]);
   const unreached = results.filter((r): r is Unreached => r !== null);
   if (unreached.length === 0) return;

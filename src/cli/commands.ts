@@ -110,6 +110,7 @@ export const LOADTEST = {
     { name: 'seed', type: 'string', value: 'N', number: true, default: '42', description: 'Seed of the synthetic market.' },
     { name: 'threads', type: 'string', value: 'N', number: true, defaultText: 'workers.threads', description: 'Worker threads of the processor.' },
     { name: 'partitions', type: 'string', value: 'N', number: true, defaultText: 'one per worker thread', description: 'Partitions of the load-test topic.' },
+    { name: 'stores', type: 'string', value: 'S,...', defaultText: 'sink.stores', description: 'The stores the processor writes: redis, postgres or both (fewer take the services\' CPU off the machine).' },
     { name: 'pg-url', type: 'string', value: 'URL', default: 'postgres://postgres@127.0.0.1:5432/himari_lt', description: 'PostgreSQL of the run (the database is created if missing).' },
     { name: 'redis-url', type: 'string', value: 'URL', default: 'redis://127.0.0.1:6379/3', description: 'Redis of the run.' },
     { name: 'metrics-port', type: 'string', value: 'P', number: true, default: '9471', description: 'Metrics port of the child processor.' },

@@ -129,7 +129,13 @@ const flushPolicy = (what: string, maxMs: number, whenIdle: boolean, why: string
     .describe(`${what}: write at once when no write is in flight, so batches fill only while the sink is busy; off = wait for rows/bytes/time. ${why}`),
 });
 
+export const SINK_STORES = ['redis', 'postgres'] as const;
+export type SinkStore = (typeof SINK_STORES)[number];
+
 const sink = z.strictObject({
+  stores: z.array(z.enum(SINK_STORES)).min(1).default([...SINK_STORES])
+    .refine((s) => new Set(s).size === s.length, 'names a store twice')
+    .describe('The stores every valid event is written to, offsets committed once all of them (and the output topic, when set) hold it: redis (the trading system\'s latest ticks) and postgres (the store of record). One of them alone runs a consumer group per store, each with its own group.id, so a slow PostgreSQL never holds back Redis; the other store is then neither reached nor migrated at start-up.'),
   batchMaxRows: z.number().int().min(1).max(1_000_000).default(1000)
     .describe('Every sink: flush a batch at this many events ... (under load: draining a backlog ran 32k events/s at 250, 38-41k at 1000-2000)'),
   batchMaxBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024)

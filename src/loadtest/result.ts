@@ -1,3 +1,4 @@
+import type { SinkStore } from '../config/schema.js';
 import type { EncodedHistogram } from '../obs/latency-histogram.js';
 import type { ProduceStats } from './generator.js';
 import type { ReadCeiling } from './kafka-probe.js';
@@ -45,6 +46,8 @@ export interface LoadtestOptions {
   partitions: number;
   /** Worker threads of the processor (its default when unset). */
   threads?: number;
+  /** The stores the processor writes (`sink.stores`). */
+  stores: SinkStore[];
   outDir: string;
   /** Also write NAME.json and NAME.html (reference runs the README links). */
   name?: string;

@@ -106,6 +106,7 @@ export function childEnv(o: LoadtestOptions, config: Readonly<Config>, names: Ru
     HIMARI_REDIS_KEY_PREFIX: names.redisPrefix,
     HIMARI_METRICS_PORT: String(o.metricsPort),
     HIMARI_LOG_LEVEL: 'warn',
+    HIMARI_SINK_STORES: o.stores.join(','),
     ...(o.threads === undefined ? {} : { HIMARI_WORKERS_THREADS: String(o.threads) }),
   };
 }

@@ -18,9 +18,14 @@ export interface Probe {
 
 export const PROBES: readonly Probe[] = [
   { name: 'kafka', run: (config, timeoutMs) => probeKafka(config.kafka, config.workers.threads, timeoutMs) },
-  { name: 'redis', run: (config, timeoutMs) => probeRedis(config.redis, timeoutMs) },
-  { name: 'postgres', run: (config, timeoutMs) => probePostgres(config.postgres, timeoutMs) },
+  { name: 'redis', run: (config, timeoutMs) => (config.sink.stores.includes('redis') ? probeRedis(config.redis, timeoutMs) : notAStore('redis')) },
+  { name: 'postgres', run: (config, timeoutMs) => (config.sink.stores.includes('postgres') ? probePostgres(config.postgres, timeoutMs) : notAStore('postgres')) },
 ];
+
+/** A store the processor does not write (`sink.stores`) is not probed: its absence is no fault. */
+async function notAStore(name: string): Promise<CheckResult[]> {
+  return [{ name, status: 'ok', detail: 'not used (sink.stores leaves it out): not checked' }];
+}
 
 export interface DoctorOptions {
   /** Timeout of each network call of a probe (connect, request). */

@@ -38,6 +38,17 @@ describe('config validation', () => {
     assert.equal(c.workers.threads, 3);
   });
 
+  it('sink.stores: both by default, one alone for a group per store; an empty, unknown or repeated store is refused', () => {
+    assert.deepEqual(loadConfig({ env: {} }).sink.stores, ['redis', 'postgres']);
+    assert.deepEqual(loadConfig({ env: { HIMARI_SINK_STORES: 'postgres' } }).sink.stores, ['postgres']);
+    assert.deepEqual(loadConfig({ env: { HIMARI_SINK_STORES: ' redis ' } }).sink.stores, ['redis']);
+    for (const bad of [' , ', 'redis,mysql', 'redis,redis']) {
+      const problems = problemsOf(() => loadConfig({ env: { HIMARI_SINK_STORES: bad } }));
+      assert.ok(problems.length === 1 && problems[0]!.startsWith('sink.stores'), `${bad}: ${problems.join('\n')}`);
+    }
+    assert.match(problemsOf(() => loadConfig({ env: { HIMARI_SINK_STORES: 'redis,redis' } }))[0]!, /names a store twice/);
+  });
+
   it('names every bad key at once: malformed, out of range, unknown env var', () => {
     const problems = problemsOf(() => loadConfig({ env: {
       HIMARI_SINK_BATCH_MAX_ROWS: 'lots', HIMARI_SINK_POSTGRES_BATCH_MAX_MS: '-1', HIMARI_KAFKA_BROKER: 'x', HIMARI_REDIS_TLS: 'yes', HIMARI_WORKERS_THREADS: '',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { doctorPassed, runDoctor, type Probe } from '../../src/ops/doctor.js';
+import { PROBES, doctorPassed, runDoctor, type Probe } from '../../src/ops/doctor.js';
 import { doctorJson, doctorText } from '../../src/ops/doctor-report.js';
 
 const config = loadConfig({ env: {} });
@@ -22,6 +22,15 @@ describe('doctor runner and report', () => {
     assert.match(results[3]!.detail, /no answer within 0\.2 s/);
     assert.equal(doctorPassed(results), false);
     assert.equal(doctorPassed(results.filter((r) => r.status !== 'fail')), true);
+  });
+
+  it('a store left out of sink.stores is not probed: its line says so, and nowhere is connected to', async () => {
+    // Both on closed ports: a probe would fail them.
+    const redisOnly = loadConfig({ env: { HIMARI_SINK_STORES: 'redis', HIMARI_POSTGRES_URL: 'postgres://u@127.0.0.1:1/x', HIMARI_REDIS_URL: 'redis://127.0.0.1:1/0' } });
+    const stores = PROBES.filter((p) => p.name !== 'kafka');
+    const results = await runDoctor(redisOnly, { timeoutMs: 500, configSource: 'test', probes: stores });
+    assert.deepEqual(results.map((r) => [r.name, r.status]), [['config', 'ok'], ['redis', 'fail'], ['postgres', 'ok']]);
+    assert.equal(results[2]!.detail, 'not used (sink.stores leaves it out): not checked');
   });
 
   it('prints one line per check with its fix, then the verdict; JSON says the same', () => {

@@ -1,4 +1,5 @@
 import { DEFAULT_VENUES } from '../../codec/synthetic.js';
+import { SINK_STORES, type SinkStore } from '../../config/schema.js';
 import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from '../../loadtest/run.js';
 import { parsePattern, type RateStep } from '../../loadtest/schedule.js';
 import type { LoadtestArgs } from '../commands.js';
@@ -21,6 +22,7 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
   if (durationS <= 0) usageFail('loadtest', '--duration must be positive');
   const threads = values.threads === undefined ? undefined : intOption(values, 'threads', 0);
   const processes = intOption(values, 'processes', 1);
+  const stores = values.stores === undefined ? config.sink.stores : parseStores(values.stores);
   if (processes < 1) usageFail('loadtest', '--processes must be at least 1');
   if (processes > 1 && !values.drain) usageFail('loadtest', '--processes goes with --drain');
   // On a terminal, a status line under the progress lines: sent, lag, CPU, RSS once a second.
@@ -41,6 +43,7 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
     // requests/s at 10,000/s, and twice the broker's CPU).
     partitions: Math.max(1, intOption(values, 'partitions', threads ?? config.workers.threads)),
     ...(threads === undefined ? {} : { threads }),
+    stores,
     outDir: values.out ?? 'results', ...(values.name === undefined ? {} : { name: values.name }),
     keep: values.keep === true,
     log: (line) => progress.print(`loadtest: ${line}`),
@@ -48,6 +51,13 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
   });
   progress.done();
   process.stdout.write(`${loadtestSummary(result)}\n`);
+}
+
+function parseStores(text: string): SinkStore[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(SINK_STORES as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) usageFail('loadtest', `--stores: ${unknown.length > 0 ? `unknown store ${unknown.join(', ')}` : 'none named'} (${SINK_STORES.join(', ')})`);
+  return [...new Set(names as SinkStore[])];
 }
 
 function loadtestSummary(r: LoadtestResult): string {

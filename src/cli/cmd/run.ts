@@ -79,7 +79,8 @@ export async function cmdRun({ values }: RunArgs): Promise<void> {
   ready = true;
   log.info({ startupMs: Math.round(app.startupMs), threads: config.workers.threads, pipelineThread: config.workers.pipelineThread, storage: app.storageMode }, 'ready');
   // Also said on stderr whatever the log level: scripts and tests wait for this line.
-  process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${app.storageMode} storage)\n`);
+  const stores = config.sink.stores.includes('postgres') ? `${app.storageMode} storage` : 'Redis only';
+  process.stderr.write(`himari-l0: ready in ${Math.round(app.startupMs)} ms (${config.workers.threads} worker threads, ${stores})\n`);
   systemd.started();
   const maxSeconds = intOption(values, 'max-seconds', 0);
   if (maxSeconds > 0) setTimeout(() => stop('max-seconds'), maxSeconds * 1000).unref();
@@ -112,13 +113,18 @@ function printSummary(app: Processor, elapsedMs: number): void {
   }
   const commits = [...t.committed].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
   lines.push(`  committed      ${commits.map(([tp, offset]) => `${tp}=${offset}`).join(' ') || 'nothing'}`);
-  lines.push(`  storage        ${app.storageMode ?? 'unknown'} (table ${c.postgres.table})`);
+  const stores = new Set(c.sink.stores);
+  lines.push(`  stores         ${c.sink.stores.join(', ')}${stores.has('postgres') ? ` (${app.storageMode ?? 'unknown'} storage, table ${c.postgres.table})` : ''}`);
   lines.push('  where to look:');
-  lines.push(`    redis-cli --scan --pattern '${c.redis.keyPrefix}latest:*' | head`);
-  lines.push(`    redis-cli HGETALL ${c.redis.keyPrefix}latest:binance:BTC-USDT`);
-  lines.push(`    redis-cli ZRANGE ${c.redis.keyPrefix}recent:BTC-USDT -3 -1   (then HMGET ${c.redis.keyPrefix}recent-events:BTC-USDT <member>)`);
-  lines.push(`    redis-cli XREVRANGE ${c.redis.keyPrefix}quarantine + - COUNT 3`);
-  lines.push(`    psql '${redactConfig(c).postgres.url}' -c "SELECT venue, type, verdict, count(*) FROM ${c.postgres.table} GROUP BY 1,2,3 ORDER BY 1,2,3"`);
+  if (stores.has('redis')) {
+    lines.push(`    redis-cli --scan --pattern '${c.redis.keyPrefix}latest:*' | head`);
+    lines.push(`    redis-cli HGETALL ${c.redis.keyPrefix}latest:binance:BTC-USDT`);
+    lines.push(`    redis-cli ZRANGE ${c.redis.keyPrefix}recent:BTC-USDT -3 -1   (then HMGET ${c.redis.keyPrefix}recent-events:BTC-USDT <member>)`);
+    lines.push(`    redis-cli XREVRANGE ${c.redis.keyPrefix}quarantine + - COUNT 3`);
+  }
+  if (stores.has('postgres')) {
+    lines.push(`    psql '${redactConfig(c).postgres.url}' -c "SELECT venue, type, verdict, count(*) FROM ${c.postgres.table} GROUP BY 1,2,3 ORDER BY 1,2,3"`);
+  }
   lines.push(`    dead letters: topic ${c.kafka.deadLetterTopic} (headers x-error-code, x-error-message, x-source-*)`);
   lines.push(`    metrics: http://${c.metrics.host}:${c.metrics.port}/metrics while running`);
   process.stderr.write(lines.join('\n') + '\n');
