@@ -99,6 +99,37 @@ function threadWaitMs(pid: number, tid: string): number {
   }
 }
 
+/** The machine's CPU time so far, all cores together, in clock ticks (the `cpu` line of /proc/stat). */
+export interface MachineCpu {
+  /** idle + iowait. */
+  idleTicks: number;
+  totalTicks: number;
+}
+
+/** The aggregate `cpu  user nice system idle iowait irq softirq steal ...` line of /proc/stat. */
+export function parseMachineCpu(procStat: string): MachineCpu {
+  const line = procStat.split('\n', 1)[0]!;
+  const fields = line.trim().split(/\s+/);
+  const ticks = fields.slice(1, 9).map(Number);
+  if (fields[0] !== 'cpu' || ticks.length < 5 || !ticks.every(Number.isFinite)) throw new HimariError(ErrorCode.INVALID_INPUT, `unreadable /proc/stat line: ${line.slice(0, 80)}`);
+  return { idleTicks: ticks[3]! + ticks[4]!, totalTicks: ticks.reduce((a, b) => a + b, 0) };
+}
+
+/** The machine's CPU so far; null where /proc/stat cannot be read. */
+export function sampleMachineCpu(): MachineCpu | null {
+  try {
+    return parseMachineCpu(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** The share of the machine's CPU left idle between two samples, 0-1 (1: every core idle). */
+export function idleShare(from: MachineCpu, to: MachineCpu): number {
+  const total = to.totalTicks - from.totalTicks;
+  return total > 0 ? Math.max(0, Math.min(1, (to.idleTicks - from.idleTicks) / total)) : 0;
+}
+
 /** Samples a live process; null once it is gone. */
 export function sampleProcess(pid: number): ProcSample | null {
   try {

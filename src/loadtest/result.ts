@@ -151,6 +151,11 @@ export interface LoadtestResult {
     peakRssBytes: number;
     ceiling: ReadCeiling;
     ratioToCeiling: number;
+    /**
+     * The machine's CPU left idle over the drain, 0-1 of all its cores (null: /proc/stat unread):
+     * whether a second process would find a core free.
+     */
+    machineIdle: number | null;
     /** With several processes: each one's share (`cpuUsPerEvent` above is theirs together). */
     processes?: Array<{ pid: number; consumed: number; cpuMs: number; cpuUsPerEvent: number }>;
   };

@@ -103,6 +103,7 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     assert.equal(r.drain.ceiling.messages, 3000);
     assert.ok(r.drain.ceiling.cpuUsPerMessage > 0, 'the bare loop used CPU for its messages');
     assert.ok(r.drain.eventsPerSec > 0 && r.drain.ratioToCeiling > 0);
+    assert.ok(r.drain.machineIdle !== null && r.drain.machineIdle >= 0 && r.drain.machineIdle <= 1, String(r.drain.machineIdle));
     assert.equal(r.processor.messages, 3000);
     for (const l of Object.values(r.latency)) assert.equal(l.summary.count, 3000);
     // CPU by thread over the drain: the main thread's and the one worker's (it reported its tid).

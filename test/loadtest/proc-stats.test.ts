@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { parseSchedstatWaitMs, parseStatCpuTicks, parseStatusKb, sampleProcess, sampleThreads, threadBreakdown } from '../../src/loadtest/proc-stats.js';
+import { idleShare, parseMachineCpu, parseSchedstatWaitMs, parseStatCpuTicks, parseStatusKb, sampleMachineCpu, sampleProcess, sampleThreads, threadBreakdown } from '../../src/loadtest/proc-stats.js';
 
 describe('/proc sampling', () => {
   it('reads utime+stime after a command name with spaces and parentheses', () => {
@@ -15,6 +15,17 @@ describe('/proc sampling', () => {
     assert.equal(parseStatusKb(status, 'VmRSS'), 102400 * 1024);
     assert.equal(parseStatusKb(status, 'VmHWM'), 204800 * 1024);
     assert.equal(parseStatusKb(status, 'VmSwap'), 0);
+  });
+
+  it('reads the machine\'s CPU from /proc/stat: idle and iowait of all ticks, and the idle share between two samples', () => {
+    const first = parseMachineCpu('cpu  100 5 50 800 45 0 0 0 0 0\ncpu0 50 2 25 400 20 0 0 0 0 0\n');
+    assert.deepEqual(first, { idleTicks: 845, totalTicks: 1000 });
+    const second = parseMachineCpu('cpu  250 5 100 900 45 0 0 0 0 0\n');
+    assert.equal(idleShare(first, second), 100 / 300);
+    assert.equal(idleShare(first, first), 0, 'no time passed: nothing to tell');
+    assert.throws(() => parseMachineCpu('cpu0 1 2 3 4 5'), /unreadable \/proc\/stat line/);
+    const now = sampleMachineCpu();
+    assert.ok(now !== null && now.totalTicks >= now.idleTicks && now.idleTicks >= 0);
   });
 
   it('samples this process; a missing one is null', () => {

@@ -94,6 +94,7 @@ function loadtestSummary(r: LoadtestResult): string {
   if (r.drain !== undefined) {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);
+    if (d.machineIdle !== null) lines.push(`  machine        ${(d.machineIdle * 100).toFixed(1)} % of its ${r.machine.cores} cores idle over the drain (/proc/stat)`);
     if (d.processes !== undefined) {
       lines.push(`  processes      ${d.processes.length} of one group: consumed ${d.processes.map((p) => p.consumed).join(' / ')}; µs CPU per event they consumed ${d.processes.map((p) => p.cpuUsPerEvent).join(' / ')}`);
     }
