@@ -278,7 +278,9 @@ const ingestFeed = z.strictObject({
   channels: z.array(z.enum(INGEST_CHANNELS)).min(1).default(['trades', 'quotes', 'book'])
     .describe('trades, quotes (best bid/ask), book (snapshot and deltas), liquidations (Binance USD-M, OKX, Bybit).'),
   url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional()
-    .describe('WebSocket endpoint instead of the venue\'s public one (a proxy, a test server).'),
+    .describe('WebSocket endpoint instead of the venue\'s public one (a proxy, a test server). Binance USD-M: alone, it serves every channel on one connection; with publicUrl, trades and liquidations.'),
+  publicUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional()
+    .describe('Binance USD-M: the endpoint of quotes and book instead of wss://fstream.binance.com/public/stream, url then standing for /market/stream (trades, liquidations): a feed of both kinds runs as <name>-market and <name>-public.'),
   restUrl: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional()
     .describe('Binance: the REST depth endpoint book snapshots come from, instead of the venue\'s (https://api.binance.com/api/v3/depth, https://fapi.binance.com/fapi/v1/depth).'),
   bookDepth: z.number().int().min(1).max(1000).optional()
@@ -292,6 +294,7 @@ const ingestFeed = z.strictObject({
   }
   if (f.bookDepth !== undefined && f.venue !== 'kraken') unused(ctx, 'bookDepth', f.bookDepth, `${f.venue} has a fixed book depth`);
   if (f.restUrl !== undefined && !f.venue.startsWith('binance')) unused(ctx, 'restUrl', f.restUrl, `${f.venue} sends its book snapshots on the WebSocket`);
+  if (f.publicUrl !== undefined && f.venue !== 'binance-futures') unused(ctx, 'publicUrl', f.publicUrl, `${f.venue} serves every channel on one endpoint`);
   const streams = f.symbols.length * f.channels.length;
   if (f.venue.startsWith('binance') && streams > BINANCE_MAX_STREAMS) {
     ctx.addIssue({ code: 'custom', path: ['symbols'], message: `${streams} streams (symbols × channels) on one connection: Binance serves ${BINANCE_MAX_STREAMS} at most; split the symbols over several feeds` });
@@ -315,7 +318,7 @@ const ingest = z.strictObject({
   deadLetterTopic: z.string().min(1).default('market.events.ingest.dlq')
     .describe('Venue messages the gateway could not understand (not JSON, an unknown shape, a venue error) go here as received, keyed by feed, with headers x-feed, x-venue, x-error-message and x-received-us: logged, counted and kept.'),
   feeds: z.record(z.string(), ingestFeed).default({})
-    .describe('The connections, by name: {"binance-spot": {"venue": "binance", "symbols": ["BTCUSDT"], "channels": ["trades", "quotes"]}}. One WebSocket per feed. A feed\'s keys: venue, symbols, channels, url, restUrl (Binance), bookDepth (Kraken); see docs/ingest.md.'),
+    .describe('The connections, by name: {"binance-spot": {"venue": "binance", "symbols": ["BTCUSDT"], "channels": ["trades", "quotes"]}}. One WebSocket per feed. A feed\'s keys: venue, symbols, channels, url, publicUrl (Binance USD-M), restUrl (Binance), bookDepth (Kraken); see docs/ingest.md.'),
   lingerMs: z.number().min(0).max(1000).default(1)
     .describe('linger.ms of the gateway\'s producer: how long a message may wait for others to share its request (the latency it may add).'),
   compression: z.enum(['none', 'lz4', 'zstd', 'snappy', 'gzip']).default('lz4')

@@ -82,12 +82,15 @@ function binance(defaultUrl: string, publicUrl: string | null, depthSnapshotUrl:
     defaultUrl,
     url(feed) {
       const streams = feed.symbols.flatMap((s) => feed.channels.map((c) => `${s.toLowerCase()}${suffix[c]}`));
-      const endpoint = publicUrl !== null && feed.channels.every((c) => BINANCE_PUBLIC.has(c)) ? publicUrl : defaultUrl;
-      return `${feed.url ?? endpoint}?streams=${streams.join('/')}`;
+      const endpoint = publicUrl !== null && feed.channels.every((c) => BINANCE_PUBLIC.has(c))
+        ? feed.publicUrl ?? feed.url ?? publicUrl
+        : feed.url ?? defaultUrl;
+      return `${endpoint}?streams=${streams.join('/')}`;
     },
     routes(feed) {
-      // A feed's own url is one endpoint that serves all it asks for (a proxy, a test venue).
-      if (publicUrl === null || feed.url !== undefined) return oneRoute(feed);
+      // A feed's own url alone is one endpoint that serves all it asks for (a proxy, a test
+      // venue); with its own publicUrl too, the two endpoints are the venue's, elsewhere.
+      if (publicUrl === null || (feed.url !== undefined && feed.publicUrl === undefined)) return oneRoute(feed);
       const market = feed.channels.filter((c) => !BINANCE_PUBLIC.has(c));
       const pub = feed.channels.filter((c) => BINANCE_PUBLIC.has(c));
       if (market.length === 0 || pub.length === 0) return oneRoute(feed);

@@ -29,6 +29,8 @@ export interface VenueServerOptions {
    * than `requests` (pings aside) is closed (1008, `violations`).
    */
   limits?: { connections?: Rate; requests?: Rate };
+  /** Clients subscribed before the stream begins (default 1): a feed split over two endpoints needs both. */
+  startAfter?: number;
 }
 
 /** A book side's levels (price text → size text) as [price, size] pairs, best first: bids descending (`desc`), asks ascending. */
@@ -41,6 +43,11 @@ function inWindow(times: readonly number[], now: number, perMs: number): number 
   let n = 0;
   for (let i = times.length - 1; i >= 0 && times[i]! > now - perMs; i--) n++;
   return n;
+}
+
+/** Binance USD-M: a stream its /public endpoint serves (best bid/ask, books); the rest are /market's. */
+function isPublicStream(stream: string): boolean {
+  return stream.includes('@bookTicker') || stream.includes('@depth');
 }
 
 /** One symbol's book as the venue holds it: price text → quantity text per side. */
@@ -102,9 +109,17 @@ export class VenueServer {
   broadcasts = 0;
   /** Messages lost on purpose (`skip`), by index. */
   readonly skipped: number[] = [];
+  /** Binance USD-M: streams asked on an endpoint that does not serve them (the connection was refused). */
+  readonly misrouted: string[] = [];
   /** Depth snapshots served, in order. */
   readonly served: ServedSnapshot[] = [];
   private readonly books = new Map<string, VenueBook>();
+  /**
+   * Binance USD-M since 2026-04-23: a connection to /public/stream gets only best bid/ask and
+   * book streams, one to /market/stream only the others (trades, liquidations); /stream, the
+   * endpoint before, every stream.
+   */
+  private readonly endpoints = new Map<WebSocket, 'public' | 'market'>();
   /** OKX: each instrument's book as the venue holds it (price text → level), for the snapshot a resubscription gets. */
   private readonly okxBooks = new Map<string, { bids: Map<string, string[]>; asks: Map<string, string[]>; ts: string }>();
   /** Coinbase: each product's level2 book as the venue holds it (price text → size text per side). */
@@ -250,8 +265,19 @@ export class VenueServer {
         if (!live && underway && this.subscribers.has(socket)) for (const f of subscribes) this.sendSnapshots(socket, f);
       }
     });
-    socket.on('close', () => { this.subscribers.delete(socket); });
+    socket.on('close', () => { this.subscribers.delete(socket); this.endpoints.delete(socket); });
     if (this.venue.startsWith('binance')) {
+      const endpoint = this.venue === 'binance-futures' ? /^\/(public|market)\/stream\b/.exec(url)?.[1] as 'public' | 'market' | undefined : undefined;
+      if (endpoint !== undefined) {
+        const streams = (new URL(url, 'http://local').searchParams.get('streams') ?? '').split('/');
+        const elsewhere = streams.filter((s) => isPublicStream(s) !== (endpoint === 'public'));
+        if (elsewhere.length > 0) {
+          this.misrouted.push(...elsewhere);
+          socket.close(4000, `not served on /${endpoint}/stream`.slice(0, 120));
+          return;
+        }
+        this.endpoints.set(socket, endpoint);
+      }
       const missing = subscribeIfComplete();
       if (missing.length > 0) socket.close(4000, `streams missing for ${missing.join(', ')}`);
     }
@@ -284,7 +310,7 @@ export class VenueServer {
     if (this.subscribers.has(socket)) return;
     this.subscribers.add(socket);
     this.maxSubscribers = Math.max(this.maxSubscribers, this.subscribers.size);
-    if (this.startedMs === 0) {
+    if (this.startedMs === 0 && this.subscribers.size >= (this.options.startAfter ?? 1)) {
       this.startedMs = Date.now();
       void this.pump();
     }
@@ -421,7 +447,9 @@ export class VenueServer {
         await new Promise((r) => setImmediate(r));
       }
       this.applyToBook(m.text);
-      const open = [...this.subscribers].filter((s) => s.readyState === WebSocket.OPEN);
+      const stream = this.endpoints.size === 0 ? null : /^\{"stream":"([^"]+)"/.exec(m.text)?.[1] ?? null;
+      const open = [...this.subscribers].filter((s) => s.readyState === WebSocket.OPEN
+        && (stream === null || !this.endpoints.has(s) || (this.endpoints.get(s) === 'public') === isPublicStream(stream)));
       if (this.options.skip?.(this.cursor, m.text) === true) {
         this.skipped.push(this.cursor);
       } else if (open.length > 0) {

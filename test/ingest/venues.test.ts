@@ -9,6 +9,7 @@ import { IngestMetrics } from '../../src/ingest/metrics.js';
 import { RateWindow, withMargin } from '../../src/ingest/rate-limit.js';
 import { okxInstType, venueProtocol } from '../../src/ingest/venues.js';
 import { INGEST_VENUES } from '../../src/config/schema.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 function feed(f: Partial<IngestFeedConfig> & Pick<IngestFeedConfig, 'venue' | 'symbols'>): IngestFeedConfig {
   return { channels: ['trades', 'quotes', 'book'], ...f };
@@ -36,6 +37,14 @@ describe('venue protocols: what the gateway opens and sends', () => {
     const books = feed({ venue: 'binance-futures', symbols: ['BTCUSDT'], channels: ['book'] });
     assert.deepEqual(p.routes(books).map((r) => [r.suffix, p.url(r.feed)]), [['', 'wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms']]);
     assert.equal(p.routes({ ...mixed, url: 'ws://127.0.0.1:1/stream' }).length, 1);
+    // Both endpoints given (a proxy in front of each): split as on the venue's own.
+    const proxied = p.routes({ ...mixed, url: 'ws://proxy:1/m', publicUrl: 'ws://proxy:2/p' });
+    assert.deepEqual(proxied.map((r) => [r.suffix, p.url(r.feed)]), [
+      ['-market', 'ws://proxy:1/m?streams=btcusdt@trade/btcusdt@forceOrder'],
+      ['-public', 'ws://proxy:2/p?streams=btcusdt@bookTicker/btcusdt@depth@100ms'],
+    ]);
+    assert.match(problemsOf(() => loadConfig({ env: { HIMARI_INGEST_FEEDS: JSON.stringify({ spot: { venue: 'binance', symbols: ['BTCUSDT'], publicUrl: 'ws://x/p' } }) } })).join('\n'),
+      /ingest\.feeds\.spot\.publicUrl: .*binance serves every channel on one endpoint/);
     assert.equal(venueProtocol('binance').routes(feed({ venue: 'binance', symbols: ['BTCUSDT'] })).length, 1, 'spot serves every stream on one endpoint');
     // The gateway runs the routes as feeds named after the configured one, and refuses a name taken twice.
     const gateway = (feeds: Record<string, unknown>) => {

@@ -183,8 +183,9 @@ async function throughGateway(server: VenueServer, feeds: Record<string, unknown
   try {
     await gateway.start();
     await server.done;
+    // A feed split over two endpoints (Binance USD-M) runs as two: their messages together.
     await waitUntil('every message received and its events acknowledged', async () =>
-      gateway.pending === 0 && gateway.stats()[0]!.messages === server.sent + server.broadcasts + server.resnapshots.length, 30_000);
+      gateway.pending === 0 && gateway.stats().reduce((n, s) => n + s.messages, 0) === server.sent + server.broadcasts + server.resnapshots.length, 30_000);
     await check({ gateway, metrics, config });
   } finally {
     await gateway.close();
@@ -248,6 +249,57 @@ describe('a Binance connection at its age limit', { timeout: 120_000 }, () => {
       const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
       for (const [k, list] of bySymbol(expected)) assert.deepEqual(got.get(k), list, `${k}: the same events in the same order`);
     });
+  });
+});
+
+describe('a Binance USD-M feed of every channel (two endpoints since 2026-04-23)', { timeout: 120_000 }, () => {
+  const recording = join(RECORDINGS_DIR, 'BINANCE_FUTURES.ws.1.0');
+  const channels = ['trades', 'quotes', 'book', 'liquidations'];
+
+  it('runs as two connections, trades and liquidations on /market, quotes and books on /public: every message reaches Kafka once, in order', async () => {
+    // The stub serves each stream on its endpoint only, and refuses a connection asking another's.
+    const server = new VenueServer({ recording, snapshots: join(RECORDINGS_DIR, 'BINANCE_FUTURES.http.0.0'), speed: 10, symbols: FEEDS[1].feed.symbols, startAfter: 2 });
+    const base = `127.0.0.1:${await server.listen()}`;
+    const feeds = { usdm: { ...FEEDS[1].feed, channels, url: `ws://${base}/market/stream`, publicUrl: `ws://${base}/public/stream`, restUrl: `http://${base}/fapi/v1/depth` } };
+    await throughGateway(server, feeds, {}, async ({ gateway, metrics, config }) => {
+      assert.deepEqual(server.misrouted, [], 'every stream asked where it is served');
+      const asked = server.requests.map((r) => decodeURIComponent(r)).sort();
+      assert.equal(asked.length, 2, asked.join('\n'));
+      assert.match(asked[0]!, /^\/market\/stream\?streams=(\w+@(trade|forceOrder)\/?)+$/);
+      assert.match(asked[1]!, /^\/public\/stream\?streams=(\w+@(bookTicker|depth@100ms)\/?)+$/);
+      const stats = gateway.stats();
+      assert.deepEqual(stats.map((s) => s.name).sort(), ['usdm-market', 'usdm-public']);
+      for (const s of stats) {
+        assert.equal(s.opens, 1, `${s.name}: one connection`);
+        assert.ok(s.messages > 0, `${s.name}: got its streams`);
+        assert.equal(s.unrecognized, 0);
+      }
+      assert.deepEqual(server.missed, []);
+      assert.equal(await sample(metrics, 'himari_ingest_resyncs_total'), 0);
+
+      const expected = withSnapshots(readRecordingEvents(recording).events, server.served, 'binance-futures');
+      const stored = await readTopic(config, config.kafka.topics[0]!, expected.length + 1, 5_000);
+      assert.equal(stored.length, expected.length, 'nothing lost, nothing twice');
+      const got = bySymbol(stored.map((m) => unpack(m.value) as MarketEvent));
+      for (const [k, list] of bySymbol(expected)) assert.deepEqual(got.get(k), list, `${k}: the same events in the same order`);
+    });
+  });
+
+  it('(control) the same feed with one url only keeps one connection, which the split venue refuses', async () => {
+    const server = new VenueServer({ recording, speed: 10, symbols: FEEDS[1].feed.symbols });
+    const base = `127.0.0.1:${await server.listen()}`;
+    const { config } = testConfig(ingestEnv({ usdm: { ...FEEDS[1].feed, channels, url: `ws://${base}/market/stream` } }));
+    const gateway = new IngestGateway(config.kafka, ingestOf(config), new IngestMetrics({ defaultMetrics: false }), pino({ level: 'silent' }));
+    try {
+      await gateway.start();
+      await waitUntil('the venue refused the public streams on /market', async () => server.misrouted.length > 0, 30_000);
+      assert.ok(server.misrouted.every((s) => /@(bookTicker|depth@100ms)$/.test(s)), server.misrouted.join(', '));
+      assert.equal(server.sent, 0, 'nothing served to a refused connection');
+    } finally {
+      await gateway.close();
+      await server.close();
+      await cleanup(config);
+    }
   });
 });
 
