@@ -101,7 +101,7 @@ const kafka = z.strictObject({
 
 const workers = z.strictObject({
   threads: z.number().int().min(1).max(256).default(defaultThreads)
-    .describe('Worker threads running the checks; default min(8, available cores). Each partition is pinned to one.'),
+    .describe('Worker threads running the checks; default min(8, available cores). Each partition is pinned to one. On a 2-core machine shared with Kafka, Redis and PostgreSQL, 1 is better: at 10,000 events/s Redis p99 19-20 ms against 29-32 with 2, drains unchanged (README).'),
   maxBatchMessages: z.number().int().min(1).max(100_000).default(1000)
     .describe('Most messages packed into one worker task (one moved buffer).'),
   taskRetries: z.number().int().min(0).max(10).default(3)
