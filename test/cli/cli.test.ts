@@ -50,6 +50,8 @@ describe('command line', () => {
       [['replay'], /^himari-l0: missing FILE\.\.\. \(see 'himari-l0 replay --help'\)$/],
       [['help', 'frobnicate'], /^himari-l0: unknown command 'frobnicate' \(see 'himari-l0 --help'\)$/],
       [['loadtest', '--drain', '--find-max'], /^himari-l0: --drain and --find-max are separate runs \(see 'himari-l0 loadtest --help'\)$/],
+      [['loadtest', '--stores', 'redis,mysql'], /^himari-l0: --stores: unknown store mysql \(redis, postgres\) \(see 'himari-l0 loadtest --help'\)$/],
+      [['loadtest', '--stores', ' , '], /^himari-l0: --stores: none named \(redis, postgres\) \(see 'himari-l0 loadtest --help'\)$/],
       [['checks', '--config', 'x.json'], /^himari-l0: unknown option '--config'/],
     ];
     for (const [args, message] of cases) {
