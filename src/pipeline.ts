@@ -85,6 +85,8 @@ export class Pipeline {
   private readonly metrics: Metrics;
   /** Set at the close deadline (or a close during start): delivery gave up, nothing more to wait for. */
   private deliveryAborted = false;
+  /** Every check worker has loaded its module (or failed to): the pool may be closed. */
+  private readonly workersLoaded: Promise<void>;
 
   constructor(parts: PipelineParts) {
     this.config = parts.config;
@@ -143,6 +145,12 @@ export class Pipeline {
     });
     // The route of an event: source -> dispatcher -> pool (a worker) -> router -> sink cores.
     this.pool.connect(this.dispatcher, this.router);
+    // Each thread loads its module at once (an empty task each, which pins it to its slot), and
+    // the pool is closed only after that: Node 20 aborts the whole process (SIGABRT, "v8::Module::
+    // IsGraphAsync must be used on an instantiated module") when a worker is stopped while
+    // require() instantiates an ES module, which a start failing at once (a refused password)
+    // risked: its exit status was a signal instead of 1, once in a CI run.
+    this.workersLoaded = this.pool.warm(() => this.dispatcher.emptyBatch(), 0).then(() => {}, () => {});
     parts.metrics.workerThreads.set(this.pool.threads);
     parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = parts.kafka.source(parts.log.child({ stage: 'source' }), {
@@ -376,7 +384,7 @@ export class Pipeline {
     const dlClose = { deadlineMs: Math.max(0, left(1_000)), graceful: brokerAnswers };
     const dl = this.deadLetters.core;
     const closed = await withinMs(Promise.allSettled([
-      this.source.disconnect(brokerAnswers), this.pool.close(),
+      this.source.disconnect(brokerAnswers), this.workersLoaded.then(() => this.pool.close()),
       dl.isAborted ? dl.closeNow(dlClose) : dl.close(dlClose),
       ...this.sinks.map((s) => (s.isAborted ? s.closeNow() : s.close())),
     ]), left());

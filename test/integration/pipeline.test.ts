@@ -358,3 +358,15 @@ describe('replay of a real recording end to end', { timeout: 120_000 }, () => {
     assert.equal(app.pipeline.totals.verdicts[3], 0);
   });
 });
+
+describe('a processor closed before it started (a start that failed at once)', { timeout: 60_000 }, () => {
+  it('stops its check workers only once each has loaded its module and run a task', async () => {
+    // Node 20 aborts the process when a worker is stopped while it instantiates its ES module.
+    const { config } = testConfig();
+    const app = await App.create(config, pino({ level: 'silent' }));
+    assert.equal(await app.close(10_000), 'drained');
+    const ids = app.pipeline.pool.osThreadIds();
+    assert.equal(ids.length, config.workers.threads);
+    assert.ok(ids.every((id) => id > 0), `a worker closed before its first task: ${ids.join(', ')}`);
+  });
+});
