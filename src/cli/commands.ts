@@ -99,6 +99,7 @@ export const LOADTEST = {
     { name: 'transit', type: 'string', value: 'S', number: true, default: '10', description: 'First: Kafka alone at the first rate, a bare consumer, for S seconds (0 skips).' },
     { name: 'drain', type: 'boolean', description: 'A backlog of --count events first, then time the processor draining it.' },
     { name: 'count', type: 'string', value: 'N', number: true, default: '2000000', description: 'Backlog size of --drain.' },
+    { name: 'stamped', type: 'boolean', description: '--drain: stamp each backlog message with its send time (header x-intended-ns, as the rate modes do; the gateway\'s events carry no header).' },
     { name: 'processes', type: 'string', value: 'N', number: true, default: '1', description: '--drain: N processor processes of one consumer group (metrics ports P, P+1, ...), draining together.' },
     { name: 'find-max', type: 'boolean', description: 'Search the highest rate whose consumer lag stays bounded.' },
     { name: 'step-duration', type: 'string', value: 'S', number: true, default: '20', description: '--find-max: seconds per step.' },

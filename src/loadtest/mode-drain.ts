@@ -20,9 +20,9 @@ export interface Backlog {
 
 /** Produces the backlog before the processor starts, so that the generator does not compete with it for the cores. */
 export async function produceBacklog(o: LoadtestOptions, producer: Kafka.Producer, genOptions: GeneratorBase): Promise<Backlog> {
-  o.log(`producing a backlog of ${o.count} events`);
+  o.log(`producing a backlog of ${o.count} events${o.stampBacklog ? ', each stamped with its send time' : ''}`);
   const t = performance.now();
-  const backlog = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: 0, count: o.count });
+  const backlog = new OpenLoopGenerator(producer, { ...genOptions, rate: 0, durationS: 0, count: o.count, stamp: o.stampBacklog });
   const progress = o.progress;
   const ticker = progress === undefined ? null : setInterval(() => progress(`loadtest: backlog ${backlog.stats.produced} of ${o.count} events produced`), 250);
   const stats = await backlog.run().finally(() => { if (ticker !== null) clearInterval(ticker); });

@@ -29,6 +29,12 @@ export interface LoadtestOptions {
   transitS: number;
   /** Drain mode: backlog size. */
   count: number;
+  /**
+   * Drain mode: the backlog's messages carry the `x-intended-ns` header the rate modes measure
+   * latency from. Off by default: the gateway's events have no headers, and node-rdkafka turns
+   * each header into objects per message.
+   */
+  stampBacklog: boolean;
   /** Drain mode: processor processes of the one consumer group (metrics ports `metricsPort`, +1, ...). */
   processes: number;
   symbols: number;

@@ -52,6 +52,7 @@ describe('command line', () => {
       [['loadtest', '--drain', '--find-max'], /^himari-l0: --drain and --find-max are separate runs \(see 'himari-l0 loadtest --help'\)$/],
       [['loadtest', '--stores', 'redis,mysql'], /^himari-l0: --stores: unknown store mysql \(redis, postgres\) \(see 'himari-l0 loadtest --help'\)$/],
       [['loadtest', '--stores', ' , '], /^himari-l0: --stores: none named \(redis, postgres\) \(see 'himari-l0 loadtest --help'\)$/],
+      [['loadtest', '--stamped'], /^himari-l0: --stamped goes with --drain \(the rate modes always stamp\) \(see 'himari-l0 loadtest --help'\)$/],
       [['checks', '--config', 'x.json'], /^himari-l0: unknown option '--config'/],
     ];
     for (const [args, message] of cases) {

@@ -7,7 +7,10 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { runLoadtest, type LoadtestOptions } from '../../src/loadtest/run.js';
 import { LatencyHistogram } from '../../src/obs/latency-histogram.js';
-import { testConfig } from '../helpers/services.js';
+import { produce } from '../../src/loadtest/generator.js';
+import { cleanupRun } from '../../src/loadtest/run-context.js';
+import { INTENDED_SEND_HEADER, intendedSendMs } from '../../src/source/intended-send.js';
+import { cleanup, readTopic, testConfig } from '../helpers/services.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -24,7 +27,7 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
   after(() => rmSync(out, { recursive: true, force: true }));
 
   const options = async (o: Partial<LoadtestOptions>): Promise<LoadtestOptions> => ({
-    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, warmupS: 0, transitS: 0, count: 0, processes: 1, symbols: 5, venues: ['binance', 'okx'], seed: 7,
+    mode: 'rate', steps: [{ fromS: 0, rate: 500 }], durationS: 2, warmupS: 0, transitS: 0, count: 0, stampBacklog: false, processes: 1, symbols: 5, venues: ['binance', 'okx'], seed: 7,
     stepS: 5, startRate: 500, maxRate: 1000, maxSteps: 1,
     postgresUrl: env.HIMARI_POSTGRES_URL!, redisUrl: env.HIMARI_REDIS_URL!, metricsPort: await freePort(), partitions: 2, threads: 1, stores: ['redis', 'postgres'],
     outDir: out, keep: false, log: () => {},
@@ -97,7 +100,13 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
   });
 
   it('drain: the backlog is drained and read again by the bare consumer', async () => {
-    const r = await runLoadtest(config, await options({ mode: 'drain', count: 3000 }));
+    const o = await options({ mode: 'drain', count: 3000, keep: true });
+    const r = await runLoadtest(config, o);
+    // The backlog is produced as the gateway produces events: no header (--stamped adds one).
+    const backlog = await readTopic(config, r.names.topic, 3000).finally(() => cleanupRun(config, o, r.names));
+    assert.equal(backlog.length, 3000);
+    assert.deepEqual(backlog.filter((m) => Object.keys(m.headers).length > 0), []);
+    assert.equal(r.options.stampBacklog, false);
     assert.ok(r.drain !== undefined);
     assert.equal(r.drain.count, 3000);
     assert.equal(r.drain.ceiling.messages, 3000);
@@ -127,5 +136,27 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     assert.equal(processes[0]!.consumed + processes[1]!.consumed, 4000, JSON.stringify(processes));
     assert.ok(processes.every((p) => p.consumed === 0 || p.cpuUsPerEvent > 0));
     assert.ok(r.drain!.cpuUsPerEvent > 0);
+  });
+});
+
+describe('loadtest generator (real Kafka)', { timeout: 60_000 }, () => {
+  const stampedRun = testConfig().config;
+  const plainRun = testConfig().config;
+  after(() => Promise.all([cleanup(stampedRun), cleanup(plainRun)]));
+
+  it('stamps each message with its intended send time unless told not to', async () => {
+    const base = { symbols: 3, venues: ['binance'], rate: 0, durationS: 0, count: 50, bad: 0, seed: 3 };
+    const before = Date.now();
+    await produce(stampedRun.kafka, { ...base, topic: stampedRun.kafka.topics[0]! });
+    await produce(plainRun.kafka, { ...base, topic: plainRun.kafka.topics[0]!, stamp: false });
+    const stamped = await readTopic(stampedRun, stampedRun.kafka.topics[0]!, 50);
+    const plain = await readTopic(plainRun, plainRun.kafka.topics[0]!, 50);
+    assert.equal(stamped.length, 50);
+    assert.equal(plain.length, 50);
+    for (const m of stamped) {
+      const sent = intendedSendMs([{ [INTENDED_SEND_HEADER]: m.headers[INTENDED_SEND_HEADER]! }]);
+      assert.ok(sent >= before - 1 && sent <= Date.now(), `${m.headers[INTENDED_SEND_HEADER]}`);
+    }
+    assert.deepEqual(plain.filter((m) => Object.keys(m.headers).length > 0), []);
   });
 });

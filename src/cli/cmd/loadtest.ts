@@ -25,13 +25,14 @@ export async function cmdLoadtest({ values }: LoadtestArgs): Promise<void> {
   const stores = values.stores === undefined ? config.sink.stores : parseStores(values.stores);
   if (processes < 1) usageFail('loadtest', '--processes must be at least 1');
   if (processes > 1 && !values.drain) usageFail('loadtest', '--processes goes with --drain');
+  if (values.stamped === true && !values.drain) usageFail('loadtest', '--stamped goes with --drain (the rate modes always stamp)');
   // On a terminal, a status line under the progress lines: sent, lag, CPU, RSS once a second.
   const progress = new Progress();
   const result = await runLoadtest(config, {
     mode: values.drain ? 'drain' : values['find-max'] ? 'find-max' : 'rate',
     steps, durationS,
     warmupS: Math.max(0, intOption(values, 'warmup', 5)), transitS: Math.max(0, intOption(values, 'transit', 10)),
-    count: intOption(values, 'count', 2_000_000), processes,
+    count: intOption(values, 'count', 2_000_000), processes, stampBacklog: values.stamped === true,
     symbols: Math.max(1, intOption(values, 'symbols', 20)), venues, seed: intOption(values, 'seed', 42),
     stepS: intOption(values, 'step-duration', 20), startRate: intOption(values, 'start-rate', 5000),
     maxRate: intOption(values, 'max-rate', 200_000), maxSteps: intOption(values, 'max-steps', 8),
