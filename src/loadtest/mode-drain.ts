@@ -7,7 +7,8 @@ import { measureReadCeiling } from './kafka-probe.js';
 import type { LoadtestOptions, LoadtestResult } from './result.js';
 import { waitCaughtUp, type GeneratorBase, type RunContext } from './run-context.js';
 import { Sampler } from './sampler.js';
-import { idleShare, sampleMachineCpu } from './proc-stats.js';
+import { busyMs, idleShare, sampleMachineCpu, ticksPerSecond } from './proc-stats.js';
+import { sampleServiceCpu, serviceUsPerEvent } from './service-cpu.js';
 import { assemble, latencyRows, latencyTotals, stopAndSummarize, writeResult } from './summary.js';
 
 // Drain mode: a backlog of `count` events first, then how fast the processor consumes it,
@@ -52,9 +53,11 @@ export async function runDrain(ctx: RunContext, pre: Backlog): Promise<LoadtestR
   sampler.start();
   const readyAt = performance.now();
   const machineAtStart = sampleMachineCpu();
+  const servicesAtStart = sampleServiceCpu(ticksPerSecond());
   const done = await waitCaughtUp(probe, high, 1_800_000);
   const drainMs = performance.now() - readyAt;
   const machineAtEnd = sampleMachineCpu();
+  const servicesAtEnd = sampleServiceCpu(ticksPerSecond());
   const atEnd = child.sample();
   const othersAtEnd = others.map((p) => p.child.sample());
   const consumedBy = await Promise.all([o.metricsPort, ...others.map((p) => p.metricsPort)].map(consumedAt));
@@ -77,6 +80,8 @@ export async function runDrain(ctx: RunContext, pre: Backlog): Promise<LoadtestR
     peakRssBytes: summary.processor.peakRssBytes,
     ceiling,
     machineIdle: machineAtStart === null || machineAtEnd === null ? null : Math.round(idleShare(machineAtStart, machineAtEnd) * 1000) / 1000,
+    machineUsPerEvent: machineAtStart === null || machineAtEnd === null ? null : Math.round((busyMs(machineAtStart, machineAtEnd) * 1000 * 10) / o.count) / 10,
+    services: serviceUsPerEvent(servicesAtStart, servicesAtEnd, o.count),
     ratioToCeiling: ceiling.eventsPerSec > 0 ? Math.round((eventsPerSec / ((ceiling.messages * 1000) / ceiling.totalMs)) * 1000) / 1000 : 0,
     ...(others.length === 0 ? {} : {
       processes: [summary.processor.cpuMs, ...otherCpuMs].map((ms, i) => ({

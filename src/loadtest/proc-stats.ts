@@ -54,7 +54,8 @@ export interface ThreadBreakdown {
 
 let clockTicks = 0;
 
-function ticksPerSecond(): number {
+/** The kernel's clock ticks per second (USER_HZ), the unit of /proc's CPU times. */
+export function ticksPerSecond(): number {
   if (clockTicks === 0) {
     try {
       clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -128,6 +129,12 @@ export function sampleMachineCpu(): MachineCpu | null {
 export function idleShare(from: MachineCpu, to: MachineCpu): number {
   const total = to.totalTicks - from.totalTicks;
   return total > 0 ? Math.max(0, Math.min(1, (to.idleTicks - from.idleTicks) / total)) : 0;
+}
+
+/** The machine's busy CPU time between two samples, all cores together, ms. */
+export function busyMs(from: MachineCpu, to: MachineCpu): number {
+  const busy = (m: MachineCpu) => m.totalTicks - m.idleTicks;
+  return (Math.max(0, busy(to) - busy(from)) * 1000) / ticksPerSecond();
 }
 
 /** Samples a live process; null once it is gone. */

@@ -1,4 +1,5 @@
 import type { LatencySummaryMs, LoadtestResult } from './result.js';
+import { machineBudgetText } from './service-cpu.js';
 
 /** One line of a chart: points in data units. */
 export interface ChartSeries {
@@ -142,6 +143,7 @@ export function renderReport(r: LoadtestResult): string {
       ['backlog produced', `${int(d.count)} events in ${(d.produceMs / 1000).toFixed(1)} s (${int(d.produceRate)}/s), before the processor started`],
       ['drain', `${(d.drainMs / 1000).toFixed(1)} s from ready to the group's commits reaching the end: ${int(d.eventsPerSec)} events/s, ${d.cpuUsPerEvent} µs CPU per event`],
       ['machine idle', d.machineIdle === null ? 'not measured' : `${(d.machineIdle * 100).toFixed(1)} % of its ${r.machine.cores} cores over the drain (/proc/stat: what a second process could use)`],
+      ['machine budget', machineBudgetText(d, r.machine.cores) ?? 'not measured'],
       ['Kafka read ceiling', `bare consume loop: ${int(d.ceiling.messages)} in ${(d.ceiling.totalMs / 1000).toFixed(1)} s incl. joining (${int((d.ceiling.messages * 1000) / d.ceiling.totalMs)}/s), ${int(d.ceiling.eventsPerSec)}/s first to last message; ${d.ceiling.cpuUsPerMessage} µs CPU per message, librdkafka's threads included (the floor under the processor's CPU per event)`],
       ['pipeline / ceiling', `${(d.ratioToCeiling * 100).toFixed(1)} % (both timed from joining the group)`],
     );

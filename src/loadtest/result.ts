@@ -6,6 +6,7 @@ import type { LagSample, LagVerdict } from './lag.js';
 import type { LoopDelayStats, SinkWriteStats, WorkerTaskStats } from './prom-scrape.js';
 import type { RateStep } from './schedule.js';
 import type { ThreadBreakdown } from './proc-stats.js';
+import type { ServiceName } from './service-cpu.js';
 
 // What a load test is asked (LoadtestOptions) and what it reports (LoadtestResult): shared by
 // the runner (run.ts and its modes, mode-*.ts), the report (report.ts) and the CLI.
@@ -162,6 +163,14 @@ export interface LoadtestResult {
      * whether a second process would find a core free.
      */
     machineIdle: number | null;
+    /**
+     * µs of CPU per event drained, over the drain: the whole machine's busy time (null: /proc/stat
+     * unread), and each service's processes on this machine (null: none found by name). With the
+     * processor's `cpuUsPerEvent`, the budget the machine's cores divide: cores / `machineUsPerEvent`
+     * is the rate the machine allows at these costs.
+     */
+    machineUsPerEvent: number | null;
+    services: Record<ServiceName, number | null>;
     /** With several processes: each one's share (`cpuUsPerEvent` above is theirs together). */
     processes?: Array<{ pid: number; consumed: number; cpuMs: number; cpuUsPerEvent: number }>;
   };

@@ -113,6 +113,10 @@ describe('loadtest end to end (real Kafka, Redis, PostgreSQL)', { timeout: 120_0
     assert.ok(r.drain.ceiling.cpuUsPerMessage > 0, 'the bare loop used CPU for its messages');
     assert.ok(r.drain.eventsPerSec > 0 && r.drain.ratioToCeiling > 0);
     assert.ok(r.drain.machineIdle !== null && r.drain.machineIdle >= 0 && r.drain.machineIdle <= 1, String(r.drain.machineIdle));
+    // The services run on this machine (the scripts start them): each one's CPU is found by name.
+    assert.ok(r.drain.machineUsPerEvent !== null && r.drain.machineUsPerEvent > 0);
+    for (const s of ['postgres', 'redis', 'kafka'] as const) assert.ok(r.drain.services[s] !== null && r.drain.services[s]! >= 0, `${s}: ${JSON.stringify(r.drain.services)}`);
+    assert.ok(r.drain.services.postgres! + r.drain.services.redis! > 0, 'the sinks\' servers worked for the drain');
     assert.equal(r.processor.messages, 3000);
     for (const l of Object.values(r.latency)) assert.equal(l.summary.count, 3000);
     // CPU by thread over the drain: the main thread's and the one worker's (it reported its tid).

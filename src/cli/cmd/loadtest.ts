@@ -2,6 +2,7 @@ import { DEFAULT_VENUES } from '../../codec/synthetic.js';
 import { SINK_STORES, type SinkStore } from '../../config/schema.js';
 import { runLoadtest, type LatencySummaryMs, type LoadtestResult } from '../../loadtest/run.js';
 import { parsePattern, type RateStep } from '../../loadtest/schedule.js';
+import { machineBudgetText } from '../../loadtest/service-cpu.js';
 import type { LoadtestArgs } from '../commands.js';
 import { intOption, load, usageFail } from '../common.js';
 import { Progress } from '../progress.js';
@@ -96,6 +97,8 @@ function loadtestSummary(r: LoadtestResult): string {
     const d = r.drain;
     lines.push(`  drain          ${d.count} events in ${(d.drainMs / 1000).toFixed(1)} s = ${d.eventsPerSec}/s; ${d.cpuUsPerEvent} µs CPU per event; peak RSS ${Math.round(d.peakRssBytes / 1048576)} MB`);
     if (d.machineIdle !== null) lines.push(`  machine        ${(d.machineIdle * 100).toFixed(1)} % of its ${r.machine.cores} cores idle over the drain (/proc/stat)`);
+    const budget = machineBudgetText(d, r.machine.cores);
+    if (budget !== null) lines.push(`  budget         ${budget}`);
     if (d.processes !== undefined) {
       lines.push(`  processes      ${d.processes.length} of one group: consumed ${d.processes.map((p) => p.consumed).join(' / ')}; µs CPU per event they consumed ${d.processes.map((p) => p.cpuUsPerEvent).join(' / ')}`);
     }
