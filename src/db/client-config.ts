@@ -65,7 +65,10 @@ export function isPermanentConnectError(err: unknown): boolean {
 export function describeTarget(config: PostgresConfig): string {
   try {
     const u = new URL(config.url);
-    return `PostgreSQL at ${u.hostname}:${u.port || '5432'} (sslMode ${config.sslMode})`;
+    // `?host=/dir` (node-postgres, as libpq) connects to the Unix socket in that directory.
+    const socketDir = u.searchParams.get('host');
+    const where = socketDir !== null && socketDir.startsWith('/') ? `the socket in ${socketDir}` : `${u.hostname}:${u.port || '5432'}`;
+    return `PostgreSQL at ${where} (sslMode ${config.sslMode})`;
   } catch {
     return `PostgreSQL (sslMode ${config.sslMode})`;
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
-import { isPermanentConnectError, pgClientConfig } from '../../src/db/client-config.js';
+import { describeTarget, isPermanentConnectError, pgClientConfig } from '../../src/db/client-config.js';
 
 const FILE = fileURLToPath(import.meta.url);
 const postgres = (env: Record<string, string>) => loadConfig({ env }).postgres;
@@ -47,5 +47,11 @@ describe('pgClientConfig', () => {
     assert.equal(isPermanentConnectError(new Error('The server does not support SSL connections')), true);
     assert.equal(isPermanentConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), false);
     assert.equal(isPermanentConnectError(Object.assign(new Error('the database system is starting up'), { code: '57P03' })), false);
+  });
+
+  it('messages name the host and port, or the Unix socket directory of a ?host=/dir URL, never the credentials', () => {
+    assert.equal(describeTarget(postgres({ HIMARI_POSTGRES_URL: 'postgres://u:secret@db.internal:6432/x' })), 'PostgreSQL at db.internal:6432 (sslMode disable)');
+    assert.equal(describeTarget(postgres({ HIMARI_POSTGRES_URL: 'postgres://u:secret@localhost/x?host=/var/run/postgresql' })), 'PostgreSQL at the socket in /var/run/postgresql (sslMode disable)');
+    assert.equal(describeTarget(postgres({ HIMARI_POSTGRES_URL: 'postgres://u@h/x?host=db2' })), 'PostgreSQL at h:5432 (sslMode disable)');
   });
 });
