@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { Verdict } from './codec/event.js';
 import { SharedReference, type SilenceAlert } from './checks/reference.js';
+import { ReferenceRefusals } from './checks/reference-refusals.js';
 import { checkById } from './checks/registry.js';
 import { sinkPolicy, type Config } from './config/schema.js';
 import { ErrorCode, HimariError, errorMessage } from './errors.js';
@@ -72,6 +73,7 @@ export class Pipeline {
   private sweepTimer: NodeJS.Timeout | null = null;
   /** The cross-venue reference every worker maps; swept here for silences and breadth. */
   readonly reference: SharedReference;
+  private readonly refusals: ReferenceRefusals;
   private readonly breadthMoveBp: number;
   /** C1's window (global threshold): the sweep's liquidation sums span it (C7). */
   private readonly liquidationWindowUs: number;
@@ -93,7 +95,8 @@ export class Pipeline {
     this.log = parts.log;
     this.metrics = parts.metrics;
     // A child logger per stage: every line says where it comes from ({"stage": "source"}, ...).
-    this.reference = SharedReference.create(parts.config.checks.referenceInstruments);
+    this.reference = SharedReference.create(parts.config.checks.referenceInstruments, parts.config.checks.referenceVenues);
+    this.refusals = new ReferenceRefusals(this.reference);
     this.breadthMoveBp = parts.config.checks.thresholds.C6?.moveBp ?? checkById('C6')!.thresholds.moveBp!.default;
     this.liquidationWindowUs = (parts.config.checks.thresholds.C1?.windowMs ?? checkById('C1')!.thresholds.windowMs!.default) * 1000;
     this.onSilence = parts.onSilence;
@@ -152,6 +155,11 @@ export class Pipeline {
     // risked: its exit status was a signal instead of 1, once in a CI run.
     this.workersLoaded = this.pool.warm(() => this.dispatcher.emptyBatch(), 0).then(() => {}, () => {});
     parts.metrics.workerThreads.set(this.pool.threads);
+    parts.metrics.referenceSlots.set({ kind: 'instrument' }, this.reference.capacity);
+    parts.metrics.referenceSlots.set({ kind: 'venue' }, this.reference.venues);
+    // Present at 0 from the start, so an alert on it needs no absent() clause.
+    parts.metrics.referenceRefused.inc({ kind: 'instrument' }, 0);
+    parts.metrics.referenceRefused.inc({ kind: 'venue' }, 0);
     parts.metrics.onScrape(() => this.setScrapeGauges());
     this.source = parts.kafka.source(parts.log.child({ stage: 'source' }), {
       onMessages: (batch) => this.take(batch),
@@ -228,6 +236,8 @@ export class Pipeline {
     for (const p of this.partitionLags()) m.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
     const nowUs = Date.now() * 1000;
     for (const [venue, newestUs] of this.reference.newestByVenue()) m.newestEventAge.set({ venue }, Math.max(0, (nowUs - newestUs) / 1e6));
+    m.referenceUsed.set({ kind: 'instrument' }, this.reference.instrumentsUsed());
+    m.referenceUsed.set({ kind: 'venue' }, this.reference.venuesUsed());
   }
 
   /**
@@ -240,6 +250,13 @@ export class Pipeline {
     this.metrics.breadth.set({ direction: 'up' }, this.reference.breadthUp);
     this.metrics.liquidated.set({ venue: 'all' }, this.reference.liquidatedMarket);
     for (const [venue, notional] of this.reference.liquidatedByVenue()) this.metrics.liquidated.set({ venue }, notional);
+    const { added, warnings } = this.refusals.poll(Date.now());
+    if (added.instrument > 0) this.metrics.referenceRefused.inc({ kind: 'instrument' }, added.instrument);
+    if (added.venue > 0) this.metrics.referenceRefused.inc({ kind: 'venue' }, added.venue);
+    for (const w of warnings) {
+      this.log.warn({ kind: w.kind, refused: w.refused, first: w.first, slots: w.slots, configKey: w.configKey },
+        `cross-venue reference full: all ${w.slots} ${w.kind} slots taken (${w.configKey}), so ${w.refused} streams (the first: ${w.first}) get no cross-venue or silence checks`);
+    }
     for (const a of alerts) {
       this.metrics.silences.inc({ venue: a.venue });
       this.log.warn({ venue: a.venue, symbol: a.symbol, silentMs: a.silentMs, thresholdMs: a.thresholdMs }, 'stream silent (T5)');

@@ -17,30 +17,37 @@ import { TextDecoder, TextEncoder } from 'node:util';
  * perpetual swaps, so USDT and USD books are not mixed (a stablecoin off its peg would look like
  * every venue deviating). Dated futures get their own key and no spot comparison.
  *
- * The table is bounded: `capacity` instruments x 8 venues. Instrument and venue slots are
- * claimed once (compare-and-swap on a hash) and never freed; when the table is full, a new
- * instrument is not covered by the cross-venue and silence checks (`full` counts them).
+ * The table is bounded: `capacity` instruments x `venues` venues (`checks.referenceInstruments`,
+ * `checks.referenceVenues`). Instrument and venue slots are claimed once (compare-and-swap on a
+ * hash) and never freed; a stream whose instrument or venue finds the table full gets no
+ * cross-venue and silence checks. That is counted by kind, and the first name refused is kept,
+ * so the pipeline exports and logs it (`himari_reference_refused_total`) instead of the checks
+ * going quiet unseen.
  *
  * The main thread's `sweep` (on a timer) finds streams gone silent (T5) and computes the
  * market-wide breadth of fast moves (C6), which it writes back into the header.
  */
 
-export const MAX_VENUES = 8;
+/** Venue slots by default: the venues of the ingest gateway, with room to spare. */
+export const DEFAULT_REFERENCE_VENUES = 8;
 const NAME_BYTES = 48;
 
 // Int32 header cells
 const H_CAPACITY = 0;
-const H_FULL = 1;
-const HEADER_I32 = 4;
+/** Streams refused because every instrument slot was taken. */
+const H_REFUSED_INSTRUMENTS = 1;
+const H_VENUES = 2;
+/** Streams refused because every venue slot was taken. */
+const H_REFUSED_VENUES = 3;
+const HEADER_I32 = 8;
 // Float64 header cells
 const F_BREADTH_DOWN = 0;
 const F_BREADTH_UP = 1;
 const F_ACTIVE = 2;
 /** Liquidated notional over C1's window, every venue (C7). */
 const F_LIQ_MARKET = 3;
-/** The same per venue slot: F_LIQ_VENUE + slot, MAX_VENUES cells. */
+/** The same per venue slot: F_LIQ_VENUE + slot, one cell per venue slot. */
 const F_LIQ_VENUE = 4;
-const HEADER_F64 = F_LIQ_VENUE + MAX_VENUES;
 
 /** Float64 fields of an entry. */
 const PRICE = 0; // last mid (or trade price when the venue sends no quotes)
@@ -123,6 +130,8 @@ export interface ReferenceQuote {
 export class SharedReference {
   readonly buffer: SharedArrayBuffer;
   readonly capacity: number;
+  /** Venue slots of each instrument. */
+  readonly venues: number;
   private readonly header: Int32Array;
   private readonly headerF: Float64Array;
   private readonly venueKeys: Int32Array;
@@ -131,7 +140,9 @@ export class SharedReference {
   private readonly seqs: Int32Array;
   private readonly fields: Float64Array;
   private readonly names: Uint8Array;
-  private readonly scratch = new Float64Array(MAX_VENUES);
+  /** The first instrument key and the first venue refused a slot (empty while none was). */
+  private readonly refusedNames: Uint8Array;
+  private readonly scratch: Float64Array;
   /** Result of `median` (reused). */
   readonly quote: ReferenceQuote = { median: NaN, venues: 0 };
   // Main thread only: which entries the sweep already reported silent.
@@ -139,16 +150,18 @@ export class SharedReference {
   private readonly alerts: SilenceAlert[] = [];
   private readonly decoder = new TextDecoder();
 
-  static create(capacity: number): SharedReference {
-    const bytes = SharedReference.bytesFor(capacity);
+  static create(capacity: number, venues = DEFAULT_REFERENCE_VENUES): SharedReference {
+    const bytes = SharedReference.bytesFor(capacity, venues);
     const buffer = new SharedArrayBuffer(bytes);
-    new Int32Array(buffer, 0, HEADER_I32)[H_CAPACITY] = capacity;
+    const header = new Int32Array(buffer, 0, HEADER_I32);
+    header[H_CAPACITY] = capacity;
+    header[H_VENUES] = venues;
     return new SharedReference(buffer);
   }
 
-  private static bytesFor(capacity: number): number {
-    const entries = capacity * MAX_VENUES;
-    return HEADER_I32 * 4 + HEADER_F64 * 8 + MAX_VENUES * 8 + MAX_VENUES * NAME_BYTES + capacity * 8 + entries * 4 + entries * FIELDS * 8 + entries * NAME_BYTES;
+  private static bytesFor(capacity: number, venues: number): number {
+    const entries = capacity * venues;
+    return HEADER_I32 * 4 + (F_LIQ_VENUE + venues) * 8 + venues * 8 + venues * NAME_BYTES + capacity * 8 + entries * 4 + entries * FIELDS * 8 + entries * NAME_BYTES + 2 * NAME_BYTES;
   }
 
   /** Maps a table created by `create` (in this thread or another). */
@@ -156,20 +169,51 @@ export class SharedReference {
     this.buffer = buffer;
     this.header = new Int32Array(buffer, 0, HEADER_I32);
     this.capacity = this.header[H_CAPACITY]!;
-    const entries = this.capacity * MAX_VENUES;
+    this.venues = this.header[H_VENUES]!;
+    const venues = this.venues;
+    const entries = this.capacity * venues;
+    this.scratch = new Float64Array(venues);
     let at = HEADER_I32 * 4;
-    this.headerF = new Float64Array(buffer, at, HEADER_F64); at += HEADER_F64 * 8;
+    this.headerF = new Float64Array(buffer, at, F_LIQ_VENUE + venues); at += (F_LIQ_VENUE + venues) * 8;
     this.fields = new Float64Array(buffer, at, entries * FIELDS); at += entries * FIELDS * 8;
-    this.venueKeys = new Int32Array(buffer, at, MAX_VENUES * 2); at += MAX_VENUES * 8;
+    this.venueKeys = new Int32Array(buffer, at, venues * 2); at += venues * 8;
     this.keys = new Int32Array(buffer, at, this.capacity * 2); at += this.capacity * 8;
     this.seqs = new Int32Array(buffer, at, entries); at += entries * 4;
-    this.venueNames = new Uint8Array(buffer, at, MAX_VENUES * NAME_BYTES); at += MAX_VENUES * NAME_BYTES;
-    this.names = new Uint8Array(buffer, at, entries * NAME_BYTES);
+    this.venueNames = new Uint8Array(buffer, at, venues * NAME_BYTES); at += venues * NAME_BYTES;
+    this.names = new Uint8Array(buffer, at, entries * NAME_BYTES); at += entries * NAME_BYTES;
+    this.refusedNames = new Uint8Array(buffer, at, 2 * NAME_BYTES);
   }
 
-  /** Instruments the table could not take. */
-  get full(): number {
-    return Atomics.load(this.header, H_FULL);
+  /** Streams refused a slot because every instrument slot (`instrument`) or venue slot (`venue`) was taken. */
+  get refusedInstruments(): number {
+    return Atomics.load(this.header, H_REFUSED_INSTRUMENTS);
+  }
+
+  get refusedVenues(): number {
+    return Atomics.load(this.header, H_REFUSED_VENUES);
+  }
+
+  /** The first instrument key, and the first venue, refused a slot ('' while none was). */
+  get firstRefusedInstrument(): string {
+    return readName(this.refusedNames, 0, this.decoder);
+  }
+
+  get firstRefusedVenue(): string {
+    return readName(this.refusedNames, NAME_BYTES, this.decoder);
+  }
+
+  /** Instrument slots taken. */
+  instrumentsUsed(): number {
+    let n = 0;
+    for (let i = 0; i < this.capacity; i++) if (Atomics.load(this.keys, 2 * i) !== 0) n++;
+    return n;
+  }
+
+  /** Venue slots taken. */
+  venuesUsed(): number {
+    let n = 0;
+    for (let v = 0; v < this.venues; v++) if (Atomics.load(this.venueKeys, 2 * v) !== 0) n++;
+    return n;
   }
 
   // ---- slots ------------------------------------------------------------------------------
@@ -199,17 +243,24 @@ export class SharedReference {
   /** Instrument slot of a key, -1 when the table is full. */
   instrument(key: string): number {
     const i = this.claim(this.keys, this.capacity, key);
-    if (i < 0) Atomics.add(this.header, H_FULL, 1);
+    if (i < 0) {
+      Atomics.add(this.header, H_REFUSED_INSTRUMENTS, 1);
+      writeName(this.refusedNames, 0, key);
+    }
     return i;
   }
 
   /** Entry of a venue's stream of an instrument (writes its names once), -1 when none. */
   entry(instrument: number, venue: string, symbol: string): number {
     if (instrument < 0) return -1;
-    const v = this.claim(this.venueKeys, MAX_VENUES, venue);
-    if (v < 0) return -1;
+    const v = this.claim(this.venueKeys, this.venues, venue);
+    if (v < 0) {
+      Atomics.add(this.header, H_REFUSED_VENUES, 1);
+      writeName(this.refusedNames, NAME_BYTES, venue);
+      return -1;
+    }
     writeName(this.venueNames, v * NAME_BYTES, venue);
-    const e = instrument * MAX_VENUES + v;
+    const e = instrument * this.venues + v;
     writeName(this.names, e * NAME_BYTES, symbol);
     return e;
   }
@@ -261,8 +312,8 @@ export class SharedReference {
     if (instrument < 0) return q;
     const scratch = this.scratch;
     let n = 0;
-    const first = instrument * MAX_VENUES;
-    for (let e = first; e < first + MAX_VENUES; e++) {
+    const first = instrument * this.venues;
+    for (let e = first; e < first + this.venues; e++) {
       if (e === self) continue;
       if (!this.readFresh(e)) continue;
       const price = this.readPrice;
@@ -280,8 +331,8 @@ export class SharedReference {
   knownVenues(instrument: number): number {
     if (instrument < 0) return 0;
     let n = 0;
-    const first = instrument * MAX_VENUES;
-    for (let e = first; e < first + MAX_VENUES; e++) if (this.fields[e * FIELDS + TS]! > 0) n++;
+    const first = instrument * this.venues;
+    for (let e = first; e < first + this.venues; e++) if (this.fields[e * FIELDS + TS]! > 0) n++;
     return n;
   }
 
@@ -318,28 +369,28 @@ export class SharedReference {
   get activeInstruments(): number { return this.headerF[F_ACTIVE]!; }
   /** Liquidated notional over C1's window, all venues, as of the last sweep (C7). */
   get liquidatedMarket(): number { return this.headerF[F_LIQ_MARKET]!; }
-  /** The same for the venue of an entry (`entry % MAX_VENUES` is its venue slot). */
-  liquidatedVenue(entry: number): number { return entry < 0 ? 0 : this.headerF[F_LIQ_VENUE + (entry % MAX_VENUES)]!; }
+  /** The same for the venue of an entry (`entry % venues` is its venue slot). */
+  liquidatedVenue(entry: number): number { return entry < 0 ? 0 : this.headerF[F_LIQ_VENUE + (entry % this.venues)]!; }
   /** The same by venue name, for metrics: [venue, notional] of every venue slot in use. */
   liquidatedByVenue(): Array<[string, number]> {
     const out: Array<[string, number]> = [];
-    for (let v = 0; v < MAX_VENUES; v++) if (Atomics.load(this.venueKeys, 2 * v) !== 0) out.push([this.venueName(v), this.headerF[F_LIQ_VENUE + v]!]);
+    for (let v = 0; v < this.venues; v++) if (Atomics.load(this.venueKeys, 2 * v) !== 0) out.push([this.venueName(v), this.headerF[F_LIQ_VENUE + v]!]);
     return out;
   }
 
   /** [venue, exchange time of its newest priced event, µs] of every venue slot with one (freshness metric). */
   newestByVenue(): Array<[string, number]> {
-    const newest = new Float64Array(MAX_VENUES);
+    const newest = new Float64Array(this.venues);
     const f = this.fields;
     for (let i = 0; i < this.capacity; i++) {
       if (Atomics.load(this.keys, 2 * i) === 0) continue;
-      for (let v = 0; v < MAX_VENUES; v++) {
-        const ts = f[(i * MAX_VENUES + v) * FIELDS + TS]!;
+      for (let v = 0; v < this.venues; v++) {
+        const ts = f[(i * this.venues + v) * FIELDS + TS]!;
         if (ts > newest[v]!) newest[v] = ts;
       }
     }
     const out: Array<[string, number]> = [];
-    for (let v = 0; v < MAX_VENUES; v++) if (newest[v]! > 0 && Atomics.load(this.venueKeys, 2 * v) !== 0) out.push([this.venueName(v), newest[v]!]);
+    for (let v = 0; v < this.venues; v++) if (newest[v]! > 0 && Atomics.load(this.venueKeys, 2 * v) !== 0) out.push([this.venueName(v), newest[v]!]);
     return out;
   }
 
@@ -357,13 +408,14 @@ export class SharedReference {
   sweep(nowUs: number, moveBp: number, freshUs: number, liqWindowUs = 60_000_000): readonly SilenceAlert[] {
     const alerts = this.alerts;
     alerts.length = 0;
-    const entries = this.capacity * MAX_VENUES;
+    const venues = this.venues;
+    const entries = this.capacity * venues;
     this.alerted ??= new Uint8Array(entries);
     const f = this.fields;
     let newest = 0;
     for (let i = 0; i < this.capacity; i++) {
       if (Atomics.load(this.keys, 2 * i) === 0) continue;
-      for (let e = i * MAX_VENUES; e < (i + 1) * MAX_VENUES; e++) if (f[e * FIELDS + TS]! > newest) newest = f[e * FIELDS + TS]!;
+      for (let e = i * venues; e < (i + 1) * venues; e++) if (f[e * FIELDS + TS]! > newest) newest = f[e * FIELDS + TS]!;
     }
     let active = 0;
     let down = 0;
@@ -372,14 +424,14 @@ export class SharedReference {
       if (Atomics.load(this.keys, 2 * i) === 0) continue;
       let moves = 0;
       let sum = 0;
-      for (let e = i * MAX_VENUES; e < (i + 1) * MAX_VENUES; e++) {
+      for (let e = i * venues; e < (i + 1) * venues; e++) {
         const at = e * FIELDS;
         const seen = f[at + SEEN]!;
         const silence = f[at + SILENCE]!;
         if (seen > 0 && silence > 0 && nowUs - seen > silence) {
           if (this.alerted[e] === 0) {
             this.alerted[e] = 1;
-            alerts.push({ venue: this.venueName(e % MAX_VENUES), symbol: readName(this.names, e * NAME_BYTES, this.decoder), silentMs: Math.round((nowUs - seen) / 1000), thresholdMs: Math.round(silence / 1000) });
+            alerts.push({ venue: this.venueName(e % venues), symbol: readName(this.names, e * NAME_BYTES, this.decoder), silentMs: Math.round((nowUs - seen) / 1000), thresholdMs: Math.round(silence / 1000) });
           }
         } else {
           this.alerted[e] = 0;
@@ -396,14 +448,14 @@ export class SharedReference {
     let newestLiq = 0;
     for (let e = 0; e < entries; e++) if (f[e * FIELDS + LIQ_TS]! > newestLiq) newestLiq = f[e * FIELDS + LIQ_TS]!;
     const h = this.headerF;
-    for (let v = 0; v < MAX_VENUES; v++) h[F_LIQ_VENUE + v] = 0;
+    for (let v = 0; v < this.venues; v++) h[F_LIQ_VENUE + v] = 0;
     let market = 0;
     if (newestLiq > 0) {
       for (let e = 0; e < entries; e++) {
         const at = e * FIELDS;
         const ts = f[at + LIQ_TS]!;
         if (ts === 0 || newestLiq - ts > liqWindowUs) continue;
-        h[F_LIQ_VENUE + (e % MAX_VENUES)]! += f[at + LIQ]!;
+        h[F_LIQ_VENUE + (e % venues)]! += f[at + LIQ]!;
         market += f[at + LIQ]!;
       }
     }

@@ -257,7 +257,9 @@ const checks = z.strictObject({
   symbols: z.record(z.string(), thresholdOverrides).default({}).describe('Per venue:symbol overrides: {"binance:BTC-USDT": {"M3": {"factor": 20}}}.'),
   symbolIdleMs: z.number().int().min(1000).default(3_600_000).describe('Per-symbol check state is dropped after this long without events (bounded memory).'),
   referenceInstruments: z.number().int().min(16).max(1_000_000).default(4096)
-    .describe('Instruments the shared cross-venue reference holds (x 8 venues); beyond it, new instruments get no cross-venue or silence checks.'),
+    .describe('Instruments the shared cross-venue reference holds (x checks.referenceVenues); beyond it, new instruments get no cross-venue or silence checks (counted: himari_reference_refused_total{kind="instrument"}, and logged).'),
+  referenceVenues: z.number().int().min(2).max(64).default(8)
+    .describe('Venues (event `venue` names) the shared cross-venue reference holds; a venue beyond it gets no cross-venue or silence checks (counted: himari_reference_refused_total{kind="venue"}, and logged). Each cross-venue check reads every venue slot of its instrument.'),
   sweepMs: z.number().int().min(50).max(60_000).default(500)
     .describe('How often the pipeline sweeps the shared reference: silent streams (T5) and market breadth (C6).'),
   knownVenues: z.array(z.string().min(1)).min(1).default([...DEFAULT_KNOWN_VENUES])

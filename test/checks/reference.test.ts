@@ -51,10 +51,38 @@ describe('shared cross-venue reference', () => {
     assert.equal(ref.sweep(2_400_000, 100, 1e9).length, 1, 'a new silence');
   });
 
-  it('is bounded: instruments beyond its capacity are counted, not stored', () => {
+  it('is bounded: instruments beyond its capacity are counted, not stored, and the first refused is kept', () => {
     const ref = SharedReference.create(16);
+    assert.equal(ref.firstRefusedInstrument, '');
     for (let i = 0; i < 20; i++) ref.instrument(`S${i}-USDT`);
-    assert.equal(ref.full, 4);
+    assert.equal(ref.refusedInstruments, 4);
+    assert.equal(ref.instrumentsUsed(), 16);
+    assert.match(ref.firstRefusedInstrument, /^S(1[6-9])-USDT$/);
     assert.equal(ref.instrument('S0-USDT') >= 0, true, 'known instruments still resolve');
+  });
+
+  it('holds the venues it was made for: one more is refused, counted and named; the others keep their medians', () => {
+    const ref = SharedReference.create(16, 3);
+    assert.equal(ref.venues, 3);
+    const btc = ref.instrument('BTC-USDT');
+    const publish = (venue: string, price: number) => {
+      const e = ref.entry(btc, venue, 'BTC-USDT');
+      ref.publish({ refEntry: e, refPrice: price, eventTs: 1000, silenceUs: 0, moveBp: NaN, liqWindowNotional: 0, liqLastTs: 0 }, 5);
+      return e;
+    };
+    publish('binance', 100);
+    publish('okx', 102);
+    const kraken = publish('kraken', 104);
+    assert.equal(publish('deribit', 90), -1, 'a fourth venue gets no entry');
+    assert.equal(publish('bitmex', 80), -1);
+    assert.equal(ref.refusedVenues, 2);
+    assert.equal(ref.firstRefusedVenue, 'deribit');
+    assert.equal(ref.venuesUsed(), 3);
+    assert.equal(ref.refusedInstruments, 0);
+    assert.deepEqual({ ...ref.median(btc, kraken, { eventTs: 1000 }, 1) }, { median: 101, venues: 2 }, 'the refused venues are not in it');
+    // Another thread maps the same table with the same venue slots.
+    assert.equal(new SharedReference(ref.buffer).venues, 3);
+    // The default: 8 venue slots.
+    assert.equal(SharedReference.create(16).venues, 8);
   });
 });

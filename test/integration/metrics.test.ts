@@ -22,14 +22,15 @@ function samples(text: string, name: string): Map<string, number> {
  */
 describe('operator metrics of a running processor (real broker, Redis, PostgreSQL)', { timeout: 120_000 }, () => {
   const port = freePort();
-  const setup = port.then((p) => testConfig({ HIMARI_KAFKA_TOPIC_PARTITIONS: '2', HIMARI_METRICS_PORT: String(p) }));
+  // Two venue slots in the cross-venue reference: a third venue is refused one, which must be counted and said.
+  const setup = port.then((p) => testConfig({ HIMARI_KAFKA_TOPIC_PARTITIONS: '2', HIMARI_METRICS_PORT: String(p), HIMARI_CHECKS_REFERENCE_VENUES: '2' }));
   const processes: ProcessorProcess[] = [];
   after(async () => {
     for (const p of processes) await p.stop();
     await cleanup((await setup).config);
   });
 
-  it('exports check failures by id, lag per partition, worker use, freshness per venue, sink state and the unprefixed process metrics', async () => {
+  it('exports check failures by id, lag per partition, worker use, freshness per venue, the reference\'s slots, sink state and the unprefixed process metrics', async () => {
     const { config, env } = await setup;
     const p = new ProcessorProcess(env);
     processes.push(p);
@@ -37,14 +38,17 @@ describe('operator metrics of a running processor (real broker, Redis, PostgreSQ
     const nowUs = Date.now() * 1000;
     const quote = (i: number, bid: number, ask: number): MarketEvent =>
       ({ v: 1, type: 'quote', venue: 'okx', symbol: 'ETH-USDT', ts: nowUs + i * 1000, recvTs: nowUs + i * 1000 + 500, bid, bidSize: 1, ask, askSize: 1 });
-    const trade = (i: number): MarketEvent =>
-      ({ v: 1, type: 'trade', venue: 'binance', symbol: 'BTC-USDT', ts: nowUs + i * 1000, recvTs: nowUs + i * 1000 + 500, id: String(i), price: 100, size: 1, side: 'buy' });
+    const trade = (i: number, venue = 'binance'): MarketEvent =>
+      ({ v: 1, type: 'trade', venue, symbol: 'BTC-USDT', ts: nowUs + i * 1000, recvTs: nowUs + i * 1000 + 500, id: String(i), price: 100, size: 1, side: 'buy' });
     await produceRaw(config, config.kafka.topics[0]!, [
       ...Array.from({ length: 100 }, (_, i) => ({ key: 'BTC-USDT', value: encodeEvent(trade(i)), partition: 0 })),
       ...Array.from({ length: 20 }, (_, i) => ({ key: 'ETH-USDT', value: encodeEvent(quote(i, 2000, 2001)), partition: 1 })),
       { key: 'ETH-USDT', value: encodeEvent(quote(20, 2002, 2001)), partition: 1 }, // crossed: M1
       { key: 'ETH-USDT', value: Buffer.from([0xc1, 0xc1]), partition: 1 }, // undecodable: a dead letter
     ]);
+    // After binance and okx hold both venue slots: kraken's stream is refused one.
+    await waitGroupCommitted(config, await endOffsets(config), 60_000);
+    await produceRaw(config, config.kafka.topics[0]!, Array.from({ length: 5 }, (_, i) => ({ key: 'BTC-USDT', value: encodeEvent(trade(200 + i, 'kraken')), partition: 0 })));
     await waitGroupCommitted(config, await endOffsets(config), 60_000);
     // The commit confirmed in the group may be a moment ahead of the processor's own record.
     let text = '';
@@ -69,6 +73,19 @@ describe('operator metrics of a running processor (real broker, Redis, PostgreSQ
     const ages = samples(text, 'himari_newest_event_age_seconds');
     assert.deepEqual([...ages.keys()].sort(), ['{venue="binance"}', '{venue="okx"}']);
     for (const age of ages.values()) assert.ok(Number.isFinite(age) && age >= 0);
+
+    assert.deepEqual(samples(text, 'himari_reference_slots'), new Map([['{kind="instrument"}', config.checks.referenceInstruments], ['{kind="venue"}', 2]]));
+    assert.deepEqual(samples(text, 'himari_reference_slots_used'), new Map([['{kind="instrument"}', 2], ['{kind="venue"}', 2]]));
+    // The refusal is counted by the sweep (every checks.sweepMs) and said once in the log.
+    for (let i = 0; i < 50 && !(samples(text, 'himari_reference_refused_total').get('{kind="venue"}')! > 0); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      text = await (await fetch(`http://127.0.0.1:${config.metrics.port}/metrics`)).text();
+    }
+    assert.deepEqual(samples(text, 'himari_reference_refused_total'), new Map([['{kind="instrument"}', 0], ['{kind="venue"}', 1]]), 'one stream (kraken BTC-USDT) refused a venue slot');
+    const warning = p.stdout.split('\n').filter((l) => l.includes('cross-venue reference full'));
+    assert.equal(warning.length, 1, p.stdout.slice(-3000));
+    assert.deepEqual((({ kind, refused, first, slots, configKey }) => ({ kind, refused, first, slots, configKey }))(JSON.parse(warning[0]!)),
+      { kind: 'venue', refused: 1, first: 'kraken', slots: 2, configKey: 'checks.referenceVenues' });
 
     assert.deepEqual(samples(text, 'himari_sink_outage'), new Map([['{sink="postgres"}', 0], ['{sink="redis"}', 0], ['{sink="dead-letter"}', 0]]));
     assert.equal(samples(text, 'himari_sink_written_events_total').get('{sink="dead-letter"}'), 1, 'the dead letter, through the sink core');
