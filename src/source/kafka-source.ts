@@ -65,7 +65,7 @@ export class KafkaSource implements Source {
       'queued.max.messages.kbytes': config.queuedMaxMessagesKbytes,
       'fetch.queue.backoff.ms': 5,
       'session.timeout.ms': config.sessionTimeoutMs,
-      'heartbeat.interval.ms': Math.max(100, Math.floor(config.sessionTimeoutMs / 5)),
+      'heartbeat.interval.ms': config.heartbeatIntervalMs,
       'socket.nagle.disable': true,
       'socket.keepalive.enable': true,
     }, {

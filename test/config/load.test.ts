@@ -107,6 +107,13 @@ describe('config validation', () => {
     assert.equal(c.kafka.saslPassword, 'kafkapw', 'the config itself keeps the secret');
   });
 
+  it('the consumer heartbeats every 500 ms by default, and at most every third of its session timeout', () => {
+    assert.equal(loadConfig({ env: {} }).kafka.heartbeatIntervalMs, 500);
+    assert.equal(loadConfig({ env: { HIMARI_KAFKA_SESSION_TIMEOUT_MS: '6000', HIMARI_KAFKA_HEARTBEAT_INTERVAL_MS: '2000' } }).kafka.heartbeatIntervalMs, 2000);
+    assert.deepEqual(problemsOf(() => loadConfig({ env: { HIMARI_KAFKA_SESSION_TIMEOUT_MS: '6000', HIMARI_KAFKA_HEARTBEAT_INTERVAL_MS: '2001' } })),
+      ['kafka.heartbeatIntervalMs (HIMARI_KAFKA_HEARTBEAT_INTERVAL_MS): 2001 is more than a third of kafka.sessionTimeoutMs (6000): a missed heartbeat or two would end the session']);
+  });
+
   it('metrics and health listen on loopback unless told otherwise', () => {
     assert.equal(loadConfig({ env: {} }).metrics.host, '127.0.0.1');
   });
