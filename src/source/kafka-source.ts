@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/schema.js';
 import { kafkaClientConfig } from '../kafka/client-config.js';
 import { connectClient } from '../kafka/clients.js';
+import { RepeatLimit } from '../obs/repeat-limit.js';
 import { packConsumed, type ConsumedBatch } from './consumed-batch.js';
 import type { CommitPoint } from './offset-tracker.js';
 import { partitionKey, type PartitionKey } from './partition-key.js';
@@ -43,6 +44,8 @@ export class KafkaSource implements Source {
   private leaving = false;
   /** The topic index of the consumed batches (`packConsumed`). */
   private readonly topicNames: string[];
+  /** Consumer errors logged once per message every 10 s, with how many were held back. */
+  private readonly errorLogLimit = new RepeatLimit(10_000);
   /** Partitions stopped for good (`stopPartition`), `topic\0partition` → why; kept paused until revoked. */
   readonly stopped = new Map<PartitionKey, string>();
 
@@ -73,7 +76,9 @@ export class KafkaSource implements Source {
     });
     this.consumer.on('event.error', (err) => {
       this.lastError = err.message;
-      this.log.warn({ err }, 'kafka consumer error');
+      // By message, numbers aside (node-rdkafka gives these errors code -1; some messages carry timings).
+      const held = this.errorLogLimit.admit(err.message.replace(/\d+/g, '#'), Date.now());
+      if (held >= 0) this.log.warn({ err, ...(held > 0 ? { heldBack: held } : {}) }, 'kafka consumer error');
     });
   }
 
