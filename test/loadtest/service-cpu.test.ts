@@ -34,24 +34,19 @@ describe('the services\' CPU beside the processor', () => {
   });
 
   it('sums each service\'s processes and divides the difference of two samples by the events', () => {
-    const before = fakeProc([
-      { pid: 10, comm: 'postgres', utime: 100, stime: 50 },
-      { pid: 11, comm: 'postgres', utime: 10, stime: 5 },
-      { pid: 20, comm: 'redis-server', utime: 300, stime: 100 },
-      { pid: 30, comm: 'java', cmdline: ['java', 'kafka.Kafka'], utime: 1000, stime: 0 },
-      { pid: 40, comm: 'node', utime: 5000, stime: 5000 },
-    ]);
-    const later = fakeProc([
-      { pid: 10, comm: 'postgres', utime: 200, stime: 50 },
-      { pid: 11, comm: 'postgres', utime: 60, stime: 5 },
-      { pid: 20, comm: 'redis-server', utime: 350, stime: 150 },
-      { pid: 30, comm: 'java', cmdline: ['java', 'kafka.Kafka'], utime: 1020, stime: 0 },
-      { pid: 40, comm: 'node', utime: 9000, stime: 9000 },
-    ]);
-    roots.push(before, later);
-    const a = sampleServiceCpu(100, before);
+    // The same processes twice: [utime, stime] in ticks at the first sample, then at the second.
+    const processes = [
+      { pid: 10, comm: 'postgres', ticks: [[100, 50], [200, 50]] },
+      { pid: 11, comm: 'postgres', ticks: [[10, 5], [60, 5]] },
+      { pid: 20, comm: 'redis-server', ticks: [[300, 100], [350, 150]] },
+      { pid: 30, comm: 'java', cmdline: ['java', 'kafka.Kafka'], ticks: [[1000, 0], [1020, 0]] },
+      { pid: 40, comm: 'node', ticks: [[5000, 5000], [9000, 9000]] },
+    ];
+    const [before, later] = [0, 1].map((n) => fakeProc(processes.map(({ ticks, ...p }) => ({ ...p, utime: ticks[n]![0]!, stime: ticks[n]![1]! }))));
+    roots.push(before!, later!);
+    const a = sampleServiceCpu(100, before!);
     assert.deepEqual(a, { postgres: { cpuMs: 1650, processes: 2 }, redis: { cpuMs: 4000, processes: 1 }, kafka: { cpuMs: 10000, processes: 1 } });
-    const b = sampleServiceCpu(100, later);
+    const b = sampleServiceCpu(100, later!);
     // 150 ticks of PostgreSQL = 1,500 ms over 100,000 events = 15 µs each; Redis 1,000 ms; the broker 200 ms.
     assert.deepEqual(serviceUsPerEvent(a, b, 100_000), { postgres: 15, redis: 10, kafka: 2 });
   });
